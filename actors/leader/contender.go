@@ -1,0 +1,54 @@
+package leader
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// ensureContender returns this session's contender node under dir, creating it if needed. A node of ours
+// from another session (one that has not expired yet) is deleted: it would otherwise hold a place in line for
+// a session nobody uses. Reusing our own node lets a restarted leader keep its place, and the lock.
+func ensureContender(c zk.Conn, dir, id string, log *slog.Logger) (string, error) {
+	if err := zk.EnsurePath(c, dir); err != nil {
+		return "", err
+	}
+	children, _, err := c.Children(dir)
+	if err != nil {
+		return "", fmt.Errorf("list %s: %w", dir, err)
+	}
+	contenders, _ := zk.SortContenders(children)
+	kept := ""
+	for _, ct := range contenders {
+		if ct.ID != id {
+			continue
+		}
+		p := path.Join(dir, ct.Name)
+		ok, st, err := c.Exists(p)
+		if err != nil {
+			return "", fmt.Errorf("stat %s: %w", p, err)
+		}
+		if !ok {
+			continue
+		}
+		if st.EphemeralOwner == c.SessionID() && kept == "" {
+			kept = p
+			continue
+		}
+		log.Info("deleting a stale lock contender of this pod", "path", p)
+		if err := c.Delete(p, zk.AnyVersion); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return "", fmt.Errorf("delete %s: %w", p, err)
+		}
+	}
+	if kept != "" {
+		return kept, nil
+	}
+	created, err := c.Create(path.Join(dir, id+zk.LockMarker), nil, zk.EphemeralSequential)
+	if err != nil {
+		return "", fmt.Errorf("create contender in %s: %w", dir, err)
+	}
+	return created, nil
+}

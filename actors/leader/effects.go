@@ -1,0 +1,61 @@
+package leader
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Effect is something the machine asks its adapter to do.
+type Effect interface{ isEffect() }
+
+// EnsureContender: find this pod's contender node of the current session under coordinator/ or create one;
+// delete ours left by older sessions. Completes with ContenderReady.
+type EnsureContender struct{ Generation uint64 }
+
+// ListContenders: read coordinator/. Completes with ContendersListed.
+type ListContenders struct{ Generation uint64 }
+
+// Watch: set an exists-watch on Path. Completes with NodeWatched, then NodeChanged when the watch fires.
+type Watch struct {
+	Generation uint64
+	Path       string
+}
+
+// StartWorker: spawn what the leader runs (the cluster model), fenced by LockPath.
+type StartWorker struct {
+	LockPath   string
+	Generation uint64
+}
+
+// StopWorker: stop what the leader runs.
+type StopWorker struct{}
+
+// Announce: tell the parent (the session) that leadership changed.
+type Announce struct {
+	Leader     bool
+	LockPath   string
+	Generation uint64
+}
+
+// StartTimer: after After, feed TimerFired{Name, Generation} back.
+type StartTimer struct {
+	Name       string
+	Generation uint64
+	After      time.Duration
+}
+
+// Log: something worth a log line.
+type Log struct {
+	Level slog.Level
+	Msg   string
+	Args  []any
+}
+
+func (EnsureContender) isEffect() {}
+func (ListContenders) isEffect()  {}
+func (Watch) isEffect()           {}
+func (StartWorker) isEffect()     {}
+func (StopWorker) isEffect()      {}
+func (Announce) isEffect()        {}
+func (StartTimer) isEffect()      {}
+func (Log) isEffect()             {}

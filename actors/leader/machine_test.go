@@ -1,0 +1,157 @@
+package leader
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/backoff"
+)
+
+const dir = "/ochopod/clusters/ns.web/coordinator"
+
+func newTestMachine() *Machine {
+	return NewMachine(MachineConfig{Coordinator: dir, Backoff: backoff.Policy{Initial: 100 * time.Millisecond, Max: time.Second}})
+}
+
+func kinds(effects []Effect) []string {
+	var out []string
+	for _, e := range effects {
+		switch e := e.(type) {
+		case Log:
+		case EnsureContender:
+			out = append(out, fmt.Sprintf("ensure#%d", e.Generation))
+		case ListContenders:
+			out = append(out, fmt.Sprintf("list#%d", e.Generation))
+		case Watch:
+			out = append(out, fmt.Sprintf("watch#%d(%s)", e.Generation, e.Path[len(dir)+1:]))
+		case StartWorker:
+			out = append(out, "startworker")
+		case StopWorker:
+			out = append(out, "stopworker")
+		case Announce:
+			out = append(out, fmt.Sprintf("announce(%v)", e.Leader))
+		case StartTimer:
+			out = append(out, fmt.Sprintf("timer#%d(%s)", e.Generation, e.After))
+		}
+	}
+	return out
+}
+
+type step struct {
+	in   any
+	want []string
+}
+
+func run(t *testing.T, m *Machine, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		var got []string
+		if s.in == nil {
+			got = kinds(m.Start())
+		} else {
+			got = kinds(m.Handle(s.in))
+		}
+		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
+			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
+		}
+	}
+}
+
+const (
+	a = "aaaa__lock__0000000001"
+	b = "bbbb__lock__0000000002"
+	c = "cccc__lock__0000000003"
+)
+
+func TestLeader_LowestSequenceLeads(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c, a, b, "junk"}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: true}, nil},
+	})
+	if !m.Leading() || m.LockPath() != dir+"/"+a {
+		t.Fatalf("leading %v lock %q", m.Leading(), m.LockPath())
+	}
+}
+
+func TestLeader_WatchesOnlyItsPredecessor(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + c}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, b, c}}, []string{"watch#1(" + b + ")"}},
+		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + b, Exists: true}, nil},
+		// b leaves: look again; a still holds the lock, so watch a.
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: "deleted"}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"watch#1(" + a + ")"}},
+		// a left between the listing and the watch: exists is false, look again at once.
+		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: false}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "startworker", "watch#1(" + c + ")"}},
+	})
+}
+
+func TestLeader_StepsDownWhenItsNodeVanishes(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "deleted"}, []string{"stopworker", "announce(false)", "ensure#2"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, nil}, // stale generation
+	})
+}
+
+func TestLeader_FailureStepsDownAndRetriesWithBackoff(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "not-watching"}, []string{"stopworker", "announce(false)", "timer#2(100ms)"}},
+		{&v1.TimerFired{Name: timerRetry, Epoch: 1}, nil},
+		{&v1.TimerFired{Name: timerRetry, Epoch: 2}, []string{"ensure#3"}},
+		{&v1.ContenderReady{Generation: 3, Error: "connection lost"}, []string{"timer#4(200ms)"}},
+	})
+}
+
+func TestLeader_VanishedContenderContendsAgain(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + b}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"ensure#2"}},
+	})
+}
+
+func TestLeader_DataChangeOnOwnNodeRewatches(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "data-changed"}, []string{"watch#1(" + a + ")"}},
+	})
+	if !m.Leading() {
+		t.Fatal("lost the lock on a data change")
+	}
+}
+
+func TestLeader_StopReleasesTheWorker(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+	})
+	if got := kinds(m.Stop()); !reflect.DeepEqual(got, []string{"stopworker", "announce(false)"}) {
+		t.Fatalf("stop: %q", got)
+	}
+	if got := kinds(m.Handle(&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "deleted"})); len(got) != 0 {
+		t.Fatalf("a stopped machine reacted: %q", got)
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// usageError marks errors the user made in flags or settings: the binary exits with status 2 for them.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// runSettings are the settings of `ochopod run` (DESIGN §11).
+type runSettings struct {
+	zk             string
+	cluster        string
+	namespace      string
+	port           int
+	binding        string
+	sessionTimeout time.Duration
+	logLevel       string
+	logFormat      string
+	stopTimeout    time.Duration
+}
+
+// envFallbacks maps each flag to the environment variable (DESIGN §9) it falls back to when not given.
+func envFallbacks() map[string]string {
+	return map[string]string{
+		"zk":        "ochopod_zk",
+		"cluster":   "ochopod_cluster",
+		"namespace": "ochopod_namespace",
+		"port":      "ochopod_port",
+	}
+}
+
+func (s *runSettings) register(fs *pflag.FlagSet) {
+	fs.StringVar(&s.zk, "zk", "", "ZooKeeper ensemble, host:port[,host:port...][/chroot] (env ochopod_zk)")
+	fs.StringVar(&s.cluster, "cluster", "default", "cluster name (env ochopod_cluster)")
+	fs.StringVar(&s.namespace, "namespace", "default", "namespace, dot-separated (env ochopod_namespace)")
+	fs.IntVar(&s.port, "port", 8080, "control port (env ochopod_port)")
+	fs.StringVar(&s.binding, "binding", "", "where the pod runs: local | generic (default: local if ochopod_local=true, else generic)")
+	fs.DurationVar(&s.sessionTimeout, "session-timeout", 10*time.Second, "ZooKeeper session timeout")
+	fs.StringVar(&s.logLevel, "log-level", "info", "debug | info | warn | error (ochopod_debug=true means debug)")
+	fs.StringVar(&s.logFormat, "log-format", "text", "text | json")
+	fs.DurationVar(&s.stopTimeout, "stop-timeout", 10*time.Second, "how long a graceful stop may take before the pod exits anyway")
+}
+
+// applyEnv fills every flag the command line did not set from its environment variable, so that flags win.
+func applyEnv(cmd *cobra.Command, env map[string]string) error {
+	for flag, key := range envFallbacks() {
+		v, ok := env[key]
+		if !ok || cmd.Flags().Changed(flag) {
+			continue
+		}
+		if err := cmd.Flags().Set(flag, v); err != nil {
+			return usagef("%s=%q: %v", key, v, err)
+		}
+	}
+	return nil
+}
+
+func (s *runSettings) validate(env map[string]string) error {
+	if s.binding == "" {
+		s.binding = "generic"
+		if env["ochopod_local"] == "true" {
+			s.binding = "local"
+		}
+	}
+	if s.zk == "" && s.binding == "local" {
+		s.zk = "127.0.0.1:2181"
+	}
+	if s.zk == "" {
+		return usagef("no ZooKeeper: give --zk or set ochopod_zk")
+	}
+	if s.port <= 0 || s.port > 65535 {
+		return usagef("--port %d is not a port", s.port)
+	}
+	if err := validName("cluster", s.cluster, false); err != nil {
+		return err
+	}
+	if err := validName("namespace", s.namespace, true); err != nil {
+		return err
+	}
+	if s.sessionTimeout < time.Second || s.sessionTimeout > 10*time.Minute {
+		return usagef("--session-timeout %s must be between 1s and 10m", s.sessionTimeout)
+	}
+	if env["ochopod_debug"] == "true" && s.logLevel == "info" {
+		s.logLevel = "debug"
+	}
+	if _, err := parseLevel(s.logLevel); err != nil {
+		return err
+	}
+	if s.logFormat != "text" && s.logFormat != "json" {
+		return usagef("--log-format %q: want text or json", s.logFormat)
+	}
+	return nil
+}
+
+// validName accepts what fits in one ZooKeeper path segment; only namespaces may hold dots.
+func validName(what, v string, dots bool) error {
+	if v == "" {
+		return usagef("--%s must not be empty", what)
+	}
+	for _, r := range v {
+		ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || (dots && r == '.')
+		if !ok {
+			return usagef("--%s %q: only letters, digits, '-' and '_'%s are allowed", what, v, map[bool]string{true: ", '.'", false: ""}[dots])
+		}
+	}
+	if dots && (strings.HasPrefix(v, ".") || strings.HasSuffix(v, ".") || strings.Contains(v, "..")) {
+		return usagef("--%s %q: empty dot-separated part", what, v)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, usagef("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(s *runSettings) *slog.Logger {
+	level, _ := parseLevel(s.logLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if s.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
