@@ -68,6 +68,12 @@ func (a *adapter) Receive(ctx actor.Context) {
 			a.timer.Stop()
 		}
 	case *v1.InjectCrash:
+		if msg.GetTarget() != "" && msg.GetTarget() != "leader" {
+			if a.worker != nil {
+				ctx.Forward(a.worker)
+			}
+			return
+		}
 		panic(fmt.Sprintf("leader: injected crash: %s", msg.GetReason()))
 	case *v1.ContenderReady, *v1.ContendersListed, *v1.NodeWatched, *v1.NodeChanged, *v1.TimerFired:
 		a.apply(ctx, a.m.Handle(msg))

@@ -85,6 +85,12 @@ func (a *adapter) Receive(ctx actor.Context) {
 	case *actor.Stopping, *actor.Restarting:
 		a.release()
 	case *v1.InjectCrash:
+		if msg.GetTarget() != "" && msg.GetTarget() != "session" {
+			if a.leader != nil {
+				ctx.Forward(a.leader)
+			}
+			return
+		}
 		panic(fmt.Sprintf("session: injected crash: %s", msg.GetReason()))
 	case *v1.GetSessionStatus:
 		ctx.Respond(a.m.Status())

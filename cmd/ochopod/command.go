@@ -30,7 +30,8 @@ func startCommand(args, environ []string, pl payload.Payload, log *slog.Logger) 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(append([]string{}, environ...), "ochopod="+string(info))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so a tear-down reaches the command's children; killed with us if we are killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", args[0], err)
 	}

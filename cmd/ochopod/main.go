@@ -29,17 +29,39 @@ func run(args []string) int {
 	err := root.ExecuteContext(ctx)
 	var ue usageError
 	var ee exitError
+	var fe failure
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "ochopod:", err)
-		return 2
-	default:
+	case errors.As(err, &fe) && !errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "ochopod:", err)
 		return 1
+	default: // the user's mistake: a bad flag, an unknown command, a bad setting
+		fmt.Fprintln(os.Stderr, "ochopod:", err)
+		return 2
+	}
+}
+
+// failure marks an error a command returned while running, as opposed to cobra's errors about the command line.
+type failure struct{ err error }
+
+func (f failure) Error() string { return f.err.Error() }
+func (f failure) Unwrap() error { return f.err }
+
+// markFailures wraps every command's RunE so that its errors are told apart from command-line errors.
+func markFailures(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := run(cmd, args); err != nil {
+				return failure{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markFailures(sub)
 	}
 }
 
@@ -51,6 +73,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCommand())
+	root.AddCommand(newRunCommand(), newPodsCommand())
+	markFailures(root)
 	return root
 }

@@ -111,8 +111,10 @@ func (p *Pod) Status(timeout time.Duration) (*v1.SessionStatus, error) {
 // Reset forces a ZooKeeper reset (DESIGN §5): new session, same key and seq.
 func (p *Pod) Reset(cause string) { p.system.Root.Send(p.root, &v1.ResetSession{Cause: cause}) }
 
-// Crash makes the named actor ("session" for now) panic, for tests of supervision.
-func (p *Pod) Crash(reason string) { p.system.Root.Send(p.root, &v1.InjectCrash{Reason: reason}) }
+// Crash makes the named actor ("session", "leader", "worker") panic, for tests of supervision.
+func (p *Pod) Crash(target, reason string) {
+	p.system.Root.Send(p.root, &v1.InjectCrash{Reason: reason, Target: target})
+}
 
 // Subscribe calls fn with every SessionStatus the session publishes, on the publisher's goroutine (fn must not
 // block). The returned function unsubscribes.

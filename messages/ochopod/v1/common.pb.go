@@ -77,10 +77,12 @@ func (x *TimerFired) GetEpoch() uint64 {
 	return 0
 }
 
-// InjectCrash makes the receiving actor panic, so tests and the simulation can exercise supervision.
+// InjectCrash makes an actor panic, so tests and the simulation can exercise supervision. It travels down the
+// tree until it reaches the actor named by target ("session", "leader", "worker"); empty means the receiver.
 type InjectCrash struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,6 +124,13 @@ func (x *InjectCrash) GetReason() string {
 	return ""
 }
 
+func (x *InjectCrash) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
 var File_ochopod_v1_common_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_common_proto_rawDesc = "" +
@@ -131,9 +140,10 @@ const file_ochopod_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"TimerFired\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"%\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"=\n" +
 	"\vInjectCrash\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reasonB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06targetB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_common_proto_rawDescOnce sync.Once

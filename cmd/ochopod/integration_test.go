@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ochopod/ochopod/runtime/cluster"
+	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/runtime/zk/gozk"
+	"github.com/ochopod/ochopod/testkit/zkserver"
+)
+
+// The binary under test, built once by buildBinary.
+var (
+	binaryOnce sync.Once //nolint:gochecknoglobals // test-only cache of the built binary
+	binaryPath string    //nolint:gochecknoglobals
+	binaryErr  error     //nolint:gochecknoglobals
+)
+
+func buildBinary(t testing.TB) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ochopod-bin-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath = filepath.Join(dir, "ochopod")
+		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
+		if err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// podProcess is one `ochopod run` process.
+type podProcess struct {
+	port int
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan struct{}
+}
+
+func startPodProcess(t testing.TB, zkAddr, clusterName string, timeout time.Duration, command ...string) *podProcess {
+	t.Helper()
+	port := freePort(t)
+	args := []string{"run", "--binding", "local", "--port", strconv.Itoa(port), "--cluster", clusterName,
+		"--namespace", "it", "--zk", zkAddr, "--session-timeout", timeout.String(), "--log-level", "debug"}
+	if len(command) > 0 {
+		args = append(append(args, "--"), command...)
+	}
+	cmd := exec.Command(buildBinary(t), args...)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &podProcess{port: port, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the pod and its command
+		<-p.done
+		if t.Failed() {
+			t.Logf("pod on port %d:\n%s", port, out.String())
+		}
+	})
+	return p
+}
+
+// info calls POST /info; ok is false when the pod does not answer.
+func (p *podProcess) info() (map[string]any, bool) {
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/info", p.port), "application/json", nil)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+func (p *podProcess) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// leaders returns the indexes of the live pods whose /info says leader, and how many pods answered registered.
+func leaders(pods []*podProcess, exclude int) (lead []int, registered int) {
+	for i, p := range pods {
+		if !p.alive() || i == exclude {
+			continue
+		}
+		m, ok := p.info()
+		if !ok {
+			continue
+		}
+		if m["registered"] == true {
+			registered++
+		}
+		if m["state"] == "leader" {
+			lead = append(lead, i)
+		}
+	}
+	return lead, registered
+}
+
+// waitOneLeader polls /info (integration tests may poll with a deadline) until exactly one live pod leads and
+// every live pod is registered; it fails at once if two pods lead at the same time. The pod at exclude (-1
+// for none) is being stopped and is not asked.
+func waitOneLeader(t *testing.T, pods []*podProcess, exclude int, within time.Duration) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	live := 0
+	for i, p := range pods {
+		if p.alive() && i != exclude {
+			live++
+		}
+	}
+	for {
+		lead, reg := leaders(pods, exclude)
+		if len(lead) > 1 {
+			t.Fatalf("two leaders at once: %v", lead)
+		}
+		if len(lead) == 1 && reg == live {
+			return lead[0], time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("no single leader within %s (leaders %v, registered %d of %d)", within, lead, reg, live)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func startFive(t *testing.T, zkAddr string, timeout time.Duration) []*podProcess {
+	pods := make([]*podProcess, 5)
+	for i := range pods {
+		pods[i] = startPodProcess(t, zkAddr, "db", timeout, "sleep", "600")
+	}
+	return pods
+}
+
+func TestIntegration_FivePodsSIGKILLOfTheLeaderHandsOverWithinTheSessionTimeout(t *testing.T) {
+	srv := zkserver.Start(t)
+	const timeout = 2 * time.Second
+	pods := startFive(t, srv.Addr(), timeout)
+	holder, _ := waitOneLeader(t, pods, -1, 30*time.Second)
+
+	if err := pods[holder].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-pods[holder].done
+	next, took := waitOneLeader(t, pods, holder, timeout+time.Second)
+	if next == holder {
+		t.Fatal("a killed pod leads")
+	}
+	t.Logf("SIGKILL of the leader: pod %d leads after %s (session timeout %s)", next, took.Round(time.Millisecond), timeout)
+}
+
+func TestIntegration_FivePodsSIGTERMOfTheLeaderHandsOverAtOnce(t *testing.T) {
+	srv := zkserver.Start(t)
+	pods := startFive(t, srv.Addr(), 10*time.Second)
+	holder, _ := waitOneLeader(t, pods, -1, 30*time.Second)
+	m, _ := pods[holder].info()
+	key, _ := m["key"].(string)
+
+	if err := pods[holder].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	next, took := waitOneLeader(t, pods, holder, time.Second)
+	if next == holder {
+		t.Fatal("the stopped pod leads")
+	}
+	select {
+	case <-pods[holder].done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pod did not exit on SIGTERM")
+	}
+	if code := pods[holder].cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	obs := observe(t, srv.Addr())
+	live, _, err := cluster.ReadPods(obs, zk.ClusterOf("it", "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range live {
+		if p.Key == key {
+			t.Fatalf("the stopped pod's node %s is still registered", p.Node)
+		}
+	}
+	if len(live) != 4 {
+		t.Fatalf("%d pods registered, want 4", len(live))
+	}
+	t.Logf("SIGTERM of the leader: pod %d leads after %s", next, took.Round(time.Millisecond))
+}
+
+func observe(t *testing.T, addr string) zk.Conn {
+	t.Helper()
+	ens, err := zk.ParseEnsemble(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, events, err := gozk.New(nil).Dial(ens, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range events {
+		}
+	}()
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+func TestIntegration_GarbageUnderPodsIsSkippedWithAWarning(t *testing.T) {
+	srv := zkserver.Start(t)
+	pods := []*podProcess{startPodProcess(t, srv.Addr(), "web", 5*time.Second)}
+	waitOneLeader(t, pods, -1, 30*time.Second)
+
+	obs := observe(t, srv.Addr())
+	c := zk.ClusterOf("it", "web")
+	for name, data := range map[string]string{
+		"not-a-pod":                 `{"ip": "1.2.3.4"}`,
+		"deadbeef.0000000077":       "\x00\xffnot json",
+		"cafebabe.0000000078":       `["an", "array"]`,
+		"0000-0000.0000000079.junk": "",
+	} {
+		if _, err := obs.Create(c.Pods()+"/"+name, []byte(data), zk.Persistent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A new pod joins the polluted cluster and registers fine.
+	pods = append(pods, startPodProcess(t, srv.Addr(), "web", 5*time.Second))
+	waitOneLeader(t, pods, -1, 30*time.Second)
+
+	cmd := exec.Command(buildBinary(t), "pods", "--zk", srv.Addr(), "--cluster", "it.web")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ochopod pods: %v\n%s", err, stderr.String())
+	}
+	if got := strings.Count(stdout.String(), "it.web"); got != 2 {
+		t.Fatalf("listed %d pods, want 2:\n%s", got, stdout.String())
+	}
+	for _, bad := range []string{"not-a-pod", "deadbeef", "cafebabe", "0000-0000"} {
+		if !strings.Contains(stderr.String(), bad) {
+			t.Errorf("no warning about %s:\n%s", bad, stderr.String())
+		}
+	}
+	for _, p := range pods {
+		if !p.alive() {
+			t.Fatal("a pod died")
+		}
+	}
+}
+
+func TestBadFlagsExitWithStatus2(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--bogus"},
+		{"run", "--zk", "127.0.0.1:2181", "--port", "0"},
+		{"run", "--zk", "127.0.0.1:2181", "--cluster", "a/b"},
+		{"run", "--zk", "127.0.0.1:2181", "--namespace", "a..b"},
+		{"run", "--zk", "127.0.0.1:2181", "--session-timeout", "10ms"},
+		{"run", "--zk", "127.0.0.1:2181", "--log-format", "xml"},
+		{"run", "--zk", "127.0.0.1:2181", "--binding", "mars"},
+		{"run", "--zk", "127.0.0.1:99999"},
+		{"run", "--binding", "generic"},
+		{"nope"},
+		{"pods"},
+	} {
+		cmd := exec.Command(buildBinary(t), args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 {
+			t.Errorf("%v: exit %v (%v), want 2\n%s", args, cmd.ProcessState, err, out)
+			continue
+		}
+		if !strings.HasPrefix(string(out), "ochopod: ") {
+			t.Errorf("%v: unclear message %q", args, out)
+		}
+	}
+}
+
+func TestEnvironmentFallbacksLoseToFlags(t *testing.T) {
+	cmd := exec.Command(buildBinary(t), "run", "--zk", "127.0.0.1:2181")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ochopod_port=notaport"}
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "ochopod_port") {
+		t.Fatalf("a bad ochopod_port was not reported: %s", out)
+	}
+	cmd = exec.Command(buildBinary(t), "run", "--zk", "127.0.0.1:2181", "--port", "0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "ochopod_port=8080"}
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "--port 0") {
+		t.Fatalf("the flag did not win over ochopod_port: %s", out)
+	}
+}

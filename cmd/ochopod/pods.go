@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ochopod/ochopod/runtime/cluster"
+	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/runtime/zk/gozk"
+)
+
+// podsSettings are the settings of `ochopod pods`.
+type podsSettings struct {
+	zk      string
+	filter  string
+	asJSON  bool
+	timeout time.Duration
+}
+
+func newPodsCommand() *cobra.Command {
+	s := &podsSettings{}
+	cmd := &cobra.Command{
+		Use:   "pods [flags]",
+		Short: "List the clusters registered in ZooKeeper, their pods and leaders",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if s.zk == "" {
+				s.zk = envOr("ochopod_zk", "")
+			}
+			if s.zk == "" {
+				return usagef("no ZooKeeper: give --zk or set ochopod_zk")
+			}
+			ens, err := zk.ParseEnsemble(s.zk)
+			if err != nil {
+				return usagef("--zk: %v", err)
+			}
+			return listPods(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), ens, s)
+		},
+	}
+	cmd.Flags().StringVar(&s.zk, "zk", "", "ZooKeeper ensemble (env ochopod_zk)")
+	cmd.Flags().StringVar(&s.filter, "cluster", "", "only clusters whose qualified name (namespace.cluster) starts with this")
+	cmd.Flags().BoolVar(&s.asJSON, "json", false, "print JSON instead of a table")
+	cmd.Flags().DurationVar(&s.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper")
+	return cmd
+}
+
+// clusterView is what `pods` shows of one cluster.
+type clusterView struct {
+	Cluster string        `json:"cluster"`
+	Leader  string        `json:"leader"` // the leader's key
+	Pods    []cluster.Pod `json:"pods"`
+}
+
+func listPods(ctx context.Context, out, errOut io.Writer, ens zk.Ensemble, s *podsSettings) error {
+	conn, err := connect(ctx, ens, s.timeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	names, err := cluster.List(conn)
+	if err != nil {
+		return err
+	}
+	var views []clusterView
+	for _, q := range names {
+		if !strings.HasPrefix(q, s.filter) {
+			continue
+		}
+		c := zk.Cluster{Qualified: q}
+		pods, skipped, err := cluster.ReadPods(conn, c)
+		if err != nil {
+			return err
+		}
+		for _, sk := range skipped {
+			fmt.Fprintf(errOut, "warning: skipped %s: %s\n", sk.Path, sk.Reason)
+		}
+		holder, err := cluster.Leader(conn, c)
+		if err != nil {
+			return err
+		}
+		v := clusterView{Cluster: q, Pods: pods}
+		for _, p := range pods {
+			if strings.ReplaceAll(p.Key, "-", "") == holder {
+				v.Leader = p.Key
+			}
+		}
+		views = append(views, v)
+	}
+	if s.asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(views)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tKEY\tSEQ\tIP\tPORTS\tROLE")
+	for _, v := range views {
+		for _, p := range v.Pods {
+			role := "follower"
+			if p.Key == v.Leader {
+				role = "leader"
+			}
+			ports, _ := json.Marshal(p.Payload.Ports())
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", v.Cluster, p.Key, p.Seq, p.Payload.String("ip"), ports, role)
+		}
+	}
+	return tw.Flush()
+}
+
+// connect dials ZooKeeper and waits for a session.
+func connect(ctx context.Context, ens zk.Ensemble, timeout time.Duration) (zk.Conn, error) {
+	conn, events, err := gozk.New(slog.New(slog.DiscardHandler)).Dial(ens, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	up := make(chan struct{})
+	go func() { // drains the events until the connection closes them
+		var once sync.Once
+		for ev := range events {
+			if ev.State == zk.StateConnected {
+				once.Do(func() { close(up) })
+			}
+		}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-up:
+		return conn, nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timer.C:
+		err = fmt.Errorf("timed out after %s", timeout)
+	}
+	conn.Close()
+	return nil, fmt.Errorf("no ZooKeeper session with %s: %w", ens.String(), err)
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}

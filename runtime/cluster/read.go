@@ -1,0 +1,107 @@
+// Package cluster reads what ZooKeeper holds about clusters (DESIGN §3): their pods with registration payloads,
+// and the clusters of a namespace. Nodes that do not fit the layout (foreign names, non-JSON payloads) are
+// skipped and reported, never fatal: ZooKeeper is shared, and one bad node must not stop a cluster.
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+
+	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// Pod is one registered pod.
+type Pod struct {
+	Key     string
+	Node    string // the node's name under pods/
+	Seq     int64  // from the payload, else the node's sequence
+	Payload payload.Payload
+}
+
+// Skipped is a node that was passed over, and why.
+type Skipped struct {
+	Path   string
+	Reason string
+}
+
+// ReadPods lists the live pods of c, sorted by key (DESIGN §2: the index is the rank by key). A pod that
+// vanishes between the listing and the read is left out silently: it left.
+func ReadPods(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
+	names, _, err := conn.Children(c.Pods())
+	if err != nil {
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("list %s: %w", c.Pods(), err)
+	}
+	return readPods(conn, c, names)
+}
+
+func readPods(conn zk.Conn, c zk.Cluster, names []string) ([]Pod, []Skipped, error) {
+	var pods []Pod
+	var skipped []Skipped
+	for _, name := range names {
+		p := path.Join(c.Pods(), name)
+		node, err := zk.ParsePodNode(name)
+		if err != nil {
+			skipped = append(skipped, Skipped{Path: p, Reason: "not a pod node name"})
+			continue
+		}
+		data, _, err := conn.Get(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		pl, err := payload.Parse(data)
+		if err != nil {
+			skipped = append(skipped, Skipped{Path: p, Reason: err.Error()})
+			continue
+		}
+		seq, ok := pl.Seq()
+		if !ok {
+			seq = node.Seq // registered a moment ago: the seq is written right after the create
+		}
+		pods = append(pods, Pod{Key: node.Key, Node: name, Seq: seq, Payload: pl})
+	}
+	sort.Slice(pods, func(i, j int) bool {
+		if pods[i].Key != pods[j].Key {
+			return pods[i].Key < pods[j].Key
+		}
+		return pods[i].Node < pods[j].Node
+	})
+	return pods, skipped, nil
+}
+
+// List returns the qualified names of every cluster registered under the root, sorted.
+func List(conn zk.Conn) ([]string, error) {
+	names, _, err := conn.Children(zk.Root)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", zk.Root, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Leader returns the key-less contender id holding c's lock, or "" when nobody does.
+func Leader(conn zk.Conn, c zk.Cluster) (string, error) {
+	names, _, err := conn.Children(c.Coordinator())
+	if errors.Is(err, zk.ErrNoNode) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("list %s: %w", c.Coordinator(), err)
+	}
+	contenders, _ := zk.SortContenders(names)
+	if len(contenders) == 0 {
+		return "", nil
+	}
+	return contenders[0].ID, nil
+}
