@@ -178,6 +178,7 @@ func (m *Machine) onState(in *v1.SessionStateChanged) []Effect {
 			return []Effect{
 				Log{Level: slog.LevelInfo, Msg: "session established", Args: []any{"session", fmt.Sprintf("%#x", m.session), "server", in.GetServer()}},
 				Register{Epoch: m.epoch, Key: m.key, Seq: m.seq, HasSeq: m.hasSeq},
+				m.publish(),
 			}
 		}
 		if !wasOnline && m.phase != phaseStopping {

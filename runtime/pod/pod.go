@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,9 +39,11 @@ type Config struct {
 
 // Pod is a running actor tree.
 type Pod struct {
-	cfg    Config
-	system *actor.ActorSystem
-	root   *actor.PID
+	cfg     Config
+	system  *actor.ActorSystem
+	root    *actor.PID
+	stop    sync.Once
+	stopErr error
 }
 
 // Start builds the actor tree and starts it. The pod registers in the background; watch Subscribe or Status.
@@ -129,7 +132,13 @@ func (p *Pod) Subscribe(fn func(*v1.SessionStatus)) func() {
 
 // Stop deregisters the pod (its node is deleted at once, so peers see it leave) and stops the tree. It waits
 // for the deregistration until ctx is done, then stops anyway (closing the session still removes the nodes).
+// Only the first call does the work; later calls return its result.
 func (p *Pod) Stop(ctx context.Context) error {
+	p.stop.Do(func() { p.stopErr = p.shutdown(ctx) })
+	return p.stopErr
+}
+
+func (p *Pod) shutdown(ctx context.Context) error {
 	timeout := 10 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d), time.Millisecond)
