@@ -73,7 +73,7 @@ func newAdapter(cfg Config) *adapter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("actor", "session", "cluster", cfg.Cluster.Qualified)
+	log = log.With("actor", "session", "cluster", cfg.Cluster.Qualified, "zk", cfg.Ensemble.String())
 	return &adapter{cfg: cfg, log: log, m: NewMachine(cfg.machineConfig()), timers: map[string]clock.Timer{}}
 }
 

@@ -139,7 +139,12 @@ func (m *Machine) Handle(in any) []Effect {
 		}
 		m.phase = phaseStopped
 		m.conn = false
-		return []Effect{Log{Level: slog.LevelInfo, Msg: "deregistered"}, m.publish(), Stopped{}}
+		msg := "deregistered"
+		if m.path == "" {
+			msg = "stopped before registering"
+		}
+		m.path = ""
+		return []Effect{Log{Level: slog.LevelInfo, Msg: msg}, m.publish(), Stopped{}}
 	}
 	return nil
 }

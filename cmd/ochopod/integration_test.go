@@ -19,6 +19,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/runtime/zk/gozk"
+	"github.com/ochopod/ochopod/testkit/zkproxy"
 	"github.com/ochopod/ochopod/testkit/zkserver"
 )
 
@@ -59,11 +60,29 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// syncBuffer is a bytes.Buffer the process's output copier and the test may use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // podProcess is one `ochopod run` process.
 type podProcess struct {
 	port int
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *syncBuffer
 	done chan struct{}
 }
 
@@ -76,7 +95,7 @@ func startPodProcess(t testing.TB, zkAddr, clusterName string, timeout time.Dura
 		args = append(append(args, "--"), command...)
 	}
 	cmd := exec.Command(buildBinary(t), args...)
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -327,5 +346,81 @@ func TestEnvironmentFallbacksLoseToFlags(t *testing.T) {
 	out, _ = cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "--port 0") {
 		t.Fatalf("the flag did not win over ochopod_port: %s", out)
+	}
+}
+
+func TestIntegration_ExpiredSessionReRegistersAndLeavesTheCommandAlone(t *testing.T) {
+	srv := zkserver.Start(t)
+	proxy, err := zkproxy.New(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	starts := filepath.Join(t.TempDir(), "starts")
+	const timeout = 2 * time.Second
+	p := startPodProcess(t, proxy.Addr(), "expiry", timeout, "sh", "-c", "echo $$ >> "+starts+"; exec sleep 600")
+	waitOneLeader(t, []*podProcess{p}, -1, 30*time.Second)
+	before, _ := p.info()
+
+	// Silence the pod past its session timeout: the server expires the session and deletes its node.
+	proxy.Pause()
+	obs := observe(t, srv.Addr())
+	waitNoPods(t, obs, zk.ClusterOf("it", "expiry"))
+	proxy.Resume()
+
+	var after map[string]any
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, ok := p.info()
+		if ok && m["registered"] == true && m["state"] == "leader" {
+			pods, _, err := cluster.ReadPods(obs, zk.ClusterOf("it", "expiry"))
+			if err == nil && len(pods) == 1 {
+				after = m
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered again after the expiry: %v", m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after["key"] != before["key"] || after["seq"] != before["seq"] {
+		t.Fatalf("identity changed: before %v after %v", before, after)
+	}
+	data, err := os.ReadFile(starts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) != 1 {
+		t.Fatalf("the command was started %d times: %q", len(lines), lines)
+	}
+	pid, _ := strconv.Atoi(lines[0])
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("the command (pid %d) is gone: %v", pid, err)
+	}
+	if !strings.Contains(p.out.String(), "session expired") {
+		t.Errorf("the log does not say the session expired:\n%s", p.out.String())
+	}
+}
+
+// waitNoPods waits, through watches, until the cluster has no pod node.
+func waitNoPods(t *testing.T, c zk.Conn, cl zk.Cluster) {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		names, _, ch, err := c.ChildrenW(cl.Pods())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("pods still registered: %v", names)
+		}
 	}
 }
