@@ -42,7 +42,7 @@ func (c Config) machineConfig() MachineConfig {
 	if ct <= 0 {
 		ct = max(c.SessionTimeout, 2*time.Second)
 	}
-	return MachineConfig{Cluster: c.Cluster.Qualified, ConnectTimeout: ct, Backoff: c.Backoff}
+	return MachineConfig{Cluster: c.Cluster.Qualified, ConnectTimeout: ct, SuspendAfter: c.SessionTimeout / 3, Backoff: c.Backoff}
 }
 
 // Props returns the props of a session actor. Its parent must answer IdentityRequest with Identity and may

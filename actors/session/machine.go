@@ -13,6 +13,7 @@ import (
 const (
 	timerConnect = "connect" // no session within the connect timeout: give this client up and redial
 	timerRedial  = "redial"  // the backoff after a failure is over
+	timerSuspend = "suspend" // disconnected for long enough that the lock may be someone else's
 )
 
 type phase int
@@ -52,7 +53,11 @@ func (p phase) String() string {
 type MachineConfig struct {
 	Cluster        string        // qualified name, for the status
 	ConnectTimeout time.Duration // how long a dial may go without a session before it is given up
-	Backoff        backoff.Policy
+	// SuspendAfter is how long the pod may stay disconnected before it stops trusting its leadership. The
+	// client notices a silent server only after two thirds of the session timeout, and the server expires the
+	// session one timeout after it last heard from us, so a third of the timeout is all that is left.
+	SuspendAfter time.Duration
+	Backoff      backoff.Policy
 }
 
 // Machine is the session's pure state machine (DESIGN §5). Feed it inputs with Handle; carry out the effects it
@@ -187,7 +192,12 @@ func (m *Machine) onState(in *v1.SessionStateChanged) []Effect {
 			}
 		}
 		if !wasOnline && m.phase != phaseStopping {
-			return []Effect{Log{Level: slog.LevelInfo, Msg: "reconnected within the session", Args: []any{"server", in.GetServer()}}, m.publish()}
+			effects := []Effect{Log{Level: slog.LevelInfo, Msg: "reconnected within the session", Args: []any{"server", in.GetServer()}}}
+			if m.phase == phaseRegistered && !m.leading {
+				m.leading = true // contend again: the leader finds its node of this session and keeps its place
+				effects = append(effects, StartLeader{Epoch: m.epoch})
+			}
+			return append(effects, m.publish())
 		}
 	case v1.ZkState_ZK_STATE_DISCONNECTED:
 		if !m.online {
@@ -195,7 +205,11 @@ func (m *Machine) onState(in *v1.SessionStateChanged) []Effect {
 		}
 		m.online = false
 		if m.phase == phaseRegistering || m.phase == phaseRegistered {
-			return []Effect{Log{Level: slog.LevelWarn, Msg: "disconnected from ZooKeeper: keeping the session while the client reconnects"}, m.publish()}
+			return []Effect{
+				Log{Level: slog.LevelWarn, Msg: "disconnected from ZooKeeper: keeping the session while the client reconnects"},
+				StartTimer{Name: timerSuspend, Epoch: m.epoch, After: m.cfg.SuspendAfter},
+				m.publish(),
+			}
 		}
 	case v1.ZkState_ZK_STATE_EXPIRED:
 		if m.phase == phaseStopping || m.phase == phaseStopped {
@@ -241,6 +255,11 @@ func (m *Machine) onTimer(in *v1.TimerFired) []Effect {
 		return m.restart(slog.LevelWarn, fmt.Sprintf("no ZooKeeper session after %s", m.cfg.ConnectTimeout), true)
 	case in.GetName() == timerRedial && m.phase == phaseBackoff:
 		return m.dial()
+	case in.GetName() == timerSuspend && m.phase == phaseRegistered && !m.online && m.leading:
+		// Kazoo's SUSPENDED: while we cannot reach ZooKeeper, another pod may hold the lock by now. Step down
+		// until the client reconnects (same session: contend again) or learns of the expiry (register again).
+		effects := []Effect{Log{Level: slog.LevelWarn, Msg: fmt.Sprintf("disconnected for %s: stepping down until ZooKeeper is back", m.cfg.SuspendAfter)}}
+		return append(append(effects, m.dropLeader()...), m.publish())
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ func newTestMachine() *Machine {
 	return NewMachine(MachineConfig{
 		Cluster:        "ns.web",
 		ConnectTimeout: 5 * time.Second,
+		SuspendAfter:   time.Second,
 		Backoff:        backoff.Policy{Initial: 100 * time.Millisecond, Max: time.Second},
 	})
 }
@@ -100,8 +101,9 @@ func TestSession_RegistersAndStartsTheLeader(t *testing.T) {
 func TestSession_DisconnectWithinTheSessionIsNotAReset(t *testing.T) {
 	m := registeredMachine(t)
 	run(t, m, []step{
-		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), nil},
+		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
 		{connected(1, 7), nil},
+		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, nil}, // reconnected in time: nothing to do
 	})
 	if !m.Status().GetRegistered() || m.Status().GetEpoch() != 1 {
 		t.Fatalf("a disconnect reset the session: %v", m.Status())
@@ -215,5 +217,23 @@ func TestSession_SeqZeroIsASeq(t *testing.T) {
 		{&v1.RegisterDone{Epoch: 1, Path: "/p/k1.0000000000", Seq: 0}, []string{"seq(0)", "leader#1"}},
 		{&v1.ResetSession{}, []string{"stopleader", "close#1", "dial#2", "timer#2(connect,5s)"}},
 		{connected(2, 8), []string{"register#2(k1,0)"}},
+	})
+}
+
+func TestSession_LongDisconnectStepsDownUntilReconnected(t *testing.T) {
+	m := registeredMachine(t)
+	m.Handle(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"})
+	run(t, m, []step{
+		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
+		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, []string{"stopleader"}},
+	})
+	if m.Status().GetRole() != v1.Role_ROLE_FOLLOWER || !m.Status().GetRegistered() {
+		t.Fatalf("status %v", m.Status())
+	}
+	run(t, m, []step{
+		{connected(1, 7), []string{"leader#1"}}, // same session: contend again
+		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
+		{state(1, v1.ZkState_ZK_STATE_EXPIRED), []string{"stopleader", "close#1", "dial#2", "timer#2(connect,5s)"}},
+		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, nil}, // stale
 	})
 }

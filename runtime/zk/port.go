@@ -98,7 +98,10 @@ type SessionState int
 
 // Session states. The life of a Conn: Connecting, then Connected with a session id; Disconnected and Connected
 // again any number of times while the session lives (watches and ephemeral nodes survive); Expired once the
-// server dropped the session (the Conn is useless from then on: close it and dial anew); Closed after Close.
+// server dropped the session (the Conn is useless from then on: dial anew); Closed last, after Close or by
+// itself right after Expired. A client learns of an expiry only when it reaches a server again: while
+// partitioned it stays Disconnected however long, so callers that must act within the session timeout time
+// their own Disconnected.
 const (
 	StateConnecting SessionState = iota + 1
 	StateConnected
@@ -126,7 +129,7 @@ func (s SessionState) String() string {
 // SessionEvent reports a change of SessionState.
 type SessionEvent struct {
 	State     SessionState
-	SessionID int64  // the session's id once Connected, else 0
+	SessionID int64  // the session's id, in every event after the first Connected; 0 before
 	Server    string // the server the client talks to, when known
 }
 
@@ -140,10 +143,14 @@ type SessionEvent struct {
 //   - A *W call that succeeds registers a one-shot watch whose channel receives exactly one WatchEvent and is
 //     then closed. ExistsW on a missing node watches for its creation. Watches survive a reconnection within
 //     the session; when the session ends they deliver EventNotWatching.
-//   - Events on one Conn are delivered in the order the server produced them (ZooKeeper's ordering guarantee:
-//     a client sees a watch event before it sees the data that triggered it).
-//   - Multi applies all its operations or none. On failure the error is the first failing operation's, and the
-//     results say which one failed.
+//   - ZooKeeper's ordering guarantee, in channel form: once a call returns data newer than a watched change,
+//     that watch's event is already in its channel.
+//   - A sequential node's suffix counts the children ever created under its parent (deletes do not lower it;
+//     it is not Stat.Cversion, which counts deletes too), zero-padded to 10 digits.
+//   - Multi applies all its operations or none. On failure the error is the failing operation's; in the
+//     results only that operation has an Err, the others are zero. A Multi that never reached the server
+//     returns no results.
+//   - Empty data may read back as nil.
 type Conn interface {
 	Create(path string, data []byte, mode CreateMode) (string, error)
 	Delete(path string, version int32) error
@@ -156,15 +163,17 @@ type Conn interface {
 	Set(path string, data []byte, version int32) (Stat, error)
 	Multi(ops ...Op) ([]OpResult, error)
 
-	// SessionID is the current session's id, 0 before the first connection.
+	// SessionID is the session's id: 0 before the first connection, kept after the session ended.
 	SessionID() int64
 	// Close ends the session: the server deletes its ephemeral nodes at once. The session event channel is
-	// closed after its last event. Close is idempotent.
+	// closed after its last event. Close is idempotent. After Close (or an expiry) every call fails with
+	// ErrClosed or ErrSessionExpired.
 	Close()
 }
 
 // Dialer opens sessions. Dial returns at once; the session's progress arrives on the event channel, which
-// the caller must drain until it is closed (after Close).
+// the caller must drain until it is closed. With a chroot, the chroot node must exist already: a Dialer does
+// not create it (a typo would plant nodes on a shared ensemble).
 type Dialer interface {
 	Dial(ensemble Ensemble, sessionTimeout time.Duration) (Conn, <-chan SessionEvent, error)
 }
