@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -423,4 +424,45 @@ func TestIntegration_ZooKeeperDownAtStartThenUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.until(t, "registration once ZooKeeper is up", registered)
+}
+
+func TestIntegration_LongDisconnectStepsDownThenLeadsAgainOnTheSameSession(t *testing.T) {
+	srv := zkserver.Start(t)
+	proxy, err := zkproxy.New(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	f := newFixture(t, proxy.Addr())
+	const timeout = 6 * time.Second // a third of it (2 s) before stepping down; the client retries every 1 s
+	_, w := f.start("web", timeout)
+	before := w.until(t, "leadership", leads)
+	waitWatched(t, srv, before.GetLockPath()) // the leader is idle, watching its own lock node
+
+	proxy.Refuse(true)
+	proxy.Cut()
+	w.until(t, "stepping down while disconnected", func(st *v1.SessionStatus) bool {
+		return st.GetRegistered() && !st.GetConnected() && st.GetRole() == v1.Role_ROLE_FOLLOWER
+	})
+	proxy.Refuse(false)
+	after := w.until(t, "leadership after the reconnection", leads)
+	if after.GetSessionId() != before.GetSessionId() || after.GetPath() != before.GetPath() {
+		t.Fatalf("the session changed: before %v after %v", before, after)
+	}
+}
+
+// waitWatched polls the server's watch table (the wchp four-letter word) until p is watched.
+func waitWatched(t *testing.T, srv *zkserver.Server, p string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		out, err := srv.FourLetter("wchp")
+		if err == nil && strings.Contains(out, p+"\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not watched: %q %v", p, out, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
