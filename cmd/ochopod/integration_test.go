@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -253,14 +254,12 @@ func observe(t *testing.T, addr string) zk.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, events, err := gozk.New(nil).Dial(ens, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := gozk.Connect(ctx, ens, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for range events {
-		}
-	}()
 	t.Cleanup(conn.Close)
 	return conn
 }

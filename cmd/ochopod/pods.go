@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -62,7 +60,9 @@ type clusterView struct {
 }
 
 func listPods(ctx context.Context, out, errOut io.Writer, ens zk.Ensemble, s *podsSettings) error {
-	conn, err := connect(ctx, ens, s.timeout)
+	waitCtx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	conn, err := gozk.Connect(waitCtx, ens, 10*time.Second, nil)
 	if err != nil {
 		return err
 	}
@@ -114,35 +114,6 @@ func listPods(ctx context.Context, out, errOut io.Writer, ens zk.Ensemble, s *po
 		}
 	}
 	return tw.Flush()
-}
-
-// connect dials ZooKeeper and waits for a session.
-func connect(ctx context.Context, ens zk.Ensemble, timeout time.Duration) (zk.Conn, error) {
-	conn, events, err := gozk.New(slog.New(slog.DiscardHandler)).Dial(ens, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	up := make(chan struct{})
-	go func() { // drains the events until the connection closes them
-		var once sync.Once
-		for ev := range events {
-			if ev.State == zk.StateConnected {
-				once.Do(func() { close(up) })
-			}
-		}
-	}()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-up:
-		return conn, nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-timer.C:
-		err = fmt.Errorf("timed out after %s", timeout)
-	}
-	conn.Close()
-	return nil, fmt.Errorf("no ZooKeeper session with %s: %w", ens.String(), err)
 }
 
 func envOr(key, def string) string {

@@ -212,14 +212,12 @@ func waitLeader(pods []*member, skip *member) (*member, error) {
 
 // printCluster shows the cluster as ZooKeeper holds it.
 func printCluster(ens zk.Ensemble, c zk.Cluster) error {
-	conn, events, err := gozk.New(nil).Dial(ens, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := gozk.Connect(ctx, ens, 5*time.Second, nil)
 	if err != nil {
 		return err
 	}
-	go func() {
-		for range events {
-		}
-	}()
 	defer conn.Close()
 	pods, _, err := cluster.ReadPods(conn, c)
 	if err != nil {

@@ -145,14 +145,12 @@ func observer(t *testing.T, addr string) zk.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, events, err := gozk.New(nil).Dial(ens, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	conn, err := gozk.Connect(ctx, ens, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for range events {
-		}
-	}()
 	t.Cleanup(conn.Close)
 	return conn
 }
