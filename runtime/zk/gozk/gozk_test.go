@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk/gozk"
 	"github.com/ochopod/ochopod/testkit/zkproxy"
 	"github.com/ochopod/ochopod/testkit/zkserver"
-	"github.com/ochopod/ochopod/testkit/zktest"
 )
 
 // Every goroutine of the adapter and of go-zookeeper ends with Close: nothing is ignored.
@@ -962,61 +960,4 @@ func TestIntegration_ExpiryEndsTheConn(t *testing.T) {
 	}
 }
 
-// proxyDialer gives every session its own fault proxy, so that the conformance suite can cut one session's
-// connection without touching the others.
-type proxyDialer struct {
-	t      *testing.T
-	target string
-	inner  *gozk.Dialer
-
-	mu      sync.Mutex
-	proxies map[zk.Conn]*zkproxy.Proxy
-}
-
-func (d *proxyDialer) Dial(e zk.Ensemble, sessionTimeout time.Duration) (zk.Conn, <-chan zk.SessionEvent, error) {
-	p := newProxy(d.t, d.target) // its cleanup runs after the session's, registered later
-	e.Servers = []string{p.Addr()}
-	c, events, err := d.inner.Dial(e, sessionTimeout)
-	if err != nil {
-		return nil, nil, err
-	}
-	d.mu.Lock()
-	d.proxies[c] = p
-	d.mu.Unlock()
-	return c, events, nil
-}
-
-func (d *proxyDialer) proxy(t *testing.T, c zk.Conn) *zkproxy.Proxy {
-	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	p, ok := d.proxies[c]
-	if !ok {
-		t.Fatalf("no proxy for this session")
-	}
-	return p
-}
-
-// The port's conformance suite, on one real server, each subtest in its own chroot with a proxy per session.
-func TestIntegration_Conformance(t *testing.T) {
-	srv := zkserver.Start(t)
-	zktest.RunConformance(t, func(t *testing.T) zktest.Harness {
-		d := &proxyDialer{t: t, target: srv.Addr(), inner: gozk.New(testLogger(t)), proxies: map[zk.Conn]*zkproxy.Proxy{}}
-		return zktest.Harness{
-			Dialer:   d,
-			Ensemble: zk.Ensemble{Servers: []string{srv.Addr()}, Chroot: "/conformance/" + strings.ReplaceAll(t.Name(), "/", "-")},
-			// The client retries a server it lost after a second: a 4s timeout leaves room for a 1s outage.
-			SessionTimeout: 4 * time.Second,
-			ExpiryMargin:   time.Second,
-			ShortOutage:    time.Second,
-			Wait:           wait,
-			Disconnect: func(t *testing.T, c zk.Conn) {
-				p := d.proxy(t, c)
-				p.Refuse(true)
-				p.Cut()
-			},
-			Reconnect: func(t *testing.T, c zk.Conn) { d.proxy(t, c).Refuse(false) },
-			Elapse:    func(t *testing.T, d time.Duration) { time.Sleep(d) }, // holds the outage
-		}
-	})
-}
+// The shared conformance suite runs against this adapter on a real server in testkit/zktest (real_test.go).
