@@ -1,44 +1,106 @@
-// Package control is the pod's HTTP control API (DESIGN §8): every request is a POST, every reply JSON. It is
-// not an actor: each request becomes a message to the pod's actors, awaited with a timeout.
+// Package control is the pod's HTTP control API (DESIGN §8), compatible with the original's paths, JSON shapes
+// and status codes. Every request is a POST and every reply JSON; errors are {"error": "..."}. It is not an
+// actor: each request becomes a message to the pod's actors (through Backend), awaited with a timeout.
 package control
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
 // Backend is what the server asks.
 type Backend interface {
 	// Info returns the /info object.
 	Info(ctx context.Context) (map[string]any, error)
+	// Log returns the pod's most recent log lines, oldest first.
+	Log() []string
 	// Reset forces a ZooKeeper reset.
 	Reset(cause string)
+	// Control runs a lifecycle task and returns its HTTP code and JSON body. It returns ErrTimeout when the
+	// task did not finish within timeout (the lifecycle still runs it).
+	Control(ctx context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error)
 }
 
-// Handler serves the API over b. Requests that take longer than timeout answer 408.
-func Handler(b Backend, timeout time.Duration, log *slog.Logger) http.Handler {
+// ErrTimeout is returned by Backend.Control when a task was not done in time: the reply is 408.
+var ErrTimeout = errors.New("control: the task did not finish in time")
+
+// Tool is a command the pod registered for /exec (DESIGN §8). It gets the arguments after the tool's name and
+// returns its exit code and output lines.
+type Tool func(ctx context.Context, args []string) (code int, stdout []string, err error)
+
+// Settings tune the server.
+type Settings struct {
+	// DefaultTimeout applies to /control/<task> without a timeout, and bounds /info and /exec (60 s if zero).
+	DefaultTimeout time.Duration
+	// MaxTimeout caps the timeout a caller may ask for (1 h if zero).
+	MaxTimeout time.Duration
+	// MaxBody caps request bodies; larger ones answer 413 (1 MiB if zero).
+	MaxBody int64
+}
+
+func (s Settings) withDefaults() Settings {
+	if s.DefaultTimeout <= 0 {
+		s.DefaultTimeout = 60 * time.Second
+	}
+	if s.MaxTimeout <= 0 {
+		s.MaxTimeout = time.Hour
+	}
+	if s.MaxBody <= 0 {
+		s.MaxBody = 1 << 20
+	}
+	return s
+}
+
+// tasks maps the path segment to the task.
+func taskOf(name string) (v1.Task, bool) {
+	switch name {
+	case "check":
+		return v1.Task_TASK_CHECK, true
+	case "on":
+		return v1.Task_TASK_ON, true
+	case "off":
+		return v1.Task_TASK_OFF, true
+	case "ok":
+		return v1.Task_TASK_OK, true
+	case "kill":
+		return v1.Task_TASK_KILL, true
+	case "signal":
+		return v1.Task_TASK_SIGNAL, true
+	}
+	return v1.Task_TASK_UNSPECIFIED, false
+}
+
+// server holds what the handlers share.
+type server struct {
+	b     Backend
+	tools map[string]Tool
+	set   Settings
+	log   *slog.Logger
+}
+
+// Handler serves the API over b, with the tools for /exec.
+func Handler(b Backend, tools map[string]Tool, set Settings, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	s := &server{b: b, tools: tools, set: set.withDefaults(), log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /info", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		info, err := b.Info(ctx)
-		if err != nil {
-			log.Warn("info failed", "err", err)
-			writeError(w, http.StatusRequestTimeout, "info: "+err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, info)
-	})
-	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
-		b.Reset("requested over HTTP from " + r.RemoteAddr)
-		writeJSON(w, http.StatusOK, map[string]any{})
-	})
+	mux.HandleFunc("POST /info", s.info)
+	mux.HandleFunc("POST /log", s.logLines)
+	mux.HandleFunc("POST /reset", s.reset)
+	mux.HandleFunc("POST /control/{task}", s.control)
+	mux.HandleFunc("POST /control/{task}/{timeout}", s.control)
+	mux.HandleFunc("POST /exec", s.exec)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			writeError(w, http.StatusMethodNotAllowed, "only POST is supported")
@@ -47,6 +109,112 @@ func Handler(b Backend, timeout time.Duration, log *slog.Logger) http.Handler {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
 	return mux
+}
+
+func (s *server) info(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.set.DefaultTimeout)
+	defer cancel()
+	info, err := s.b.Info(ctx)
+	if err != nil {
+		s.log.Warn("info failed", "err", err)
+		writeError(w, http.StatusRequestTimeout, "info: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *server) logLines(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Log())
+}
+
+func (s *server) reset(w http.ResponseWriter, r *http.Request) {
+	s.b.Reset("requested over HTTP by " + r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+func (s *server) control(w http.ResponseWriter, r *http.Request) {
+	task, ok := taskOf(r.PathValue("task"))
+	if !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown task %q (check, on, off, ok, kill, signal)", r.PathValue("task")))
+		return
+	}
+	timeout := s.set.DefaultTimeout
+	if raw := r.PathValue("timeout"); raw != "" {
+		secs, err := strconv.ParseFloat(raw, 64)
+		if err != nil || secs <= 0 || secs != secs {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad timeout %q: want seconds > 0", raw))
+			return
+		}
+		timeout = min(time.Duration(secs*float64(time.Second)), s.set.MaxTimeout)
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	if len(strings.TrimSpace(string(body))) > 0 && !json.Valid(body) {
+		writeError(w, http.StatusBadRequest, "the body is not valid JSON")
+		return
+	}
+	code, out, err := s.b.Control(r.Context(), task, body, timeout)
+	switch {
+	case errors.Is(err, ErrTimeout):
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("%s not done within %s", r.PathValue("task"), timeout))
+		return
+	case err != nil:
+		s.log.Warn("control failed", "task", r.PathValue("task"), "err", err)
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if len(out) == 0 {
+		out = []byte("{}")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(out)
+}
+
+// exec runs a registered tool: the X-Shell header holds "<tool> <args>", split on white space, never
+// interpreted by a shell.
+func (s *server) exec(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.readBody(w, r); !ok {
+		return
+	}
+	fields := strings.Fields(r.Header.Get("X-Shell"))
+	if len(fields) == 0 {
+		writeError(w, http.StatusBadRequest, "missing X-Shell header: <tool> <args>")
+		return
+	}
+	tool, ok := s.tools[fields[0]]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown tool %q", fields[0]))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.set.DefaultTimeout)
+	defer cancel()
+	s.log.Info("running tool", "tool", fields[0], "args", fields[1:])
+	code, lines, err := tool(ctx, fields[1:])
+	if err != nil {
+		code, lines = 1, append(lines, "tool failed: "+err.Error())
+	}
+	if lines == nil {
+		lines = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"code": code, "stdout": lines})
+}
+
+// readBody reads the request body up to the cap; it answers 413 itself when the body is too large.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.set.MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", s.set.MaxBody))
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
+		return nil, false
+	}
+	return body, true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -6,50 +6,161 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
-type fakeBackend struct {
-	info   map[string]any
-	err    error
-	resets []string
+type call struct {
+	task    v1.Task
+	body    string
+	timeout time.Duration
 }
 
-func (f *fakeBackend) Info(context.Context) (map[string]any, error) { return f.info, f.err }
-func (f *fakeBackend) Reset(cause string)                           { f.resets = append(f.resets, cause) }
+type fakeBackend struct {
+	info    map[string]any
+	infoErr error
+	resets  []string
+	calls   []call
+	code    int
+	out     string
+	ctlErr  error
+}
 
-func do(t *testing.T, h http.Handler, method, path string) (int, map[string]any) {
+func (f *fakeBackend) Info(context.Context) (map[string]any, error) { return f.info, f.infoErr }
+func (f *fakeBackend) Log() []string                                { return []string{"a", "b"} }
+func (f *fakeBackend) Reset(cause string)                           { f.resets = append(f.resets, cause) }
+func (f *fakeBackend) Control(_ context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error) {
+	f.calls = append(f.calls, call{task, string(body), timeout})
+	return f.code, []byte(f.out), f.ctlErr
+}
+
+func do(t *testing.T, h http.Handler, method, path, body string, header ...string) (int, any) {
 	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	h.ServeHTTP(rec, req)
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("%s %s: content type %q", method, path, ct)
 	}
-	var body map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		t.Fatalf("%s %s: body %q is not a JSON object: %v", method, path, rec.Body.String(), err)
+	var out any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON: %v", method, path, rec.Body.String(), err)
 	}
-	return rec.Code, body
+	return rec.Code, out
 }
 
-func TestHandler_InfoResetAndErrors(t *testing.T) {
+func errorOf(v any) string {
+	m, _ := v.(map[string]any)
+	s, _ := m["error"].(string)
+	return s
+}
+
+func TestHandler_InfoLogReset(t *testing.T) {
 	b := &fakeBackend{info: map[string]any{"state": "leader"}}
-	h := Handler(b, time.Second, nil)
-	if code, body := do(t, h, "POST", "/info"); code != 200 || body["state"] != "leader" {
+	h := Handler(b, nil, Settings{}, nil)
+	if code, body := do(t, h, "POST", "/info", ""); code != 200 || body.(map[string]any)["state"] != "leader" {
 		t.Fatalf("info: %d %v", code, body)
 	}
-	if code, _ := do(t, h, "POST", "/reset"); code != 200 || len(b.resets) != 1 {
+	if code, body := do(t, h, "POST", "/log", ""); code != 200 || len(body.([]any)) != 2 {
+		t.Fatalf("log: %d %v", code, body)
+	}
+	if code, _ := do(t, h, "POST", "/reset", ""); code != 200 || len(b.resets) != 1 {
 		t.Fatalf("reset: %d %v", code, b.resets)
 	}
-	if code, body := do(t, h, "GET", "/info"); code != 405 || body["error"] == nil {
-		t.Fatalf("GET info: %d %v", code, body)
+	b.infoErr = errors.New("actor did not answer")
+	if code, body := do(t, h, "POST", "/info", ""); code != 408 || errorOf(body) == "" {
+		t.Fatalf("failing info: %d %v", code, body)
 	}
-	if code, body := do(t, h, "POST", "/nope"); code != 404 || body["error"] == nil {
+}
+
+func TestHandler_ControlRoutesTasksWithTheirTimeouts(t *testing.T) {
+	b := &fakeBackend{code: 200, out: `{"x":1}`}
+	h := Handler(b, nil, Settings{DefaultTimeout: 7 * time.Second, MaxTimeout: time.Minute}, nil)
+	cases := []struct {
+		path    string
+		task    v1.Task
+		timeout time.Duration
+	}{
+		{"/control/check", v1.Task_TASK_CHECK, 7 * time.Second},
+		{"/control/on/30", v1.Task_TASK_ON, 30 * time.Second},
+		{"/control/off/0.5", v1.Task_TASK_OFF, 500 * time.Millisecond},
+		{"/control/ok", v1.Task_TASK_OK, 7 * time.Second},
+		{"/control/kill/99999", v1.Task_TASK_KILL, time.Minute},
+		{"/control/signal", v1.Task_TASK_SIGNAL, 7 * time.Second},
+	}
+	for _, c := range cases {
+		code, body := do(t, h, "POST", c.path, `{"pods":{}}`)
+		if code != 200 || body.(map[string]any)["x"] != 1.0 {
+			t.Fatalf("%s: %d %v", c.path, code, body)
+		}
+		last := b.calls[len(b.calls)-1]
+		if last.task != c.task || last.timeout != c.timeout || last.body != `{"pods":{}}` {
+			t.Fatalf("%s: backend got %+v", c.path, last)
+		}
+	}
+}
+
+func TestHandler_ControlErrors(t *testing.T) {
+	b := &fakeBackend{code: 410}
+	h := Handler(b, nil, Settings{MaxBody: 64}, nil)
+	for _, c := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/control/dance", "", 400},
+		{"/control/on/abc", "", 400},
+		{"/control/on/-1", "", 400},
+		{"/control/on", "{not json", 400},
+		{"/control/on", strings.Repeat("x", 65), 413},
+		{"/control/on", "", 410}, // the backend's code, with an empty body turned into {}
+	} {
+		code, body := do(t, h, "POST", c.path, c.body)
+		if code != c.code {
+			t.Fatalf("%s %q: %d %v, want %d", c.path, c.body, code, body, c.code)
+		}
+		if c.code != 410 && errorOf(body) == "" {
+			t.Fatalf("%s: no error message: %v", c.path, body)
+		}
+	}
+	b.ctlErr = ErrTimeout
+	if code, body := do(t, h, "POST", "/control/on/1", ""); code != 408 || errorOf(body) == "" {
+		t.Fatalf("timeout: %d %v", code, body)
+	}
+	if code, body := do(t, h, "GET", "/info", ""); code != 405 || errorOf(body) == "" {
+		t.Fatalf("GET: %d %v", code, body)
+	}
+	if code, body := do(t, h, "POST", "/nope", ""); code != 404 || errorOf(body) == "" {
 		t.Fatalf("unknown path: %d %v", code, body)
 	}
-	b.err = errors.New("actor did not answer")
-	if code, body := do(t, h, "POST", "/info"); code != 408 || body["error"] == nil {
-		t.Fatalf("failing info: %d %v", code, body)
+}
+
+func TestHandler_ExecRunsRegisteredToolsWithoutAShell(t *testing.T) {
+	var got []string
+	tools := map[string]Tool{
+		"echo": func(_ context.Context, args []string) (int, []string, error) {
+			got = args
+			return 3, []string{"out"}, nil
+		},
+	}
+	h := Handler(&fakeBackend{}, tools, Settings{}, nil)
+	code, body := do(t, h, "POST", "/exec", "", "X-Shell", "echo a;rm -rf / $(x)")
+	m := body.(map[string]any)
+	if code != 200 || m["code"] != 3.0 || len(m["stdout"].([]any)) != 1 {
+		t.Fatalf("exec: %d %v", code, body)
+	}
+	if len(got) != 4 || got[0] != "a;rm" || got[3] != "$(x)" {
+		t.Fatalf("args %q", got)
+	}
+	if code, body := do(t, h, "POST", "/exec", "", "X-Shell", "rm -rf /"); code != 404 || errorOf(body) == "" {
+		t.Fatalf("unknown tool: %d %v", code, body)
+	}
+	if code, _ := do(t, h, "POST", "/exec", ""); code != 400 {
+		t.Fatalf("no header: %d", code)
 	}
 }

@@ -1,0 +1,59 @@
+package model
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+)
+
+// Effect is something the machine asks its adapter to do.
+type Effect interface{ isEffect() }
+
+// Watch: give the watchers this target set.
+type Watch struct{ Set *v1.WatchSet }
+
+// Read: read the pods, the dependencies' snapshots ("null" for a missing one), the hash, and the cluster
+// list; complete with ClusterRead.
+type Read struct{ Generation uint64 }
+
+// Configure: run the configuration phase (DESIGN §7 steps 1-3) on these pods and dependencies; complete with
+// PhaseDone.
+type Configure struct {
+	Generation   uint64
+	Pods         map[string]json.RawMessage
+	Dependencies map[string]json.RawMessage
+}
+
+// Write: write the snapshot (these pods) and the hash in one multi fenced by the lock; complete with Written.
+type Write struct {
+	Generation uint64
+	Pods       map[string]json.RawMessage
+	Hash       string
+}
+
+// StartTimer: after After, feed TimerFired{Name, Generation} back.
+type StartTimer struct {
+	Name       string
+	Generation uint64
+	After      time.Duration
+}
+
+// Publish: make the status known.
+type Publish struct{ Status *v1.ModelStatus }
+
+// Log: something worth a log line.
+type Log struct {
+	Level slog.Level
+	Msg   string
+	Args  []any
+}
+
+func (Watch) isEffect()      {}
+func (Read) isEffect()       {}
+func (Configure) isEffect()  {}
+func (Write) isEffect()      {}
+func (StartTimer) isEffect() {}
+func (Publish) isEffect()    {}
+func (Log) isEffect()        {}

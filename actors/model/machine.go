@@ -1,0 +1,320 @@
+package model
+
+import (
+	"encoding/json"
+	"log/slog"
+	"reflect"
+	"sort"
+	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/backoff"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// Timer names.
+const (
+	timerDamper = "damper" // the change settled: configure
+	timerRetry  = "retry"  // a read or a write failed: try again
+)
+
+type phase int
+
+const (
+	phaseIdle        phase = iota // clean, or waiting for the first read
+	phasePending                  // dirty: the damper runs
+	phaseConfiguring              // a configuration phase runs
+	phaseWriting                  // snapshot and hash are being written
+	phaseFenced                   // our lock is gone: do nothing more
+)
+
+// MachineConfig holds the model's settings (DESIGN §7).
+type MachineConfig struct {
+	Cluster   zk.Cluster
+	Namespace string
+	DependsOn []string
+	// Damper is how long a change must settle before the cluster is configured.
+	Damper time.Duration
+	// RetryFloor is the least wait before a failed phase is tried again, so a damper of 0 never spins.
+	RetryFloor time.Duration
+	Backoff    backoff.Policy
+}
+
+// view is the cluster as last read from ZooKeeper.
+type view struct {
+	pods     map[string]json.RawMessage
+	deps     map[string]json.RawMessage
+	zkHash   string
+	clusters []string
+	hash     string // computed from pods and deps
+}
+
+// Machine is the cluster model's pure state machine (DESIGN §7). It is level-triggered (STYLE 7): every
+// change, lost watch or restart only means "read again", and the decision comes from comparing the hash of
+// what was read with the hash in ZooKeeper, so a lost or duplicated event costs nothing.
+//
+//	idle ─Changed→ read ─same hash→ idle
+//	                    └─new hash→ pending ─damper→ configuring ─ok→ writing ─ok→ idle
+//	                                   ↑ reverted: idle     └─failed→ pending (retry)   └─fenced→ fenced
+type Machine struct {
+	cfg   MachineConfig
+	phase phase
+	gen   uint64 // tags reads, phases, writes and timers; completions of an older one are dropped
+
+	reading   bool // a read is in flight
+	retrying  bool // a retry timer runs: changes wait for it, so a failing cluster is not hammered
+	readAgain bool // something changed during a read or a phase: read once more afterwards
+	view      *view
+	watching  []string // dependencies the watchers watch
+
+	configuredHash string // the hash being configured, then written
+	failures       int
+	configurations int
+	lastErr        string
+	snapshotOK     bool // our snapshot node is written since we lead
+}
+
+// NewMachine returns a model that has read nothing yet.
+func NewMachine(cfg MachineConfig) *Machine { return &Machine{cfg: cfg} }
+
+// Start asks for the watches and a first read.
+func (m *Machine) Start() []Effect {
+	return append([]Effect{m.watchSet(nil)}, m.read()...)
+}
+
+// Status is the machine's view as a message.
+func (m *Machine) Status() *v1.ModelStatus {
+	st := &v1.ModelStatus{Cluster: m.cfg.Cluster.Qualified, State: v1.ModelState_MODEL_STATE_IDLE,
+		Configurations: int32(m.configurations), LastError: m.lastErr}
+	switch {
+	case m.phase == phasePending, m.phase == phaseIdle && m.view != nil && m.view.hash != m.view.zkHash:
+		st.State = v1.ModelState_MODEL_STATE_PENDING
+	case m.phase == phaseConfiguring, m.phase == phaseWriting:
+		st.State = v1.ModelState_MODEL_STATE_CONFIGURING
+	}
+	if m.view != nil {
+		st.Hash = m.view.zkHash
+		st.Pods = int32(len(m.view.pods))
+	}
+	return st
+}
+
+// Handle feeds one input to the machine.
+func (m *Machine) Handle(in any) []Effect {
+	if m.phase == phaseFenced {
+		return nil
+	}
+	switch in := in.(type) {
+	case *v1.Changed:
+		if m.reading || m.retrying || m.phase == phaseConfiguring || m.phase == phaseWriting {
+			m.readAgain = true
+			return nil
+		}
+		return m.read()
+	case *v1.ClusterRead:
+		if in.GetGeneration() != m.gen || !m.reading {
+			return nil
+		}
+		m.reading = false
+		return m.onRead(in)
+	case *v1.TimerFired:
+		if in.GetEpoch() != m.gen {
+			return nil
+		}
+		return m.onTimer(in.GetName())
+	case *v1.PhaseDone:
+		if in.GetGeneration() != m.gen || m.phase != phaseConfiguring {
+			return nil
+		}
+		return m.onPhase(in)
+	case *v1.Written:
+		if in.GetGeneration() != m.gen || m.phase != phaseWriting {
+			return nil
+		}
+		return m.onWritten(in)
+	}
+	return nil
+}
+
+func (m *Machine) read() []Effect {
+	m.gen++
+	m.reading = true
+	m.readAgain = false
+	return []Effect{Read{Generation: m.gen}}
+}
+
+func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
+	if in.GetError() != "" {
+		return m.retry("cannot read the cluster: " + in.GetError())
+	}
+	v := &view{pods: rawMap(in.GetPods()), deps: rawMap(in.GetDependencies()), zkHash: in.GetHash(), clusters: in.GetClusters()}
+	for name, snap := range v.deps {
+		if string(snap) != "null" {
+			continue
+		}
+		// No snapshot: that cluster's leader is changing hands (the snapshot is its leader's ephemeral node),
+		// or it was never configured. Keep the last one seen rather than reconfigure for a hand-over.
+		v.deps[name] = json.RawMessage("{}")
+		if m.view != nil && m.view.deps[name] != nil {
+			v.deps[name] = m.view.deps[name]
+		}
+	}
+	h, err := Hash(v.pods, v.deps)
+	if err != nil {
+		return m.retry(err.Error())
+	}
+	v.hash = h
+	m.view = v
+	var effects []Effect
+	if deps := sortedKeys(v.deps); !reflect.DeepEqual(deps, m.watching) {
+		effects = append(effects, m.watchSet(deps))
+	}
+	if m.readAgain {
+		return append(effects, m.read()...)
+	}
+	if v.hash == v.zkHash {
+		wasPending := m.phase == phasePending
+		m.phase = phaseIdle
+		m.failures = 0
+		if wasPending {
+			effects = append(effects, Log{Level: slog.LevelInfo, Msg: "the change reverted within the damper: nothing to configure"})
+		}
+		if !m.snapshotOK || wasPending {
+			// DESIGN §7: clean again, the snapshot is rewritten (it is ours to own as the new leader, too).
+			m.configuredHash = v.hash
+			m.phase = phaseWriting
+			m.gen++
+			return append(effects, Write{Generation: m.gen, Pods: v.pods, Hash: v.hash}, m.publish())
+		}
+		return append(effects, m.publish())
+	}
+	if m.phase == phasePending {
+		return effects // the damper is running: it will configure whatever is there when it fires
+	}
+	m.phase = phasePending
+	m.gen++
+	effects = append(effects, Log{Level: slog.LevelInfo, Msg: "the cluster changed: configuring after the damper",
+		Args: []any{"pods", len(v.pods), "dependencies", len(v.deps), "damper", m.cfg.Damper}})
+	return append(effects, StartTimer{Name: timerDamper, Generation: m.gen, After: m.cfg.Damper}, m.publish())
+}
+
+func (m *Machine) onTimer(name string) []Effect {
+	switch {
+	case name == timerDamper && m.phase == phasePending:
+		return m.configure()
+	case name == timerRetry && !m.reading && m.phase != phaseConfiguring && m.phase != phaseWriting:
+		m.retrying = false
+		return m.read()
+	}
+	return nil
+}
+
+// configure starts a phase on what was last read. The watchers may have seen changes since: a read comes
+// after the phase (readAgain), and a new hash configures again.
+func (m *Machine) configure() []Effect {
+	m.phase = phaseConfiguring
+	m.gen++
+	m.configuredHash = m.view.hash
+	return []Effect{
+		Log{Level: slog.LevelInfo, Msg: "configuring the cluster", Args: []any{"pods", len(m.view.pods), "hash", m.view.hash}},
+		Configure{Generation: m.gen, Pods: m.view.pods, Dependencies: m.view.deps},
+		m.publish(),
+	}
+}
+
+func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
+	if in.GetError() != "" {
+		m.phase = phaseIdle // still dirty: the read after the retry delay starts a new damper
+		return m.retry("configuration failed: " + in.GetError())
+	}
+	pods := make(map[string]json.RawMessage, len(m.view.pods))
+	for k, v := range m.view.pods {
+		pods[k] = v
+	}
+	for _, k := range in.GetDropped() {
+		delete(pods, k)
+	}
+	m.phase = phaseWriting
+	m.gen++
+	var effects []Effect
+	if len(in.GetDropped()) > 0 {
+		effects = append(effects, Log{Level: slog.LevelWarn, Msg: "dead pods left out of the configuration", Args: []any{"keys", in.GetDropped()}})
+	}
+	return append(effects, Write{Generation: m.gen, Pods: pods, Hash: m.configuredHash}, m.publish())
+}
+
+func (m *Machine) onWritten(in *v1.Written) []Effect {
+	if in.GetFenced() {
+		m.phase = phaseFenced
+		m.lastErr = "fenced: " + in.GetError()
+		return []Effect{Log{Level: slog.LevelWarn, Msg: "our lock is gone: this model stops writing", Args: []any{"err", in.GetError()}}, m.publish()}
+	}
+	if in.GetError() != "" {
+		m.phase = phaseIdle // the read after the retry delay sees the old hash and configures again
+		return m.retry("cannot write snapshot and hash: " + in.GetError())
+	}
+	m.phase = phaseIdle
+	m.failures = 0
+	m.lastErr = ""
+	m.snapshotOK = true
+	if m.view != nil {
+		if m.view.zkHash != m.configuredHash {
+			m.configurations++
+		}
+		m.view.zkHash = m.configuredHash
+	}
+	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "snapshot and hash written", Args: []any{"hash", m.configuredHash}}, m.publish()}
+	// Look again at once (DESIGN §7 step 4): anything that changed during the phase is configured next.
+	return append(effects, m.read()...)
+}
+
+// retry waits before reading again: at least the floor (or the damper), more while failures repeat.
+func (m *Machine) retry(why string) []Effect {
+	m.failures++
+	m.retrying = true
+	m.lastErr = why
+	m.gen++ // drops whatever is still in flight
+	m.reading = false
+	delay := max(m.cfg.Damper, m.cfg.RetryFloor, m.cfg.Backoff.Delay(m.failures))
+	return []Effect{
+		Log{Level: slog.LevelWarn, Msg: why, Args: []any{"retry_in", delay, "failures", m.failures}},
+		StartTimer{Name: timerRetry, Generation: m.gen, After: delay},
+		m.publish(),
+	}
+}
+
+// watchSet asks the watchers for the own pods, each dependency's snapshot, and the cluster list when a
+// wildcard may match clusters that appear later.
+func (m *Machine) watchSet(deps []string) Effect {
+	m.watching = deps
+	targets := []*v1.WatchTarget{{Kind: "pods", Path: m.cfg.Cluster.Pods()}}
+	for _, d := range deps {
+		targets = append(targets, &v1.WatchTarget{Kind: "snapshot", Path: zk.Cluster{Qualified: d}.Snapshot()})
+	}
+	if HasWildcard(m.cfg.DependsOn) {
+		targets = append(targets, &v1.WatchTarget{Kind: "clusters", Path: zk.Root})
+	}
+	return Watch{Set: &v1.WatchSet{Targets: targets}}
+}
+
+func (m *Machine) publish() Effect { return Publish{Status: m.Status()} }
+
+func rawMap(in map[string][]byte) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(in))
+	for k, v := range in {
+		out[k] = json.RawMessage(v)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,227 @@
+package model
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/backoff"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+func newTestMachine(damper time.Duration, deps ...string) *Machine {
+	return NewMachine(MachineConfig{
+		Cluster: zk.ClusterOf("ns", "web"), Namespace: "ns", DependsOn: deps, Damper: damper,
+		RetryFloor: time.Second, Backoff: backoff.Policy{Initial: 500 * time.Millisecond, Max: 8 * time.Second},
+	})
+}
+
+func kinds(effects []Effect) []string {
+	var out []string
+	for _, e := range effects {
+		switch e := e.(type) {
+		case Log, Publish:
+		case Watch:
+			var paths []string
+			for _, t := range e.Set.GetTargets() {
+				paths = append(paths, t.GetKind())
+			}
+			out = append(out, "watch("+strings.Join(paths, ",")+")")
+		case Read:
+			out = append(out, fmt.Sprintf("read#%d", e.Generation))
+		case Configure:
+			out = append(out, fmt.Sprintf("configure#%d(%d)", e.Generation, len(e.Pods)))
+		case Write:
+			out = append(out, fmt.Sprintf("write#%d(%d,%s)", e.Generation, len(e.Pods), e.Hash[:5]))
+		case StartTimer:
+			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Generation, e.Name, e.After))
+		}
+	}
+	return out
+}
+
+type step struct {
+	in   any
+	want []string
+}
+
+func run(t *testing.T, m *Machine, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		var got []string
+		if s.in == nil {
+			got = kinds(m.Start())
+		} else {
+			got = kinds(m.Handle(s.in))
+		}
+		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
+			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
+		}
+	}
+}
+
+func pods(keys ...string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, k := range keys {
+		out[k] = []byte(fmt.Sprintf(`{"ip":"10.0.0.1","key":%q}`, k))
+	}
+	return out
+}
+
+func hashOf(t *testing.T, p map[string][]byte, d map[string][]byte) string {
+	t.Helper()
+	h, err := Hash(rawMap(p), rawMap(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func read(gen uint64, p map[string][]byte, hash string) *v1.ClusterRead {
+	return &v1.ClusterRead{Generation: gen, Pods: p, Hash: hash}
+}
+
+var changed = &v1.Changed{Target: &v1.WatchTarget{Kind: "pods"}}
+
+func TestModel_ConfiguresANewClusterAfterTheDamper(t *testing.T) {
+	m := newTestMachine(2 * time.Second)
+	h := hashOf(t, pods("a", "b"), nil)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,2s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
+		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h[:5] + ")"}},
+		{&v1.Written{Generation: 4}, []string{"read#5"}},
+		{read(5, pods("a", "b"), h), nil},
+	})
+	if st := m.Status(); st.GetConfigurations() != 1 || st.GetState() != v1.ModelState_MODEL_STATE_IDLE || st.GetHash() != h {
+		t.Fatalf("status %v", st)
+	}
+}
+
+func TestModel_DamperCancelsRevertedChange(t *testing.T) {
+	m := newTestMachine(2 * time.Second)
+	h := hashOf(t, pods("a"), nil)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a"), h), []string{"write#2(1," + h[:5] + ")"}}, // clean: own the snapshot
+		{&v1.Written{Generation: 2}, []string{"read#3"}},
+		{read(3, pods("a"), h), nil},
+		{changed, []string{"read#4"}},
+		{read(4, pods("a", "b"), h), []string{"timer#5(damper,2s)"}}, // b joined
+		{changed, []string{"read#6"}},
+		{read(6, pods("a"), h), []string{"write#7(1," + h[:5] + ")"}}, // b left within the damper: no phase
+		{&v1.TimerFired{Name: timerDamper, Epoch: 5}, nil},
+	})
+	if m.Status().GetConfigurations() != 0 {
+		t.Fatal("a reverted change was configured")
+	}
+}
+
+func TestModel_ChangesDuringAPhaseAreReadAfterIt(t *testing.T) {
+	m := newTestMachine(0)
+	h2 := hashOf(t, pods("a", "b"), nil)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,0s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
+		{changed, nil}, // c joins during the phase
+		{changed, nil}, // duplicated events cost nothing
+		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h2[:5] + ")"}},
+		{&v1.Written{Generation: 4}, []string{"read#5"}},
+		{read(5, pods("a", "b", "c"), h2), []string{"timer#6(damper,0s)"}},
+	})
+}
+
+func TestModel_FailedPhaseRetriesWithAFloorAndBackoff(t *testing.T) {
+	m := newTestMachine(0)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
+		{&v1.PhaseDone{Generation: 3, Error: "pod a: 406"}, []string{"timer#4(retry,1s)"}},
+		{changed, nil}, // waits for the retry
+		{&v1.TimerFired{Name: timerRetry, Epoch: 4}, []string{"read#5"}},
+		{read(5, pods("a"), ""), []string{"timer#6(damper,0s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 6}, []string{"configure#7(1)"}},
+		{&v1.PhaseDone{Generation: 7, Error: "again"}, []string{"timer#8(retry,1s)"}},
+		{&v1.TimerFired{Name: timerRetry, Epoch: 8}, []string{"read#9"}},
+		{read(9, pods("a"), ""), []string{"timer#10(damper,0s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 10}, []string{"configure#11(1)"}},
+		{&v1.PhaseDone{Generation: 11, Error: "and again"}, []string{"timer#12(retry,2s)"}},
+	})
+}
+
+func TestModel_DeadPodsAreLeftOutOfTheSnapshot(t *testing.T) {
+	m := newTestMachine(0)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a", "b", "c"), ""), []string{"timer#2(damper,0s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(3)"}},
+	})
+	effects := m.Handle(&v1.PhaseDone{Generation: 3, Dropped: []string{"b"}})
+	var w Write
+	for _, e := range effects {
+		if x, ok := e.(Write); ok {
+			w = x
+		}
+	}
+	if len(w.Pods) != 2 || w.Pods["b"] != nil || w.Hash != hashOf(t, pods("a", "b", "c"), nil) {
+		t.Fatalf("write %v", w)
+	}
+}
+
+func TestModel_FencedWriteStopsTheModel(t *testing.T) {
+	m := newTestMachine(0)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
+		{&v1.PhaseDone{Generation: 3}, []string{"write#4(1," + hashOf(t, pods("a"), nil)[:5] + ")"}},
+		{&v1.Written{Generation: 4, Fenced: true, Error: "fence"}, nil},
+		{changed, nil},
+		{read(5, pods("a", "b"), ""), nil},
+	})
+	if m.Status().GetLastError() == "" {
+		t.Fatal("no error recorded")
+	}
+}
+
+func TestModel_StaleCompletionsAreDropped(t *testing.T) {
+	m := newTestMachine(time.Second)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(7, pods("a"), ""), nil},
+		{&v1.PhaseDone{Generation: 1}, nil},
+		{&v1.Written{Generation: 1}, nil},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 1}, nil},
+		{read(1, pods("a"), ""), []string{"timer#2(damper,1s)"}},
+	})
+}
+
+func TestModel_WatchesDependenciesAndNewWildcardMatches(t *testing.T) {
+	m := newTestMachine(0, "db-*")
+	deps := map[string][]byte{"ns.db-a": []byte(`{}`)}
+	run(t, m, []step{
+		{nil, []string{"watch(pods,clusters)", "read#1"}},
+		{&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: hashOf(t, pods("a"), deps), Clusters: []string{"ns.db-a", "ns.web"}},
+			[]string{"watch(pods,snapshot,clusters)", "write#2(1," + hashOf(t, pods("a"), deps)[:5] + ")"}},
+	})
+}
+
+func TestModel_MissingDependencySnapshotKeepsTheLastOne(t *testing.T) {
+	m := newTestMachine(0, "db")
+	deps := map[string][]byte{"ns.db": []byte(`{"x":{"ip":"1.1.1.1"}}`)}
+	h := hashOf(t, pods("a"), deps)
+	m.Start()
+	m.Handle(&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: h})
+	m.Handle(&v1.Written{Generation: 2})
+	// db's leader changes hands: its ephemeral snapshot is briefly missing. Nothing to configure.
+	got := kinds(m.Handle(&v1.ClusterRead{Generation: 3, Pods: pods("a"), Dependencies: map[string][]byte{"ns.db": []byte("null")}, Hash: h}))
+	if len(got) != 0 {
+		t.Fatalf("a missing snapshot caused %q", got)
+	}
+}

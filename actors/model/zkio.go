@@ -1,0 +1,110 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/cluster"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// readCluster reads what the model decides on: the pods of its cluster, the snapshots of its dependencies,
+// the hash, and the cluster list (for wildcards). Nodes that do not fit the layout are skipped with a warning.
+func readCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1.ClusterRead {
+	out := &v1.ClusterRead{Generation: gen, Pods: map[string][]byte{}, Dependencies: map[string][]byte{}}
+	fail := func(err error) *v1.ClusterRead {
+		out.Error = err.Error()
+		return out
+	}
+	if HasWildcard(cfg.DependsOn) {
+		names, err := cluster.List(c)
+		if err != nil {
+			return fail(err)
+		}
+		out.Clusters = names
+	}
+	pods, skipped, err := cluster.ReadPods(c, cfg.Cluster)
+	if err != nil {
+		return fail(err)
+	}
+	for _, s := range skipped {
+		log.Warn("skipping a node under pods/", "path", s.Path, "reason", s.Reason)
+	}
+	newest := map[string]int64{} // a key registered twice (an old session not yet expired): keep the newest
+	for _, p := range pods {
+		_, nodeSeq, _ := zk.ParseSequential(p.Node)
+		if prev, ok := newest[p.Key]; ok && prev > nodeSeq {
+			continue
+		}
+		newest[p.Key] = nodeSeq
+		body, err := p.Payload.With("seq", p.Seq).Marshal()
+		if err != nil {
+			return fail(err)
+		}
+		out.Pods[p.Key] = body
+	}
+	for _, dep := range ResolveDependencies(cfg.Namespace, cfg.Cluster.Qualified, cfg.DependsOn, out.Clusters) {
+		data, _, err := c.Get(zk.Cluster{Qualified: dep}.Snapshot())
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			out.Dependencies[dep] = []byte("null")
+		case err != nil:
+			return fail(err)
+		case !isObject(data):
+			log.Warn("ignoring a snapshot that is not a JSON object", "cluster", dep)
+			out.Dependencies[dep] = []byte("null")
+		default:
+			out.Dependencies[dep] = data
+		}
+	}
+	hash, _, err := c.Get(cfg.Cluster.Hash())
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fail(err)
+	}
+	out.Hash = string(hash)
+	return out
+}
+
+func isObject(data []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(data, &m) == nil && m != nil
+}
+
+// writeConfiguration writes snapshot and hash in one multi fenced by the lock node (DESIGN §7 step 4): a
+// deposed leader's write fails whole. The snapshot is this session's ephemeral node; one left by another
+// session (the previous leader's, not yet expired) is replaced so that it does not vanish with that session.
+func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string) *v1.Written {
+	out := &v1.Written{Generation: gen}
+	snapshot, err := json.Marshal(pods)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	if err := zk.EnsurePath(c, cl.Hash()); err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	var ops []zk.Op
+	ok, st, err := c.Exists(cl.Snapshot())
+	switch {
+	case err != nil:
+		out.Error = err.Error()
+		return out
+	case ok && st.EphemeralOwner == c.SessionID():
+		ops = append(ops, zk.SetOp{Path: cl.Snapshot(), Data: snapshot, Version: st.Version})
+	case ok:
+		ops = append(ops, zk.DeleteOp{Path: cl.Snapshot(), Version: st.Version},
+			zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
+	default:
+		ops = append(ops, zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
+	}
+	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: zk.AnyVersion})
+	if _, err := zk.Fenced(c, lock, ops...); err != nil {
+		out.Error = fmt.Sprintf("write %s and %s: %v", cl.Snapshot(), cl.Hash(), err)
+		out.Fenced = errors.Is(err, zk.ErrFenced)
+	}
+	return out
+}

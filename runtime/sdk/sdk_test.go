@@ -1,0 +1,83 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+const wire = `{
+  "key": "k2",
+  "pods": {
+    "k3": {"ip": "10.0.0.3", "public": "1.1.1.3", "port": "8080", "ports": {"8080": 31003, "2181": 32003}, "seq": 7},
+    "k1": {"ip": "10.0.0.1", "public": "1.1.1.1", "port": "8080", "ports": {"8080": 31001, "2181": 32001}, "seq": 3},
+    "k2": {"ip": "10.0.0.2", "public": "1.1.1.2", "port": "8080", "ports": {"8080": 31002}, "seq": 5}
+  },
+  "dependencies": {
+    "prod.db": {"d1": {"ip": "10.1.0.1", "ports": {"5432": 5432}}}
+  }
+}`
+
+func TestParseCluster_IndexSizeSeqAndOrder(t *testing.T) {
+	c, err := ParseCluster([]byte(wire))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Key != "k2" || c.Index != 1 || c.Size != 3 || c.Seq != 5 || c.Self().Key != "k2" {
+		t.Fatalf("%+v", c)
+	}
+	var keys []string
+	for _, p := range c.Pods {
+		keys = append(keys, p.Key)
+	}
+	if !reflect.DeepEqual(keys, []string{"k1", "k2", "k3"}) {
+		t.Fatalf("order %v", keys)
+	}
+}
+
+func TestParseCluster_RejectsBadBodies(t *testing.T) {
+	for _, body := range []string{``, `[]`, `{"pods": {}}`, `{"key": "x", "pods": {"y": {}}}`, `{"key": 1}`} {
+		if _, err := ParseCluster([]byte(body)); err == nil {
+			t.Errorf("accepted %q", body)
+		}
+	}
+}
+
+func TestCluster_Grep(t *testing.T) {
+	c, _ := ParseCluster([]byte(wire))
+	if got := c.Grep("", 2181, false); !reflect.DeepEqual(got, []string{"10.0.0.1:32001", "10.0.0.3:32003"}) {
+		t.Fatalf("own cluster: %v", got)
+	}
+	if got := c.Grep("", 8080, true); !reflect.DeepEqual(got, []string{"1.1.1.1:31001", "1.1.1.2:31002", "1.1.1.3:31003"}) {
+		t.Fatalf("public: %v", got)
+	}
+	if got := c.Grep("prod.db", 5432, false); !reflect.DeepEqual(got, []string{"10.1.0.1:5432"}) {
+		t.Fatalf("dependency: %v", got)
+	}
+	if got := c.Grep("prod.nothing", 5432, false); len(got) != 0 {
+		t.Fatalf("unknown dependency: %v", got)
+	}
+}
+
+func TestExec_PassesTheClusterInTheEnvironment(t *testing.T) {
+	c, _ := ParseCluster([]byte(wire))
+	cmd, err := Exec{Argv: []string{"server", "--flag"}}.Configure(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Env["OCHOPOD_KEY"] != "k2" || cmd.Env["OCHOPOD_SEQ"] != "5" || cmd.Env["OCHOPOD_INDEX"] != "1" || cmd.Env["OCHOPOD_SIZE"] != "3" {
+		t.Fatalf("env %v", cmd.Env)
+	}
+	var pods []map[string]any
+	if err := json.Unmarshal([]byte(cmd.Env["OCHOPOD_PODS"]), &pods); err != nil || len(pods) != 3 || pods[0]["key"] != "k1" || pods[0]["ip"] != "10.0.0.1" {
+		t.Fatalf("OCHOPOD_PODS %s (%v)", cmd.Env["OCHOPOD_PODS"], err)
+	}
+	var deps map[string][]map[string]any
+	if err := json.Unmarshal([]byte(cmd.Env["OCHOPOD_DEPENDENCIES"]), &deps); err != nil || deps["prod.db"][0]["key"] != "d1" {
+		t.Fatalf("OCHOPOD_DEPENDENCIES %s (%v)", cmd.Env["OCHOPOD_DEPENDENCIES"], err)
+	}
+	if _, err := (Exec{}).Configure(context.Background(), c); err == nil {
+		t.Fatal("no command accepted")
+	}
+}
