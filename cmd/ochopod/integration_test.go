@@ -359,7 +359,7 @@ func TestIntegration_ExpiredSessionReRegistersAndLeavesTheCommandAlone(t *testin
 	const timeout = 2 * time.Second
 	p := startPodProcess(t, proxy.Addr(), "expiry", timeout, "sh", "-c", "echo $$ >> "+starts+"; exec sleep 600")
 	waitOneLeader(t, []*podProcess{p}, -1, 30*time.Second)
-	before, _ := p.info()
+	before := waitInfo(t, p, func(m map[string]any) bool { return m["process"] == "running" })
 
 	// Silence the pod past its session timeout: the server expires the session and deletes its node.
 	proxy.Pause()
@@ -421,5 +421,21 @@ func waitNoPods(t *testing.T, c zk.Conn, cl zk.Cluster) {
 		case <-deadline.C:
 			t.Fatalf("pods still registered: %v", names)
 		}
+	}
+}
+
+// waitInfo polls /info until ok holds (integration tests may poll with a deadline).
+func waitInfo(t *testing.T, p *podProcess, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, answered := p.info()
+		if answered && ok(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met; last /info %v", m)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,12 +15,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/binding"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/pod"
+	"github.com/ochopod/ochopod/runtime/podlog"
+	"github.com/ochopod/ochopod/runtime/proc"
+	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/runtime/zk/gozk"
 )
@@ -28,7 +33,7 @@ func newRunCommand() *cobra.Command {
 	s := &runSettings{}
 	cmd := &cobra.Command{
 		Use:   "run [flags] [-- command args...]",
-		Short: "Run as the container's entrypoint: register, elect a leader, supervise the command",
+		Short: "Run as the container's entrypoint: register, elect a leader, configure and supervise the command",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env := binding.FromEnviron(os.Environ())
@@ -75,8 +80,10 @@ func registrationPayload(s *runSettings, env binding.Env, loc binding.Location, 
 	return p
 }
 
+// runPod is `ochopod run`: it returns when the pod is over, with the exit status the process must end with.
 func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string) error {
-	log := newLogger(s)
+	ring := podlog.NewRing(podlog.DefaultBytes)
+	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
 	ens, err := zk.ParseEnsemble(s.zk)
 	if err != nil {
 		return usagef("--zk: %v", err)
@@ -89,12 +96,16 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if loc.ZK != "" && s.zk == "" {
-		s.zk = loc.ZK
-	}
 	key := uuid.NewString()
 	cluster := zk.ClusterOf(s.namespace, s.cluster)
 	pl := registrationPayload(s, env, loc, ens)
+
+	// The reaper owns every exit status of this process (and of orphans, as PID 1 or as a subreaper).
+	reaper := proc.NewReaper(log)
+	if err := reaper.Start(ctx); err != nil {
+		return fmt.Errorf("reaper: %w", err)
+	}
+	defer reaper.Close()
 
 	// Listen before registering: peers may call as soon as they see the pod.
 	listenHost := ""
@@ -106,57 +117,87 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 		return fmt.Errorf("control port: %w", err)
 	}
 
-	p, err := pod.Start(pod.Config{
+	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
-		Dialer: gozk.New(log), Clock: clock.Real{}, Logger: log,
-	})
+		Dialer: gozk.New(log), Clock: clock.Real{}, Logger: log, Log: ring,
+		Model: &pod.ModelConfig{
+			DependsOn: s.dependsOn, Damper: s.damper, Grace: s.grace, Sequential: s.sequential, FullShutdown: s.fullShutdown,
+		},
+	}
+	if len(args) > 0 {
+		cfg.Lifecycle = &pod.LifecycleConfig{
+			Lifecycle: sdk.Exec{Argv: args},
+			Settings: lifecycle.Settings{
+				Checks: s.checks, CheckEvery: s.checkEvery, Grace: s.grace, Soft: s.soft, Strict: s.strict,
+				DeferStart: !s.start, Shell: s.shell, Cwd: s.cwd, Pipe: s.pipe,
+			},
+			Env: os.Environ(), Spawner: reaper, Stdout: os.Stdout, Stderr: os.Stderr,
+			Output: func(line string) { log.Info(line, "source", "process") },
+		}
+	}
+	p, err := pod.Start(cfg)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
-	log.Info("pod starting", "key", key, "zk", ens.String(), "binding", loc.Binding, "port", s.port)
+	log.Info("pod starting", "key", key, "cluster", cluster.Qualified, "zk", ens.String(), "binding", loc.Binding, "port", s.port)
 
-	var proc *command
-	if len(args) > 0 {
-		proc, err = startCommand(args, os.Environ(), pl, log)
-		if err != nil {
-			stopPod(p, s.stopTimeout, log)
-			_ = ln.Close()
-			return err
+	dead := make(chan int32, 1)
+	unsubscribe := p.SubscribeLifecycle(func(st *v1.LifecycleStatus) {
+		if st.GetProcess() == v1.ProcessState_PROCESS_STATE_DEAD {
+			select {
+			case dead <- st.GetExitCode():
+			default:
+			}
 		}
-	}
+	})
+	defer unsubscribe()
 
 	srv := &http.Server{
-		Handler:           control.Handler(&infoBackend{pod: p, loc: loc, port: s.port, proc: proc}, 5*time.Second, log),
+		Handler:           control.Handler(p, nil, control.Settings{DefaultTimeout: s.grace}, log),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
 
-	var exit error
 	select {
 	case <-ctx.Done():
-		log.Info("signal received: stopping")
-		if proc != nil {
-			proc.terminate(s.stopTimeout)
-		}
-	case <-proc.exited():
-		code := proc.exitCode()
-		log.Info("command exited", "code", code)
-		if code != 0 {
-			exit = exitError{code: code}
-		}
+		log.Info("signal received: tearing down and leaving")
+		stopPod(p, s.grace+5*time.Second, log)
+		return nil
+	case code := <-dead:
+		return linger(ctx, p, s, code, log)
 	case err := <-served:
-		exit = fmt.Errorf("control server: %w", err)
-		if proc != nil {
-			proc.terminate(s.stopTimeout)
-		}
+		stopPod(p, s.grace+5*time.Second, log)
+		return fmt.Errorf("control server: %w", err)
 	}
-	stopPod(p, s.stopTimeout, log)
-	shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdown)
-	return exit
+}
+
+// linger is the end of a dead pod (DESIGN §11): deregister at once, answer /info and /log (and 410 on
+// /control) for a while so tools can read the last state, then exit with the process's status.
+func linger(ctx context.Context, p *pod.Pod, s *runSettings, code int32, log *slog.Logger) error {
+	log.Info("the pod is dead: deregistering", "exit_code", code, "linger", s.linger)
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := p.Deregister(dctx); err != nil {
+		log.Warn("deregistration incomplete", "err", err)
+	}
+	cancel()
+	t := time.NewTimer(s.linger)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	stopPod(p, 5*time.Second, log)
+	if code != 0 {
+		return exitError{code: int(code)}
+	}
+	return nil
 }
 
 func stopPod(p *pod.Pod, timeout time.Duration, log *slog.Logger) {
@@ -166,49 +207,3 @@ func stopPod(p *pod.Pod, timeout time.Duration, log *slog.Logger) {
 		log.Warn("graceful stop incomplete", "err", err)
 	}
 }
-
-// infoBackend answers /info and /reset from the pod's actors.
-type infoBackend struct {
-	pod  *pod.Pod
-	loc  binding.Location
-	port int
-	proc *command
-}
-
-func (b *infoBackend) Info(ctx context.Context) (map[string]any, error) {
-	timeout := 5 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	st, err := b.pod.Status(timeout)
-	if err != nil {
-		return nil, err
-	}
-	state := "follower"
-	if st.GetRole() == v1.Role_ROLE_LEADER {
-		state = "leader"
-	}
-	process := "stopped"
-	if b.proc != nil {
-		process = b.proc.state()
-	}
-	return map[string]any{
-		"application":  b.loc.Application,
-		"dependencies": []string{},
-		"ip":           b.loc.IP,
-		"metrics":      map[string]any{},
-		"node":         b.loc.Node,
-		"port":         strconv.Itoa(b.port),
-		"ports":        b.loc.Ports,
-		"process":      process,
-		"public":       b.loc.Public,
-		"state":        state,
-		"status":       "",
-		"task":         b.loc.Task,
-		"key":          st.GetKey(),
-		"seq":          st.GetSeq(),
-		"registered":   st.GetRegistered(),
-	}, nil
-}
-
-func (b *infoBackend) Reset(cause string) { b.pod.Reset(cause) }

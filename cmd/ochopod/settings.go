@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -29,7 +29,25 @@ type runSettings struct {
 	sessionTimeout time.Duration
 	logLevel       string
 	logFormat      string
-	stopTimeout    time.Duration
+
+	// The cluster model, run by the leader (DESIGN §7).
+	damper       time.Duration
+	probeEvery   time.Duration
+	dependsOn    []string
+	grace        time.Duration
+	sequential   bool
+	fullShutdown bool
+
+	// The lifecycle of the process (DESIGN §6).
+	checks     int
+	checkEvery time.Duration
+	soft       bool
+	strict     bool
+	shell      bool
+	cwd        string
+	pipe       bool
+	start      bool
+	linger     time.Duration
 }
 
 // envFallbacks maps each flag to the environment variable (DESIGN §9) it falls back to when not given.
@@ -39,6 +57,7 @@ func envFallbacks() map[string]string {
 		"cluster":   "ochopod_cluster",
 		"namespace": "ochopod_namespace",
 		"port":      "ochopod_port",
+		"start":     "ochopod_start",
 	}
 }
 
@@ -51,7 +70,21 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.sessionTimeout, "session-timeout", 10*time.Second, "ZooKeeper session timeout")
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug | info | warn | error (ochopod_debug=true means debug)")
 	fs.StringVar(&s.logFormat, "log-format", "text", "text | json")
-	fs.DurationVar(&s.stopTimeout, "stop-timeout", 10*time.Second, "how long a graceful stop may take before the pod exits anyway")
+	fs.DurationVar(&s.damper, "damper", 0, "how long a change must settle before the leader configures the cluster")
+	fs.DurationVar(&s.probeEvery, "probe-every", 60*time.Second, "period of the leader's probe")
+	fs.StringSliceVar(&s.dependsOn, "depends-on", nil, "clusters this one depends on: db (same namespace), /ns.db, db-* (comma-separated)")
+	fs.DurationVar(&s.grace, "grace", 60*time.Second, "timeout of each control request, and how long a tear-down waits before SIGKILL")
+	fs.BoolVar(&s.sequential, "sequential", false, "configure the pods one after the other instead of all at once")
+	fs.BoolVar(&s.fullShutdown, "full-shutdown", false, "turn every pod off before turning them on again")
+	fs.IntVar(&s.checks, "checks", 1, "sanity-check failures tolerated before the pod turns its process off")
+	fs.DurationVar(&s.checkEvery, "check-every", 60*time.Second, "period of the sanity check")
+	fs.BoolVar(&s.soft, "soft", false, "never SIGKILL the process")
+	fs.BoolVar(&s.strict, "strict", false, "restart the process at every configuration, not only when dependencies changed")
+	fs.BoolVar(&s.shell, "shell", false, "run the command through /bin/sh -c")
+	fs.StringVar(&s.cwd, "cwd", "", "working directory of the process")
+	fs.BoolVar(&s.pipe, "pipe", false, "forward the process's output into the pod log (/log)")
+	fs.BoolVar(&s.start, "start", true, "start the process at the first configuration (env ochopod_start); false: wait for a second on")
+	fs.DurationVar(&s.linger, "linger", 5*time.Second, "how long a dead pod keeps answering /info and /log before it exits")
 }
 
 // applyEnv fills every flag the command line did not set from its environment variable, so that flags win.
@@ -89,6 +122,19 @@ func (s *runSettings) validate(env map[string]string) error {
 	}
 	if err := validName("namespace", s.namespace, true); err != nil {
 		return err
+	}
+	for name, d := range map[string]time.Duration{"--damper": s.damper, "--linger": s.linger} {
+		if d < 0 {
+			return usagef("%s %s must not be negative", name, d)
+		}
+	}
+	for name, d := range map[string]time.Duration{"--grace": s.grace, "--check-every": s.checkEvery, "--probe-every": s.probeEvery} {
+		if d <= 0 {
+			return usagef("%s %s must be positive", name, d)
+		}
+	}
+	if s.checks < 1 {
+		return usagef("--checks %d must be at least 1", s.checks)
 	}
 	if s.sessionTimeout < time.Second || s.sessionTimeout > 10*time.Minute {
 		return usagef("--session-timeout %s must be between 1s and 10m", s.sessionTimeout)
@@ -130,11 +176,12 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func newLogger(s *runSettings) *slog.Logger {
+// newLogger logs to w (stderr and the pod's /log ring).
+func newLogger(s *runSettings, w io.Writer) *slog.Logger {
 	level, _ := parseLevel(s.logLevel)
 	opts := &slog.HandlerOptions{Level: level}
 	if s.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }

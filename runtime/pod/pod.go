@@ -6,18 +6,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/ochopod/ochopod/actors/leader"
+	"github.com/ochopod/ochopod/actors/lifecycle"
 	"github.com/ochopod/ochopod/actors/session"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/podlog"
+	"github.com/ochopod/ochopod/runtime/proc"
+	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/supervise"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
@@ -32,9 +39,37 @@ type Config struct {
 	Dialer         zk.Dialer
 	Clock          clock.Clock
 	Logger         *slog.Logger
-	Worker         leader.WorkerProps // what the leader runs under the lock; nil: nothing
-	Backoff        backoff.Policy     // ZooKeeper retries; zero: backoff.Default()
-	Restart        supervise.Policy   // actor restarts; zero: supervise.DefaultPolicy()
+	Backoff        backoff.Policy   // ZooKeeper retries; zero: backoff.Default()
+	Restart        supervise.Policy // actor restarts; zero: supervise.DefaultPolicy()
+	// Model is the cluster model the leader runs (DESIGN §7); nil: the leader runs Worker instead.
+	Model *ModelConfig
+	// Worker is what the leader runs under the lock when there is no Model (tests); nil: nothing.
+	Worker leader.WorkerProps
+	// Lifecycle is the pod's process and its callbacks (DESIGN §6); nil: the pod only registers.
+	Lifecycle *LifecycleConfig
+	// Log holds the pod's recent log lines for /log; nil: /log is empty.
+	Log *podlog.Ring
+}
+
+// ModelConfig holds the settings of the cluster model (DESIGN §7).
+type ModelConfig struct {
+	DependsOn    []string
+	Damper       time.Duration
+	Grace        time.Duration // timeout of each control request of a phase; 0: 60 s
+	Sequential   bool
+	FullShutdown bool
+	Caller       control.Caller // nil: HTTP
+}
+
+// LifecycleConfig is the pod's process (DESIGN §6).
+type LifecycleConfig struct {
+	Lifecycle sdk.Lifecycle
+	Settings  lifecycle.Settings
+	Env       []string // the process's base environment; $ochopod is added
+	Spawner   proc.Spawner
+	// Output receives piped output lines; Stdout and Stderr the output of a process that is not piped.
+	Output         func(line string)
+	Stdout, Stderr io.Writer
 }
 
 // Pod is a running actor tree.
@@ -44,6 +79,10 @@ type Pod struct {
 	root    *actor.PID
 	stop    sync.Once
 	stopErr error
+
+	mu    sync.Mutex
+	model *v1.ModelStatus // the last status of this pod's model, while it leads
+	sub   *eventstream.Subscription
 }
 
 // Start builds the actor tree and starts it. The pod registers in the background; watch Subscribe or Status.
@@ -66,10 +105,14 @@ func Start(cfg Config) (*Pod, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),
 	))
 	restarts := supervise.NewStrategy(cfg.Restart, cfg.Clock, log)
+	worker := cfg.Worker
+	if cfg.Model != nil {
+		worker = modelWorker(cfg, log)
+	}
 	leaderProps := func(conn zk.Conn, epoch uint64) *actor.Props {
 		return leader.Props(leader.Config{
 			Conn: conn, Cluster: cfg.Cluster, ContenderID: contenderID(cfg.Key), Backoff: cfg.Backoff,
-			Clock: cfg.Clock, Logger: log.With("epoch", epoch), Worker: cfg.Worker, Supervisor: restarts,
+			Clock: cfg.Clock, Logger: log.With("epoch", epoch), Worker: worker, Supervisor: restarts,
 		})
 	}
 	sessionProps := session.Props(session.Config{
@@ -77,14 +120,32 @@ func Start(cfg Config) (*Pod, error) {
 		Payload: cfg.Payload, Dialer: cfg.Dialer, Clock: cfg.Clock, Logger: log, Leader: leaderProps,
 		Supervisor: restarts,
 	})
-	rootProps := actor.PropsFromProducer(func() actor.Actor { return &root{key: cfg.Key, props: sessionProps} },
+	var lifecycleProps *actor.Props
+	if cfg.Lifecycle != nil {
+		var err error
+		if lifecycleProps, err = lifecycleActor(cfg, log); err != nil {
+			system.Shutdown()
+			return nil, err
+		}
+	}
+	rootProps := actor.PropsFromProducer(func() actor.Actor {
+		return &root{key: cfg.Key, props: sessionProps, lifecycleProps: lifecycleProps}
+	},
 		actor.WithSupervisor(restarts))
 	pid, err := system.Root.SpawnNamed(rootProps, "pod")
 	if err != nil {
 		system.Shutdown()
 		return nil, fmt.Errorf("pod: spawn: %w", err)
 	}
-	return &Pod{cfg: cfg, system: system, root: pid}, nil
+	p := &Pod{cfg: cfg, system: system, root: pid}
+	p.sub = system.EventStream.Subscribe(func(evt any) {
+		if st, ok := evt.(*v1.ModelStatus); ok {
+			p.mu.Lock()
+			p.model = st
+			p.mu.Unlock()
+		}
+	})
+	return p, nil
 }
 
 // contenderID is the pod's id in the leader lock: its key as hex, like the Kazoo recipe's uuid4().hex.
@@ -130,28 +191,55 @@ func (p *Pod) Subscribe(fn func(*v1.SessionStatus)) func() {
 	return func() { p.system.EventStream.Unsubscribe(sub) }
 }
 
-// Stop deregisters the pod (its node is deleted at once, so peers see it leave) and stops the tree. It waits
-// for the deregistration until ctx is done, then stops anyway (closing the session still removes the nodes).
-// Only the first call does the work; later calls return its result.
+// Stop ends the pod (DESIGN §11 on SIGTERM): the process is torn down (kill: grace, then SIGKILL unless soft,
+// then finalize) while the pod deregisters (its node is deleted at once, so peers see it leave); then the
+// tree stops. It waits for both until ctx is done, then stops anyway (closing the session still removes the
+// nodes). Only the first call does the work; later calls return its result.
 func (p *Pod) Stop(ctx context.Context) error {
 	p.stop.Do(func() { p.stopErr = p.shutdown(ctx) })
 	return p.stopErr
 }
 
 func (p *Pod) shutdown(ctx context.Context) error {
-	timeout := 10 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(d), time.Millisecond)
+	var wg sync.WaitGroup
+	var killErr error
+	if p.cfg.Lifecycle != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, killErr = p.Control(ctx, v1.Task_TASK_KILL, nil, timeoutOf(ctx))
+		}()
 	}
-	_, err := p.system.Root.RequestFuture(p.root, &v1.StopSession{}, timeout).Result()
+	err := p.Deregister(ctx)
+	wg.Wait()
+	if killErr != nil && err == nil {
+		err = killErr
+	}
 	if stopErr := p.system.Root.StopFuture(p.root).Wait(); stopErr != nil && err == nil {
 		err = stopErr
 	}
+	p.system.EventStream.Unsubscribe(p.sub)
 	p.system.Shutdown()
 	if err != nil {
 		return fmt.Errorf("pod: stop: %w", err)
 	}
 	return nil
+}
+
+// Deregister deletes the pod's nodes and closes its session, leaving the process and the control API alone
+// (a dead pod lingers this way, DESIGN §11).
+func (p *Pod) Deregister(ctx context.Context) error {
+	if _, err := p.system.Root.RequestFuture(p.root, &v1.StopSession{}, timeoutOf(ctx)).Result(); err != nil {
+		return fmt.Errorf("pod: deregister: %w", err)
+	}
+	return nil
+}
+
+func timeoutOf(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return 10 * time.Second
 }
 
 // System is the actor system, for wiring further actors (lifecycle) beside the session.

@@ -1,0 +1,54 @@
+// Package lifecycle is the pod's lifecycle actor (DESIGN §6, the original's "Piped" model): it runs the control
+// requests of §8 one at a time, in order, calls the user's callbacks (runtime/sdk), and supervises the pod's one
+// sub-process through its child, the executor (actors/executor).
+//
+// Like every actor here it is a pure Machine (machine.go, tasks.go, supervision.go; effects.go) driven by a
+// thin protoactor adapter (actor.go, callbacks.go). The machine never calls user code: a callback is an effect,
+// its outcome comes back as CallbackDone with the epoch it was issued under; the process is tagged by its
+// incarnation; timers by the incarnation (sanity checks) or the restart generation (backoff). Anything from an
+// older epoch is dropped.
+//
+// The process, as LifecycleStatus.process shows it (a start in flight shows as stopped):
+//
+//	          on: initialize (once), configure (with a cluster), start
+//	stopped ───────────────────────────────────────────────────────→ running
+//	 │  ↑  ↑                                                            │  │
+//	 │  │  └─ exit ≠ 0: a failure; restart with the last configuration ─┘  │ off, kill, checks used up,
+//	 │  │                                                                  │ on (strict or dependencies
+//	 │  └──────────── exited ──────────── terminating ←────────────────────┘ changed)
+//	 │                        (tear_down or SIGTERM; SIGKILL after grace unless soft)
+//	 │
+//	 └─ kill (finalize once), exit 0, failed configuration ─→ dead: every request answers 410
+//
+// Rows of DESIGN §6 and where they are:
+//
+//	check   can_configure(cluster) → 200; 406 if it failed or the body is not a cluster    tasks.go beginCheck
+//	on      strict or new dependencies: tear down first; running otherwise: 200            tasks.go beginOn
+//	        initialize once, configure with a body, start unless ochopod_start=false
+//	        406 and the pod dies if initialize, configure or the start fail
+//	off     tear down → 200                                                                tasks.go begin
+//	ok      configured(cluster) → 200; 500 if it failed                                    tasks.go beginOK
+//	kill    tear down, finalize once, dead → 200                                           tasks.go finalize, die
+//	signal  signaled(payload, process) → 200 with its JSON; 500 if it failed               tasks.go begin
+//	        supervision: exit 0 → dead; exit ≠ 0 → restart and a failure; sanity checks    supervision.go
+//	        and their budget; tear-down: tear_down or SIGTERM, grace, SIGKILL unless soft
+//
+// Choices where DESIGN §6 and the original leave room:
+//   - Unknown tasks answer 400, a dead pod 410 (§8), before anything is queued. Requests queued behind the
+//     pod's death get 410.
+//   - The pod's own requests (restart after a crash, off when the checks are used up) queue behind the
+//     requests already waiting, like the original's; its death (exit 0, failed configuration) goes first.
+//   - An on with a body that is not a cluster, or an on before any configuration, answers 406 and the pod
+//     lives: it is the caller's error, not the user's. A failed initialize, configure or start kills the pod.
+//   - The first restart after a crash is immediate, later consecutive ones back off (Settings.RestartBackoff);
+//     a passed sanity check, off or kill forget the crashes. A configured start is checked at once (like the
+//     original); a restart after a crash is checked one period later, so a process that crashed once runs
+//     again and only one that keeps crashing turns the pod off (the original checked at once and turned the
+//     pod off after a single crash with the default budget).
+//   - The user's tear_down runs while the executor's grace period runs, so a slow tear_down cannot keep the
+//     process past grace; if the process ends first, the tear_down's context is cancelled and the request goes
+//     on once it returned (callbacks never overlap). A tear_down that fails falls back to SIGTERM.
+//   - LifecycleStatus.exit_code, once dead, is the last process's exit status (0 if none ran), or 1 when the
+//     pod died of a failed configuration.
+//   - A callback that hangs holds the queue (as in the original); the control API's timeout answers 408 meanwhile.
+package lifecycle

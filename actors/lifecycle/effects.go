@@ -1,0 +1,100 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/sdk"
+)
+
+// Effect is something the machine asks its adapter to do. Effects that complete later carry the epoch (callback)
+// or incarnation (process) they were issued under, and so do the completions the adapter feeds back.
+type Effect interface{ isEffect() }
+
+// Callback names, as CallbackDone.Callback carries them (lifecycle.proto).
+const (
+	cbInitialize   = "initialize"
+	cbCanConfigure = "can_configure"
+	cbConfigure    = "configure"
+	cbConfigured   = "configured"
+	cbSanityCheck  = "sanity_check"
+	cbTearDown     = "tear_down"
+	cbSignaled     = "signaled"
+	cbFinalize     = "finalize"
+)
+
+// RunCallback: call the user's callback Name off the actor and feed CallbackDone{Epoch, Callback: Name} back.
+// Cluster is set for can_configure, configure and configured (a copy of its own: the callback may keep it);
+// Payload for signaled; Pid for sanity_check, tear_down and signaled (0: no process).
+type RunCallback struct {
+	Epoch   uint64
+	Name    string
+	Cluster *sdk.Cluster
+	Payload json.RawMessage
+	Pid     int
+}
+
+// CancelCallback: cancel the context of the callback of Epoch; the machine no longer waits for it.
+type CancelCallback struct{ Epoch uint64 }
+
+// StartProcess: send ExecStart to the executor. The environment is the pod's, then what the runtime adds for
+// Cluster (§11: $ochopod, OCHOPOD_*), then Overrides, later ones winning. Completes with ExecStarted.
+type StartProcess struct {
+	Incarnation uint64
+	Argv        []string
+	Overrides   map[string]string
+	Cluster     *sdk.Cluster
+	Shell       bool
+	Cwd         string
+	Pipe        bool
+}
+
+// TearDownProcess: send ExecTearDown to the executor. Completes with ExecExited.
+type TearDownProcess struct {
+	Incarnation uint64
+	Term        bool // the executor sends SIGTERM (no user tear_down)
+	Grace       time.Duration
+	Soft        bool
+}
+
+// SignalProcess: send ExecSignal to the executor.
+type SignalProcess struct {
+	Incarnation uint64
+	Signal      int32
+}
+
+// Reply: answer the request of Handle (never 0: internal requests get no reply).
+type Reply struct {
+	Handle uint64
+	Code   int32
+	Body   []byte
+}
+
+// StartTimer: after After, feed TimerFired{Name, Epoch} back.
+type StartTimer struct {
+	Name  string
+	Epoch uint64
+	After time.Duration
+}
+
+// Publish: make the status known (event stream).
+type Publish struct{ Status *v1.LifecycleStatus }
+
+// Log: something worth a log line. Machines do not log themselves.
+type Log struct {
+	Level slog.Level
+	Msg   string
+	Args  []any
+}
+
+func (RunCallback) isEffect()     {}
+func (CancelCallback) isEffect()  {}
+func (StartProcess) isEffect()    {}
+func (TearDownProcess) isEffect() {}
+func (SignalProcess) isEffect()   {}
+func (Reply) isEffect()           {}
+func (StartTimer) isEffect()      {}
+func (Publish) isEffect()         {}
+func (Log) isEffect()             {}

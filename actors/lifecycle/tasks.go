@@ -1,0 +1,327 @@
+package lifecycle
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/sdk"
+)
+
+// HTTP codes of DESIGN §6 and §8.
+const (
+	codeOK            = 200
+	codeBadRequest    = 400
+	codeNotAcceptable = 406
+	codeGone          = 410
+	codeFailed        = 500
+)
+
+func (m *Machine) onRequest(in Request) []Effect {
+	switch in.Task {
+	case v1.Task_TASK_CHECK, v1.Task_TASK_ON, v1.Task_TASK_OFF, v1.Task_TASK_OK, v1.Task_TASK_KILL, v1.Task_TASK_SIGNAL:
+	default:
+		return reply(in.Handle, codeBadRequest, errorBody(fmt.Sprintf("unknown task %v", in.Task)))
+	}
+	if m.dead {
+		return reply(in.Handle, codeGone, errorBody("the pod is dead"))
+	}
+	m.queue = append(m.queue, &request{Request: in})
+	return nil
+}
+
+// enqueue adds one of the machine's own requests. A kill goes first: the pod dies before anything else runs.
+func (m *Machine) enqueue(r *request) {
+	if r.Task == v1.Task_TASK_KILL {
+		m.queue = append([]*request{r}, m.queue...)
+		return
+	}
+	m.queue = append(m.queue, r)
+}
+
+// begin starts the current request.
+func (m *Machine) begin() []Effect {
+	r := m.cur
+	switch r.Task {
+	case v1.Task_TASK_CHECK:
+		return m.beginCheck(r)
+	case v1.Task_TASK_ON:
+		return m.beginOn(r)
+	case v1.Task_TASK_OFF:
+		m.settle()
+		if m.proc == procRunning {
+			return m.tearDown(r, "off")
+		}
+		return m.finish(codeOK, nil)
+	case v1.Task_TASK_OK:
+		return m.beginOK(r)
+	case v1.Task_TASK_KILL:
+		m.settle()
+		if m.proc == procRunning {
+			return m.tearDown(r, "kill")
+		}
+		return m.finalize(r)
+	case v1.Task_TASK_SIGNAL:
+		if !m.cfg.Implements.Signaled {
+			return m.finish(codeOK, nil)
+		}
+		payload := json.RawMessage(`{}`) // the original passed {} without a body
+		if len(bytes.TrimSpace(r.Body)) > 0 {
+			payload = slices.Clone(r.Body)
+		}
+		r.stage = stageCallback
+		return m.call(RunCallback{Name: cbSignaled, Payload: payload, Pid: int(m.pid)})
+	}
+	return m.finish(codeBadRequest, errorBody("unknown task"))
+}
+
+// settle forgets the crash history and any pending restart: off and kill are the operator's word.
+func (m *Machine) settle() {
+	m.restartGen++
+	m.failures, m.crashes = 0, 0
+}
+
+// check: can_configure(cluster) → 200, 406 if it failed or the body is not a cluster.
+func (m *Machine) beginCheck(r *request) []Effect {
+	c, err := parseCluster(r.Body)
+	if err != nil {
+		return m.fail(codeNotAcceptable, "check: bad cluster", err)
+	}
+	if !m.cfg.Implements.CanConfigure {
+		return m.finish(codeOK, nil)
+	}
+	r.stage = stageCallback
+	return m.call(RunCallback{Name: cbCanConfigure, Cluster: c})
+}
+
+// ok: configured(cluster) → 200, 500 if it failed (or came without a cluster: a leader bug).
+func (m *Machine) beginOK(r *request) []Effect {
+	c, err := parseCluster(r.Body)
+	if err != nil {
+		return m.fail(codeFailed, "ok: bad cluster", err)
+	}
+	if !m.cfg.Implements.Configured {
+		return m.finish(codeOK, nil)
+	}
+	r.stage = stageCallback
+	return m.call(RunCallback{Name: cbConfigured, Cluster: c})
+}
+
+// on (DESIGN §6): reconfigure a running process only when strict or its dependencies changed; otherwise
+// initialize once, configure when there is a cluster, and start.
+func (m *Machine) beginOn(r *request) []Effect {
+	if r.restartGen != 0 && r.restartGen != m.restartGen {
+		m.cur = nil
+		return []Effect{Log{Level: slog.LevelDebug, Msg: "restart overtaken by a later request: dropped"}}
+	}
+	if hasBody(r.Body) {
+		c, err := parseCluster(r.Body)
+		if err != nil {
+			// The leader never sends this; someone else's bad input does not kill the pod.
+			return m.fail(codeNotAcceptable, "on: bad cluster", err)
+		}
+		r.cluster = c
+	}
+	if m.proc == procRunning {
+		if r.cluster != nil && (m.cfg.Settings.Strict || !sameDependencies(r.cluster, m.last)) {
+			return m.tearDown(r, "reconfiguring")
+		}
+		return m.finish(codeOK, nil)
+	}
+	return m.initialize(r)
+}
+
+func (m *Machine) initialize(r *request) []Effect {
+	if !m.initialized && m.cfg.Implements.Initialize {
+		r.stage = stageCallback
+		return m.call(RunCallback{Name: cbInitialize})
+	}
+	m.initialized = true
+	return m.configure(r)
+}
+
+func (m *Machine) configure(r *request) []Effect {
+	if r.cluster == nil {
+		return m.start(r)
+	}
+	r.stage = stageCallback
+	return m.call(RunCallback{Name: cbConfigure, Cluster: reparse(r.Body)})
+}
+
+func (m *Machine) start(r *request) []Effect {
+	if m.argv == nil {
+		return m.fail(codeNotAcceptable, "on: the pod was never configured (user error?)", nil)
+	}
+	if r.cluster != nil && m.cfg.Settings.DeferStart && m.starts == 0 {
+		return append(m.finish(codeOK, nil), Log{Level: slog.LevelInfo, Msg: "configured; not starting the process until asked (ochopod_start=false)"})
+	}
+	m.inc++
+	m.proc = procStarting
+	m.restartGen++ // a restart still pending is superseded by this start
+	r.stage = stageStart
+	s := m.cfg.Settings
+	return []Effect{StartProcess{
+		Incarnation: m.inc, Argv: slices.Clone(m.argv), Overrides: maps.Clone(m.overrides), Cluster: reparse(m.lastBody),
+		Shell: s.Shell, Cwd: s.Cwd, Pipe: s.Pipe,
+	}}
+}
+
+// requestCallbackDone continues the current request after its callback.
+func (m *Machine) requestCallbackDone(name string, in *v1.CallbackDone) []Effect {
+	r, failed := m.cur, in.GetError() != ""
+	switch name {
+	case cbCanConfigure:
+		if failed {
+			return m.fail(codeNotAcceptable, "can_configure failed", in)
+		}
+		return m.finish(codeOK, nil)
+	case cbConfigured:
+		if failed {
+			return m.fail(codeFailed, "configured failed", in)
+		}
+		return m.finish(codeOK, nil)
+	case cbSignaled:
+		if failed {
+			return m.fail(codeFailed, "signaled failed", in)
+		}
+		return m.finish(codeOK, in.GetResult())
+	case cbInitialize:
+		if failed {
+			return m.configurationFailed("initialize failed", in)
+		}
+		m.initialized = true
+		return m.configure(r)
+	case cbConfigure:
+		if failed {
+			return m.configurationFailed("configure failed", in)
+		}
+		if len(in.GetArgv()) == 0 {
+			return m.configurationFailed("configure returned no command", nil)
+		}
+		m.argv, m.overrides = slices.Clone(in.GetArgv()), maps.Clone(in.GetEnv())
+		m.lastBody, m.last = r.Body, r.cluster
+		return m.start(r)
+	case cbFinalize:
+		var effects []Effect
+		if failed {
+			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "finalize failed", Args: []any{"err", in.GetError()}})
+		}
+		return append(effects, m.die(r)...)
+	}
+	return nil
+}
+
+// configurationFailed answers 406 and queues the pod's death (DESIGN §6: the pod then dies).
+func (m *Machine) configurationFailed(why string, cause any) []Effect {
+	m.enqueue(&request{Request: Request{Task: v1.Task_TASK_KILL}, failed: true})
+	return m.fail(codeNotAcceptable, why+": the pod dies", cause)
+}
+
+func (m *Machine) finalize(r *request) []Effect {
+	if !m.finalized && m.cfg.Implements.Finalize {
+		m.finalized = true
+		r.stage = stageCallback
+		return m.call(RunCallback{Name: cbFinalize})
+	}
+	m.finalized = true
+	return m.die(r)
+}
+
+// die ends the pod: the kill is answered, every request still queued gets 410.
+func (m *Machine) die(r *request) []Effect {
+	m.dead, m.checkDue = true, false
+	m.restartGen++
+	if r.failed {
+		m.exitCode = 1
+	}
+	effects := append(m.finish(codeOK, nil), Log{Level: slog.LevelInfo, Msg: "the pod is dead", Args: []any{"exit_code", m.exitCode}})
+	for _, q := range m.queue {
+		effects = append(effects, reply(q.Handle, codeGone, errorBody("the pod is dead"))...)
+	}
+	m.queue = nil
+	return effects
+}
+
+// finish answers the current request and makes room for the next.
+func (m *Machine) finish(code int32, body []byte) []Effect {
+	r := m.cur
+	m.cur = nil
+	if r == nil {
+		return nil
+	}
+	return reply(r.Handle, code, body)
+}
+
+// fail answers the current request with code and an error body, and logs why. cause is an error, a
+// *v1.CallbackDone carrying one, or nil.
+func (m *Machine) fail(code int32, why string, cause any) []Effect {
+	msg := why
+	switch c := cause.(type) {
+	case error:
+		msg += ": " + c.Error()
+	case *v1.CallbackDone:
+		msg += ": " + c.GetError()
+	}
+	return append(m.finish(code, errorBody(msg)), Log{Level: slog.LevelWarn, Msg: msg, Args: []any{"code", code}})
+}
+
+func reply(handle uint64, code int32, body []byte) []Effect {
+	if handle == 0 {
+		return nil
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	return []Effect{Reply{Handle: handle, Code: code, Body: body}}
+}
+
+func errorBody(msg string) []byte {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return b
+}
+
+// hasBody is the original's "if data.js": no body, null and {} all mean none.
+func hasBody(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || string(t) == "null" {
+		return false
+	}
+	var obj map[string]json.RawMessage
+	return json.Unmarshal(t, &obj) != nil || len(obj) > 0
+}
+
+func parseCluster(body []byte) (*sdk.Cluster, error) {
+	if !hasBody(body) {
+		return nil, fmt.Errorf("no cluster in the request")
+	}
+	c, err := sdk.ParseCluster(body)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	return c, nil
+}
+
+// reparse gives an effect a cluster of its own from a body already known to parse.
+func reparse(body []byte) *sdk.Cluster {
+	c, err := sdk.ParseCluster(body)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// sameDependencies compares the dependencies' payloads, like the original compared the leader's JSON.
+func sameDependencies(c, last *sdk.Cluster) bool {
+	if last == nil {
+		return false
+	}
+	if len(c.Dependencies) == 0 && len(last.Dependencies) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(c.Dependencies, last.Dependencies)
+}

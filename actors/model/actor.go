@@ -1,0 +1,151 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/sdk"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// Config is what the model actor needs. The leader spawns it with its client and lock (the fencing token).
+type Config struct {
+	Conn     zk.Conn
+	LockPath string
+	Machine  MachineConfig
+	// Phase settings (DESIGN §7).
+	Grace        time.Duration
+	Sequential   bool
+	FullShutdown bool
+	Caller       control.Caller
+	Clock        clock.Clock
+	Logger       *slog.Logger
+	// Watchers builds the child that keeps the ZooKeeper watches and reports Changed.
+	Watchers func(conn zk.Conn) *actor.Props
+}
+
+// Props returns the props of a model actor.
+func Props(cfg Config) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg) })
+}
+
+type adapter struct {
+	cfg      Config
+	log      *slog.Logger
+	m        *Machine
+	timers   map[string]clock.Timer
+	watchers *actor.PID
+	ctx      context.Context // cancelled when the actor stops: ends a phase in flight
+	cancel   context.CancelFunc
+}
+
+func newAdapter(cfg Config) *adapter {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &adapter{
+		cfg: cfg, log: log.With("actor", "model", "cluster", cfg.Machine.Cluster.Qualified),
+		m: NewMachine(cfg.Machine), timers: map[string]clock.Timer{}, ctx: ctx, cancel: cancel,
+	}
+}
+
+// Receive is the protoactor entry point.
+func (a *adapter) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		if a.cfg.Watchers != nil {
+			a.watchers = ctx.Spawn(a.cfg.Watchers(a.cfg.Conn))
+		}
+		a.apply(ctx, a.m.Start())
+	case *actor.Stopping, *actor.Restarting:
+		a.cancel()
+		for name, t := range a.timers {
+			t.Stop()
+			delete(a.timers, name)
+		}
+	case *v1.InjectCrash:
+		panic(fmt.Sprintf("model: injected crash: %s", msg.GetReason()))
+	case *v1.Changed, *v1.ClusterRead, *v1.PhaseDone, *v1.Written, *v1.TimerFired:
+		a.apply(ctx, a.m.Handle(msg))
+	}
+}
+
+func (a *adapter) apply(ctx actor.Context, effects []Effect) {
+	for _, e := range effects {
+		a.do(ctx, e)
+	}
+}
+
+func (a *adapter) do(ctx actor.Context, e Effect) {
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	tell := func(m any) { root.Send(self, m) }
+	conn, cfg, log := a.cfg.Conn, a.cfg, a.log
+	switch e := e.(type) {
+	case Watch:
+		if a.watchers != nil {
+			ctx.Send(a.watchers, e.Set)
+		}
+	case Read:
+		go func() { tell(readCluster(conn, cfg.Machine, e.Generation, log)) }()
+	case Configure:
+		phaseCtx := a.ctx
+		go func() {
+			done := &v1.PhaseDone{Generation: e.Generation}
+			plan, err := planPhase(cfg, e)
+			if err == nil {
+				done.Dropped, err = RunPhase(phaseCtx, cfg.Caller, plan)
+			}
+			if err != nil {
+				done.Error = err.Error()
+			}
+			tell(done)
+		}()
+	case Write:
+		go func() {
+			tell(writeConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash))
+		}()
+	case StartTimer:
+		if t, ok := a.timers[e.Name]; ok {
+			t.Stop()
+		}
+		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Generation}) })
+	case Publish:
+		ctx.ActorSystem().EventStream.Publish(e.Status)
+	case Log:
+		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
+	}
+}
+
+// planPhase turns what the machine read into the phase's requests: every pod gets the whole cluster.
+func planPhase(cfg Config, e Configure) (PhasePlan, error) {
+	w := sdk.Wire{Pods: map[string]payload.Payload{}, Dependencies: map[string]map[string]payload.Payload{}}
+	for k, raw := range e.Pods {
+		p, err := payload.Parse(raw)
+		if err != nil {
+			return PhasePlan{}, fmt.Errorf("pod %s: %w", k, err)
+		}
+		w.Pods[k] = p
+	}
+	for name, raw := range e.Dependencies {
+		var snap map[string]payload.Payload
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			return PhasePlan{}, fmt.Errorf("snapshot of %s: %w", name, err)
+		}
+		if snap == nil {
+			snap = map[string]payload.Payload{}
+		}
+		w.Dependencies[name] = snap
+	}
+	return PhasePlan{Pods: PhasePods(w.Pods), Wire: w, Grace: cfg.Grace, Sequential: cfg.Sequential, FullShutdown: cfg.FullShutdown}, nil
+}

@@ -1,0 +1,48 @@
+package watchers
+
+import (
+	"errors"
+	"fmt"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// watch carries out one Arm on its own goroutine: it makes the call, reports NodeWatched, and if a watch was
+// set waits for the watch's single event and reports NodeChanged. It returns after the call when no watch was
+// set (an error, or ChildrenW on a missing node), else when the watch fires or the connection closes: the port
+// then delivers EventNotWatching and closes the channel (zk.Conn's contract), so no watch goroutine outlives
+// its session.
+func watch(c zk.Conn, e Arm, tell func(any)) {
+	var (
+		exists bool
+		ch     <-chan zk.WatchEvent
+		err    error
+	)
+	switch e.Call {
+	case CallChildren:
+		_, _, ch, err = c.ChildrenW(e.Path)
+		exists = err == nil
+		if errors.Is(err, zk.ErrNoNode) {
+			err = nil // not a failure: the machine watches for the node to appear
+		}
+	case CallExists:
+		exists, _, ch, err = c.ExistsW(e.Path)
+	default:
+		err = fmt.Errorf("%w: unknown call %d", zk.ErrBadArguments, e.Call)
+	}
+	out := &v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: exists}
+	if err != nil {
+		out.Error = fmt.Errorf("%s watch on %s: %w", e.Call, e.Path, err).Error()
+	}
+	tell(out)
+	if err != nil || ch == nil {
+		return
+	}
+	ev, open := <-ch
+	kind := zk.EventNotWatching.String()
+	if open {
+		kind = ev.Type.String()
+	}
+	tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: kind})
+}

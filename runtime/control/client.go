@@ -1,0 +1,68 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Caller is the client side of the control API: the port through which the leader sends control requests to
+// its pods (DESIGN §7 configuration phase, §8). HTTPCaller is the real one; tests use fakes.
+//
+// Contract: Post sends body as JSON to url with POST and returns the HTTP status code and the reply body. err
+// is set when no complete reply was read (the pod is unreachable, ctx ended, the reply was cut or too large);
+// code may then be 0. Any status code, 4xx and 5xx included, is a reply, not an error: the caller decides what
+// it means. ctx bounds the whole exchange, reply body included. Post is safe for concurrent use.
+type Caller interface {
+	Post(ctx context.Context, url string, body []byte) (code int, reply []byte, err error)
+}
+
+// DefaultMaxReply caps the reply body HTTPCaller reads when MaxReply is zero. Control replies are small JSON
+// objects; the cap only keeps a broken or hostile pod from making the leader buffer without bound.
+const DefaultMaxReply = 4 << 20
+
+// ErrReplyTooLarge is wrapped by HTTPCaller.Post when the reply body is over the cap.
+var ErrReplyTooLarge = errors.New("control: reply too large")
+
+// HTTPCaller is the Caller over net/http. The zero value is ready: it uses http.DefaultClient and reads at
+// most DefaultMaxReply bytes of a reply. Timeouts come from ctx (the phase gives each request its own), so
+// Client needs none.
+type HTTPCaller struct {
+	Client   *http.Client // nil: http.DefaultClient
+	MaxReply int64        // reply bytes read at most; zero: DefaultMaxReply
+}
+
+var _ Caller = HTTPCaller{}
+
+// Post implements Caller.
+func (h HTTPCaller) Post(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	client, limit := h.Client, h.MaxReply
+	if client == nil {
+		client = http.DefaultClient
+	}
+	if limit <= 0 {
+		limit = DefaultMaxReply
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("control: POST %s: %w", url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("control: POST %s: %w", url, err)
+	}
+	defer res.Body.Close()
+	reply, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
+	if err != nil {
+		return res.StatusCode, nil, fmt.Errorf("control: POST %s: read the reply: %w", url, err)
+	}
+	if int64(len(reply)) > limit {
+		return res.StatusCode, reply[:limit], fmt.Errorf("control: POST %s: %w: over %d bytes", url, ErrReplyTooLarge, limit)
+	}
+	return res.StatusCode, reply, nil
+}

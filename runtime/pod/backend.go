@@ -1,0 +1,131 @@
+package pod
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/payload"
+)
+
+var _ control.Backend = (*Pod)(nil)
+
+// Control runs a lifecycle task (DESIGN §6) and returns its HTTP code and JSON body; control.ErrTimeout when
+// it was not done within timeout.
+func (p *Pod) Control(ctx context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error) {
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(d), time.Millisecond))
+	}
+	req := &v1.ControlRequest{Task: task, Body: body, Timeout: durationpb.New(timeout)}
+	res, err := p.system.Root.RequestFuture(p.root, req, timeout).Result()
+	if errors.Is(err, actor.ErrTimeout) {
+		return 0, nil, control.ErrTimeout
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("pod: %s: %w", task, err)
+	}
+	reply, ok := res.(*v1.ControlReply)
+	if !ok {
+		return 0, nil, fmt.Errorf("pod: %s: unexpected reply %T", task, res)
+	}
+	return int(reply.GetCode()), reply.GetBody(), nil
+}
+
+// LifecycleStatus asks the lifecycle for its status; nil without a lifecycle.
+func (p *Pod) LifecycleStatus(timeout time.Duration) (*v1.LifecycleStatus, error) {
+	if p.cfg.Lifecycle == nil {
+		return nil, nil
+	}
+	res, err := p.system.Root.RequestFuture(p.root, &v1.GetLifecycleStatus{}, timeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("pod: lifecycle status: %w", err)
+	}
+	st, ok := res.(*v1.LifecycleStatus)
+	if !ok {
+		return nil, fmt.Errorf("pod: lifecycle status: unexpected reply %T", res)
+	}
+	return st, nil
+}
+
+// SubscribeLifecycle calls fn with every LifecycleStatus the lifecycle publishes (fn must not block).
+func (p *Pod) SubscribeLifecycle(fn func(*v1.LifecycleStatus)) func() {
+	sub := p.system.EventStream.Subscribe(func(evt any) {
+		if st, ok := evt.(*v1.LifecycleStatus); ok {
+			fn(st)
+		}
+	})
+	return func() { p.system.EventStream.Unsubscribe(sub) }
+}
+
+// Log returns the pod's recent log lines.
+func (p *Pod) Log() []string {
+	if p.cfg.Log == nil {
+		return []string{}
+	}
+	return p.cfg.Log.Lines()
+}
+
+// Info is the /info object (DESIGN §8), with the original's keys, plus key, seq, cluster and registered.
+func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
+	st, err := p.Status(timeoutOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	process, metrics := "stopped", any(map[string]any{})
+	if lc, err := p.LifecycleStatus(timeoutOf(ctx)); err != nil {
+		return nil, err
+	} else if lc != nil {
+		process = strings.ToLower(strings.TrimPrefix(lc.GetProcess().String(), "PROCESS_STATE_"))
+		if len(lc.GetMetrics()) > 0 {
+			var m any
+			if json.Unmarshal(lc.GetMetrics(), &m) == nil && m != nil {
+				metrics = m
+			}
+		}
+	}
+	state, status := "follower", ""
+	if st.GetRole() == v1.Role_ROLE_LEADER {
+		state = "leader"
+		p.mu.Lock()
+		model := p.model
+		p.mu.Unlock()
+		switch model.GetState() {
+		case v1.ModelState_MODEL_STATE_PENDING:
+			state = "leader (configuration pending)"
+		case v1.ModelState_MODEL_STATE_CONFIGURING:
+			state = "leader (configuring)"
+		}
+		status = model.GetStatus()
+	}
+	deps := []string{}
+	if p.cfg.Model != nil {
+		deps = append(deps, p.cfg.Model.DependsOn...)
+	}
+	pl := p.cfg.Payload
+	return map[string]any{
+		"application":  pl.String(payload.KeyApplication),
+		"dependencies": deps,
+		"ip":           pl.String(payload.KeyIP),
+		"metrics":      metrics,
+		"node":         pl.String(payload.KeyNode),
+		"port":         pl.String(payload.KeyPort),
+		"ports":        pl.Ports(),
+		"process":      process,
+		"public":       pl.String(payload.KeyPublic),
+		"state":        state,
+		"status":       status,
+		"task":         pl.String(payload.KeyTask),
+		"key":          st.GetKey(),
+		"seq":          st.GetSeq(),
+		"cluster":      p.cfg.Cluster.Qualified,
+		"registered":   st.GetRegistered(),
+	}, nil
+}

@@ -1,0 +1,105 @@
+package pod
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/ochopod/ochopod/actors/executor"
+	"github.com/ochopod/ochopod/actors/leader"
+	"github.com/ochopod/ochopod/actors/lifecycle"
+	"github.com/ochopod/ochopod/actors/model"
+	"github.com/ochopod/ochopod/actors/watchers"
+	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/sdk"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// modelWorker is what the leader runs: the cluster model and its watchers (DESIGN §7).
+func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
+	mc := *cfg.Model
+	if mc.Grace <= 0 {
+		mc.Grace = 60 * time.Second
+	}
+	if mc.Caller == nil {
+		mc.Caller = control.HTTPCaller{Client: &http.Client{}}
+	}
+	return func(conn zk.Conn, lock string) *actor.Props {
+		return model.Props(model.Config{
+			Conn: conn, LockPath: lock,
+			Machine: model.MachineConfig{
+				Cluster: cfg.Cluster, Namespace: namespaceOf(cfg.Cluster, cfg.Payload), DependsOn: mc.DependsOn,
+				Damper: mc.Damper, RetryFloor: time.Second, Backoff: cfg.Backoff,
+			},
+			Grace: mc.Grace, Sequential: mc.Sequential, FullShutdown: mc.FullShutdown, Caller: mc.Caller,
+			Clock: cfg.Clock, Logger: log,
+			Watchers: func(conn zk.Conn) *actor.Props {
+				return watchers.Props(watchers.Config{Conn: conn, Clock: cfg.Clock, Logger: log, Backoff: cfg.Backoff})
+			},
+		})
+	}
+}
+
+// namespaceOf reads the namespace from the payload, else from the qualified name (its part before the last dot).
+func namespaceOf(c zk.Cluster, p payload.Payload) string {
+	if ns := p.String(payload.KeyNamespace); ns != "" {
+		return ns
+	}
+	for i := len(c.Qualified) - 1; i >= 0; i-- {
+		if c.Qualified[i] == '.' {
+			return c.Qualified[:i]
+		}
+	}
+	return c.Qualified
+}
+
+// lifecycleActor builds the lifecycle and its executor (DESIGN §6). The process gets the pod's environment,
+// $ochopod (the pod's info as JSON, as the original did) and the cluster's OCHOPOD_* variables (DESIGN §11).
+func lifecycleActor(cfg Config, log *slog.Logger) (*actor.Props, error) {
+	lc := cfg.Lifecycle
+	if lc.Lifecycle == nil || lc.Spawner == nil {
+		return nil, errors.New("pod: a lifecycle needs its callbacks and a spawner")
+	}
+	info := cfg.Payload.Clone()
+	if info == nil {
+		info = payload.Payload{}
+	}
+	info["metrics"] = map[string]any{}
+	deps := []string{}
+	if cfg.Model != nil {
+		deps = append(deps, cfg.Model.DependsOn...)
+	}
+	info["dependencies"] = deps
+	infoJSON, err := info.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	env := append(append([]string{}, lc.Env...), "ochopod="+string(infoJSON))
+	exec := executor.Props(executor.Config{
+		Spawner: lc.Spawner, Clock: cfg.Clock, Logger: log, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr,
+	})
+	return lifecycle.Props(lifecycle.Config{
+		Lifecycle: lc.Lifecycle, Settings: lc.Settings, Env: env, ClusterEnv: clusterEnv,
+		Clock: cfg.Clock, Logger: log, Executor: exec,
+	}), nil
+}
+
+// clusterEnv is DESIGN §11's OCHOPOD_* variables as KEY=VALUE, sorted.
+func clusterEnv(c *sdk.Cluster) []string {
+	vars, err := sdk.ClusterEnv(c)
+	if err != nil {
+		return []string{fmt.Sprintf("OCHOPOD_ERROR=%v", err)}
+	}
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
