@@ -73,17 +73,18 @@ func (p *Pod) Log() []string {
 	return p.cfg.Log.Lines()
 }
 
-// Info is the /info object (DESIGN §8), with the original's keys, plus key, seq, cluster and registered.
+// Info is the /info object (DESIGN §8), with the original's keys, plus key, seq, cluster, registered and pid.
 func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
 	st, err := p.Status(timeoutOf(ctx))
 	if err != nil {
 		return nil, err
 	}
-	process, metrics := "stopped", any(map[string]any{})
+	process, metrics, pid := "stopped", any(map[string]any{}), int64(0)
 	if lc, err := p.LifecycleStatus(timeoutOf(ctx)); err != nil {
 		return nil, err
 	} else if lc != nil {
 		process = strings.ToLower(strings.TrimPrefix(lc.GetProcess().String(), "PROCESS_STATE_"))
+		pid = lc.GetPid()
 		if len(lc.GetMetrics()) > 0 {
 			var m any
 			if json.Unmarshal(lc.GetMetrics(), &m) == nil && m != nil {
@@ -127,5 +128,6 @@ func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
 		"seq":          st.GetSeq(),
 		"cluster":      p.cfg.Cluster.Qualified,
 		"registered":   st.GetRegistered(),
+		"pid":          pid,
 	}, nil
 }
