@@ -31,6 +31,9 @@ type Config struct {
 	Logger       *slog.Logger
 	// Watchers builds the child that keeps the ZooKeeper watches and reports Changed.
 	Watchers func(conn zk.Conn) *actor.Props
+	// Key is this pod's key; Probe, when set, is the user's probe (Machine.ProbeEvery sets its period).
+	Key   string
+	Probe func(ctx context.Context, c *sdk.Cluster) (string, error)
 }
 
 // Props returns the props of a model actor.
@@ -76,7 +79,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 		}
 	case *v1.InjectCrash:
 		panic(fmt.Sprintf("model: injected crash: %s", msg.GetReason()))
-	case *v1.Changed, *v1.ClusterRead, *v1.PhaseDone, *v1.Written, *v1.TimerFired:
+	case *v1.Changed, *v1.ClusterRead, *v1.PhaseDone, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
 		a.apply(ctx, a.m.Handle(msg))
 	}
 }
@@ -111,6 +114,9 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			}
 			tell(done)
 		}()
+	case Probe:
+		probeCtx, probe, key := a.ctx, a.cfg.Probe, a.cfg.Key
+		go func() { tell(runProbe(probeCtx, probe, key, e)) }()
 	case Write:
 		go func() {
 			tell(writeConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash))
@@ -148,4 +154,35 @@ func planPhase(cfg Config, e Configure) (PhasePlan, error) {
 		w.Dependencies[name] = snap
 	}
 	return PhasePlan{Pods: PhasePods(w.Pods), Wire: w, Grace: cfg.Grace, Sequential: cfg.Sequential, FullShutdown: cfg.FullShutdown}, nil
+}
+
+// runProbe calls the user's probe on the cluster the machine read; a panic in user code is an error.
+func runProbe(ctx context.Context, probe func(context.Context, *sdk.Cluster) (string, error), key string, e Probe) (done *v1.CallbackDone) {
+	done = &v1.CallbackDone{Epoch: e.Generation, Callback: "probe"}
+	defer func() {
+		if r := recover(); r != nil {
+			done.Error = fmt.Sprintf("probe panicked: %v", r)
+		}
+	}()
+	if probe == nil {
+		return done
+	}
+	plan, err := planPhase(Config{}, Configure{Pods: e.Pods, Dependencies: e.Dependencies})
+	if err != nil {
+		done.Error = err.Error()
+		return done
+	}
+	w := plan.Wire
+	w.Key = key
+	c, err := sdk.FromWire(w)
+	if err != nil {
+		done.Error = err.Error()
+		return done
+	}
+	status, err := probe(ctx, c)
+	if err != nil {
+		done.Error = err.Error()
+	}
+	done.Result = []byte(status)
+	return done
 }

@@ -40,6 +40,14 @@ type StartTimer struct {
 	After      time.Duration
 }
 
+// Probe: run the user's probe on this cluster; complete with CallbackDone{callback: "probe"} carrying the
+// status (result) or the error.
+type Probe struct {
+	Generation   uint64
+	Pods         map[string]json.RawMessage
+	Dependencies map[string]json.RawMessage
+}
+
 // Publish: make the status known.
 type Publish struct{ Status *v1.ModelStatus }
 
@@ -55,5 +63,6 @@ func (Read) isEffect()       {}
 func (Configure) isEffect()  {}
 func (Write) isEffect()      {}
 func (StartTimer) isEffect() {}
+func (Probe) isEffect()      {}
 func (Publish) isEffect()    {}
 func (Log) isEffect()        {}

@@ -16,6 +16,7 @@ import (
 const (
 	timerDamper = "damper" // the change settled: configure
 	timerRetry  = "retry"  // a read or a write failed: try again
+	timerProbe  = "probe"  // time to probe the cluster
 )
 
 type phase int
@@ -38,6 +39,8 @@ type MachineConfig struct {
 	// RetryFloor is the least wait before a failed phase is tried again, so a damper of 0 never spins.
 	RetryFloor time.Duration
 	Backoff    backoff.Policy
+	// ProbeEvery is the period of the user's probe (DESIGN §7); 0: no probe.
+	ProbeEvery time.Duration
 }
 
 // view is the cluster as last read from ZooKeeper.
@@ -72,20 +75,30 @@ type Machine struct {
 	configurations int
 	lastErr        string
 	snapshotOK     bool // our snapshot node is written since we lead
+
+	probeGen  uint64 // tags the probe's timer, apart from gen: a probe does not stop a configuration
+	probeCall uint64 // tags the probe in flight
+	probing   bool   // a probe is in flight
+	status    string // the last probe's answer, "* <reason>" when it failed
 }
 
 // NewMachine returns a model that has read nothing yet.
 func NewMachine(cfg MachineConfig) *Machine { return &Machine{cfg: cfg} }
 
-// Start asks for the watches and a first read.
+// Start asks for the watches and a first read, and starts the probe's period.
 func (m *Machine) Start() []Effect {
-	return append([]Effect{m.watchSet(nil)}, m.read()...)
+	effects := append([]Effect{m.watchSet(nil)}, m.read()...)
+	if m.cfg.ProbeEvery > 0 {
+		m.probeGen++
+		effects = append(effects, StartTimer{Name: timerProbe, Generation: m.probeGen, After: m.cfg.ProbeEvery})
+	}
+	return effects
 }
 
 // Status is the machine's view as a message.
 func (m *Machine) Status() *v1.ModelStatus {
 	st := &v1.ModelStatus{Cluster: m.cfg.Cluster.Qualified, State: v1.ModelState_MODEL_STATE_IDLE,
-		Configurations: int32(m.configurations), LastError: m.lastErr}
+		Configurations: int32(m.configurations), LastError: m.lastErr, Status: m.status}
 	switch {
 	case m.phase == phasePending, m.phase == phaseIdle && m.view != nil && m.view.hash != m.view.zkHash:
 		st.State = v1.ModelState_MODEL_STATE_PENDING
@@ -118,10 +131,26 @@ func (m *Machine) Handle(in any) []Effect {
 		m.reading = false
 		return m.onRead(in)
 	case *v1.TimerFired:
+		if in.GetName() == timerProbe {
+			if in.GetEpoch() != m.probeGen {
+				return nil
+			}
+			return m.probe()
+		}
 		if in.GetEpoch() != m.gen {
 			return nil
 		}
 		return m.onTimer(in.GetName())
+	case *v1.CallbackDone:
+		if in.GetCallback() != "probe" || in.GetEpoch() != m.probeCall || !m.probing {
+			return nil
+		}
+		m.probing = false
+		m.status = string(in.GetResult())
+		if in.GetError() != "" {
+			m.status = "* " + in.GetError()
+		}
+		return []Effect{m.publish()}
 	case *v1.PhaseDone:
 		if in.GetGeneration() != m.gen || m.phase != phaseConfiguring {
 			return nil
@@ -264,8 +293,24 @@ func (m *Machine) onWritten(in *v1.Written) []Effect {
 		m.view.zkHash = m.configuredHash
 	}
 	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "snapshot and hash written", Args: []any{"hash", m.configuredHash}}, m.publish()}
-	// Look again at once (DESIGN §7 step 4): anything that changed during the phase is configured next.
+	// DESIGN §7 step 4: probe at once, and look again: anything that changed during the phase is configured next.
+	effects = append(effects, m.probe()...)
 	return append(effects, m.read()...)
+}
+
+// probe runs the user's probe on the cluster as last read, unless one is in flight; the period restarts.
+func (m *Machine) probe() []Effect {
+	if m.cfg.ProbeEvery <= 0 {
+		return nil
+	}
+	m.probeGen++
+	effects := []Effect{StartTimer{Name: timerProbe, Generation: m.probeGen, After: m.cfg.ProbeEvery}}
+	if m.probing || m.view == nil {
+		return effects
+	}
+	m.probing = true
+	m.probeCall++
+	return append(effects, Probe{Generation: m.probeCall, Pods: m.view.pods, Dependencies: m.view.deps})
 }
 
 // retry waits before reading again: at least the floor (or the damper), more while failures repeat.

@@ -225,3 +225,38 @@ func TestModel_MissingDependencySnapshotKeepsTheLastOne(t *testing.T) {
 		t.Fatalf("a missing snapshot caused %q", got)
 	}
 }
+
+func TestModel_ProbeRunsAfterEachConfigurationAndPeriodically(t *testing.T) {
+	m := NewMachine(MachineConfig{Cluster: zk.ClusterOf("ns", "web"), Namespace: "ns", RetryFloor: time.Second,
+		ProbeEvery: time.Minute, Backoff: backoff.Policy{Initial: time.Second}})
+	probes := func(effects []Effect) (n int) {
+		for _, e := range effects {
+			if _, ok := e.(Probe); ok {
+				n++
+			}
+		}
+		return n
+	}
+	m.Start()
+	m.Handle(read(1, pods("a"), ""))
+	m.Handle(&v1.TimerFired{Name: timerDamper, Epoch: 2})
+	m.Handle(&v1.PhaseDone{Generation: 3})
+	if n := probes(m.Handle(&v1.Written{Generation: 4})); n != 1 {
+		t.Fatalf("%d probes after a configuration, want 1", n)
+	}
+	// While a probe runs, the period passes: no second probe, and the first one's answer still counts.
+	if n := probes(m.Handle(&v1.TimerFired{Name: timerProbe, Epoch: 2})); n != 0 {
+		t.Fatalf("%d probes while one runs", n)
+	}
+	m.Handle(&v1.CallbackDone{Callback: "probe", Epoch: 1, Error: "db unreachable"})
+	if st := m.Status().GetStatus(); st != "* db unreachable" {
+		t.Fatalf("status %q", st)
+	}
+	if n := probes(m.Handle(&v1.TimerFired{Name: timerProbe, Epoch: 3})); n != 1 {
+		t.Fatal("no periodic probe")
+	}
+	m.Handle(&v1.CallbackDone{Callback: "probe", Epoch: 2, Result: []byte("3 pods ok")})
+	if st := m.Status().GetStatus(); st != "3 pods ok" {
+		t.Fatalf("status %q", st)
+	}
+}

@@ -121,7 +121,8 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
 		Dialer: gozk.New(log), Clock: clock.Real{}, Logger: log, Log: ring,
 		Model: &pod.ModelConfig{
-			DependsOn: s.dependsOn, Damper: s.damper, Grace: s.grace, Sequential: s.sequential, FullShutdown: s.fullShutdown,
+			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
+			Sequential: s.sequential, FullShutdown: s.fullShutdown,
 		},
 	}
 	if len(args) > 0 {

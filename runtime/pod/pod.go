@@ -55,6 +55,7 @@ type Config struct {
 type ModelConfig struct {
 	DependsOn    []string
 	Damper       time.Duration
+	ProbeEvery   time.Duration // period of the lifecycle's sdk.Prober, if it has one; 0: 60 s
 	Grace        time.Duration // timeout of each control request of a phase; 0: 60 s
 	Sequential   bool
 	FullShutdown bool

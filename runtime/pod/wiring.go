@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,12 +31,22 @@ func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
 	if mc.Caller == nil {
 		mc.Caller = control.HTTPCaller{Client: &http.Client{}}
 	}
+	var probe func(context.Context, *sdk.Cluster) (string, error)
+	probeEvery := time.Duration(0)
+	if cfg.Lifecycle != nil {
+		if p, ok := cfg.Lifecycle.Lifecycle.(sdk.Prober); ok {
+			probe, probeEvery = p.Probe, mc.ProbeEvery
+			if probeEvery <= 0 {
+				probeEvery = 60 * time.Second
+			}
+		}
+	}
 	return func(conn zk.Conn, lock string) *actor.Props {
 		return model.Props(model.Config{
-			Conn: conn, LockPath: lock,
+			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe,
 			Machine: model.MachineConfig{
 				Cluster: cfg.Cluster, Namespace: namespaceOf(cfg.Cluster, cfg.Payload), DependsOn: mc.DependsOn,
-				Damper: mc.Damper, RetryFloor: time.Second, Backoff: cfg.Backoff,
+				Damper: mc.Damper, RetryFloor: time.Second, Backoff: cfg.Backoff, ProbeEvery: probeEvery,
 			},
 			Grace: mc.Grace, Sequential: mc.Sequential, FullShutdown: mc.FullShutdown, Caller: mc.Caller,
 			Clock: cfg.Clock, Logger: log,

@@ -59,6 +59,13 @@ type Signaler interface {
 	Signaled(ctx context.Context, payload json.RawMessage, p Process) (any, error)
 }
 
+// Prober is run by the leader every probe period, and right after each configuration (DESIGN §7), with the
+// cluster as the leader sees it (Key is the leader's). Its answer becomes the cluster's status in /info; an
+// error reads "* <reason>".
+type Prober interface {
+	Probe(ctx context.Context, c *Cluster) (string, error)
+}
+
 // Finalizer runs once when the pod dies.
 type Finalizer interface {
 	Finalize(ctx context.Context)
