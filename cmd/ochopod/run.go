@@ -84,25 +84,22 @@ func registrationPayload(s *runSettings, env binding.Env, loc binding.Location, 
 func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string) error {
 	ring := podlog.NewRing(podlog.DefaultBytes)
 	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
+	loc, err := s.locate(env) // first: it may fill --zk
+	if err != nil {
+		return err
+	}
 	ens, err := zk.ParseEnsemble(s.zk)
 	if err != nil {
 		return usagef("--zk: %v", err)
-	}
-	b, err := binding.Lookup(s.binding)
-	if err != nil {
-		return usagef("--binding: %v", err)
-	}
-	loc, err := b.Resolve(env, s.port)
-	if err != nil {
-		return usagef("%v", err)
 	}
 	key := uuid.NewString()
 	cluster := zk.ClusterOf(s.namespace, s.cluster)
 	pl := registrationPayload(s, env, loc, ens)
 
-	// The reaper owns every exit status of this process (and of orphans, as PID 1 or as a subreaper).
+	// The reaper owns every exit status of this process (and of orphans, as PID 1 or as a subreaper). It must
+	// outlive the signal that cancels ctx: the tear-down that follows SIGTERM waits for the process's exit.
 	reaper := proc.NewReaper(log)
-	if err := reaper.Start(ctx); err != nil {
+	if err := reaper.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("reaper: %w", err)
 	}
 	defer reaper.Close()

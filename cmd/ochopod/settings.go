@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/ochopod/ochopod/runtime/binding"
 )
 
 // usageError marks errors the user made in flags or settings: the binary exits with status 2 for them.
@@ -66,7 +69,8 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.cluster, "cluster", "default", "cluster name (env ochopod_cluster)")
 	fs.StringVar(&s.namespace, "namespace", "default", "namespace, dot-separated (env ochopod_namespace)")
 	fs.IntVar(&s.port, "port", 8080, "control port (env ochopod_port)")
-	fs.StringVar(&s.binding, "binding", "", "where the pod runs: local | generic (default: local if ochopod_local=true, else generic)")
+	fs.StringVar(&s.binding, "binding", "auto", "where the pod runs: "+strings.Join(binding.Names(), " | ")+
+		" (auto: local if ochopod_local=true, else kubernetes if KUBERNETES_SERVICE_HOST is set, else marathon if MARATHON_APP_ID or MESOS_TASK_ID is, else generic)")
 	fs.DurationVar(&s.sessionTimeout, "session-timeout", 10*time.Second, "ZooKeeper session timeout")
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug | info | warn | error (ochopod_debug=true means debug)")
 	fs.StringVar(&s.logFormat, "log-format", "text", "text | json")
@@ -102,17 +106,9 @@ func applyEnv(cmd *cobra.Command, env map[string]string) error {
 }
 
 func (s *runSettings) validate(env map[string]string) error {
-	if s.binding == "" {
-		s.binding = "generic"
-		if env["ochopod_local"] == "true" {
-			s.binding = "local"
-		}
-	}
-	if s.zk == "" && s.binding == "local" {
-		s.zk = "127.0.0.1:2181"
-	}
-	if s.zk == "" {
-		return usagef("no ZooKeeper: give --zk or set ochopod_zk")
+	// ZooKeeper is not checked here: the binding may find it (locate), and it needs the port checked below.
+	if _, err := binding.Lookup(s.binding); err != nil {
+		return usagef("--binding: %w", err)
 	}
 	if s.port <= 0 || s.port > 65535 {
 		return usagef("--port %d is not a port", s.port)
@@ -149,6 +145,32 @@ func (s *runSettings) validate(env map[string]string) error {
 		return usagef("--log-format %q: want text or json", s.logFormat)
 	}
 	return nil
+}
+
+// locate runs the binding (after validate, which checks the port it needs) and fills --zk from what it found
+// when the user gave neither --zk nor ochopod_zk: what the user says wins over what the binding discovers
+// (DESIGN §11), so a Marathon task with ochopod_zk set uses it, where the original preferred the Mesos agent's.
+// A binding that found everything but ZooKeeper is no error when the user gave it.
+func (s *runSettings) locate(env binding.Env) (binding.Location, error) {
+	b, err := binding.Lookup(s.binding)
+	if err != nil {
+		return binding.Location{}, usagef("--binding: %w", err)
+	}
+	loc, err := b.Resolve(env, s.port)
+	noZK := errors.Is(err, binding.ErrNoZooKeeper)
+	if err != nil && !noZK {
+		return binding.Location{}, usagef("%w", err)
+	}
+	if s.zk == "" {
+		s.zk = loc.ZK
+	}
+	if s.zk == "" && noZK {
+		return binding.Location{}, usagef("no ZooKeeper: give --zk or set ochopod_zk: %w", err)
+	}
+	if s.zk == "" {
+		return binding.Location{}, usagef("no ZooKeeper: give --zk or set ochopod_zk (the %s binding cannot find it)", loc.Binding)
+	}
+	return loc, nil
 }
 
 // validName accepts what fits in one ZooKeeper path segment; only namespaces may hold dots.

@@ -145,7 +145,7 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad timeout %q: want seconds > 0", raw))
 			return
 		}
-		timeout = min(time.Duration(secs*float64(time.Second)), s.set.MaxTimeout)
+		timeout = time.Duration(min(secs, s.set.MaxTimeout.Seconds()) * float64(time.Second)) // capped before the conversion: no overflow
 	}
 	body, ok := s.readBody(w, r)
 	if !ok {
