@@ -16,7 +16,8 @@
 //	                exit yields two ExecExited of that incarnation: the exit, then the tear-down's answer. A
 //	                second tear-down while one is in progress is merged (a SIGTERM not yet sent is sent, a
 //	                non-soft one arms the SIGKILL) and answered by the same single ExecExited.
-//	exit by itself → ExecExited{torn_down: false} with the code (128 + n when killed by signal n)
+//	exit by itself → ExecExited{torn_down: false} with the code (128 + n when killed by signal n); what the
+//	                process left in its group gets SIGKILL, so no child outlives it into the next incarnation
 //
 // ExecStarted and ExecExited go to Config.ReportTo, by default the actor's parent (the lifecycle), sent with
 // the executor as sender.

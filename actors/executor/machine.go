@@ -170,8 +170,9 @@ func (m *Machine) onExited(in *v1.ExecExited) []Effect {
 		m.graceArmed = false
 		effects = append(effects, StopTimer{Name: timerGrace})
 	}
-	if m.state == stateTerminating && !m.td.soft {
-		// The leader is gone; whatever it left in its group goes too (SIGKILL unless soft, DESIGN §6).
+	if m.td == nil || !m.td.soft {
+		// The group's leader is gone, by itself or torn down: whatever it left in its group goes too, so no
+		// child of a crashed process outlives it into the next incarnation (SIGKILL; a soft tear-down keeps them).
 		effects = append(effects, Signal{Incarnation: inc, Signal: syscall.SIGKILL})
 	}
 	msg := "process exited"

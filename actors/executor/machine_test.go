@@ -107,7 +107,7 @@ func runningMachine(t *testing.T) *Machine {
 func TestExecutor_ReportsAnExitByItself(t *testing.T) {
 	m := runningMachine(t)
 	run(t, m, []step{
-		{exited(1, 42, 3, 0), []string{"exited#1(pid=42,code=3,sig=0,killed=false,torn=false)"}},
+		{exited(1, 42, 3, 0), []string{"sig#1(KILL)", "exited#1(pid=42,code=3,sig=0,killed=false,torn=false)"}},
 		{exited(1, 42, 3, 0), nil}, // duplicate
 	})
 	if m.State() != "idle" || m.Pid() != 0 {
@@ -118,7 +118,7 @@ func TestExecutor_ReportsAnExitByItself(t *testing.T) {
 func TestExecutor_ReportsADeathBySignal(t *testing.T) {
 	m := runningMachine(t)
 	run(t, m, []step{
-		{exited(1, 42, 139, syscall.SIGSEGV), []string{"exited#1(pid=42,code=139,sig=11,killed=false,torn=false)"}},
+		{exited(1, 42, 139, syscall.SIGSEGV), []string{"sig#1(KILL)", "exited#1(pid=42,code=139,sig=11,killed=false,torn=false)"}},
 	})
 }
 
@@ -139,10 +139,10 @@ func TestExecutor_StartIsRefused(t *testing.T) {
 	}{
 		{"while running", nil, start(2, "x")},
 		{"while terminating", []step{{teardown(1, true, time.Minute, false), []string{"timer#1(grace,1m0s)", "sig#1(TERM)"}}}, start(2, "x")},
-		{"same incarnation after its exit", []step{{exited(1, 42, 0, 0), []string{"exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(1, "x")},
-		{"older incarnation", []step{{exited(1, 42, 0, 0), []string{"exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(0, "x")},
-		{"empty command", []step{{exited(1, 42, 0, 0), []string{"exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(2)},
-		{"empty program", []step{{exited(1, 42, 0, 0), []string{"exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(2, "")},
+		{"same incarnation after its exit", []step{{exited(1, 42, 0, 0), []string{"sig#1(KILL)", "exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(1, "x")},
+		{"older incarnation", []step{{exited(1, 42, 0, 0), []string{"sig#1(KILL)", "exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(0, "x")},
+		{"empty command", []step{{exited(1, 42, 0, 0), []string{"sig#1(KILL)", "exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(2)},
+		{"empty program", []step{{exited(1, 42, 0, 0), []string{"sig#1(KILL)", "exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}}}, start(2, "")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,7 +219,7 @@ func TestExecutor_TearDownOfNoRunningProcessAnswersAtOnce(t *testing.T) {
 		{started(2, 7), []string{"started#2(7)"}},
 		// Another incarnation than the running one: that one does not run, nothing is signalled.
 		{teardown(1, true, time.Second, false), []string{"exited#1(pid=0,code=0,sig=0,killed=false,torn=true)"}},
-		{exited(2, 7, 1, 0), []string{"exited#2(pid=7,code=1,sig=0,killed=false,torn=false)"}},
+		{exited(2, 7, 1, 0), []string{"sig#2(KILL)", "exited#2(pid=7,code=1,sig=0,killed=false,torn=false)"}},
 		// The tear-down crossed the exit: answered at once as well.
 		{teardown(2, true, time.Second, false), []string{"exited#2(pid=0,code=0,sig=0,killed=false,torn=true)"}},
 	})
@@ -264,7 +264,7 @@ func TestExecutor_StaleCompletionsAreDropped(t *testing.T) {
 		{"junk", nil},
 	})
 	run(t, m, []step{
-		{exited(1, 42, 0, 0), []string{"exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}},
+		{exited(1, 42, 0, 0), []string{"sig#1(KILL)", "exited#1(pid=42,code=0,sig=0,killed=false,torn=false)"}},
 		{&v1.ExecSignal{Incarnation: 1, Signal: 1}, nil}, // exited
 		{start(2, "x"), []string{"spawn#2(x)"}},
 		{started(1, 50), nil}, // started of another incarnation

@@ -24,7 +24,6 @@ import (
 	"github.com/ochopod/ochopod/runtime/pod"
 	"github.com/ochopod/ochopod/runtime/podlog"
 	"github.com/ochopod/ochopod/runtime/proc"
-	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/runtime/zk/gozk"
 )
@@ -39,6 +38,12 @@ func newRunCommand() *cobra.Command {
 			env := binding.FromEnviron(os.Environ())
 			if err := applyEnv(cmd, env); err != nil {
 				return err
+			}
+			if err := s.loadSpec(cmd.Flags(), args); err != nil {
+				return err
+			}
+			if s.dryRun {
+				return s.printDryRun(cmd.OutOrStdout(), args)
 			}
 			if err := s.validate(env); err != nil {
 				return err
@@ -98,6 +103,12 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 
 	// The reaper owns every exit status of this process (and of orphans, as PID 1 or as a subreaper). It must
 	// outlive the signal that cancels ctx: the tear-down that follows SIGTERM waits for the process's exit.
+	if os.Getpid() != 1 {
+		// Not PID 1: become the reaper of our descendants anyway, so orphans of the process are reaped here.
+		if err := proc.SetChildSubreaper(); err != nil {
+			log.Warn("cannot become a child subreaper: orphans of the process go to PID 1", "err", err)
+		}
+	}
 	reaper := proc.NewReaper(log)
 	if err := reaper.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("reaper: %w", err)
@@ -122,9 +133,9 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 			Sequential: s.sequential, FullShutdown: s.fullShutdown,
 		},
 	}
-	if len(args) > 0 {
+	if len(args) > 0 || s.podSpec != nil {
 		cfg.Lifecycle = &pod.LifecycleConfig{
-			Lifecycle: sdk.Exec{Argv: args},
+			Lifecycle: s.lifecycleOf(args, reaper, log),
 			Settings: lifecycle.Settings{
 				Checks: s.checks, CheckEvery: s.checkEvery, Grace: s.grace, Soft: s.soft, Strict: s.strict,
 				DeferStart: !s.start, Shell: s.shell, Cwd: s.cwd, Pipe: s.pipe,
@@ -152,7 +163,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	defer unsubscribe()
 
 	srv := &http.Server{
-		Handler:           control.Handler(p, nil, control.Settings{DefaultTimeout: s.grace}, log),
+		Handler:           control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)
