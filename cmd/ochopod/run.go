@@ -39,7 +39,7 @@ func newRunCommand() *cobra.Command {
 			if err := applyEnv(cmd, env); err != nil {
 				return err
 			}
-			if err := s.loadSpec(cmd.Flags(), args); err != nil {
+			if err := s.loadSpec(cmd.Flags(), env, args); err != nil {
 				return err
 			}
 			if s.dryRun {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +13,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ochopod/ochopod/runtime/binding"
+	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/proc"
+	"github.com/ochopod/ochopod/runtime/sdk"
+	"github.com/ochopod/ochopod/runtime/spec"
 )
 
 // usageError marks errors the user made in flags or settings: the binary exits with status 2 for them.
@@ -51,6 +56,12 @@ type runSettings struct {
 	pipe       bool
 	start      bool
 	linger     time.Duration
+
+	// The pod spec (runtime/spec) and its dry run.
+	spec    string     // --spec FILE
+	dryRun  bool       // --dry-run
+	pods    string     // --pods FILE, the cluster of the dry run
+	podSpec *spec.Spec // the spec loaded from --spec, nil without one
 }
 
 // envFallbacks maps each flag to the environment variable (DESIGN §9) it falls back to when not given.
@@ -89,6 +100,9 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.pipe, "pipe", false, "forward the process's output into the pod log (/log)")
 	fs.BoolVar(&s.start, "start", true, "start the process at the first configuration (env ochopod_start); false: wait for a second on")
 	fs.DurationVar(&s.linger, "linger", 5*time.Second, "how long a dead pod keeps answering /info and /log before it exits")
+	fs.StringVar(&s.spec, "spec", "", "pod spec (YAML): settings, command, env, templates, hooks, probe, tools; flags and ochopod_* variables win over it")
+	fs.BoolVar(&s.dryRun, "dry-run", false, "print the files and the command the spec gives for the cluster of --pods, and exit (no ZooKeeper)")
+	fs.StringVar(&s.pods, "pods", "", "with --dry-run: the cluster, as the leader sends it: {\"pods\": {key: payload}, \"dependencies\": {...}, \"key\": key}")
 }
 
 // applyEnv fills every flag the command line did not set from its environment variable, so that flags win.
@@ -206,4 +220,122 @@ func newLogger(s *runSettings, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadSpec reads --spec, if given, and takes from it every setting the command line and the environment
+// left open. Precedence, highest first: a flag on the command line; its ochopod_* variable (applyEnv ran
+// before, and marked the flags it set as changed); the spec; the built-in default. ochopod_debug=true and
+// ochopod_local=true, which act through validate and the binding's detection, likewise win over the spec's
+// log_level and binding. A spec that is not valid is a usage error (exit 2), before anything registers.
+func (s *runSettings) loadSpec(fs *pflag.FlagSet, env map[string]string, args []string) error {
+	if s.pods != "" && !s.dryRun {
+		return usagef("--pods goes with --dry-run")
+	}
+	if s.spec == "" {
+		if s.dryRun {
+			return usagef("--dry-run needs --spec")
+		}
+		return nil
+	}
+	sp, err := spec.Load(s.spec)
+	if err != nil {
+		return usageError{err}
+	}
+	if sp.Command == nil && len(args) == 0 {
+		return usagef("%s: no command: give one in the spec (command) or after --", s.spec)
+	}
+	s.podSpec = sp
+	open := func(flag string) bool { return !fs.Changed(flag) }
+	setString := func(flag string, v *string, dst *string) {
+		if v != nil && open(flag) {
+			*dst = *v
+		}
+	}
+	setBool := func(flag string, v *bool, dst *bool) {
+		if v != nil && open(flag) {
+			*dst = *v
+		}
+	}
+	setInt := func(flag string, v *int, dst *int) {
+		if v != nil && open(flag) {
+			*dst = *v
+		}
+	}
+	setDuration := func(flag string, v *spec.Duration, dst *time.Duration) {
+		if v != nil && open(flag) {
+			*dst = v.Std()
+		}
+	}
+	setString("zk", sp.ZK, &s.zk)
+	setString("cluster", sp.Cluster, &s.cluster)
+	setString("namespace", sp.Namespace, &s.namespace)
+	setInt("port", sp.Port, &s.port)
+	if env["ochopod_local"] != "true" {
+		setString("binding", sp.Binding, &s.binding)
+	}
+	setDuration("session-timeout", sp.SessionTimeout, &s.sessionTimeout)
+	setDuration("linger", sp.Linger, &s.linger)
+	if env["ochopod_debug"] != "true" {
+		setString("log-level", sp.LogLevel, &s.logLevel)
+	}
+	setString("log-format", sp.LogFormat, &s.logFormat)
+	setDuration("damper", sp.Damper, &s.damper)
+	setDuration("probe-every", sp.ProbeEvery, &s.probeEvery)
+	if sp.DependsOn != nil && open("depends-on") {
+		s.dependsOn = append([]string(nil), sp.DependsOn...)
+	}
+	setDuration("grace", sp.Grace, &s.grace)
+	setBool("sequential", sp.Sequential, &s.sequential)
+	setBool("full-shutdown", sp.FullShutdown, &s.fullShutdown)
+	setInt("checks", sp.Checks, &s.checks)
+	setDuration("check-every", sp.CheckEvery, &s.checkEvery)
+	setBool("soft", sp.Soft, &s.soft)
+	setBool("strict", sp.Strict, &s.strict)
+	setBool("shell", sp.Shell, &s.shell)
+	if sp.Shell == nil && open("shell") && len(args) == 0 && sp.Command.Shell {
+		s.shell = true // the spec's command is one string: /bin/sh -c runs it
+	}
+	setString("cwd", sp.Cwd, &s.cwd)
+	setBool("pipe", sp.Pipe, &s.pipe)
+	setBool("start", sp.Start, &s.start)
+	return nil
+}
+
+// specRuntime is what the spec's hooks, probe, tools and templates run with; args after -- replace its command.
+func (s *runSettings) specRuntime(args []string, spawner proc.Spawner, log *slog.Logger) spec.Runtime {
+	return spec.Runtime{Spawner: spawner, Env: os.Environ(), Dir: s.cwd, Argv: args, Logger: log}
+}
+
+// lifecycleOf is the pod's lifecycle: the spec's, or the default one that runs the command after --.
+func (s *runSettings) lifecycleOf(args []string, spawner proc.Spawner, log *slog.Logger) sdk.Lifecycle {
+	if s.podSpec != nil {
+		return s.podSpec.Lifecycle(s.specRuntime(args, spawner, log))
+	}
+	return sdk.Exec{Argv: args}
+}
+
+// toolsOf are the tools of /exec: the spec's, if any.
+func (s *runSettings) toolsOf(args []string, spawner proc.Spawner, log *slog.Logger) map[string]control.Tool {
+	if s.podSpec == nil {
+		return nil
+	}
+	return s.podSpec.ControlTools(s.specRuntime(args, spawner, log))
+}
+
+// printDryRun is `ochopod run --dry-run --spec FILE --pods FILE`: what a configuration would write and run for
+// that cluster, without ZooKeeper. Every failure is the user's input (exit 2).
+func (s *runSettings) printDryRun(w io.Writer, args []string) error {
+	if s.pods == "" {
+		return usagef("--dry-run needs --pods: the cluster to render for")
+	}
+	cluster, err := os.ReadFile(s.pods)
+	if err != nil {
+		return usagef("--pods: %w", err)
+	}
+	out, err := s.podSpec.DryRun(cluster, s.specRuntime(args, nil, nil))
+	if err != nil {
+		return usagef("dry run: %s: %w", s.pods, err)
+	}
+	_, err = io.WriteString(w, out)
+	return err
 }
