@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -36,7 +37,8 @@ func Props(cfg Config) *actor.Props {
 	if cfg.Supervisor != nil {
 		opts = append(opts, actor.WithSupervisor(cfg.Supervisor))
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg) }, opts...)
+	var instances atomic.Uint64 // each instance's generations start past the previous instance's
+	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg, instances.Add(1)<<32) }, opts...)
 }
 
 type adapter struct {
@@ -47,13 +49,13 @@ type adapter struct {
 	worker *actor.PID
 }
 
-func newAdapter(cfg Config) *adapter {
+func newAdapter(cfg Config, firstGen uint64) *adapter {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("actor", "leader", "cluster", cfg.Cluster.Qualified)
-	return &adapter{cfg: cfg, log: log, m: NewMachine(MachineConfig{Coordinator: cfg.Cluster.Coordinator(), Backoff: cfg.Backoff})}
+	return &adapter{cfg: cfg, log: log, m: NewMachine(MachineConfig{Coordinator: cfg.Cluster.Coordinator(), Backoff: cfg.Backoff, FirstGeneration: firstGen})}
 }
 
 // Receive is the protoactor entry point.

@@ -26,6 +26,9 @@ const (
 type MachineConfig struct {
 	Coordinator string // the lock's directory, coordinator/ of the cluster
 	Backoff     backoff.Policy
+	// FirstGeneration is where generations start: a restarted actor starts past its previous instance's, so
+	// that instance's late answers and watches are dropped.
+	FirstGeneration uint64
 }
 
 // Machine is the leader lock's pure state machine: the Kazoo Lock recipe (lowest sequence holds the lock,
@@ -46,7 +49,7 @@ type Machine struct {
 }
 
 // NewMachine returns an idle lock machine.
-func NewMachine(cfg MachineConfig) *Machine { return &Machine{cfg: cfg} }
+func NewMachine(cfg MachineConfig) *Machine { return &Machine{cfg: cfg, gen: cfg.FirstGeneration} }
 
 // Leading reports whether the machine holds the lock.
 func (m *Machine) Leading() bool { return m.phase == phaseLeading }

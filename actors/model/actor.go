@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,7 +39,12 @@ type Config struct {
 
 // Props returns the props of a model actor.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg) })
+	var instances atomic.Uint64 // each instance's generations start past the previous instance's
+	return actor.PropsFromProducer(func() actor.Actor {
+		c := cfg
+		c.Machine.FirstGeneration = instances.Add(1) << 32
+		return newAdapter(c)
+	})
 }
 
 type adapter struct {
@@ -106,6 +112,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		go func() {
 			done := &v1.PhaseDone{Generation: e.Generation}
 			plan, err := planPhase(cfg, e)
+			plan.Guard = func(context.Context) error { return holdsLock(conn, cfg.LockPath) }
 			if err == nil {
 				done.Dropped, err = RunPhase(phaseCtx, cfg.Caller, plan)
 			}
@@ -185,4 +192,17 @@ func runProbe(ctx context.Context, probe func(context.Context, *sdk.Cluster) (st
 	}
 	done.Result = []byte(status)
 	return done
+}
+
+// holdsLock checks that the lock node still exists and belongs to this session: a leader frozen past its
+// session timeout learns here, before it touches any pod, that it was deposed.
+func holdsLock(c zk.Conn, lock string) error {
+	ok, st, err := c.Exists(lock)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot check the leader lock %s: %w", lock, err)
+	case !ok || st.EphemeralOwner != c.SessionID():
+		return fmt.Errorf("%w: the leader lock %s is gone", zk.ErrFenced, lock)
+	}
+	return nil
 }

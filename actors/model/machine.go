@@ -41,6 +41,8 @@ type MachineConfig struct {
 	Backoff    backoff.Policy
 	// ProbeEvery is the period of the user's probe (DESIGN §7); 0: no probe.
 	ProbeEvery time.Duration
+	// FirstGeneration is where generations start: a restarted model starts past its previous instance's.
+	FirstGeneration uint64
 }
 
 // view is the cluster as last read from ZooKeeper.
@@ -76,6 +78,7 @@ type Machine struct {
 	lastErr        string
 	snapshotOK     bool // our snapshot node is written since we lead
 
+	damperGen uint64 // tags the damper's timer: reads while it runs move gen, not the damper
 	probeGen  uint64 // tags the probe's timer, apart from gen: a probe does not stop a configuration
 	probeCall uint64 // tags the probe in flight
 	probing   bool   // a probe is in flight
@@ -83,7 +86,10 @@ type Machine struct {
 }
 
 // NewMachine returns a model that has read nothing yet.
-func NewMachine(cfg MachineConfig) *Machine { return &Machine{cfg: cfg} }
+func NewMachine(cfg MachineConfig) *Machine {
+	g := cfg.FirstGeneration
+	return &Machine{cfg: cfg, gen: g, damperGen: g, probeGen: g, probeCall: g}
+}
 
 // Start asks for the watches and a first read, and starts the probe's period.
 func (m *Machine) Start() []Effect {
@@ -136,6 +142,13 @@ func (m *Machine) Handle(in any) []Effect {
 				return nil
 			}
 			return m.probe()
+		}
+		if in.GetName() == timerDamper {
+			// The damper has its own generation: reads while it runs must not orphan it.
+			if in.GetEpoch() != m.damperGen {
+				return nil
+			}
+			return m.onTimer(in.GetName())
 		}
 		if in.GetEpoch() != m.gen {
 			return nil
@@ -221,10 +234,11 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 		return effects // the damper is running: it will configure whatever is there when it fires
 	}
 	m.phase = phasePending
-	m.gen++
+	m.gen++ // drops whatever the previous state had in flight
+	m.damperGen = m.gen
 	effects = append(effects, Log{Level: slog.LevelInfo, Msg: "the cluster changed: configuring after the damper",
 		Args: []any{"pods", len(v.pods), "dependencies", len(v.deps), "damper", m.cfg.Damper}})
-	return append(effects, StartTimer{Name: timerDamper, Generation: m.gen, After: m.cfg.Damper}, m.publish())
+	return append(effects, StartTimer{Name: timerDamper, Generation: m.damperGen, After: m.cfg.Damper}, m.publish())
 }
 
 func (m *Machine) onTimer(name string) []Effect {

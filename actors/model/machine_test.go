@@ -260,3 +260,14 @@ func TestModel_ProbeRunsAfterEachConfigurationAndPeriodically(t *testing.T) {
 		t.Fatalf("status %q", st)
 	}
 }
+
+func TestModel_ChangeDuringTheDamperIsConfiguredWhenItExpires(t *testing.T) {
+	m := newTestMachine(2 * time.Second)
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{read(1, pods("a"), ""), []string{"timer#2(damper,2s)"}},
+		{changed, []string{"read#3"}}, // b joins while the damper runs
+		{read(3, pods("a", "b"), ""), nil},
+		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#4(2)"}},
+	})
+}

@@ -37,6 +37,9 @@ type PhasePlan struct {
 	Sequential   bool        // one request at a time in key order, instead of all at once
 	FullShutdown bool        // off to every pod before on
 	Clock        clock.Clock // times each request out; nil: the wall clock
+	// Guard, when set, runs before the checks and before the pods are turned off or on: an error (the
+	// leader lost its lock) aborts the phase, so a deposed leader does not reconfigure pods with a stale view.
+	Guard func(ctx context.Context) error
 }
 
 // PhasePods lists the pods of a cluster, sorted by key, each with its control URL built from the payload's
@@ -107,6 +110,9 @@ func RunPhase(ctx context.Context, c control.Caller, plan PhasePlan) (dropped []
 		r.wire.Dependencies = map[string]map[string]payload.Payload{} // {} on the wire, as the original sent
 	}
 
+	if err := guard(ctx, plan); err != nil {
+		return nil, err
+	}
 	replies := r.step(ctx, taskCheck, pods) // step 2
 	var left []PhasePod
 	var failures []error
@@ -126,6 +132,9 @@ func RunPhase(ctx context.Context, c control.Caller, plan PhasePlan) (dropped []
 	}
 	if len(left) == 0 { // step 3
 		return dropped, nil
+	}
+	if err := guard(ctx, plan); err != nil {
+		return dropped, err
 	}
 	if plan.FullShutdown {
 		r.step(ctx, taskOff, left)
@@ -237,4 +246,14 @@ func snippet(b []byte) string {
 		s = s[:most] + "..."
 	}
 	return s
+}
+
+func guard(ctx context.Context, plan PhasePlan) error {
+	if plan.Guard == nil {
+		return nil
+	}
+	if err := plan.Guard(ctx); err != nil {
+		return fmt.Errorf("configuration phase: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,7 +54,8 @@ func Props(cfg Config) *actor.Props {
 	if cfg.Supervisor != nil {
 		opts = append(opts, actor.WithSupervisor(cfg.Supervisor))
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg) }, opts...)
+	var instances atomic.Uint64 // each instance's epochs start past the previous instance's
+	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg, instances.Add(1)<<32) }, opts...)
 }
 
 // adapter carries out the machine's effects. ZooKeeper calls run on goroutines that report back to the
@@ -65,16 +68,19 @@ type adapter struct {
 	epoch   uint64 // epoch of conn
 	timers  map[string]clock.Timer
 	leader  *actor.PID
-	waiters []*actor.PID // asked us to stop
+	waiters []*actor.PID   // asked us to stop
+	closing sync.WaitGroup // clients being closed off the actor; release waits for them
 }
 
-func newAdapter(cfg Config) *adapter {
+func newAdapter(cfg Config, firstEpoch uint64) *adapter {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("actor", "session", "cluster", cfg.Cluster.Qualified, "zk", cfg.Ensemble.String())
-	return &adapter{cfg: cfg, log: log, m: NewMachine(cfg.machineConfig()), timers: map[string]clock.Timer{}}
+	mc := cfg.machineConfig()
+	mc.FirstEpoch = firstEpoch
+	return &adapter{cfg: cfg, log: log, m: NewMachine(mc), timers: map[string]clock.Timer{}}
 }
 
 // Receive is the protoactor entry point.
@@ -170,6 +176,9 @@ func (a *adapter) dial(ctx actor.Context, epoch uint64) {
 		tell(&v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Error: err.Error()})
 		return
 	}
+	if a.conn != nil {
+		a.closeConn(a.epoch) // never drop a client unclosed: its goroutines and session would leak
+	}
 	a.conn, a.epoch = conn, epoch
 	a.log.Debug("dialing ZooKeeper", "ensemble", a.cfg.Ensemble.String(), "epoch", epoch)
 	go func() { // ends when the client closes its event channel
@@ -201,7 +210,11 @@ func (a *adapter) closeConn(epoch uint64) {
 	}
 	conn := a.conn
 	a.conn = nil
-	go conn.Close() // Close may wait on the server; the actor does not
+	a.closing.Add(1)
+	go func() { // Close may wait on the server; the actor does not
+		defer a.closing.Done()
+		conn.Close()
+	}()
 }
 
 func (a *adapter) register(ctx actor.Context, e Register) {
@@ -262,4 +275,5 @@ func (a *adapter) release() {
 		a.conn.Close()
 		a.conn = nil
 	}
+	a.closing.Wait() // every client this actor opened is closed when it is gone
 }

@@ -58,6 +58,10 @@ type MachineConfig struct {
 	// session one timeout after it last heard from us, so a third of the timeout is all that is left.
 	SuspendAfter time.Duration
 	Backoff      backoff.Policy
+	// FirstEpoch is where this machine's epochs start. A restarted actor's machine starts past every epoch
+	// of the instance before it, so that instance's late completions and client events are never taken for
+	// its own.
+	FirstEpoch uint64
 }
 
 // Machine is the session's pure state machine (DESIGN §5). Feed it inputs with Handle; carry out the effects it
@@ -81,7 +85,7 @@ type Machine struct {
 
 // NewMachine returns a machine in its idle phase.
 func NewMachine(cfg MachineConfig) *Machine {
-	return &Machine{cfg: cfg, role: v1.Role_ROLE_FOLLOWER}
+	return &Machine{cfg: cfg, role: v1.Role_ROLE_FOLLOWER, epoch: cfg.FirstEpoch}
 }
 
 // Start begins the life of the session: first the identity.

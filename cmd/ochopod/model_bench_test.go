@@ -1,0 +1,399 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ochopod/ochopod/runtime/cluster"
+	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/testkit/zkserver"
+)
+
+// BenchmarkIntegration_Scale measures the cluster model with real `ochopod run` processes (command: sleep) on
+// one machine and a real ZooKeeper (warmed up by 300 create/get/delete first: a production server has been up
+// for a while), damper 0, session timeout 10 s, for each pod count of OCHOPOD_BENCH_PODS (default "3,10,50"):
+//
+//   - start: from the first process started to the hash (with the snapshot, one multi) covering all n pods
+//     (every pod answered on with 200, so every command was started; /info is checked afterwards);
+//   - join: from starting one more pod to the hash covering the n+1 pods;
+//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left;
+//   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
+//     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3).
+//
+// Pods start in batches of OCHOPOD_BENCH_BATCH (default 50): the next batch once the previous one registered.
+// Run: OCHOPOD_BENCH_PODS=3,10,50,200 go test -run '^$' -bench Integration_Scale -benchtime 1x ./cmd/ochopod/
+func BenchmarkIntegration_Scale(b *testing.B) {
+	counts := benchInts(b, "OCHOPOD_BENCH_PODS", "3,10,50")
+	batch := benchInts(b, "OCHOPOD_BENCH_BATCH", "50")[0]
+	idle := 30 * time.Second
+	if v := os.Getenv("OCHOPOD_BENCH_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("OCHOPOD_BENCH_IDLE=%q: %v", v, err)
+		}
+		idle = d
+	}
+	buildBinary(b)
+	var rows []scaleRow
+	for _, n := range counts {
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			var r scaleRow
+			for range b.N {
+				r = scaleOnce(b, n, batch, idle)
+			}
+			b.ReportMetric(ms(r.start), "ms/start")
+			b.ReportMetric(ms(r.join), "ms/join")
+			b.ReportMetric(ms(r.handOver), "ms/hand-over")
+			b.ReportMetric(ms(r.joinPhase), "ms/join-phase")
+			b.ReportMetric(r.idleRate, "zk-pkts/s-idle")
+			b.ReportMetric(r.pingRate, "pings/s-expected")
+			rows = append(rows, r)
+		})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs; targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
+		scaleSessionTimeout, runtime.NumCPU())
+	fmt.Fprintf(&sb, "%6s %10s %7s %10s %11s %11s %12s %15s %6s %9s\n",
+		"pods", "start", "phases", "join", "join phase", "hand-over", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%6d %10s %7d %10s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
+			r.n, r.start.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond),
+			r.handOver.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
+	}
+	fmt.Print(sb.String())
+}
+
+const scaleSessionTimeout = 10 * time.Second
+
+type scaleRow struct {
+	n                     int
+	start, join, handOver time.Duration
+	phases                int           // configurations the first leader wrote while the n pods started
+	joinPhase             time.Duration // the join's configuration phase, from the leader's log
+	idleRate, pingRate    float64
+	rssMB                 float64 // mean resident memory of one `ochopod run` process
+	sessions, idlePackets int64
+	idleWindow            time.Duration
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchInts(b *testing.B, env, def string) []int {
+	v := os.Getenv(env)
+	if v == "" {
+		v = def
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q: want positive integers separated by commas", env, v)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// benchPod starts one pod of the benchmark: info logs (debug logs of hundreds of pods cost CPU), sleep.
+func benchPod(b *testing.B, addr string) *podProcess {
+	return mdStartPod(b, addr, "scale", scaleSessionTimeout, []string{"--log-level", "info"}, "sleep", "3600")
+}
+
+func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
+	b.StopTimer()
+	defer b.StartTimer()
+	r := scaleRow{n: n}
+	srv := zkserver.Start(b)
+	obs := mdObserve(b, srv.Addr())
+	c := zk.ClusterOf("it", "scale")
+	warmUp(b, obs)
+	deadline := 60*time.Second + time.Duration(n)*200*time.Millisecond
+
+	// Start: batches, each once the previous one registered (a pod that could not listen is replaced).
+	began := time.Now()
+	var pods []*podProcess
+	for len(pods) < n {
+		k := min(batch, n-len(pods))
+		for range k {
+			pods = append(pods, benchPod(b, srv.Addr()))
+		}
+		waitRegistered(b, obs, c, pods, srv.Addr(), deadline)
+	}
+	_, at := waitHash(b, obs, c, n, "", deadline)
+	r.start = at.Sub(began)
+	infos := benchInfos(b, pods, deadline)
+	byKey := map[string]int{}
+	for i, m := range infos {
+		k, _ := m["key"].(string)
+		byKey[strings.ReplaceAll(k, "-", "")] = i
+	}
+	r.phases = strings.Count(leaderLog(pods), "snapshot and hash written") // the log is in by now
+
+	// Join.
+	began = time.Now()
+	pods = append(pods, benchPod(b, srv.Addr()))
+	_, at = waitHash(b, obs, c, n+1, "", deadline)
+	r.join = at.Sub(began)
+	infos = benchInfos(b, pods, deadline)
+	k, _ := infos[n]["key"].(string)
+	byKey[strings.ReplaceAll(k, "-", "")] = n
+
+	// Hand-over: SIGTERM to the leader, the next one configures the pods left.
+	holder, err := cluster.Leader(obs, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lead, ok := byKey[holder]
+	if !ok {
+		b.Fatalf("the lock holder %q is none of the pods", holder)
+	}
+	leadKey, _ := infos[lead]["key"].(string)
+	r.joinPhase = lastPhase(pods[lead].out.String())
+	began = time.Now()
+	if err := pods[lead].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	_, at = waitHash(b, obs, c, n, leadKey, deadline)
+	r.handOver = at.Sub(began)
+	mdWaitExit(b, pods[lead], deadline)
+	rest := append(append([]*podProcess{}, pods[:lead]...), pods[lead+1:]...)
+	benchInfos(b, rest, deadline)
+	r.rssMB = meanRSS(rest)
+	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
+		for _, p := range pods {
+			for _, l := range strings.Split(p.out.String(), "\n") {
+				if strings.Contains(l, "actor=model") || strings.Contains(l, "leader lock") || strings.Contains(l, "signal received") {
+					fmt.Printf("pod %d: %s\n", p.port, l) // b.Logf truncates a benchmark's log
+				}
+			}
+		}
+	}
+
+	// Idle: what ZooKeeper receives while nothing changes.
+	before := mntr(b, srv)
+	t0 := time.Now()
+	time.Sleep(idle) // a measurement window, not a wait for a condition
+	after := mntr(b, srv)
+	r.idleWindow = time.Since(t0)
+	r.idlePackets = after["zk_packets_received"] - before["zk_packets_received"]
+	r.sessions = after["zk_num_alive_connections"] - 1 // mntr's own connection is counted
+	r.idleRate = float64(r.idlePackets) / r.idleWindow.Seconds()
+	r.pingRate = float64(r.sessions) / (scaleSessionTimeout.Seconds() / 3)
+	b.Logf("pods=%d: start %s (%d configurations written on the way), join %s, hand-over %s; idle %d packets in %s from %d sessions (%.1f/s, pings alone %.1f/s); RSS %.1f MB/pod",
+		n, r.start.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.handOver.Round(time.Millisecond),
+		r.idlePackets, r.idleWindow.Round(time.Millisecond), r.sessions, r.idleRate, r.pingRate, r.rssMB)
+	return r
+}
+
+// waitRegistered waits, through a watch on pods/, until every pod started so far registered; a pod that
+// exited (its control port was taken, say) is replaced.
+func waitRegistered(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, addr string, within time.Duration) {
+	end := time.Now().Add(within)
+	for {
+		for i, p := range pods {
+			if !p.alive() {
+				b.Logf("pod on port %d exited at start, replacing it:\n%s", p.port, p.out.String())
+				pods[i] = benchPod(b, addr)
+			}
+		}
+		names, _, ch, err := obs.ChildrenW(c.Pods())
+		if errors.Is(err, zk.ErrNoNode) { // not yet: wait for pods/ to appear
+			var exists bool
+			exists, _, ch, err = obs.ExistsW(c.Pods())
+			if exists {
+				continue
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(names) >= len(pods) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-time.After(500 * time.Millisecond): // a process may exit
+		}
+		if time.Now().After(end) {
+			b.Fatalf("%d of %d pods registered within %s", len(names), len(pods), within)
+		}
+	}
+}
+
+// waitHash waits, through watches on the hash, until snapshot and hash cover n live pods (exclude not among
+// them) as the model computes it, and returns when the write was seen.
+func waitHash(b *testing.B, obs zk.Conn, c zk.Cluster, n int, exclude string, within time.Duration) (mdView, time.Time) {
+	end := time.NewTimer(within)
+	defer end.Stop()
+	for {
+		_, _, ch, err := obs.ExistsW(c.Hash())
+		if err != nil {
+			b.Fatal(err)
+		}
+		seen := time.Now()
+		// Cheap first: only a snapshot of n pods is worth reading every pod for.
+		if data, _, err := obs.Get(c.Snapshot()); err == nil {
+			var snap map[string]json.RawMessage
+			if json.Unmarshal(data, &snap) == nil && len(snap) == n && snap[exclude] == nil {
+				v, err := mdReadView(obs, c, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(v.live) == n && v.configured() {
+					return v, seen
+				}
+			}
+		}
+		select {
+		case <-ch:
+		case <-time.After(time.Second): // a hash written before the watch was armed, a pod leaving late
+		case <-end.C:
+			v, _ := mdReadView(obs, c, nil)
+			b.Fatalf("not configured with %d pods within %s: %s", n, within, v)
+		}
+	}
+}
+
+// benchInfos asks every pod's /info, a few at a time, until each says running.
+func benchInfos(b *testing.B, pods []*podProcess, within time.Duration) []map[string]any {
+	out := make([]map[string]any, len(pods))
+	errs := make([]string, len(pods))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	end := time.Now().Add(within)
+	for i, p := range pods {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for {
+				m, ok := p.info()
+				if ok && mdRunning(m) {
+					out[i] = m
+					return
+				}
+				if time.Now().After(end) {
+					errs[i] = fmt.Sprintf("pod %d (port %d): %v", i, p.port, m)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			b.Fatalf("not running: %s", e)
+		}
+	}
+	return out
+}
+
+// leaderLog is the log of the pod that wrote the most configurations.
+func leaderLog(pods []*podProcess) string {
+	best, most := "", 0
+	for _, p := range pods {
+		s := p.out.String()
+		if n := strings.Count(s, "snapshot and hash written"); n > most {
+			best, most = s, n
+		}
+	}
+	return best
+}
+
+func meanRSS(pods []*podProcess) float64 {
+	var kb []float64
+	for _, p := range pods {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				kb = append(kb, v)
+			}
+		}
+	}
+	if len(kb) == 0 {
+		return 0
+	}
+	sort.Float64s(kb)
+	var sum float64
+	for _, v := range kb {
+		sum += v
+	}
+	return sum / float64(len(kb)) / 1024
+}
+
+func mntr(b *testing.B, srv *zkserver.Server) map[string]int64 {
+	m, err := srv.Mntr()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]int64{}
+	for k, v := range m {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// warmUp runs some writes and reads through a fresh server so that its JIT does not weigh on the first figures:
+// a ZooKeeper in production has been up for a while.
+func warmUp(b *testing.B, obs zk.Conn) {
+	for i := range 300 {
+		p := fmt.Sprintf("/warmup-%d", i)
+		if _, err := obs.Create(p, []byte("x"), zk.Ephemeral); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := obs.Get(p); err != nil {
+			b.Fatal(err)
+		}
+		if err := obs.Delete(p, -1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// lastPhase is the duration of the last configuration phase in a leader's log: from "configuring the cluster"
+// to the "snapshot and hash written" after it.
+func lastPhase(log string) time.Duration {
+	var began, done time.Time
+	for _, l := range strings.Split(log, "\n") {
+		at := logTime(l)
+		switch {
+		case strings.Contains(l, `msg="configuring the cluster"`):
+			began, done = at, time.Time{}
+		case strings.Contains(l, `msg="snapshot and hash written"`) && !began.IsZero():
+			done = at
+		}
+	}
+	if began.IsZero() || done.IsZero() {
+		return 0
+	}
+	return done.Sub(began)
+}
+
+func logTime(line string) time.Time {
+	v, ok := strings.CutPrefix(line, "time=")
+	if !ok {
+		return time.Time{}
+	}
+	v, _, _ = strings.Cut(v, " ")
+	at, _ := time.Parse(time.RFC3339Nano, v)
+	return at
+}
