@@ -160,7 +160,8 @@ func planPhase(cfg Config, e Configure) (PhasePlan, error) {
 		}
 		w.Dependencies[name] = snap
 	}
-	return PhasePlan{Pods: PhasePods(w.Pods), Wire: w, Grace: cfg.Grace, Sequential: cfg.Sequential, FullShutdown: cfg.FullShutdown}, nil
+	return PhasePlan{Pods: PhasePods(w.Pods), Wire: w, Grace: cfg.Grace, Sequential: cfg.Sequential,
+		FullShutdown: cfg.FullShutdown, Clock: cfg.Clock}, nil
 }
 
 // runProbe calls the user's probe on the cluster the machine read; a panic in user code is an error.

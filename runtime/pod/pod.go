@@ -133,12 +133,8 @@ func Start(cfg Config) (*Pod, error) {
 		return &root{key: cfg.Key, props: sessionProps, lifecycleProps: lifecycleProps}
 	},
 		actor.WithSupervisor(restarts))
-	pid, err := system.Root.SpawnNamed(rootProps, "pod")
-	if err != nil {
-		system.Shutdown()
-		return nil, fmt.Errorf("pod: spawn: %w", err)
-	}
-	p := &Pod{cfg: cfg, system: system, root: pid}
+	p := &Pod{cfg: cfg, system: system}
+	// Listen before anything runs, so no model status is missed.
 	p.sub = system.EventStream.Subscribe(func(evt any) {
 		if st, ok := evt.(*v1.ModelStatus); ok {
 			p.mu.Lock()
@@ -146,6 +142,12 @@ func Start(cfg Config) (*Pod, error) {
 			p.mu.Unlock()
 		}
 	})
+	pid, err := system.Root.SpawnNamed(rootProps, "pod")
+	if err != nil {
+		system.Shutdown()
+		return nil, fmt.Errorf("pod: spawn: %w", err)
+	}
+	p.root = pid
 	return p, nil
 }
 
