@@ -478,3 +478,22 @@ func TestPhase_OverHTTPToControlServers(t *testing.T) {
 		}
 	}
 }
+
+func TestPhase_SplicedBodiesEqualWholeEncodings(t *testing.T) {
+	w := sdk.Wire{
+		Pods:         map[string]payload.Payload{"a": {"ip": "1.1.1.1", "seq": int64(1)}, "b\"x": {"ip": "2.2.2.2"}},
+		Dependencies: map[string]map[string]payload.Payload{"ns.db": {"d": {"ip": "3.3.3.3"}}},
+	}
+	enc := (&phaseRun{wire: w}).encoder()
+	for _, key := range []string{"a", "b\"x", "é\u2028"} {
+		got, err := enc(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Key = key
+		want, _ := json.Marshal(w)
+		if string(got) != string(want) {
+			t.Fatalf("key %q:\n got %s\nwant %s", key, got, want)
+		}
+	}
+}
