@@ -1,0 +1,212 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/supervise"
+)
+
+// kind names the actors the sim runs per pod (DESIGN §4: session → leader → model → watchers).
+type kind int
+
+const (
+	kindSession kind = iota
+	kindLeader
+	kindModel
+	kindWatchers
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindSession:
+		return "session"
+	case kindLeader:
+		return "leader"
+	case kindModel:
+		return "model"
+	}
+	return "watchers"
+}
+
+// behaviour is one incarnation of an actor: the sim's adapter around a production machine, doing what the
+// package's actor.go does with protoactor, synchronously or through the sim's events.
+type behaviour interface {
+	start()                   // protoactor's Started
+	receive(env envelope) int // a message; returns how many effects (logs aside) the machine answered with
+	release()                 // protoactor's Stopping or Restarting
+}
+
+// actor is what protoactor keeps across restarts: the pid (the mailbox), the parent, the supervisor's
+// memory. Its behaviour is new at each incarnation, as a protoactor producer makes a new actor.
+type actor struct {
+	s        *Sim
+	pid      int
+	kind     kind
+	pod      *pod
+	parent   *actor
+	children []*actor
+	props    func(a *actor) behaviour
+	impl     behaviour
+	inc      int // incarnation: 0, then one more per restart
+	who      string
+	alive    bool
+	// suspended: crashed, waiting for the supervisor's restart; messages are held until then.
+	suspended bool
+	held      []envelope
+	crashes   []time.Time // the supervisor's history of this child
+}
+
+// envelope is a message on its way to an actor.
+type envelope struct {
+	to, from int
+	inc      int // the recipient's incarnation that issued the work this completes; -1 if none
+	msg      any
+}
+
+// spawn starts a child actor (ctx.Spawn): a new pid, Started at once.
+func (s *Sim) spawn(parent *actor, p *pod, k kind, props func(a *actor) behaviour) *actor {
+	s.nextPID++
+	a := &actor{s: s, pid: s.nextPID, kind: k, pod: p, parent: parent, props: props, alive: true}
+	a.who = fmt.Sprintf("%s/%s %s#%d", p.cl.name, p.key, k, a.pid)
+	if parent != nil {
+		parent.children = append(parent.children, a)
+	}
+	s.actors[a.pid] = a
+	s.trace(a.who, "spawn", nil, "")
+	a.impl = props(a)
+	a.impl.start()
+	return a
+}
+
+// stop stops an actor and its children (ctx.Stop): Stopping, then the children, then the pid is dead and
+// whatever is still sent to it is a dead letter.
+func (s *Sim) stop(a *actor) {
+	if a == nil || !a.alive {
+		return
+	}
+	a.impl.release()
+	s.stopChildren(a)
+	a.alive = false
+	delete(s.actors, a.pid)
+	if a.parent != nil {
+		a.parent.children = remove(a.parent.children, a)
+	}
+	s.trace(a.who, "stopped", nil, "")
+}
+
+// vanish ends an actor and its children with the process (a killed pod): no hook runs.
+func (s *Sim) vanish(a *actor) {
+	if a == nil || !a.alive {
+		return
+	}
+	for _, c := range append([]*actor(nil), a.children...) {
+		s.vanish(c)
+	}
+	a.alive = false
+	delete(s.actors, a.pid)
+}
+
+func (s *Sim) stopChildren(a *actor) {
+	for _, c := range append([]*actor(nil), a.children...) {
+		s.stop(c)
+	}
+}
+
+func remove(list []*actor, a *actor) []*actor {
+	for i, x := range list {
+		if x == a {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// crash makes the actor panic. As under protoactor, its mailbox is suspended and its parent's supervisor
+// restarts it after the policy's delay (runtime/supervise; the watchers have protoactor's default, at once).
+// Until then its children keep running and its messages wait. The restart runs Restarting on the old
+// incarnation, stops the children, and starts a new incarnation under the same pid, which then receives the
+// held messages, including the completions of work the old incarnation started.
+func (s *Sim) crash(a *actor) {
+	if !a.alive || a.suspended {
+		return
+	}
+	a.suspended = true
+	var delay time.Duration
+	if a.kind != kindWatchers {
+		delay, a.crashes = supervise.DefaultPolicy().Decide(a.crashes, s.clk.Now())
+	}
+	s.trace(a.who, "crash", nil, "restart in "+delay.String())
+	s.at(delay, func() { s.restart(a) })
+}
+
+func (s *Sim) restart(a *actor) {
+	if !a.alive {
+		return
+	}
+	a.impl.release()
+	s.stopChildren(a)
+	a.inc++
+	a.who = fmt.Sprintf("%s/%s %s#%d.%d", a.pod.cl.name, a.pod.key, a.kind, a.pid, a.inc)
+	a.suspended = false
+	s.trace(a.who, "restart", nil, "")
+	a.impl = a.props(a)
+	a.impl.start()
+	held := a.held
+	a.held = nil
+	for _, env := range held {
+		s.at(0, func() { s.deliver(env) })
+	}
+}
+
+// deliver hands a message to its actor, holds it while the actor is suspended, or drops it as a dead letter.
+func (s *Sim) deliver(env envelope) {
+	a := s.actors[env.to]
+	if a == nil {
+		return
+	}
+	if a.suspended {
+		a.held = append(a.held, env)
+		return
+	}
+	s.trace(a.who, "<-", env.msg, "")
+	n := a.impl.receive(env)
+	if env.inc >= 0 && env.inc != a.inc && n > 0 {
+		s.advise(fmt.Sprintf("%s: a restarted incarnation acted on a %T its previous incarnation's work sent", a.kind, env.msg))
+	}
+}
+
+// completion sends msg to the actor from work its current incarnation started (a reply on ch).
+func (a *actor) completion(ch *channel, msg any) {
+	a.s.send(ch, a.pid, a.pid, a.inc, msg)
+}
+
+// tell sends msg to another actor, in order with a's earlier messages to it.
+func (a *actor) tell(to *actor, msg any) {
+	if to == nil {
+		return
+	}
+	a.s.send(a.s.pair(a.pid, to.pid), to.pid, a.pid, -1, msg)
+}
+
+// timer fires msg into the actor after d, as its adapter's clock.AfterFunc does.
+func (a *actor) timer(d time.Duration, msg any) clock.Timer {
+	pid, inc, s := a.pid, a.inc, a.s
+	return s.at(d, func() { s.deliver(envelope{to: pid, from: pid, inc: inc, msg: msg}) })
+}
+
+// firstGeneration is where an incarnation's epochs or generations start, as the session, leader and model
+// Props count their instances: past every one of the previous incarnation's.
+func firstGeneration(a *actor) uint64 { return uint64(a.inc+1) << 32 }
+
+// countEffects counts what a machine answered, logs and status publications aside.
+func countEffects[E any](effects []E, ignore func(E) bool) int {
+	n := 0
+	for _, e := range effects {
+		if !ignore(e) {
+			n++
+		}
+	}
+	return n
+}

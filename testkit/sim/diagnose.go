@@ -1,0 +1,230 @@
+package sim
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/ochopod/ochopod/actors/model"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// Known production issues the simulation found (see doc.go for each). A failed scenario whose state matches
+// one is labelled with its name in Result.Issue, so that a run of many seeds tells the known from the new.
+// A label says the failure is consistent with the issue, not that nothing else went wrong.
+const (
+	// IssueDamperStall: the model's damper timer is dropped when a change arrives while it runs, and the
+	// model stays "configuration pending" forever (actors/model/machine.go: read() bumps the generation the
+	// damper timer was tagged with; onRead in phasePending assumes the damper still runs).
+	IssueDamperStall = "damper-stall"
+	// IssueEpochReuse: a restarted actor's machine counts its epochs from 0 again, so completions of the
+	// previous incarnation's work (session events of its closed client, a registration, a listing) match
+	// the new epoch and are acted on.
+	IssueEpochReuse = "epoch-reuse"
+	// IssueDuplicateContender: a leader restarted while its EnsureContender ran ends with two lock nodes of
+	// one session and waits on its own older node forever: the cluster has no leader.
+	IssueDuplicateContender = "duplicate-contender"
+	// IssueStaleLeaderRole: the session keeps reporting the leader role after its leader child restarted and
+	// did not get the lock back (the new incarnation never announces that it does not lead).
+	IssueStaleLeaderRole = "stale-leader-role"
+	// IssueUnadoptedSeq: a registration created a pod node (and wrote its seq) that the pod never adopted (the
+	// seq write failed, or the session restarted before the result arrived); a leader configured the
+	// cluster with that seq, and the pod then registered with another.
+	IssueUnadoptedSeq = "unadopted-seq"
+	// IssueUnrecordedConfiguration: a phase configured some pods (on answered 200) but the phase or the write
+	// of the hash failed; the cluster then went back to the state the hash records, so the model finds it
+	// clean and never configures again: those pods keep a configuration nobody recorded.
+	IssueUnrecordedConfiguration = "unrecorded-configuration"
+	// IssueMissedChange: at quiescence a leader's model is idle on a hash that is not its cluster's any more:
+	// it stopped reading. Seen with the damper's own generation (the fix of IssueDamperStall in the working
+	// tree): when the damper fires while a retry waits, configure moves the generation, the retry timer is
+	// then dropped, and `retrying` stays set, so every later change is only noted (readAgain), never read.
+	IssueMissedChange = "missed-change"
+)
+
+// seqConflict is the pod and seqs a failure of invariant (b) was about, for the diagnosis.
+type seqConflict struct {
+	key  string
+	seqs []int64
+}
+
+// diagnose labels a failure with the known issue it is consistent with, "" for none. The failure's own
+// words pick the candidates first (several issues can be present in one scenario), then the state decides.
+func (s *Sim) diagnose() string {
+	f := s.failure
+	seqFailure := strings.Contains(f, ": (b) ")
+	liveness := s.stage == "liveness"
+	switch {
+	case f == "":
+		return ""
+	case seqFailure && s.actedOnStale():
+		return IssueEpochReuse
+	case seqFailure && s.unadoptedSeq():
+		return IssueUnadoptedSeq
+	case seqFailure:
+		return ""
+	case strings.Contains(f, "no leader") && s.duplicateContender():
+		return IssueDuplicateContender
+	case strings.Contains(f, "leader role") && s.staleLeaderRole():
+		return IssueStaleLeaderRole
+	case liveness && s.modelPending():
+		return IssueDamperStall
+	case liveness && s.missedChange():
+		return IssueMissedChange
+	case liveness && s.unrecordedConfiguration():
+		return IssueUnrecordedConfiguration
+	case s.duplicateContender():
+		return IssueDuplicateContender
+	case s.staleLeaderRole():
+		return IssueStaleLeaderRole
+	case s.actedOnStale():
+		return IssueEpochReuse
+	}
+	return ""
+}
+
+// duplicateContender: some pod's current session owns two lock nodes of its cluster.
+func (s *Sim) duplicateContender() bool {
+	for _, c := range s.clusters {
+		coord, ok := s.srv.Node(c.zc.Coordinator())
+		if !ok {
+			continue
+		}
+		owners := map[int64]int{}
+		for _, name := range coord.Children {
+			if n, ok := s.srv.Node(c.zc.Coordinator() + "/" + name); ok && n.Stat.EphemeralOwner != 0 {
+				owners[n.Stat.EphemeralOwner]++
+			}
+		}
+		for _, p := range c.pods {
+			if sa := p.sessionAdapter(); p.state != podGone && sa != nil && sa.conn != nil && owners[sa.conn.SessionID()] > 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// staleLeaderRole: a session reports the leader role while its leader child does not hold that lock.
+func (s *Sim) staleLeaderRole() bool {
+	for _, p := range s.pods {
+		sa := p.sessionAdapter()
+		if p.state == podGone || sa == nil {
+			continue
+		}
+		st := sa.m.Status()
+		if st.GetRole() != v1.Role_ROLE_LEADER {
+			continue
+		}
+		if _, la := p.leaderOf(); la == nil || !la.m.Leading() || la.m.LockPath() != st.GetLockPath() {
+			return true
+		}
+	}
+	return false
+}
+
+// modelPending: at quiescence, a leader's model still waits to configure: its damper will never fire.
+func (s *Sim) modelPending() bool {
+	for _, p := range s.pods {
+		_, la := p.leaderOf()
+		if p.state == podGone || la == nil || la.worker == nil || !la.worker.alive {
+			continue
+		}
+		if ma, ok := la.worker.impl.(*modelAdapter); ok && ma.m.Status().GetState() == v1.ModelState_MODEL_STATE_PENDING {
+			return true
+		}
+	}
+	return false
+}
+
+// actedOnStale: a restarted session acted on what its previous incarnation started (see Result.Advisories).
+func (s *Sim) actedOnStale() bool {
+	for what := range s.advisories {
+		if strings.HasPrefix(what, kindSession.String()+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// unadoptedSeq: the seq invariant (b) tripped on was the sequence of a node one of the pod's registrations
+// created but the pod never took as its seq.
+func (s *Sim) unadoptedSeq() bool {
+	if s.conflict == nil {
+		return false
+	}
+	p := s.byKey[s.conflict.key]
+	if p == nil {
+		return false
+	}
+	for _, seq := range s.conflict.seqs {
+		if slices.Contains(p.created, seq) && (!p.hasSeq || seq != p.seq) {
+			return true
+		}
+	}
+	return false
+}
+
+// missedChange: a leader's model is idle on the hash in ZooKeeper, but the cluster's pods and dependencies
+// hash to something else.
+func (s *Sim) missedChange() bool {
+	for _, c := range s.clusters {
+		for _, p := range c.pods {
+			_, la := p.leaderOf()
+			if !p.live() || la == nil || !la.m.Leading() || la.worker == nil || !la.worker.alive {
+				continue
+			}
+			ma, ok := la.worker.impl.(*modelAdapter)
+			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
+				continue
+			}
+			read := readCluster(s.admin, s.machineConfig(c), 0)
+			if read.GetError() != "" {
+				continue
+			}
+			deps := rawMap(read.GetDependencies())
+			for name, snap := range deps {
+				if string(snap) == "null" {
+					deps[name] = []byte("{}")
+				}
+			}
+			want, err := model.Hash(rawMap(read.GetPods()), deps)
+			if err == nil && want != ma.m.Status().GetHash() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unrecordedConfiguration: a cluster's leader is idle on the hash of its live pods, yet a live pod was last
+// configured with other pods.
+func (s *Sim) unrecordedConfiguration() bool {
+	if s.stage != "liveness" {
+		return false
+	}
+	for _, c := range s.clusters {
+		var keys []string
+		for _, p := range c.pods {
+			if p.live() {
+				keys = append(keys, p.key)
+			}
+		}
+		slices.Sort(keys)
+		for _, p := range c.pods {
+			if p.live() && p.config != nil && !slices.Equal(p.config.keys, keys) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// recordCreated notes the sequence of a pod node a registration created, for the diagnosis.
+func (s *Sim) recordCreated(name string) {
+	if node, err := zk.ParsePodNode(name); err == nil {
+		if p := s.byKey[node.Key]; p != nil {
+			p.created = append(p.created, node.Seq)
+		}
+	}
+}

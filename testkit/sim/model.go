@@ -1,0 +1,101 @@
+package sim
+
+import (
+	"github.com/ochopod/ochopod/actors/model"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// modelAdapter does what actors/model/actor.go does, against the sim; the configuration phase runs as sim
+// events (phase.go) instead of RunPhase's goroutines.
+type modelAdapter struct {
+	a        *actor
+	s        *Sim
+	m        *model.Machine
+	conn     zk.Conn
+	lock     string
+	timers   map[string]clock.Timer
+	watchers *actor
+	phases   []*phaseRun // phases of this incarnation: stopping it cancels them (the adapter's ctx)
+}
+
+func newModelAdapter(a *actor, conn zk.Conn, lock string) behaviour {
+	cfg := a.s.machineConfig(a.pod.cl)
+	cfg.FirstGeneration = firstGeneration(a)
+	return &modelAdapter{a: a, s: a.s, m: model.NewMachine(cfg), conn: conn, lock: lock, timers: map[string]clock.Timer{}}
+}
+
+func (x *modelAdapter) start() {
+	conn, mem := x.conn, &watchMemory{}
+	// model.Config.Watchers: a new Props, so a new memory, each time the model starts.
+	x.watchers = x.s.spawn(x.a, x.a.pod, kindWatchers, func(a *actor) behaviour { return newWatchersAdapter(a, conn, mem) })
+	x.apply(x.m.Start())
+}
+
+func (x *modelAdapter) release() {
+	for _, ph := range x.phases {
+		ph.cancel()
+	}
+	x.phases = nil
+	for _, name := range sortedKeys(x.timers) {
+		x.timers[name].Stop()
+	}
+	x.timers = map[string]clock.Timer{}
+}
+
+func (x *modelAdapter) receive(env envelope) int {
+	switch env.msg.(type) {
+	case *v1.Changed, *v1.ClusterRead, *v1.PhaseDone, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
+		return x.apply(x.m.Handle(env.msg))
+	}
+	return 0
+}
+
+func (x *modelAdapter) apply(effects []model.Effect) int {
+	for _, e := range effects {
+		x.do(e)
+	}
+	return countEffects(effects, func(e model.Effect) bool {
+		switch e.(type) {
+		case model.Log, model.Publish:
+			return true
+		}
+		return false
+	})
+}
+
+func (x *modelAdapter) do(e model.Effect) {
+	s, conn := x.s, x.conn
+	c := x.a.pod.cl
+	switch e := e.(type) {
+	case model.Watch:
+		x.a.tell(x.watchers, e.Set)
+	case model.Read:
+		cfg := s.machineConfig(c)
+		s.goIO(x.a, "read", func(t *task) { t.tell(readCluster(conn, cfg, e.Generation)) })
+	case model.Configure:
+		live := x.phases[:0]
+		for _, ph := range x.phases {
+			if !ph.finished {
+				live = append(live, ph)
+			}
+		}
+		x.phases = append(live, s.startPhase(x.a, c, e, conn, x.lock))
+	case model.Write:
+		lock, skip := x.lock, s.opts.SkipFence
+		s.goIO(x.a, "write", func(t *task) {
+			t.tell(writeConfiguration(conn, c.zc, lock, e.Generation, e.Pods, e.Hash, skip))
+		})
+	case model.Probe:
+		// The pods in the sim have no probe; should the model ask, the answer is a plain status.
+		x.a.completion(&channel{}, &v1.CallbackDone{Callback: "probe", Epoch: e.Generation, Result: []byte("ok")})
+	case model.StartTimer:
+		if t, ok := x.timers[e.Name]; ok {
+			t.Stop()
+		}
+		x.timers[e.Name] = x.a.timer(e.After, &v1.TimerFired{Name: e.Name, Epoch: e.Generation})
+	case model.Log:
+		s.trace(x.a.who, "log", nil, e.Msg)
+	}
+}
