@@ -63,9 +63,17 @@ func (a *adapter) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.apply(ctx, a.m.Start())
-	case *actor.Stopping, *actor.Restarting:
-		// The parent is told nothing here: it stopped us (and forgot our role), or it restarts us and hears
-		// the outcome from the new instance. Our node stays for the new instance of this session to reuse.
+	case *actor.Restarting:
+		// The new instance may not win the lock again: until it says so, we do not lead.
+		if a.m.Leading() && ctx.Parent() != nil {
+			ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: false, LockPath: a.m.LockPath()})
+		}
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	case *actor.Stopping:
+		// The parent stopped us and forgot our role. Our node goes with the session, or stays for a new
+		// leader of this session to reuse.
 		if a.timer != nil {
 			a.timer.Stop()
 		}

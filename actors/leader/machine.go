@@ -142,11 +142,20 @@ func (m *Machine) onListed(children []string) []Effect {
 	if len(foreign) > 0 {
 		effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring foreign nodes in the lock directory", Args: []any{"nodes", foreign}})
 	}
-	idx := -1
+	idx, ownID := -1, ""
+	if c, err := zk.ParseContender(m.own); err == nil {
+		ownID = c.ID
+	}
 	for i, c := range contenders {
 		if c.Name == m.own {
 			idx = i
 			break
+		}
+		if c.ID == ownID {
+			// Another node of ours ahead of our own (a previous incarnation created it while we created ours):
+			// we would wait on ourselves for ever. Ensure again: it keeps one node of this session, deletes the rest.
+			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "two lock contenders of this pod: keeping one", Args: []any{"nodes", []string{c.Name, m.own}}})
+			return append(effects, m.ensure()...)
 		}
 	}
 	switch {

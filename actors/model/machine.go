@@ -181,6 +181,7 @@ func (m *Machine) Handle(in any) []Effect {
 func (m *Machine) read() []Effect {
 	m.gen++
 	m.reading = true
+	m.retrying = false // whatever started this read supersedes a pending retry (its timer is now stale)
 	m.readAgain = false
 	return []Effect{Read{Generation: m.gen}}
 }
@@ -256,6 +257,7 @@ func (m *Machine) onTimer(name string) []Effect {
 // after the phase (readAgain), and a new hash configures again.
 func (m *Machine) configure() []Effect {
 	m.phase = phaseConfiguring
+	m.retrying = false // the damper fired during a retry wait: this phase supersedes the retry
 	m.gen++
 	m.configuredHash = m.view.hash
 	return []Effect{

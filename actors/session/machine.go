@@ -235,7 +235,14 @@ func (m *Machine) onState(in *v1.SessionStateChanged) []Effect {
 
 func (m *Machine) onRegistered(in *v1.RegisterDone) []Effect {
 	if in.GetError() != "" {
-		return m.restart(slog.LevelError, "registration failed: "+in.GetError(), true)
+		var effects []Effect
+		if in.GetHasSeq() && !m.hasSeq {
+			// The node was created before the failure: its sequence is our seq, and the next registration
+			// carries it, so the seq never changes (peers may have seen it already).
+			m.seq, m.hasSeq = in.GetSeq(), true
+			effects = append(effects, ReportSeq{Key: m.key, Seq: m.seq})
+		}
+		return append(effects, m.restart(slog.LevelError, "registration failed: "+in.GetError(), true)...)
 	}
 	m.phase = phaseRegistered
 	m.failures = 0

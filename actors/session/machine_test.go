@@ -237,3 +237,16 @@ func TestSession_LongDisconnectStepsDownUntilReconnected(t *testing.T) {
 		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, nil}, // stale
 	})
 }
+
+func TestSession_SeqOfANodeCreatedBeforeAFailureIsKept(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"askidentity"}},
+		{&v1.Identity{Key: "k1"}, []string{"dial#1", "timer#1(connect,5s)"}},
+		{connected(1, 7), []string{"register#1(k1,-)"}},
+		{&v1.RegisterDone{Epoch: 1, Path: "/p/k1.0000000002", Seq: 2, HasSeq: true, Error: "connection lost"},
+			[]string{"seq(2)", "close#1", "timer#2(redial,100ms)"}},
+		{&v1.TimerFired{Name: timerRedial, Epoch: 2}, []string{"dial#3", "timer#3(connect,5s)"}},
+		{connected(3, 8), []string{"register#3(k1,2)"}},
+	})
+}

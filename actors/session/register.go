@@ -46,7 +46,8 @@ func register(c zk.Conn, cluster zk.Cluster, key string, seq int64, hasSeq bool,
 		return "", 0, err
 	}
 	if _, err := c.Set(created, data, zk.AnyVersion); err != nil {
-		return "", 0, fmt.Errorf("write seq into %s: %w", created, err)
+		// The node exists with this sequence: it is the pod's seq for life (DESIGN §2), whatever happens next.
+		return created, n, fmt.Errorf("write seq into %s: %w", created, err)
 	}
 	return created, n, nil
 }

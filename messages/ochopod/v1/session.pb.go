@@ -215,11 +215,13 @@ func (x *SessionStateChanged) GetError() string {
 
 // RegisterDone is the outcome of registering the pod's node under pods/.
 type RegisterDone struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	Seq           int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Path  string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Seq   int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	Error string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The node was created, so seq is the pod's for life, even when a later step of the registration failed.
+	HasSeq        bool `protobuf:"varint,5,opt,name=has_seq,json=hasSeq,proto3" json:"has_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -280,6 +282,13 @@ func (x *RegisterDone) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *RegisterDone) GetHasSeq() bool {
+	if x != nil {
+		return x.HasSeq
+	}
+	return false
 }
 
 // DeregisterDone says the pod's node is deleted and the session closed.
@@ -765,12 +774,13 @@ const file_ochopod_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x03 \x01(\x03R\tsessionId\x12\x16\n" +
 	"\x06server\x18\x04 \x01(\tR\x06server\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"`\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"y\n" +
 	"\fRegisterDone\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"&\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x17\n" +
+	"\ahas_seq\x18\x05 \x01(\bR\x06hasSeq\"&\n" +
 	"\x0eDeregisterDone\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"$\n" +
 	"\fResetSession\x12\x14\n" +
