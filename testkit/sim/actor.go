@@ -145,6 +145,9 @@ func (s *Sim) restart(a *actor) {
 	if !a.alive {
 		return
 	}
+	if r, ok := a.impl.(interface{ restarting() }); ok {
+		r.restarting() // protoactor's Restarting, before the common release
+	}
 	a.impl.release()
 	s.stopChildren(a)
 	a.inc++

@@ -59,7 +59,7 @@ func register(c zk.Conn, cl zk.Cluster, key string, seq int64, hasSeq bool, base
 		return "", 0, err
 	}
 	if _, err := c.Set(created, data, zk.AnyVersion); err != nil {
-		return "", 0, fmt.Errorf("write seq into %s: %w", created, err)
+		return created, n, fmt.Errorf("write seq into %s: %w", created, err)
 	}
 	return created, n, nil
 }

@@ -28,6 +28,13 @@ func newLeaderAdapter(a *actor, conn zk.Conn) behaviour {
 
 func (x *leaderAdapter) start() { x.apply(x.m.Start()) }
 
+// restarting mirrors actors/leader's Restarting: until the new incarnation wins again, we do not lead.
+func (x *leaderAdapter) restarting() {
+	if x.m.Leading() && x.a.parent != nil {
+		x.a.tell(x.a.parent, &v1.LeadershipChanged{Leader: false, LockPath: x.m.LockPath()})
+	}
+}
+
 func (x *leaderAdapter) release() {
 	if x.timer != nil {
 		x.timer.Stop()
