@@ -113,6 +113,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			done := &v1.PhaseDone{Generation: e.Generation}
 			plan, err := planPhase(cfg, e)
 			plan.Guard = func(context.Context) error { return holdsLock(conn, cfg.LockPath) }
+			plan.Arm = func(context.Context) error { return clearHash(conn, cfg.Machine.Cluster, cfg.LockPath) }
 			if err == nil {
 				done.Dropped, err = RunPhase(phaseCtx, cfg.Caller, plan)
 			}
@@ -125,7 +126,11 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		probeCtx, probe, key := a.ctx, a.cfg.Probe, a.cfg.Key
 		go func() { tell(runProbe(probeCtx, probe, key, e)) }()
 	case Write:
+		stopped := a.ctx
 		go func() {
+			if stopped.Err() != nil {
+				return // this model stopped: a newer one (maybe under the same lock) owns the write now
+			}
 			tell(writeConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash))
 		}()
 	case StartTimer:
@@ -204,6 +209,14 @@ func holdsLock(c zk.Conn, lock string) error {
 		return fmt.Errorf("cannot check the leader lock %s: %w", lock, err)
 	case !ok || st.EphemeralOwner != c.SessionID():
 		return fmt.Errorf("%w: the leader lock %s is gone", zk.ErrFenced, lock)
+	}
+	return nil
+}
+
+// clearHash records "not configured" (the empty hash) before the pods are turned on, fenced by the lock.
+func clearHash(c zk.Conn, cl zk.Cluster, lock string) error {
+	if _, err := zk.Fenced(c, lock, zk.SetOp{Path: cl.Hash(), Data: nil, Version: zk.AnyVersion}); err != nil {
+		return fmt.Errorf("clear %s before turning the pods on: %w", cl.Hash(), err)
 	}
 	return nil
 }

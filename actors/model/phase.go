@@ -41,6 +41,11 @@ type PhasePlan struct {
 	// Guard, when set, runs before the checks and before the pods are turned off or on: an error (the
 	// leader lost its lock) aborts the phase, so a deposed leader does not reconfigure pods with a stale view.
 	Guard func(ctx context.Context) error
+	// Arm, when set, runs once the checks passed, right before the pods are turned off or on: the leader
+	// clears the recorded hash there (fenced), so that a phase that dies after some pods were reconfigured
+	// leaves ZooKeeper saying "not configured" and the next leader configures again (DESIGN §7 step 4 then
+	// records the new hash).
+	Arm func(ctx context.Context) error
 }
 
 // PhasePods lists the pods of a cluster, sorted by key, each with its control URL built from the payload's
@@ -136,6 +141,11 @@ func RunPhase(ctx context.Context, c control.Caller, plan PhasePlan) (dropped []
 	}
 	if err := guard(ctx, plan); err != nil {
 		return dropped, err
+	}
+	if plan.Arm != nil {
+		if err := plan.Arm(ctx); err != nil {
+			return dropped, fmt.Errorf("configuration phase: %w", err)
+		}
 	}
 	if plan.FullShutdown {
 		r.step(ctx, taskOff, left)

@@ -40,6 +40,11 @@ const (
 	// tree): when the damper fires while a retry waits, configure moves the generation, the retry timer is
 	// then dropped, and `retrying` stays set, so every later change is only noted (readAgain), never read.
 	IssueMissedChange = "missed-change"
+	// IssueStaleIncarnationWrite: a model stopped (its leader restarted and won the same lock again, in the
+	// same session) while its write was in flight; the write passes the fence (same lock node) after the new
+	// model's, and ZooKeeper's hash is not what the idle leader believes. Fix: make the hash write a
+	// compare-and-set on the hash node's version read with the cluster.
+	IssueStaleIncarnationWrite = "stale-incarnation-write"
 )
 
 // seqConflict is the pod and seqs a failure of invariant (b) was about, for the diagnosis.
@@ -73,6 +78,8 @@ func (s *Sim) diagnose() string {
 		return IssueMissedChange
 	case liveness && s.unrecordedConfiguration():
 		return IssueUnrecordedConfiguration
+	case liveness && s.staleIncarnationWrite():
+		return IssueStaleIncarnationWrite
 	case s.duplicateContender():
 		return IssueDuplicateContender
 	case s.staleLeaderRole():
@@ -227,4 +234,24 @@ func (s *Sim) recordCreated(name string) {
 			p.created = append(p.created, node.Seq)
 		}
 	}
+}
+
+// staleIncarnationWrite: a leader's model is idle believing the hash it wrote is ZooKeeper's, and it is not.
+func (s *Sim) staleIncarnationWrite() bool {
+	for _, c := range s.clusters {
+		for _, p := range c.pods {
+			_, la := p.leaderOf()
+			if !p.live() || la == nil || !la.m.Leading() || la.worker == nil || !la.worker.alive {
+				continue
+			}
+			ma, ok := la.worker.impl.(*modelAdapter)
+			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
+				continue
+			}
+			if n, ok := s.srv.Node(c.zc.Hash()); ok && string(n.Data) != ma.m.Status().GetHash() {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -97,6 +97,25 @@ func (ph *phaseRun) guard(then func()) {
 	})
 }
 
+// arm is PhasePlan.Arm as the model adapter sets it (clearHash): a fenced write of the empty hash before the
+// pods are turned off or on; an error aborts the phase.
+func (ph *phaseRun) arm(then func()) {
+	conn, lock, s := ph.conn, ph.lock, ph.s
+	hash := ph.owner.pod.cl.zc.Hash()
+	s.goIO(ph.owner, "arm", func(t *task) {
+		_, err := zk.Fenced(conn, lock, zk.SetOp{Path: hash, Version: zk.AnyVersion})
+		s.at(0, func() {
+			switch {
+			case ph.finished:
+			case err != nil:
+				ph.finish(fmt.Errorf("configuration phase: clear %s: %w", hash, err))
+			default:
+				then()
+			}
+		})
+	})
+}
+
 // run sends task to the targets, all at once or one after the other.
 func (ph *phaseRun) run(task string, targets []model.PhasePod) {
 	ph.task, ph.targets = task, targets
@@ -163,9 +182,9 @@ func (ph *phaseRun) judge() {
 		case len(ph.left) == 0:
 			ph.finish(nil)
 		case ph.fullShutdown:
-			ph.guard(func() { ph.run("off", ph.left) })
+			ph.guard(func() { ph.arm(func() { ph.run("off", ph.left) }) })
 		default:
-			ph.guard(func() { ph.run("on", ph.left) })
+			ph.guard(func() { ph.arm(func() { ph.run("on", ph.left) }) })
 		}
 	case "off":
 		ph.run("on", ph.left)
