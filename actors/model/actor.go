@@ -113,7 +113,11 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			done := &v1.PhaseDone{Generation: e.Generation}
 			plan, err := planPhase(cfg, e)
 			plan.Guard = func(context.Context) error { return holdsLock(conn, cfg.LockPath) }
-			plan.Arm = func(context.Context) error { return clearHash(conn, cfg.Machine.Cluster, cfg.LockPath) }
+			plan.Arm = func(context.Context) error {
+				err := clearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion)
+				done.Armed = err == nil
+				return err
+			}
 			if err == nil {
 				done.Dropped, err = RunPhase(phaseCtx, cfg.Caller, plan)
 			}
@@ -131,7 +135,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			if stopped.Err() != nil {
 				return // this model stopped: a newer one (maybe under the same lock) owns the write now
 			}
-			tell(writeConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash))
+			tell(writeConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion))
 		}()
 	case StartTimer:
 		if t, ok := a.timers[e.Name]; ok {
@@ -214,8 +218,8 @@ func holdsLock(c zk.Conn, lock string) error {
 }
 
 // clearHash records "not configured" (the empty hash) before the pods are turned on, fenced by the lock.
-func clearHash(c zk.Conn, cl zk.Cluster, lock string) error {
-	if _, err := zk.Fenced(c, lock, zk.SetOp{Path: cl.Hash(), Data: nil, Version: zk.AnyVersion}); err != nil {
+func clearHash(c zk.Conn, cl zk.Cluster, lock string, version int32) error {
+	if _, err := zk.Fenced(c, lock, zk.SetOp{Path: cl.Hash(), Data: nil, Version: version}); err != nil {
 		return fmt.Errorf("clear %s before turning the pods on: %w", cl.Hash(), err)
 	}
 	return nil

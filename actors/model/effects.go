@@ -22,15 +22,17 @@ type Read struct{ Generation uint64 }
 // PhaseDone.
 type Configure struct {
 	Generation   uint64
+	HashVersion  int32 // the hash node's version, for the phase's fenced clearing of the hash
 	Pods         map[string]json.RawMessage
 	Dependencies map[string]json.RawMessage
 }
 
 // Write: write the snapshot (these pods) and the hash in one multi fenced by the lock; complete with Written.
 type Write struct {
-	Generation uint64
-	Pods       map[string]json.RawMessage
-	Hash       string
+	Generation  uint64
+	Pods        map[string]json.RawMessage
+	Hash        string
+	HashVersion int32 // compare-and-set: the version the hash node must still have
 }
 
 // StartTimer: after After, feed TimerFired{Name, Generation} back.

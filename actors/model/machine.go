@@ -50,6 +50,7 @@ type view struct {
 	pods     map[string]json.RawMessage
 	deps     map[string]json.RawMessage
 	zkHash   string
+	zkVer    int32 // the hash node's version
 	clusters []string
 	hash     string // computed from pods and deps
 }
@@ -73,6 +74,7 @@ type Machine struct {
 	watching  []string // dependencies the watchers watch
 
 	configuredHash string // the hash being configured, then written
+	configuredVer  int32  // the hash node's version when the phase started
 	failures       int
 	configurations int
 	lastErr        string
@@ -190,7 +192,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 	if in.GetError() != "" {
 		return m.retry("cannot read the cluster: " + in.GetError())
 	}
-	v := &view{pods: rawMap(in.GetPods()), deps: rawMap(in.GetDependencies()), zkHash: in.GetHash(), clusters: in.GetClusters()}
+	v := &view{pods: rawMap(in.GetPods()), deps: rawMap(in.GetDependencies()), zkHash: in.GetHash(), zkVer: in.GetHashVersion(), clusters: in.GetClusters()}
 	for name, snap := range v.deps {
 		if string(snap) != "null" {
 			continue
@@ -227,7 +229,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 			m.configuredHash = v.hash
 			m.phase = phaseWriting
 			m.gen++
-			return append(effects, Write{Generation: m.gen, Pods: v.pods, Hash: v.hash}, m.publish())
+			return append(effects, Write{Generation: m.gen, Pods: v.pods, Hash: v.hash, HashVersion: v.zkVer}, m.publish())
 		}
 		return append(effects, m.publish())
 	}
@@ -260,9 +262,10 @@ func (m *Machine) configure() []Effect {
 	m.retrying = false // the damper fired during a retry wait: this phase supersedes the retry
 	m.gen++
 	m.configuredHash = m.view.hash
+	m.configuredVer = m.view.zkVer
 	return []Effect{
 		Log{Level: slog.LevelInfo, Msg: "configuring the cluster", Args: []any{"pods", len(m.view.pods), "hash", m.view.hash}},
-		Configure{Generation: m.gen, Pods: m.view.pods, Dependencies: m.view.deps},
+		Configure{Generation: m.gen, Pods: m.view.pods, Dependencies: m.view.deps, HashVersion: m.view.zkVer},
 		m.publish(),
 	}
 }
@@ -285,7 +288,11 @@ func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 	if len(in.GetDropped()) > 0 {
 		effects = append(effects, Log{Level: slog.LevelWarn, Msg: "dead pods left out of the configuration", Args: []any{"keys", in.GetDropped()}})
 	}
-	return append(effects, Write{Generation: m.gen, Pods: pods, Hash: m.configuredHash}, m.publish())
+	ver := m.configuredVer
+	if in.GetArmed() && ver != zk.AnyVersion {
+		ver++ // the phase cleared the hash: one more version
+	}
+	return append(effects, Write{Generation: m.gen, Pods: pods, Hash: m.configuredHash, HashVersion: ver}, m.publish())
 }
 
 func (m *Machine) onWritten(in *v1.Written) []Effect {

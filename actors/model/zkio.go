@@ -60,9 +60,14 @@ func readCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1
 			out.Dependencies[dep] = data
 		}
 	}
-	hash, _, err := c.Get(cfg.Cluster.Hash())
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+	hash, st, err := c.Get(cfg.Cluster.Hash())
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		out.HashVersion = zk.AnyVersion
+	case err != nil:
 		return fail(err)
+	default:
+		out.HashVersion = st.Version
 	}
 	out.Hash = string(hash)
 	return out
@@ -76,7 +81,7 @@ func isObject(data []byte) bool {
 // writeConfiguration writes snapshot and hash in one multi fenced by the lock node (DESIGN §7 step 4): a
 // deposed leader's write fails whole. The snapshot is this session's ephemeral node; one left by another
 // session (the previous leader's, not yet expired) is replaced so that it does not vanish with that session.
-func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string) *v1.Written {
+func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32) *v1.Written {
 	out := &v1.Written{Generation: gen}
 	snapshot, err := json.Marshal(pods)
 	if err != nil {
@@ -101,7 +106,7 @@ func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 	default:
 		ops = append(ops, zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
 	}
-	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: zk.AnyVersion})
+	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: hashVersion})
 	if _, err := zk.Fenced(c, lock, ops...); err != nil {
 		out.Error = fmt.Sprintf("write %s and %s: %v", cl.Snapshot(), cl.Hash(), err)
 		out.Fenced = errors.Is(err, zk.ErrFenced)

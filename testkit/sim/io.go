@@ -172,9 +172,14 @@ func readCluster(c zk.Conn, cfg model.MachineConfig, gen uint64) *v1.ClusterRead
 			out.Dependencies[dep] = data
 		}
 	}
-	hash, _, err := c.Get(cfg.Cluster.Hash())
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+	hash, st, err := c.Get(cfg.Cluster.Hash())
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		out.HashVersion = zk.AnyVersion
+	case err != nil:
 		return fail(err)
+	default:
+		out.HashVersion = st.Version
 	}
 	out.Hash = string(hash)
 	return out
@@ -185,7 +190,7 @@ func isObject(data []byte) bool {
 	return json.Unmarshal(data, &m) == nil && m != nil
 }
 
-func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, skipFence bool) *v1.Written {
+func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32, skipFence bool) *v1.Written {
 	out := &v1.Written{Generation: gen}
 	snapshot, err := json.Marshal(pods)
 	if err != nil {
@@ -210,7 +215,7 @@ func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 	default:
 		ops = append(ops, zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
 	}
-	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: zk.AnyVersion})
+	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: hashVersion})
 	if skipFence {
 		_, err = c.Multi(ops...) // the broken variant: no check of the lock node
 	} else {

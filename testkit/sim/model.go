@@ -85,7 +85,7 @@ func (x *modelAdapter) do(e model.Effect) {
 	case model.Write:
 		lock, skip := x.lock, s.opts.SkipFence
 		s.goIO(x.a, "write", func(t *task) {
-			t.tell(writeConfiguration(conn, c.zc, lock, e.Generation, e.Pods, e.Hash, skip))
+			t.tell(writeConfiguration(conn, c.zc, lock, e.Generation, e.Pods, e.Hash, e.HashVersion, skip))
 		})
 	case model.Probe:
 		// The pods in the sim have no probe; should the model ask, the answer is a plain status.

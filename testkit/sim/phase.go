@@ -28,6 +28,8 @@ type phaseRun struct {
 	ch           *channel
 	conn         zk.Conn // the leader's client and lock, for the guard
 	lock         string
+	hashVersion  int32 // for arm's compare-and-set
+	armed        bool  // arm cleared the hash
 
 	task     string
 	targets  []model.PhasePod
@@ -45,7 +47,7 @@ type phaseReply struct {
 
 func (s *Sim) startPhase(owner *actor, c *cluster, e model.Configure, conn zk.Conn, lock string) *phaseRun {
 	ph := &phaseRun{s: s, owner: owner, inc: owner.inc, gen: e.Generation, sequential: c.sequential,
-		fullShutdown: c.fullShutdown, ch: &channel{}, conn: conn, lock: lock}
+		fullShutdown: c.fullShutdown, ch: &channel{}, conn: conn, lock: lock, hashVersion: e.HashVersion}
 	s.trace(owner.who, "phase", nil, fmt.Sprintf("gen %d pods %v", e.Generation, sortedKeys(e.Pods)))
 	w := &wire{pods: map[string]payload.Payload{}, keys: sortedKeys(e.Pods), deps: sortedKeys(e.Dependencies)}
 	for _, k := range w.keys {
@@ -103,8 +105,9 @@ func (ph *phaseRun) arm(then func()) {
 	conn, lock, s := ph.conn, ph.lock, ph.s
 	hash := ph.owner.pod.cl.zc.Hash()
 	s.goIO(ph.owner, "arm", func(t *task) {
-		_, err := zk.Fenced(conn, lock, zk.SetOp{Path: hash, Version: zk.AnyVersion})
+		_, err := zk.Fenced(conn, lock, zk.SetOp{Path: hash, Version: ph.hashVersion})
 		s.at(0, func() {
+			ph.armed = ph.armed || err == nil
 			switch {
 			case ph.finished:
 			case err != nil:
@@ -221,6 +224,6 @@ func (ph *phaseRun) cancel() {
 
 func (ph *phaseRun) finish(err error) {
 	ph.finished = true
-	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Error: errText(err)}
+	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Error: errText(err), Armed: ph.armed}
 	ph.s.send(ph.ch, ph.owner.pid, ph.owner.pid, ph.inc, done)
 }

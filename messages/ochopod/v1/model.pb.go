@@ -243,7 +243,10 @@ type ClusterRead struct {
 	// The hash node's content.
 	Hash string `protobuf:"bytes,5,opt,name=hash,proto3" json:"hash,omitempty"`
 	// The clusters found under /ochopod/clusters (for wildcard dependencies).
-	Clusters      []string `protobuf:"bytes,6,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	Clusters []string `protobuf:"bytes,6,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	// The hash node's version (-1 when it is missing): the leader's writes of the hash are compare-and-set on
+	// it, so a stale writer of the same session and lock (a model that stopped mid-write) fails.
+	HashVersion   int32 `protobuf:"varint,7,opt,name=hash_version,json=hashVersion,proto3" json:"hash_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -320,13 +323,22 @@ func (x *ClusterRead) GetClusters() []string {
 	return nil
 }
 
+func (x *ClusterRead) GetHashVersion() int32 {
+	if x != nil {
+		return x.HashVersion
+	}
+	return 0
+}
+
 // PhaseDone is the outcome of a configuration phase (DESIGN §7 steps 1-3).
 type PhaseDone struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	Error      string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	// Pods that answered 410 (dead) and were dropped.
-	Dropped       []string `protobuf:"bytes,3,rep,name=dropped,proto3" json:"dropped,omitempty"`
+	Dropped []string `protobuf:"bytes,3,rep,name=dropped,proto3" json:"dropped,omitempty"`
+	// The phase cleared the hash before turning pods on (its version went up by one).
+	Armed         bool `protobuf:"varint,4,opt,name=armed,proto3" json:"armed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -380,6 +392,13 @@ func (x *PhaseDone) GetDropped() []string {
 		return x.Dropped
 	}
 	return nil
+}
+
+func (x *PhaseDone) GetArmed() bool {
+	if x != nil {
+		return x.Armed
+	}
+	return false
 }
 
 // Written is the outcome of writing snapshot and hash, fenced by the leader's lock.
@@ -551,7 +570,7 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\atargets\x18\x01 \x03(\v2\x17.ochopod.v1.WatchTargetR\atargets\"P\n" +
 	"\aChanged\x12/\n" +
 	"\x06target\x18\x01 \x01(\v2\x17.ochopod.v1.WatchTargetR\x06target\x12\x14\n" +
-	"\x05event\x18\x02 \x01(\tR\x05event\"\xf3\x02\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\"\x96\x03\n" +
 	"\vClusterRead\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -560,19 +579,21 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x04pods\x18\x03 \x03(\v2!.ochopod.v1.ClusterRead.PodsEntryR\x04pods\x12M\n" +
 	"\fdependencies\x18\x04 \x03(\v2).ochopod.v1.ClusterRead.DependenciesEntryR\fdependencies\x12\x12\n" +
 	"\x04hash\x18\x05 \x01(\tR\x04hash\x12\x1a\n" +
-	"\bclusters\x18\x06 \x03(\tR\bclusters\x1a7\n" +
+	"\bclusters\x18\x06 \x03(\tR\bclusters\x12!\n" +
+	"\fhash_version\x18\a \x01(\x05R\vhashVersion\x1a7\n" +
 	"\tPodsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a?\n" +
 	"\x11DependenciesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"[\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"q\n" +
 	"\tPhaseDone\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x18\n" +
-	"\adropped\x18\x03 \x03(\tR\adropped\"W\n" +
+	"\adropped\x18\x03 \x03(\tR\adropped\x12\x14\n" +
+	"\x05armed\x18\x04 \x01(\bR\x05armed\"W\n" +
 	"\aWritten\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
