@@ -42,8 +42,8 @@ const (
 	IssueMissedChange = "missed-change"
 	// IssueStaleIncarnationWrite: a model stopped (its leader restarted and won the same lock again, in the
 	// same session) while its write was in flight; the write passes the fence (same lock node) after the new
-	// model's, and ZooKeeper's hash is not what the idle leader believes. Fix: make the hash write a
-	// compare-and-set on the hash node's version read with the cluster.
+	// model's, and ZooKeeper's hash is not what the idle leader believes. Fixed: the hash write is a
+	// compare-and-set on the hash node's version read with the cluster (the label stays for regressions).
 	IssueStaleIncarnationWrite = "stale-incarnation-write"
 )
 
