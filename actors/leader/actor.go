@@ -103,7 +103,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 	case EnsureContender:
 		dir, id, log := a.cfg.Cluster.Coordinator(), a.cfg.ContenderID, a.log
 		go func() {
-			p, err := ensureContender(conn, dir, id, log)
+			p, err := FindOrCreateContender(conn, dir, id, log)
 			tell(&v1.ContenderReady{Generation: e.Generation, Path: p, Error: errText(err)})
 		}()
 	case ListContenders:

@@ -9,10 +9,10 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
-// ensureContender returns this session's contender node under dir, creating it if needed. A node of ours
+// FindOrCreateContender returns this session's contender node under dir, creating it if needed. A node of ours
 // from another session (one that has not expired yet) is deleted: it would otherwise hold a place in line for
 // a session nobody uses. Reusing our own node lets a restarted leader keep its place, and the lock.
-func ensureContender(c zk.Conn, dir, id string, log *slog.Logger) (string, error) {
+func FindOrCreateContender(c zk.Conn, dir, id string, log *slog.Logger) (string, error) {
 	if err := zk.EnsurePath(c, dir); err != nil {
 		return "", err
 	}

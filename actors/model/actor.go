@@ -106,15 +106,15 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			ctx.Send(a.watchers, e.Set)
 		}
 	case Read:
-		go func() { tell(readCluster(conn, cfg.Machine, e.Generation, log)) }()
+		go func() { tell(ReadCluster(conn, cfg.Machine, e.Generation, log)) }()
 	case Configure:
 		phaseCtx := a.ctx
 		go func() {
 			done := &v1.PhaseDone{Generation: e.Generation}
 			plan, err := planPhase(cfg, e)
-			plan.Guard = func(context.Context) error { return holdsLock(conn, cfg.LockPath) }
+			plan.Guard = func(context.Context) error { return HoldsLock(conn, cfg.LockPath) }
 			plan.Arm = func(context.Context) error {
-				err := clearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion)
+				err := ClearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion)
 				done.Armed = err == nil
 				return err
 			}
@@ -135,7 +135,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			if stopped.Err() != nil {
 				return // this model stopped: a newer one (maybe under the same lock) owns the write now
 			}
-			tell(writeConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion))
+			tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion, Fenced))
 		}()
 	case StartTimer:
 		if t, ok := a.timers[e.Name]; ok {
@@ -204,9 +204,9 @@ func runProbe(ctx context.Context, probe func(context.Context, *sdk.Cluster) (st
 	return done
 }
 
-// holdsLock checks that the lock node still exists and belongs to this session: a leader frozen past its
+// HoldsLock checks that the lock node still exists and belongs to this session: a leader frozen past its
 // session timeout learns here, before it touches any pod, that it was deposed.
-func holdsLock(c zk.Conn, lock string) error {
+func HoldsLock(c zk.Conn, lock string) error {
 	ok, st, err := c.Exists(lock)
 	switch {
 	case err != nil:
@@ -217,8 +217,8 @@ func holdsLock(c zk.Conn, lock string) error {
 	return nil
 }
 
-// clearHash records "not configured" (the empty hash) before the pods are turned on, fenced by the lock.
-func clearHash(c zk.Conn, cl zk.Cluster, lock string, version int32) error {
+// ClearHash records "not configured" (the empty hash) before the pods are turned on, fenced by the lock.
+func ClearHash(c zk.Conn, cl zk.Cluster, lock string, version int32) error {
 	if _, err := zk.Fenced(c, lock, zk.SetOp{Path: cl.Hash(), Data: nil, Version: version}); err != nil {
 		return fmt.Errorf("clear %s before turning the pods on: %w", cl.Hash(), err)
 	}

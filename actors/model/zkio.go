@@ -11,9 +11,9 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
-// readCluster reads what the model decides on: the pods of its cluster, the snapshots of its dependencies,
+// ReadCluster reads what the model decides on: the pods of its cluster, the snapshots of its dependencies,
 // the hash, and the cluster list (for wildcards). Nodes that do not fit the layout are skipped with a warning.
-func readCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1.ClusterRead {
+func ReadCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1.ClusterRead {
 	out := &v1.ClusterRead{Generation: gen, Pods: map[string][]byte{}, Dependencies: map[string][]byte{}}
 	fail := func(err error) *v1.ClusterRead {
 		out.Error = err.Error()
@@ -78,10 +78,21 @@ func isObject(data []byte) bool {
 	return json.Unmarshal(data, &m) == nil && m != nil
 }
 
-// writeConfiguration writes snapshot and hash in one multi fenced by the lock node (DESIGN §7 step 4): a
-// deposed leader's write fails whole. The snapshot is this session's ephemeral node; one left by another
-// session (the previous leader's, not yet expired) is replaced so that it does not vanish with that session.
-func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32) *v1.Written {
+// Commit applies the operations of a configuration write. Fenced is the real one; the simulation's broken
+// variant commits without the fence to show its invariants catch a deposed leader's write.
+type Commit func(c zk.Conn, lock string, ops ...zk.Op) error
+
+// Fenced commits ops in one multi that first checks the lock node (zk.Fenced).
+func Fenced(c zk.Conn, lock string, ops ...zk.Op) error {
+	_, err := zk.Fenced(c, lock, ops...)
+	return err
+}
+
+// WriteConfiguration writes snapshot and hash in one multi fenced by the lock node (DESIGN §7 step 4): a
+// deposed leader's write fails whole, and the hash is compare-and-set on the version read with the cluster, so
+// a stale writer of the same lock fails too. The snapshot is this session's ephemeral node; one left by
+// another session (the previous leader's, not yet expired) is replaced so that it does not vanish with it.
+func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32, commit Commit) *v1.Written {
 	out := &v1.Written{Generation: gen}
 	snapshot, err := json.Marshal(pods)
 	if err != nil {
@@ -107,7 +118,7 @@ func writeConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 		ops = append(ops, zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
 	}
 	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: hashVersion})
-	if _, err := zk.Fenced(c, lock, ops...); err != nil {
+	if err := commit(c, lock, ops...); err != nil {
 		out.Error = fmt.Sprintf("write %s and %s: %v", cl.Snapshot(), cl.Hash(), err)
 		out.Fenced = errors.Is(err, zk.ErrFenced)
 	}

@@ -224,7 +224,7 @@ func (a *adapter) register(ctx actor.Context, e Register) {
 	tell, conn, log := send(ctx), a.conn, a.log
 	cluster, base := a.cfg.Cluster, a.cfg.Payload
 	go func() {
-		path, seq, err := register(conn, cluster, e.Key, e.Seq, e.HasSeq, base, log)
+		path, seq, err := RegisterPod(conn, cluster, e.Key, e.Seq, e.HasSeq, base, log)
 		done := &v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != ""}
 		if err != nil {
 			done.Error = err.Error()

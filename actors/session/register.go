@@ -10,11 +10,11 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
-// register ensures the cluster's layout (DESIGN §3) and creates the pod's ephemeral-sequential node. Without a seq
+// RegisterPod ensures the cluster's layout (DESIGN §3) and creates the pod's ephemeral-sequential node. Without a seq
 // (first registration) the node's own sequence becomes the seq, written into the payload right after; later
 // registrations carry the seq they were given (hasSeq). Nodes of the same key left by an older session (not yet
 // expired) are deleted first: they are this pod's past, not an error.
-func register(c zk.Conn, cluster zk.Cluster, key string, seq int64, hasSeq bool, base payload.Payload, log *slog.Logger) (string, int64, error) {
+func RegisterPod(c zk.Conn, cluster zk.Cluster, key string, seq int64, hasSeq bool, base payload.Payload, log *slog.Logger) (string, int64, error) {
 	for _, p := range []string{cluster.Pods(), cluster.Coordinator(), cluster.Hash()} {
 		if err := zk.EnsurePath(c, p); err != nil {
 			return "", 0, err

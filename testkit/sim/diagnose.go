@@ -185,7 +185,7 @@ func (s *Sim) missedChange() bool {
 			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}
-			read := readCluster(s.admin, s.machineConfig(c), 0)
+			read := model.ReadCluster(s.admin, s.machineConfig(c), 0, noLog())
 			if read.GetError() != "" {
 				continue
 			}

@@ -62,7 +62,7 @@ func (x *leaderAdapter) do(e leader.Effect) {
 	case leader.EnsureContender:
 		dir, id := p.cl.zc.Coordinator(), contenderID(p.key)
 		s.goIO(x.a, "contender", func(t *task) {
-			path, err := ensureContender(conn, dir, id)
+			path, err := leader.FindOrCreateContender(conn, dir, id, noLog())
 			t.tell(&v1.ContenderReady{Generation: e.Generation, Path: path, Error: errText(err)})
 		})
 	case leader.ListContenders:

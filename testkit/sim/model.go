@@ -73,7 +73,7 @@ func (x *modelAdapter) do(e model.Effect) {
 		x.a.tell(x.watchers, e.Set)
 	case model.Read:
 		cfg := s.machineConfig(c)
-		s.goIO(x.a, "read", func(t *task) { t.tell(readCluster(conn, cfg, e.Generation)) })
+		s.goIO(x.a, "read", func(t *task) { t.tell(model.ReadCluster(conn, cfg, e.Generation, noLog())) })
 	case model.Configure:
 		live := x.phases[:0]
 		for _, ph := range x.phases {
@@ -85,7 +85,11 @@ func (x *modelAdapter) do(e model.Effect) {
 	case model.Write:
 		lock, skip := x.lock, s.opts.SkipFence
 		s.goIO(x.a, "write", func(t *task) {
-			t.tell(writeConfiguration(conn, c.zc, lock, e.Generation, e.Pods, e.Hash, e.HashVersion, skip))
+			commit := model.Commit(model.Fenced)
+			if skip {
+				commit = unfenced // the broken variant: no check of the lock node
+			}
+			t.tell(model.WriteConfiguration(conn, c.zc, lock, e.Generation, e.Pods, e.Hash, e.HashVersion, commit))
 		})
 	case model.Probe:
 		// The pods in the sim have no probe; should the model ask, the answer is a plain status.

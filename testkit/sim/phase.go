@@ -86,7 +86,7 @@ func (s *Sim) startPhase(owner *actor, c *cluster, e model.Configure, conn zk.Co
 func (ph *phaseRun) guard(then func()) {
 	conn, lock, s := ph.conn, ph.lock, ph.s
 	s.goIO(ph.owner, "guard", func(t *task) {
-		err := holdsLock(conn, lock)
+		err := model.HoldsLock(conn, lock)
 		s.at(0, func() { // the phase goes on where RunPhase does, after the call
 			switch {
 			case ph.finished:
@@ -105,7 +105,7 @@ func (ph *phaseRun) arm(then func()) {
 	conn, lock, s := ph.conn, ph.lock, ph.s
 	hash := ph.owner.pod.cl.zc.Hash()
 	s.goIO(ph.owner, "arm", func(t *task) {
-		_, err := zk.Fenced(conn, lock, zk.SetOp{Path: hash, Version: ph.hashVersion})
+		err := model.ClearHash(conn, ph.owner.pod.cl.zc, lock, ph.hashVersion)
 		s.at(0, func() {
 			ph.armed = ph.armed || err == nil
 			switch {

@@ -96,7 +96,7 @@ func (x *sessionAdapter) do(e session.Effect) {
 		}
 		conn, cl, base := x.conn, p.cl.zc, p.base
 		s.goIO(x.a, "register", func(t *task) {
-			path, seq, err := register(conn, cl, e.Key, e.Seq, e.HasSeq, base)
+			path, seq, err := session.RegisterPod(conn, cl, e.Key, e.Seq, e.HasSeq, base, noLog())
 			t.tell(&v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != "", Error: errText(err)})
 		})
 	case session.Deregister:
