@@ -52,7 +52,10 @@ func TestLifecycle_CallbacksReachTheUsersCode(t *testing.T) {
 	if got := implements(&full{}); got != every {
 		t.Fatalf("implements %+v", got)
 	}
-	c := reparse([]byte(clusterA))
+	c, err := sdk.ParseCluster([]byte(clusterA))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		e    RunCallback
 		call string

@@ -87,7 +87,7 @@ const (
 
 type request struct {
 	Request
-	cluster    *sdk.Cluster // the parsed body of check, on and ok; nil without a body
+	env        *sdk.Envelope // the body of on, opened; nil without a body
 	stage      stage
 	restartGen uint64 // the machine's restart after a crash: the generation it belongs to
 	failed     bool   // the machine's kill after a failed configuration: the pod dies with code 1
@@ -118,8 +118,11 @@ type Machine struct {
 	finalized   bool
 	argv        []string          // the last configuration's command
 	overrides   map[string]string // and environment overrides
-	lastBody    []byte            // the last configuration's cluster, as the leader sent it
-	last        *sdk.Cluster      // parsed
+	last        *sdk.Envelope     // the last configuration's cluster
+	opened      struct {          // the last body open opened, and its envelope
+		body []byte
+		env  *sdk.Envelope
+	}
 
 	checksLeft int    // the sanity-check budget
 	failures   int    // crashes since the last sanity check
@@ -238,12 +241,7 @@ func (m *Machine) dependencies() []string {
 	if m.last == nil {
 		return nil
 	}
-	names := make([]string, 0, len(m.last.Dependencies))
-	for name := range m.last.Dependencies {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
+	return m.last.DependencyNames()
 }
 
 // statusKey is what the status shows, comparable, so that only changes are published.

@@ -646,3 +646,52 @@ func TestLifecycle_TearDownCrossingAnExitIsAnsweredOnce(t *testing.T) {
 		t.Fatal("an exit during a tear-down killed the pod")
 	}
 }
+
+// The original's "if data.js": no body, null and {} are none; anything else is a body, parsed or refused later.
+func TestLifecycle_HasBody(t *testing.T) {
+	for body, want := range map[string]bool{
+		"": false, "  ": false, "null": false, "{}": false, " { \n } ": false,
+		clusterA: true, `{"pods":`: true, "{}x": true, "[]": true, "42": true, `"{}"`: true,
+	} {
+		if got := hasBody([]byte(body)); got != want {
+			t.Errorf("hasBody(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+// check, on and ok of one phase carry the same body, parsed once; yet every callback gets a cluster of its
+// own, so one that mutates what it was given changes neither the machine's view nor the next callback's.
+func TestLifecycle_EveryCallbackGetsAClusterOfItsOwn(t *testing.T) {
+	m := newTestMachine(Settings{}, every)
+	var seen []*RunCallback
+	handle := func(in any) {
+		for _, e := range m.Handle(in) {
+			if cb, ok := e.(RunCallback); ok && cb.Cluster != nil {
+				seen = append(seen, &cb)
+				if ip := cb.Cluster.Pods[0].Payload.String("ip"); ip != "10.0.0.1" {
+					t.Fatalf("%s got a cluster a previous callback mutated: ip %q", cb.Name, ip)
+				}
+				cb.Cluster.Pods[0].Payload["ip"] = "mutated"
+				cb.Cluster.Dependencies["ns.db"][0].Payload["ip"] = "mutated"
+			}
+		}
+	}
+	handle(req(1, v1.Task_TASK_CHECK, clusterA))
+	handle(done(1, cbCanConfigure))
+	handle(on(2, clusterA))
+	handle(done(2, cbInitialize))
+	handle(done(3, cbConfigure)) // no command: the pod dies, but the callbacks were all issued
+	if len(seen) != 2 {
+		t.Fatalf("callbacks with a cluster: %d, want can_configure and configure", len(seen))
+	}
+	kept, err := m.opened.env.Cluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := kept.Pods[0].Payload.String("ip"); ip != "10.0.0.1" {
+		t.Fatalf("the machine's parsed cluster was mutated through a callback: ip %q", ip)
+	}
+	if ip := kept.Dependencies["ns.db"][0].Payload.String("ip"); ip != "10.0.1.1" {
+		t.Fatalf("the machine's dependencies were mutated through a callback: ip %q", ip)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
 	"slices"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -88,12 +87,16 @@ func (m *Machine) settle() {
 
 // check: can_configure(cluster) → 200, 406 if it failed or the body is not a cluster.
 func (m *Machine) beginCheck(r *request) []Effect {
-	c, err := parseCluster(r.Body)
+	env, err := m.open(r.Body)
 	if err != nil {
 		return m.fail(codeNotAcceptable, "check: bad cluster", err)
 	}
 	if !m.cfg.Implements.CanConfigure {
 		return m.finish(codeOK, nil)
+	}
+	c, err := env.Cluster()
+	if err != nil {
+		return m.fail(codeNotAcceptable, "check: bad cluster", err)
 	}
 	r.stage = stageCallback
 	return m.call(RunCallback{Name: cbCanConfigure, Cluster: c})
@@ -101,12 +104,16 @@ func (m *Machine) beginCheck(r *request) []Effect {
 
 // ok: configured(cluster) → 200, 500 if it failed (or came without a cluster: a leader bug).
 func (m *Machine) beginOK(r *request) []Effect {
-	c, err := parseCluster(r.Body)
+	env, err := m.open(r.Body)
 	if err != nil {
 		return m.fail(codeFailed, "ok: bad cluster", err)
 	}
 	if !m.cfg.Implements.Configured {
 		return m.finish(codeOK, nil)
+	}
+	c, err := env.Cluster()
+	if err != nil {
+		return m.fail(codeFailed, "ok: bad cluster", err)
 	}
 	r.stage = stageCallback
 	return m.call(RunCallback{Name: cbConfigured, Cluster: c})
@@ -120,15 +127,15 @@ func (m *Machine) beginOn(r *request) []Effect {
 		return []Effect{Log{Level: slog.LevelDebug, Msg: "restart overtaken by a later request: dropped"}}
 	}
 	if hasBody(r.Body) {
-		c, err := parseCluster(r.Body)
+		env, err := m.open(r.Body)
 		if err != nil {
 			// The leader never sends this; someone else's bad input does not kill the pod.
 			return m.fail(codeNotAcceptable, "on: bad cluster", err)
 		}
-		r.cluster = c
+		r.env = env
 	}
 	if m.proc == procRunning {
-		if r.cluster != nil && (m.cfg.Settings.Strict || !sameDependencies(r.cluster, m.last)) {
+		if r.env != nil && (m.cfg.Settings.Strict || !r.env.SameDependencies(m.last)) {
 			return m.tearDown(r, "reconfiguring")
 		}
 		return m.finish(codeOK, nil)
@@ -146,18 +153,22 @@ func (m *Machine) initialize(r *request) []Effect {
 }
 
 func (m *Machine) configure(r *request) []Effect {
-	if r.cluster == nil {
+	if r.env == nil {
 		return m.start(r)
 	}
+	c, err := r.env.Cluster()
+	if err != nil {
+		return m.fail(codeNotAcceptable, "on: bad cluster", err)
+	}
 	r.stage = stageCallback
-	return m.call(RunCallback{Name: cbConfigure, Cluster: reparse(r.Body)})
+	return m.call(RunCallback{Name: cbConfigure, Cluster: c})
 }
 
 func (m *Machine) start(r *request) []Effect {
 	if m.argv == nil {
 		return m.fail(codeNotAcceptable, "on: the pod was never configured (user error?)", nil)
 	}
-	if r.cluster != nil && m.cfg.Settings.DeferStart && m.starts == 0 {
+	if r.env != nil && m.cfg.Settings.DeferStart && m.starts == 0 {
 		return append(m.finish(codeOK, nil), Log{Level: slog.LevelInfo, Msg: "configured; not starting the process until asked (ochopod_start=false)"})
 	}
 	m.inc++
@@ -165,8 +176,9 @@ func (m *Machine) start(r *request) []Effect {
 	m.restartGen++ // a restart still pending is superseded by this start
 	r.stage = stageStart
 	s := m.cfg.Settings
+	c, _ := m.last.Cluster() // parsed already, by the configure that set it
 	return []Effect{StartProcess{
-		Incarnation: m.inc, Argv: slices.Clone(m.argv), Overrides: maps.Clone(m.overrides), Cluster: reparse(m.lastBody),
+		Incarnation: m.inc, Argv: slices.Clone(m.argv), Overrides: maps.Clone(m.overrides), Cluster: c,
 		Shell: s.Shell, Cwd: s.Cwd, Pipe: s.Pipe,
 	}}
 }
@@ -204,7 +216,7 @@ func (m *Machine) requestCallbackDone(name string, in *v1.CallbackDone) []Effect
 			return m.configurationFailed("configure returned no command", nil)
 		}
 		m.argv, m.overrides = slices.Clone(in.GetArgv()), maps.Clone(in.GetEnv())
-		m.lastBody, m.last = r.Body, r.cluster
+		m.last = r.env
 		return m.start(r)
 	case cbFinalize:
 		var effects []Effect
@@ -291,37 +303,27 @@ func hasBody(b []byte) bool {
 	if len(t) == 0 || string(t) == "null" {
 		return false
 	}
-	var obj map[string]json.RawMessage
-	return json.Unmarshal(t, &obj) != nil || len(obj) > 0
+	if t[0] != '{' {
+		return true // not an object: parsing it will say what is wrong
+	}
+	inside := bytes.TrimSpace(t[1:])
+	return len(inside) != 1 || inside[0] != '}'
 }
 
-func parseCluster(body []byte) (*sdk.Cluster, error) {
+// open checks a request's cluster. check, on and ok of one phase carry the same body, and reading the
+// cluster of hundreds of pods costs a pod milliseconds, so the last body opened is remembered (its envelope
+// parses the payloads once, when a callback or a start first needs them).
+func (m *Machine) open(body []byte) (*sdk.Envelope, error) {
 	if !hasBody(body) {
 		return nil, fmt.Errorf("no cluster in the request")
 	}
-	c, err := sdk.ParseCluster(body)
+	if m.opened.env != nil && bytes.Equal(body, m.opened.body) {
+		return m.opened.env, nil
+	}
+	env, err := sdk.OpenEnvelope(body)
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	return c, nil
-}
-
-// reparse gives an effect a cluster of its own from a body already known to parse.
-func reparse(body []byte) *sdk.Cluster {
-	c, err := sdk.ParseCluster(body)
-	if err != nil {
-		return nil
-	}
-	return c
-}
-
-// sameDependencies compares the dependencies' payloads, like the original compared the leader's JSON.
-func sameDependencies(c, last *sdk.Cluster) bool {
-	if last == nil {
-		return false
-	}
-	if len(c.Dependencies) == 0 && len(last.Dependencies) == 0 {
-		return true
-	}
-	return reflect.DeepEqual(c.Dependencies, last.Dependencies)
+	m.opened.body, m.opened.env = body, env
+	return env, nil
 }

@@ -37,6 +37,17 @@ type HTTPCaller struct {
 
 var _ Caller = HTTPCaller{}
 
+// NewHTTPCaller returns the leader's HTTPCaller: a transport of its own that keeps one connection alive per
+// pod however many pods there are (net/http's default transport keeps 100 in all, so every step of a phase
+// over more pods would connect again) and goes straight to the pods, whatever HTTP_PROXY says: control ports
+// are inside the cluster's network.
+func NewHTTPCaller() HTTPCaller {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.MaxIdleConns = 0 // no limit in all; MaxIdleConnsPerHost (2) bounds each pod
+	return HTTPCaller{Client: &http.Client{Transport: t}}
+}
+
 // Post implements Caller.
 func (h HTTPCaller) Post(ctx context.Context, url string, body []byte) (int, []byte, error) {
 	client, limit := h.Client, h.MaxReply

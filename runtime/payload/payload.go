@@ -89,6 +89,34 @@ func (p Payload) Marshal() ([]byte, error) {
 // Clone copies the payload (one level deep: values are not shared mutably by the project's own code).
 func (p Payload) Clone() Payload { return maps.Clone(p) }
 
+// DeepClone copies the payload and every object and array inside it, for a holder that may mutate it.
+func (p Payload) DeepClone() Payload {
+	if p == nil {
+		return nil
+	}
+	return Payload(deepCopy(map[string]any(p)).(map[string]any))
+}
+
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case Payload:
+		return Payload(deepCopy(map[string]any(v)).(map[string]any))
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v // strings, numbers, booleans and nil are values
+}
+
 // With returns a copy with key set to v.
 func (p Payload) With(key string, v any) Payload {
 	c := p.Clone()

@@ -46,3 +46,22 @@ func TestWith_DoesNotMutateTheOriginal(t *testing.T) {
 		t.Fatalf("seq = %d", seq)
 	}
 }
+
+func TestDeepClone_SharesNothingMutable(t *testing.T) {
+	p, err := Parse([]byte(`{"ports":{"8080":20000},"tags":["a",{"b":1}],"ip":"10.0.0.1","n":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.DeepClone()
+	q["ports"].(map[string]any)["8080"] = int64(1)
+	q["tags"].([]any)[0] = "z"
+	q["tags"].([]any)[1].(map[string]any)["b"] = "changed"
+	q["ip"] = "changed"
+	want := `{"ip":"10.0.0.1","n":null,"ports":{"8080":20000},"tags":["a",{"b":1}]}`
+	if got, _ := p.Marshal(); string(got) != want {
+		t.Fatalf("the original changed with its clone: %s", got)
+	}
+	if Payload(nil).DeepClone() != nil {
+		t.Fatal("a nil payload cloned to a non-nil one")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
 	"time"
 
@@ -29,7 +28,7 @@ func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
 		mc.Grace = 60 * time.Second
 	}
 	if mc.Caller == nil {
-		mc.Caller = control.HTTPCaller{Client: &http.Client{}}
+		mc.Caller = control.NewHTTPCaller()
 	}
 	var probe func(context.Context, *sdk.Cluster) (string, error)
 	probeEvery := time.Duration(0)

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -34,33 +33,47 @@ type Wire struct {
 
 // ParseCluster reads the leader's JSON. The key must be one of the pods.
 func ParseCluster(body []byte) (*Cluster, error) {
-	var w Wire
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	e, err := OpenEnvelope(body)
+	if err != nil {
+		return nil, err
 	}
-	return FromWire(w)
+	return e.Cluster()
 }
 
 // FromWire builds the Cluster of w.Key.
 func FromWire(w Wire) (*Cluster, error) {
-	if w.Key == "" {
-		return nil, fmt.Errorf("cluster: no key")
+	_, ok := w.Pods[w.Key]
+	if err := checkKey(w.Key, len(w.Pods), ok); err != nil {
+		return nil, err
 	}
-	if _, ok := w.Pods[w.Key]; !ok {
-		return nil, fmt.Errorf("cluster: key %q is not among the %d pods", w.Key, len(w.Pods))
+	deps := map[string][]Pod{}
+	for name, pods := range w.Dependencies {
+		deps[name] = sortedPods(pods)
 	}
-	c := &Cluster{Key: w.Key, Pods: sortedPods(w.Pods), Dependencies: map[string][]Pod{}}
+	return newCluster(w.Key, w.Pods, deps), nil
+}
+
+func checkKey(key string, pods int, among bool) error {
+	if key == "" {
+		return fmt.Errorf("cluster: no key")
+	}
+	if !among {
+		return fmt.Errorf("cluster: key %q is not among the %d pods", key, pods)
+	}
+	return nil
+}
+
+// newCluster is the Cluster of key; it keeps deps as they are.
+func newCluster(key string, pods map[string]payload.Payload, deps map[string][]Pod) *Cluster {
+	c := &Cluster{Key: key, Pods: sortedPods(pods), Dependencies: deps}
 	c.Size = len(c.Pods)
 	for i, p := range c.Pods {
-		if p.Key == w.Key {
+		if p.Key == key {
 			c.Index = i
 			c.Seq, _ = p.Payload.Seq()
 		}
 	}
-	for name, pods := range w.Dependencies {
-		c.Dependencies[name] = sortedPods(pods)
-	}
-	return c, nil
+	return c
 }
 
 func sortedPods(m map[string]payload.Payload) []Pod {
@@ -72,6 +85,31 @@ func sortedPods(m map[string]payload.Payload) []Pod {
 		out = append(out, Pod{Key: k, Payload: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Clone is a deep copy: each holder of a cluster (a callback may keep it) gets one of its own.
+func (c *Cluster) Clone() *Cluster {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.Pods = clonePods(c.Pods)
+	out.Dependencies = make(map[string][]Pod, len(c.Dependencies))
+	for name, pods := range c.Dependencies {
+		out.Dependencies[name] = clonePods(pods)
+	}
+	return &out
+}
+
+func clonePods(pods []Pod) []Pod {
+	if pods == nil {
+		return nil
+	}
+	out := make([]Pod, len(pods))
+	for i, p := range pods {
+		out[i] = Pod{Key: p.Key, Payload: p.Payload.DeepClone()}
+	}
 	return out
 }
 

@@ -7,22 +7,18 @@ import (
 	"strconv"
 )
 
-// Exec is the lifecycle of `ochopod run -- command` without a spec (DESIGN §11): it runs the command and
-// hands it the cluster through its environment (ClusterEnv).
+// Exec is the lifecycle of `ochopod run -- command` without a spec (DESIGN §11): it runs the command. The
+// cluster reaches it through its environment, as it reaches every process the runtime starts (ClusterEnv).
 type Exec struct {
 	Argv []string
 }
 
-// Configure returns the command with the cluster's variables.
-func (e Exec) Configure(_ context.Context, c *Cluster) (Command, error) {
+// Configure returns the command, whatever the cluster.
+func (e Exec) Configure(context.Context, *Cluster) (Command, error) {
 	if len(e.Argv) == 0 {
 		return Command{}, errors.New("no command to run: give one after --")
 	}
-	env, err := ClusterEnv(c)
-	if err != nil {
-		return Command{}, err
-	}
-	return Command{Argv: append([]string(nil), e.Argv...), Env: env}, nil
+	return Command{Argv: append([]string(nil), e.Argv...)}, nil
 }
 
 // ClusterEnv is the environment DESIGN §11 gives the command: OCHOPOD_KEY, OCHOPOD_SEQ, OCHOPOD_INDEX,

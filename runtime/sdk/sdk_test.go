@@ -37,7 +37,9 @@ func TestParseCluster_IndexSizeSeqAndOrder(t *testing.T) {
 }
 
 func TestParseCluster_RejectsBadBodies(t *testing.T) {
-	for _, body := range []string{``, `[]`, `{"pods": {}}`, `{"key": "x", "pods": {"y": {}}}`, `{"key": 1}`} {
+	for _, body := range []string{``, `[]`, `{"pods": {}}`, `{"key": "x", "pods": {"y": {}}}`, `{"key": 1}`,
+		`{"key": "x", "pods": {"x": {}, "y": 5}}`, `{"key": "x", "pods": {"x": []}}`, `{"key": "x", "pods": {"x": {}}, "dependencies": {"d": 1}}`,
+		`{"key": "x", "pods": {"x": {}}} trailing`} {
 		if _, err := ParseCluster([]byte(body)); err == nil {
 			t.Errorf("accepted %q", body)
 		}
@@ -60,12 +62,24 @@ func TestCluster_Grep(t *testing.T) {
 	}
 }
 
-func TestExec_PassesTheClusterInTheEnvironment(t *testing.T) {
+func TestExec_RunsTheCommand(t *testing.T) {
 	c, _ := ParseCluster([]byte(wire))
 	cmd, err := Exec{Argv: []string{"server", "--flag"}}.Configure(context.Background(), c)
+	if err != nil || !reflect.DeepEqual(cmd.Argv, []string{"server", "--flag"}) || len(cmd.Env) != 0 {
+		t.Fatalf("%+v, %v", cmd, err) // the runtime adds ClusterEnv to every start
+	}
+	if _, err := (Exec{}).Configure(context.Background(), c); err == nil {
+		t.Fatal("no command, no error")
+	}
+}
+
+func TestClusterEnv(t *testing.T) {
+	c, _ := ParseCluster([]byte(wire))
+	env, err := ClusterEnv(c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := Command{Env: env}
 	if cmd.Env["OCHOPOD_KEY"] != "k2" || cmd.Env["OCHOPOD_SEQ"] != "5" || cmd.Env["OCHOPOD_INDEX"] != "1" || cmd.Env["OCHOPOD_SIZE"] != "3" {
 		t.Fatalf("env %v", cmd.Env)
 	}
@@ -79,5 +93,58 @@ func TestExec_PassesTheClusterInTheEnvironment(t *testing.T) {
 	}
 	if _, err := (Exec{}).Configure(context.Background(), c); err == nil {
 		t.Fatal("no command accepted")
+	}
+}
+
+func TestEnvelope_ParsesPayloadsOnceAndHandsOutCopies(t *testing.T) {
+	e, err := OpenEnvelope([]byte(wire))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Key() != "k2" || !reflect.DeepEqual(e.DependencyNames(), []string{"prod.db"}) {
+		t.Fatalf("key %q, dependencies %v", e.Key(), e.DependencyNames())
+	}
+	a, err := e.Cluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Pods[0].Payload["ip"] = "changed"
+	b, _ := e.Cluster()
+	if b.Pods[0].Payload.String("ip") != "10.0.0.1" || b.Index != 1 || b.Size != 3 || b.Seq != 5 {
+		t.Fatalf("second copy %+v", b)
+	}
+	if withNull, err := OpenEnvelope([]byte(`{"key": "a", "pods": {"a": null}}`)); err != nil {
+		t.Fatal(err)
+	} else if c, err := withNull.Cluster(); err != nil || c.Self().Payload == nil {
+		t.Fatalf("a null payload: %v, %+v", err, c)
+	}
+}
+
+func TestEnvelope_SameDependencies(t *testing.T) {
+	open := func(deps string) *Envelope {
+		e, err := OpenEnvelope([]byte(`{"key": "a", "pods": {"a": {}}, "dependencies": ` + deps + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	one := `{"ns.db": {"d1": {"ip": "10.0.0.1", "seq": 1}, "d2": {"seq": 2, "ip": "10.0.0.2"}}}`
+	reordered := `{"ns.db": {"d2": {"ip": "10.0.0.2", "seq": 2}, "d1": {"seq": 1, "ip": "10.0.0.1"}}}`
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{one, reordered, true}, // another leader's key order
+		{`{}`, `null`, true},
+		{one, `{"ns.db": {"d1": {"ip": "10.0.0.1", "seq": 1}}}`, false},
+		{one, `{"ns.db": {"d1": {"ip": "10.0.0.9", "seq": 1}, "d2": {"seq": 2, "ip": "10.0.0.2"}}}`, false},
+		{`{"ns.db": null}`, `{}`, false},
+	} {
+		if got := open(tc.a).SameDependencies(open(tc.b)); got != tc.same {
+			t.Errorf("%s vs %s: same = %v", tc.a, tc.b, got)
+		}
+	}
+	if open(one).SameDependencies(nil) {
+		t.Error("the same dependencies as no configuration at all")
 	}
 }

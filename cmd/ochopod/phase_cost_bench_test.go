@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ochopod/ochopod/runtime/cluster"
+	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/sdk"
+	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/testkit/zkserver"
+)
+
+// BenchmarkIntegration_PhaseRequestCPU measures what one pod spends on the requests of a configuration phase
+// when its cluster has n pods (OCHOPOD_BENCH_PODS, default "10,200"): CPU time of the `ochopod run` process
+// (every thread's, from /proc/<pid>/task/*/schedstat) and latency, per request, for check, on (process
+// running, nothing to restart) and ok. Each of the b.N phases sends a cluster the pod has not seen yet (one
+// seq differs) with check, then the same with on and ok, as a leader does.
+// On one machine every pod of a phase shares the CPUs, so n × (check + on + ok) CPU bounds the phase from
+// below there; spread over machines, each pod's share is what it costs.
+// Run: go test -run '^$' -bench Integration_PhaseRequestCPU -benchtime 200x ./cmd/ochopod/
+func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
+	buildBinary(b)
+	for _, n := range benchInts(b, "OCHOPOD_BENCH_PODS", "10,200") {
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			b.StopTimer()
+			srv := zkserver.Start(b)
+			obs := mdObserve(b, srv.Addr())
+			c := zk.ClusterOf("it", "cost")
+			p := mdStartPod(b, srv.Addr(), "cost", scaleSessionTimeout, []string{"--log-level", "info"}, "sleep", "3600")
+			waitHash(b, obs, c, 1, "", time.Minute)
+			bodies := costClusters(b, obs, c, n, b.N)
+			b.ReportMetric(float64(len(bodies[0]))/1024, "KB/body")
+			tasks := []string{"check", "on", "ok"}
+			cpu, wall := make([]time.Duration, len(tasks)), make([]time.Duration, len(tasks))
+			for _, body := range bodies {
+				for i, task := range tasks {
+					cpu0, t0 := processCPU(b, p.cmd.Process.Pid), time.Now()
+					lcBenchPost(b, p, "/control/"+task+"/60", body)
+					wall[i] += time.Since(t0)
+					cpu[i] += processCPU(b, p.cmd.Process.Pid) - cpu0
+				}
+			}
+			for i, task := range tasks {
+				b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N)/1000, "ms-cpu/"+task)
+				b.ReportMetric(float64(wall[i].Microseconds())/float64(b.N)/1000, "ms/"+task)
+			}
+		})
+	}
+}
+
+// costClusters are count bodies a leader could send the pod, each different: its own registration and n-1
+// others like it.
+func costClusters(b *testing.B, obs zk.Conn, c zk.Cluster, n, count int) [][]byte {
+	pods, _, err := cluster.ReadPods(obs, c)
+	if err != nil || len(pods) != 1 {
+		b.Fatalf("the pod's registration: %v (%d pods)", err, len(pods))
+	}
+	self := pods[0]
+	w := sdk.Wire{Key: self.Key, Pods: map[string]payload.Payload{self.Key: self.Payload.With("seq", self.Seq)},
+		Dependencies: map[string]map[string]payload.Payload{}}
+	for i := 1; i < n; i++ {
+		key := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		w.Pods[key] = self.Payload.With("seq", self.Seq+int64(i)).With("ports", map[string]any{"8080": 20000 + i})
+	}
+	var out [][]byte
+	for i := range count {
+		w.Pods[self.Key] = self.Payload.With("seq", self.Seq).With("status", strconv.Itoa(i))
+		body, err := json.Marshal(w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, body)
+	}
+	return out
+}
+
+// processCPU is the CPU time the process's threads used so far (nanoseconds, from the scheduler's stats).
+func processCPU(b *testing.B, pid int) time.Duration {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		b.Fatalf("threads of %d: %v", pid, err)
+	}
+	var total int64
+	for _, f := range tasks {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that just exited
+		}
+		ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
+		if err != nil {
+			b.Fatalf("%s: %q", f, data)
+		}
+		total += ns
+	}
+	return time.Duration(total)
+}
