@@ -54,3 +54,29 @@ var ErrFenced = errors.New("zk: fencing check failed")
 func IsSessionGone(err error) bool {
 	return errors.Is(err, ErrSessionExpired) || errors.Is(err, ErrClosed)
 }
+
+// Read is the outcome of one Get of GetAll.
+type Read struct {
+	Data []byte
+	Stat Stat
+	Err  error
+}
+
+// Pipeliner is implemented by a Conn whose calls may be in flight together (go-zookeeper pipelines requests
+// on its one socket). GetAll then costs about one round trip instead of one per path; a Conn without it
+// (the in-memory one, which the simulation orders call by call) is read one path after the other.
+type Pipeliner interface {
+	GetAll(paths []string) []Read
+}
+
+// GetAll reads every path and returns the reads in the order of paths.
+func GetAll(c Conn, paths []string) []Read {
+	if p, ok := c.(Pipeliner); ok {
+		return p.GetAll(paths)
+	}
+	out := make([]Read, len(paths))
+	for i, p := range paths {
+		out[i].Data, out[i].Stat, out[i].Err = c.Get(p)
+	}
+	return out
+}

@@ -141,6 +141,37 @@ func testChildren(t *testing.T, h Harness) {
 	wantErr(t, "children /nope", err, zk.ErrNoNode)
 }
 
+// testGetAll: zk.GetAll (pipelined on a Conn that is a zk.Pipeliner) returns each path's data, stat or error
+// in the order of the paths, past the number of reads a pipeliner keeps in flight.
+func testGetAll(t *testing.T, h Harness) {
+	c := open(t, h)
+	mustCreate(t, c, "/g", "", zk.Persistent)
+	var paths []string
+	for i := range 150 {
+		p := fmt.Sprintf("/g/n%03d", i)
+		if i%7 != 3 {
+			mustCreate(t, c, p, fmt.Sprint(i), zk.Persistent)
+		}
+		paths = append(paths, p)
+	}
+	reads := zk.GetAll(c.Conn, paths) // the Conn itself: the session wrapper hides a Pipeliner
+	if len(reads) != len(paths) {
+		t.Fatalf("%d reads for %d paths", len(reads), len(paths))
+	}
+	for i, r := range reads {
+		if i%7 == 3 {
+			wantErr(t, "get "+paths[i], r.Err, zk.ErrNoNode)
+			continue
+		}
+		if r.Err != nil || string(r.Data) != fmt.Sprint(i) || r.Stat.DataLength != int32(len(r.Data)) {
+			t.Fatalf("read %s: %q, %+v, %v", paths[i], r.Data, r.Stat, r.Err)
+		}
+	}
+	if reads := zk.GetAll(c.Conn, nil); len(reads) != 0 {
+		t.Fatalf("no paths: %v", reads)
+	}
+}
+
 // testErrors: every failure the project branches on maps to its sentinel.
 func testErrors(t *testing.T, h Harness) {
 	c := open(t, h)

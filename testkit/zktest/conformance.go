@@ -19,6 +19,7 @@ func Subtests() []Subtest {
 		{"DataAndStatRoundTrip", testDataAndStat},
 		{"SequenceIsTenDigitsPerParentAndMonotonic", testSequence},
 		{"ChildrenListing", testChildren},
+		{"GetAllKeepsOrderAndErrorsPerPath", testGetAll},
 		{"ErrorSentinels", testErrors},
 		{"EphemeralRemovedOnClose", testEphemeralOnClose},
 		{"EphemeralRemovedOnExpiry", testEphemeralOnExpiry},

@@ -340,6 +340,28 @@ func (c *conn) Get(p string) ([]byte, zk.Stat, error) {
 	return data, stat(st), nil
 }
 
+// maxInFlight bounds the reads GetAll has in flight at once: enough to hide the round trips, few enough not
+// to flood the server (and the library's send queue) with a cluster of thousands of pods.
+const maxInFlight = 64
+
+var _ zk.Pipeliner = (*conn)(nil)
+
+// GetAll implements zk.Pipeliner: the library pipelines concurrent calls on its one socket.
+func (c *conn) GetAll(paths []string) []zk.Read {
+	out := make([]zk.Read, len(paths))
+	slots := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			out[i].Data, out[i].Stat, out[i].Err = c.Get(p)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 func (c *conn) GetW(p string) ([]byte, zk.Stat, <-chan zk.WatchEvent, error) {
 	const op = "get"
 	full, err := c.enter(op, p)
