@@ -12,9 +12,10 @@ import (
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
-// ClusterEnv returns what the runtime adds to the process's environment for a configuration (DESIGN §11:
-// $ochopod and the OCHOPOD_* variables), as KEY=VALUE. It runs on the actor's goroutine and must not block.
-type ClusterEnv func(c *sdk.Cluster) []string
+// ClusterEnv returns what the runtime adds to the process's environment for a configuration (DESIGN §11: the
+// OCHOPOD_* variables), as KEY=VALUE: (*sdk.Envelope).Environ, or a test's own. It runs on the actor's
+// goroutine and must not block.
+type ClusterEnv func(e *sdk.Envelope) []string
 
 // Config is what the lifecycle actor needs.
 type Config struct {
@@ -90,6 +91,7 @@ func implements(l sdk.Lifecycle) Implements {
 	_, i.TearDown = l.(sdk.TearDowner)
 	_, i.Signaled = l.(sdk.Signaler)
 	_, i.Finalize = l.(sdk.Finalizer)
+	_, i.IgnoresCluster = l.(sdk.ClusterBlind)
 	return i
 }
 
@@ -170,8 +172,8 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 
 func (a *adapter) startProcess(ctx actor.Context, e StartProcess) {
 	var extra []string
-	if a.cfg.ClusterEnv != nil && e.Cluster != nil {
-		extra = a.cfg.ClusterEnv(e.Cluster)
+	if a.cfg.ClusterEnv != nil && e.Envelope != nil {
+		extra = a.cfg.ClusterEnv(e.Envelope)
 	}
 	start := &v1.ExecStart{
 		Incarnation: e.Incarnation, Argv: e.Argv, Shell: e.Shell, Cwd: e.Cwd, Pipe: e.Pipe,

@@ -109,7 +109,7 @@ func start(t *testing.T, l sdk.Lifecycle, s lifecycle.Settings) *harness {
 		Lifecycle:  l,
 		Settings:   s,
 		Env:        []string{"PATH=/bin", "X=0"},
-		ClusterEnv: func(c *sdk.Cluster) []string { return []string{"OCHOPOD_KEY=" + c.Key} },
+		ClusterEnv: func(e *sdk.Envelope) []string { return []string{"OCHOPOD_KEY=" + e.Key()} },
 		Clock:      h.clock,
 		Logger:     discard,
 		Executor: actor.PropsFromProducer(func() actor.Actor {

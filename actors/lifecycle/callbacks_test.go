@@ -52,6 +52,9 @@ func TestLifecycle_CallbacksReachTheUsersCode(t *testing.T) {
 	if got := implements(&full{}); got != every {
 		t.Fatalf("implements %+v", got)
 	}
+	if got := implements(sdk.Exec{}); got != (Implements{IgnoresCluster: true}) {
+		t.Fatalf("Exec implements %+v", got)
+	}
 	c, err := sdk.ParseCluster([]byte(clusterA))
 	if err != nil {
 		t.Fatal(err)

@@ -40,12 +40,13 @@ type RunCallback struct {
 type CancelCallback struct{ Epoch uint64 }
 
 // StartProcess: send ExecStart to the executor. The environment is the pod's, then what the runtime adds for
-// Cluster (§11: $ochopod, OCHOPOD_*), then Overrides, later ones winning. Completes with ExecStarted.
+// the configuration's cluster (§11: $ochopod, OCHOPOD_*), then Overrides, later ones winning. Completes with
+// ExecStarted. Envelope is the machine's (nil before any configuration): read it, do not keep it.
 type StartProcess struct {
 	Incarnation uint64
 	Argv        []string
 	Overrides   map[string]string
-	Cluster     *sdk.Cluster
+	Envelope    *sdk.Envelope
 	Shell       bool
 	Cwd         string
 	Pipe        bool

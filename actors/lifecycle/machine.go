@@ -50,6 +50,7 @@ func (s Settings) WithDefaults() Settings {
 // absent ones succeed at once without a round trip. Configure always exists.
 type Implements struct {
 	Initialize, CanConfigure, Configured, SanityCheck, TearDown, Signaled, Finalize bool
+	IgnoresCluster                                                                  bool // sdk.ClusterBlind: configure gets no cluster, so the payloads need no parsing
 }
 
 // MachineConfig holds the machine's settings.

@@ -152,7 +152,7 @@ func TestLifecycle_OnStartsWithTheOverridesAndTheCluster(t *testing.T) {
 	if !ok {
 		t.Fatalf("effects %q, want a start", kinds(effects))
 	}
-	if !s.Shell || s.Cwd != "/srv" || !s.Pipe || s.Overrides["X"] != "1" || s.Cluster == nil || s.Cluster.Key != "k1" {
+	if !s.Shell || s.Cwd != "/srv" || !s.Pipe || s.Overrides["X"] != "1" || s.Envelope == nil || s.Envelope.Key() != "k1" {
 		t.Fatalf("start %+v: want the settings, the overrides and the cluster", s)
 	}
 }
@@ -693,5 +693,22 @@ func TestLifecycle_EveryCallbackGetsAClusterOfItsOwn(t *testing.T) {
 	}
 	if ip := kept.Dependencies["ns.db"][0].Payload.String("ip"); ip != "10.0.1.1" {
 		t.Fatalf("the machine's dependencies were mutated through a callback: ip %q", ip)
+	}
+}
+
+// A lifecycle blind to the cluster (sdk.ClusterBlind, as sdk.Exec) gets configure without one: the payloads
+// are never parsed; the start still carries the envelope, for the OCHOPOD_* variables.
+func TestLifecycle_ClusterBlindConfigureGetsNoCluster(t *testing.T) {
+	for _, blind := range []bool{false, true} {
+		m := newTestMachine(Settings{}, Implements{IgnoresCluster: blind})
+		effects := m.Handle(on(1, clusterA))
+		cb, ok := effects[0].(RunCallback)
+		if !ok || cb.Name != cbConfigure || (cb.Cluster == nil) != blind {
+			t.Fatalf("blind %v: effects %q, cluster %v", blind, kinds(effects), cb.Cluster)
+		}
+		s, ok := m.Handle(configured(1, "app"))[0].(StartProcess)
+		if !ok || s.Envelope == nil || s.Envelope.Key() != "k1" {
+			t.Fatalf("blind %v: start %+v", blind, s)
+		}
 	}
 }

@@ -156,9 +156,12 @@ func (m *Machine) configure(r *request) []Effect {
 	if r.env == nil {
 		return m.start(r)
 	}
-	c, err := r.env.Cluster()
-	if err != nil {
-		return m.fail(codeNotAcceptable, "on: bad cluster", err)
+	var c *sdk.Cluster
+	if !m.cfg.Implements.IgnoresCluster {
+		var err error
+		if c, err = r.env.Cluster(); err != nil {
+			return m.fail(codeNotAcceptable, "on: bad cluster", err)
+		}
 	}
 	r.stage = stageCallback
 	return m.call(RunCallback{Name: cbConfigure, Cluster: c})
@@ -176,9 +179,8 @@ func (m *Machine) start(r *request) []Effect {
 	m.restartGen++ // a restart still pending is superseded by this start
 	r.stage = stageStart
 	s := m.cfg.Settings
-	c, _ := m.last.Cluster() // parsed already, by the configure that set it
 	return []Effect{StartProcess{
-		Incarnation: m.inc, Argv: slices.Clone(m.argv), Overrides: maps.Clone(m.overrides), Cluster: c,
+		Incarnation: m.inc, Argv: slices.Clone(m.argv), Overrides: maps.Clone(m.overrides), Envelope: m.last,
 		Shell: s.Shell, Cwd: s.Cwd, Pipe: s.Pipe,
 	}}
 }

@@ -24,7 +24,8 @@ import (
 // for a while), damper 0, session timeout 10 s, for each pod count of OCHOPOD_BENCH_PODS (default "3,10,50"):
 //
 //   - start: from the first process started to the hash (with the snapshot, one multi) covering all n pods
-//     (every pod answered on with 200, so every command was started; /info is checked afterwards);
+//     (every pod answered on with 200, so every command was started; /info is checked afterwards), and the
+//     part of it until every pod registered;
 //   - join: from starting one more pod to the hash covering the n+1 pods;
 //   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left;
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
@@ -52,6 +53,7 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 				r = scaleOnce(b, n, batch, idle)
 			}
 			b.ReportMetric(ms(r.start), "ms/start")
+			b.ReportMetric(ms(r.registered), "ms/registered")
 			b.ReportMetric(ms(r.join), "ms/join")
 			b.ReportMetric(ms(r.handOver), "ms/hand-over")
 			b.ReportMetric(ms(r.joinPhase), "ms/join-phase")
@@ -66,11 +68,11 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs; targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU())
-	fmt.Fprintf(&sb, "%6s %10s %7s %10s %11s %11s %12s %15s %6s %9s\n",
-		"pods", "start", "phases", "join", "join phase", "hand-over", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
+	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %12s %15s %6s %9s\n",
+		"pods", "start", "registered", "phases", "join", "join phase", "hand-over", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %10s %7d %10s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
-			r.n, r.start.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond),
+		fmt.Fprintf(&sb, "%6d %10s %11s %7d %10s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
+			r.n, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond),
 			r.handOver.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
 	}
 	fmt.Print(sb.String())
@@ -81,6 +83,7 @@ const scaleSessionTimeout = 10 * time.Second
 type scaleRow struct {
 	n                     int
 	start, join, handOver time.Duration
+	registered            time.Duration // of start: until every pod registered
 	phases                int           // configurations the first leader wrote while the n pods started
 	joinPhase             time.Duration // the join's configuration phase, from the leader's log
 	idleRate, pingRate    float64
@@ -132,6 +135,7 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 		}
 		waitRegistered(b, obs, c, pods, srv.Addr(), deadline)
 	}
+	r.registered = time.Since(began)
 	_, at := waitHash(b, obs, c, n, "", deadline)
 	r.start = at.Sub(began)
 	infos := benchInfos(b, pods, deadline)

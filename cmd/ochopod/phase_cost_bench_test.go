@@ -19,39 +19,46 @@ import (
 
 // BenchmarkIntegration_PhaseRequestCPU measures what one pod spends on the requests of a configuration phase
 // when its cluster has n pods (OCHOPOD_BENCH_PODS, default "10,200"): CPU time of the `ochopod run` process
-// (every thread's, from /proc/<pid>/task/*/schedstat) and latency, per request, for check, on (process
-// running, nothing to restart) and ok. Each of the b.N phases sends a cluster the pod has not seen yet (one
-// seq differs) with check, then the same with on and ok, as a leader does.
+// (every thread's, from /proc/<pid>/task/*/schedstat) and latency, per request, for check, on and ok. Each of
+// the b.N phases sends a cluster the pod has not seen yet (one seq differs) with check, then the same with
+// on and ok, as a leader does. With "keep" the process keeps running through on (nothing to restart); with
+// "strict" every on restarts it (SIGTERM to `sleep`, wait for its exit, start it again with the new cluster).
 // On one machine every pod of a phase shares the CPUs, so n × (check + on + ok) CPU bounds the phase from
 // below there; spread over machines, each pod's share is what it costs.
 // Run: go test -run '^$' -bench Integration_PhaseRequestCPU -benchtime 200x ./cmd/ochopod/
 func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 	buildBinary(b)
 	for _, n := range benchInts(b, "OCHOPOD_BENCH_PODS", "10,200") {
-		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
-			b.StopTimer()
-			srv := zkserver.Start(b)
-			obs := mdObserve(b, srv.Addr())
-			c := zk.ClusterOf("it", "cost")
-			p := mdStartPod(b, srv.Addr(), "cost", scaleSessionTimeout, []string{"--log-level", "info"}, "sleep", "3600")
-			waitHash(b, obs, c, 1, "", time.Minute)
-			bodies := costClusters(b, obs, c, n, b.N)
-			b.ReportMetric(float64(len(bodies[0]))/1024, "KB/body")
-			tasks := []string{"check", "on", "ok"}
-			cpu, wall := make([]time.Duration, len(tasks)), make([]time.Duration, len(tasks))
-			for _, body := range bodies {
-				for i, task := range tasks {
-					cpu0, t0 := processCPU(b, p.cmd.Process.Pid), time.Now()
-					lcBenchPost(b, p, "/control/"+task+"/60", body)
-					wall[i] += time.Since(t0)
-					cpu[i] += processCPU(b, p.cmd.Process.Pid) - cpu0
+		for _, mode := range []string{"keep", "strict"} {
+			b.Run(fmt.Sprintf("pods=%d/%s", n, mode), func(b *testing.B) {
+				b.StopTimer()
+				extra := []string{"--log-level", "info"}
+				if mode == "strict" {
+					extra = append(extra, "--strict")
 				}
-			}
-			for i, task := range tasks {
-				b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N)/1000, "ms-cpu/"+task)
-				b.ReportMetric(float64(wall[i].Microseconds())/float64(b.N)/1000, "ms/"+task)
-			}
-		})
+				srv := zkserver.Start(b)
+				obs := mdObserve(b, srv.Addr())
+				c := zk.ClusterOf("it", "cost")
+				p := mdStartPod(b, srv.Addr(), "cost", scaleSessionTimeout, extra, "sleep", "3600")
+				waitHash(b, obs, c, 1, "", time.Minute)
+				bodies := costClusters(b, obs, c, n, b.N)
+				b.ReportMetric(float64(len(bodies[0]))/1024, "KB/body")
+				tasks := []string{"check", "on", "ok"}
+				cpu, wall := make([]time.Duration, len(tasks)), make([]time.Duration, len(tasks))
+				for _, body := range bodies {
+					for i, task := range tasks {
+						cpu0, t0 := processCPU(b, p.cmd.Process.Pid), time.Now()
+						lcBenchPost(b, p, "/control/"+task+"/60", body)
+						wall[i] += time.Since(t0)
+						cpu[i] += processCPU(b, p.cmd.Process.Pid) - cpu0
+					}
+				}
+				for i, task := range tasks {
+					b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N)/1000, "ms-cpu/"+task)
+					b.ReportMetric(float64(wall[i].Microseconds())/float64(b.N)/1000, "ms/"+task)
+				}
+			})
+		}
 	}
 }
 

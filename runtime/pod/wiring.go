@@ -3,9 +3,7 @@ package pod
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -95,21 +93,8 @@ func lifecycleActor(cfg Config, log *slog.Logger) (*actor.Props, error) {
 		Spawner: lc.Spawner, Clock: cfg.Clock, Logger: log, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr,
 	})
 	return lifecycle.Props(lifecycle.Config{
-		Lifecycle: lc.Lifecycle, Settings: lc.Settings, Env: env, ClusterEnv: clusterEnv,
+		Lifecycle: lc.Lifecycle, Settings: lc.Settings, Env: env, ClusterEnv: (*sdk.Envelope).Environ,
 		Clock: cfg.Clock, Logger: log, Executor: exec,
 	}), nil
 }
 
-// clusterEnv is DESIGN §11's OCHOPOD_* variables as KEY=VALUE, sorted.
-func clusterEnv(c *sdk.Cluster) []string {
-	vars, err := sdk.ClusterEnv(c)
-	if err != nil {
-		return []string{fmt.Sprintf("OCHOPOD_ERROR=%v", err)}
-	}
-	out := make([]string, 0, len(vars))
-	for k, v := range vars {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -27,7 +27,8 @@ func wireOf(n int) []byte {
 }
 
 // BenchmarkCluster measures what a pod does with a phase's cluster of 200 pods: open the envelope (every
-// request of a phase that does not run a callback), parse it whole, copy it, and render its variables (a start).
+// request of a phase that does not run a callback), parse it whole, copy it, and render its variables from
+// the parsed cluster (ClusterEnv, for hooks) and from the envelope (every start).
 // Run: go test -run '^$' -bench Cluster ./runtime/sdk/
 func BenchmarkCluster(b *testing.B) {
 	body := wireOf(200)
@@ -59,6 +60,17 @@ func BenchmarkCluster(b *testing.B) {
 	b.Run("env", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := ClusterEnv(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	e, err := OpenEnvelope(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("envelope-env", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.Env(); err != nil {
 				b.Fatal(err)
 			}
 		}

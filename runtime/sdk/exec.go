@@ -1,10 +1,15 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
+
+	"github.com/ochopod/ochopod/runtime/payload"
 )
 
 // Exec is the lifecycle of `ochopod run -- command` without a spec (DESIGN §11): it runs the command. The
@@ -13,7 +18,12 @@ type Exec struct {
 	Argv []string
 }
 
-// Configure returns the command, whatever the cluster.
+var _ ClusterBlind = Exec{}
+
+// IgnoresCluster makes Exec a ClusterBlind lifecycle.
+func (Exec) IgnoresCluster() {}
+
+// Configure returns the command, whatever the cluster (nil, as a ClusterBlind lifecycle gets).
 func (e Exec) Configure(context.Context, *Cluster) (Command, error) {
 	if len(e.Argv) == 0 {
 		return Command{}, errors.New("no command to run: give one after --")
@@ -25,37 +35,143 @@ func (e Exec) Configure(context.Context, *Cluster) (Command, error) {
 // OCHOPOD_SIZE, OCHOPOD_PODS (the cluster's registration payloads sorted by key, each with "key" added) and
 // OCHOPOD_DEPENDENCIES (qualified cluster name -> its payloads, same form).
 func ClusterEnv(c *Cluster) (map[string]string, error) {
-	pods, err := json.Marshal(withKeys(c.Pods))
+	pods := make([]keyed, len(c.Pods))
+	for i, p := range c.Pods {
+		raw, err := json.Marshal(p.Payload)
+		if err != nil {
+			return nil, err
+		}
+		pods[i] = keyed{p.Key, raw}
+	}
+	return clusterVars(c.Key, c.Seq, c.Index, pods, c.Dependencies)
+}
+
+// Env is ClusterEnv of the envelope's cluster without parsing its payloads: OCHOPOD_PODS is spliced from the
+// payloads as the leader sent them (each starting a process would otherwise cost a millisecond or more at
+// hundreds of pods). With a leader that sends compact JSON with sorted keys, as ours does, the text is the
+// same as ClusterEnv's; with another, the same JSON values.
+func (e *Envelope) Env() (map[string]string, error) {
+	keys := slices.Sorted(maps.Keys(e.pods))
+	pods := make([]keyed, len(keys))
+	index := 0
+	for i, k := range keys {
+		pods[i] = keyed{k, e.pods[k]}
+		if k == e.key {
+			index = i
+		}
+	}
+	var self payload.Payload
+	if err := json.Unmarshal(e.pods[e.key], &self); err != nil {
+		return nil, err
+	}
+	seq, _ := self.Seq()
+	return clusterVars(e.key, seq, index, pods, e.deps)
+}
+
+// Environ is Env as KEY=VALUE lines, sorted; an error becomes OCHOPOD_ERROR.
+func (e *Envelope) Environ() []string {
+	vars, err := e.Env()
+	if err != nil {
+		return []string{"OCHOPOD_ERROR=" + err.Error()}
+	}
+	out := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		out = append(out, k+"="+vars[k])
+	}
+	return out
+}
+
+// keyed is one pod's payload as JSON (an object, or null).
+type keyed struct {
+	key     string
+	payload []byte
+}
+
+func clusterVars(key string, seq int64, index int, pods []keyed, deps map[string][]Pod) (map[string]string, error) {
+	podsJSON, err := withKeys(pods)
 	if err != nil {
 		return nil, err
 	}
-	deps := map[string][]map[string]any{}
-	for name, ps := range c.Dependencies {
-		deps[name] = withKeys(ps)
+	depsJSON := map[string]json.RawMessage{}
+	for name, ps := range deps {
+		list := make([]keyed, len(ps))
+		for i, p := range ps {
+			raw, err := json.Marshal(p.Payload)
+			if err != nil {
+				return nil, err
+			}
+			list[i] = keyed{p.Key, raw}
+		}
+		if depsJSON[name], err = withKeys(list); err != nil {
+			return nil, err
+		}
 	}
-	depsJSON, err := json.Marshal(deps)
+	depsText, err := json.Marshal(depsJSON)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]string{
-		"OCHOPOD_KEY":          c.Key,
-		"OCHOPOD_SEQ":          strconv.FormatInt(c.Seq, 10),
-		"OCHOPOD_INDEX":        strconv.Itoa(c.Index),
-		"OCHOPOD_SIZE":         strconv.Itoa(c.Size),
-		"OCHOPOD_PODS":         string(pods),
-		"OCHOPOD_DEPENDENCIES": string(depsJSON),
+		"OCHOPOD_KEY":          key,
+		"OCHOPOD_SEQ":          strconv.FormatInt(seq, 10),
+		"OCHOPOD_INDEX":        strconv.Itoa(index),
+		"OCHOPOD_SIZE":         strconv.Itoa(len(pods)),
+		"OCHOPOD_PODS":         string(podsJSON),
+		"OCHOPOD_DEPENDENCIES": string(depsText),
 	}, nil
 }
 
-func withKeys(pods []Pod) []map[string]any {
-	out := make([]map[string]any, 0, len(pods))
-	for _, p := range pods {
-		m := make(map[string]any, len(p.Payload)+1)
-		for k, v := range p.Payload {
-			m[k] = v
+// withKeys is a JSON array of the payloads, in order, each with "key" first.
+func withKeys(pods []keyed) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, p := range pods {
+		if i > 0 {
+			b.WriteByte(',')
 		}
-		m["key"] = p.Key
-		out = append(out, m)
+		if err := writeWithKey(&b, p); err != nil {
+			return nil, err
+		}
 	}
-	return out
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+// writeWithKey writes the payload object with "key" spliced in first. A payload that may hold a "key" of
+// its own (the text appears in it) is decoded and encoded again, so that ours replaces it.
+func writeWithKey(b *bytes.Buffer, p keyed) error {
+	k, err := json.Marshal(p.key)
+	if err != nil {
+		return err
+	}
+	body := bytes.TrimSpace(p.payload)
+	if string(body) == "null" || len(body) == 0 {
+		body = []byte("{}")
+	}
+	if bytes.Contains(body, []byte(`"key"`)) {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return err
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		m["key"] = p.key
+		out, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		b.Write(out)
+		return nil
+	}
+	if body[0] != '{' {
+		return errors.New("a payload is not a JSON object")
+	}
+	rest := bytes.TrimSpace(body[1:]) // after '{'
+	b.WriteString(`{"key":`)
+	b.Write(k)
+	if len(rest) > 0 && rest[0] != '}' {
+		b.WriteByte(',')
+	}
+	b.Write(rest)
+	return nil
 }

@@ -27,6 +27,14 @@ type Lifecycle interface {
 	Configure(ctx context.Context, c *Cluster) (Command, error)
 }
 
+// ClusterBlind is a Lifecycle whose Configure does not look at its cluster, as Exec's: the command is given,
+// and the cluster reaches the process through the OCHOPOD_* variables. Configure then gets a nil cluster and
+// the runtime does not parse the leader's payloads, which at hundreds of pods is most of what a start costs.
+type ClusterBlind interface {
+	Lifecycle
+	IgnoresCluster()
+}
+
 // Initializer runs once, before the first Configure.
 type Initializer interface {
 	Initialize(ctx context.Context) error

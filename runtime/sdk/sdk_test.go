@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -68,6 +69,9 @@ func TestExec_RunsTheCommand(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(cmd.Argv, []string{"server", "--flag"}) || len(cmd.Env) != 0 {
 		t.Fatalf("%+v, %v", cmd, err) // the runtime adds ClusterEnv to every start
 	}
+	if cmd, err := (Exec{Argv: []string{"server"}}).Configure(context.Background(), nil); err != nil || cmd.Argv[0] != "server" {
+		t.Fatalf("a ClusterBlind lifecycle gets no cluster: %+v, %v", cmd, err)
+	}
 	if _, err := (Exec{}).Configure(context.Background(), c); err == nil {
 		t.Fatal("no command, no error")
 	}
@@ -90,6 +94,9 @@ func TestClusterEnv(t *testing.T) {
 	var deps map[string][]map[string]any
 	if err := json.Unmarshal([]byte(cmd.Env["OCHOPOD_DEPENDENCIES"]), &deps); err != nil || deps["prod.db"][0]["key"] != "d1" {
 		t.Fatalf("OCHOPOD_DEPENDENCIES %s (%v)", cmd.Env["OCHOPOD_DEPENDENCIES"], err)
+	}
+	if cmd, err := (Exec{Argv: []string{"server"}}).Configure(context.Background(), nil); err != nil || cmd.Argv[0] != "server" {
+		t.Fatalf("a ClusterBlind lifecycle gets no cluster: %+v, %v", cmd, err)
 	}
 	if _, err := (Exec{}).Configure(context.Background(), c); err == nil {
 		t.Fatal("no command accepted")
@@ -146,5 +153,78 @@ func TestEnvelope_SameDependencies(t *testing.T) {
 	}
 	if open(one).SameDependencies(nil) {
 		t.Error("the same dependencies as no configuration at all")
+	}
+}
+
+// Env splices the payloads as the leader sent them; it says what ClusterEnv says of the parsed cluster: the
+// same text for a leader writing compact JSON with sorted keys (ours), the same values for any other.
+func TestEnvelopeEnv_IsClusterEnv(t *testing.T) {
+	var w Wire
+	if err := json.Unmarshal([]byte(wire), &w); err != nil {
+		t.Fatal(err)
+	}
+	w.Pods["k1"]["key"] = "not-k1" // a payload with a key of its own: ours wins
+	w.Pods["k3"] = nil
+	canonical, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		body     string
+		sameText bool
+	}{
+		{"our leader", string(canonical), true},
+		{"another leader", wire, false},
+	} {
+		e, err := OpenEnvelope([]byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Env()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := e.Cluster()
+		want, err := ClusterEnv(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want {
+			if tc.sameText && got[k] != v {
+				t.Errorf("%s: %s = %s, want %s", tc.name, k, got[k], v)
+			}
+			var a, b any
+			if json.Unmarshal([]byte(got[k]), &a) != nil || json.Unmarshal([]byte(v), &b) != nil {
+				a, b = got[k], v // not JSON: compare the text
+			}
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s: %s = %s, want the values of %s", tc.name, k, got[k], v)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d variables, want %d", tc.name, len(got), len(want))
+		}
+	}
+}
+
+func TestEnvelopeEnviron_SortedLines(t *testing.T) {
+	e, err := OpenEnvelope([]byte(wire))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := e.Environ()
+	want := []string{"OCHOPOD_DEPENDENCIES=", "OCHOPOD_INDEX=1", "OCHOPOD_KEY=k2", "OCHOPOD_PODS=", "OCHOPOD_SEQ=5", "OCHOPOD_SIZE=3"}
+	if len(lines) != len(want) {
+		t.Fatalf("%q", lines)
+	}
+	for i, l := range lines {
+		if !strings.HasPrefix(l, want[i]) {
+			t.Fatalf("line %d %q, want %q...", i, l, want[i])
+		}
+	}
+	var pods []map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[3], "OCHOPOD_PODS=")), &pods); err != nil || len(pods) != 3 || pods[1]["key"] != "k2" || pods[1]["ip"] != "10.0.0.2" {
+		t.Fatalf("OCHOPOD_PODS: %v (%v)", pods, err)
 	}
 }

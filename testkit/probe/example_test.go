@@ -43,7 +43,7 @@ func TestExample_LifecycleWritesItsConfigAndRunsTheServer(t *testing.T) {
 	system, p, clk, procs, dir := probe.NewSystem(t), probe.New(), vclock.New(), fakeproc.New(), t.TempDir()
 	p.TrackRoot(system) // count what timers and the exit waiter send, for Quiesce
 	lc := system.Root.Spawn(p.Wrap(lifecycle.Props(lifecycle.Config{
-		Lifecycle: peers{dir: dir}, Clock: clk, ClusterEnv: ochopodEnv,
+		Lifecycle: peers{dir: dir}, Clock: clk, ClusterEnv: (*sdk.Envelope).Environ,
 		Executor: p.Wrap(executor.Props(executor.Config{Spawner: procs, Clock: clk})),
 	})))
 	t.Cleanup(func() { _ = system.Root.StopFuture(lc).Wait() })
@@ -103,16 +103,3 @@ func exited(n uint64) func(proto.Message) bool {
 	}
 }
 
-// ochopodEnv adds the cluster's OCHOPOD_* variables to the process's environment, as pod.Start wires it.
-func ochopodEnv(c *sdk.Cluster) []string {
-	vars, err := sdk.ClusterEnv(c)
-	if err != nil {
-		return []string{"OCHOPOD_ERROR=" + err.Error()}
-	}
-	var env []string
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	return env
-}
