@@ -97,4 +97,3 @@ func lifecycleActor(cfg Config, log *slog.Logger) (*actor.Props, error) {
 		Clock: cfg.Clock, Logger: log, Executor: exec,
 	}), nil
 }
-

@@ -102,4 +102,3 @@ func exited(n uint64) func(proto.Message) bool {
 		return ok && x.GetIncarnation() == n
 	}
 }
-
