@@ -111,7 +111,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 		if ctx.Sender() != nil {
 			a.replies[a.handles] = ctx.Sender()
 		}
-		a.apply(ctx, a.m.Handle(Request{Handle: a.handles, Task: msg.GetTask(), Body: msg.GetBody()}))
+		a.apply(ctx, a.m.Handle(Request{Handle: a.handles, Task: msg.GetTask(), Body: msg.GetBody(), Phase: msg.GetPhase()}))
 	case *v1.GetLifecycleStatus:
 		ctx.Respond(a.m.Status())
 	case *v1.CallbackDone:

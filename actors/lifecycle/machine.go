@@ -65,6 +65,7 @@ type Request struct {
 	Handle uint64
 	Task   v1.Task
 	Body   []byte
+	Phase  string // the leader's configuration phase (v1.ControlRequest.phase); "" from anyone else
 }
 
 type procState int
@@ -133,6 +134,9 @@ type Machine struct {
 	metrics    []byte
 
 	published statusKey
+	// lastCheck is the phase of the last check run: off, on and ok of another phase are refused, so that a
+	// request of a dead or deposed leader's phase, delivered after a newer phase's check, changes nothing.
+	lastCheck string
 }
 
 // NewMachine returns a machine with no process, not yet initialized.

@@ -712,3 +712,32 @@ func TestLifecycle_ClusterBlindConfigureGetsNoCluster(t *testing.T) {
 		}
 	}
 }
+
+// A phase's off, on and ok are refused (409) once a check of another phase ran: a dead or deposed leader's
+// request, delivered after the new leader's check, must not undo its configuration. Requests without a phase
+// (an operator, a leader of the original) are run as before.
+func TestLifecycle_RequestsOfAStalePhaseAreRefused(t *testing.T) {
+	at := func(h uint64, task v1.Task, phase string) Request {
+		r := req(h, task, clusterA)
+		r.Phase = phase
+		return r
+	}
+	m := running(t, Settings{})
+	run(t, m, []step{
+		{at(10, v1.Task_TASK_CHECK, "old.1"), []string{"cb#4(can_configure)"}},
+		{done(4, cbCanConfigure), []string{"reply#10(200)"}},
+		{at(11, v1.Task_TASK_CHECK, "new.1"), []string{"cb#5(can_configure)"}},
+		{done(5, cbCanConfigure), []string{"reply#11(200)"}},
+		{at(12, v1.Task_TASK_ON, "old.1"), []string{"reply#12(409)"}}, // late: the process keeps running
+		{at(13, v1.Task_TASK_OFF, "old.1"), []string{"reply#13(409)"}},
+		{at(14, v1.Task_TASK_OK, "old.1"), []string{"reply#14(409)"}},
+		{at(15, v1.Task_TASK_ON, "new.1"), []string{"reply#15(200)"}},
+		{at(16, v1.Task_TASK_OK, "new.1"), []string{"cb#6(configured)"}},
+		{done(6, cbConfigured), []string{"reply#16(200)"}},
+		{at(17, v1.Task_TASK_ON, ""), []string{"reply#17(200)"}}, // no phase: run
+		{at(18, v1.Task_TASK_CHECK, ""), []string{"cb#7(can_configure)"}},
+		{done(7, cbCanConfigure), []string{"reply#18(200)"}},
+		{at(19, v1.Task_TASK_ON, "new.1"), []string{"reply#19(409)"}}, // a check without a phase came since
+	})
+	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 100, 1)
+}

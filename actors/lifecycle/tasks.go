@@ -7,16 +7,18 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
-// HTTP codes of DESIGN §6 and §8.
+// HTTP codes of DESIGN §6 and §8, and 409 for a request of a stale phase.
 const (
 	codeOK            = 200
 	codeBadRequest    = 400
 	codeNotAcceptable = 406
+	codeConflict      = 409
 	codeGone          = 410
 	codeFailed        = 500
 )
@@ -46,6 +48,14 @@ func (m *Machine) enqueue(r *request) {
 // begin starts the current request.
 func (m *Machine) begin() []Effect {
 	r := m.cur
+	switch r.Task {
+	case v1.Task_TASK_CHECK:
+		m.lastCheck = r.Phase
+	case v1.Task_TASK_OFF, v1.Task_TASK_ON, v1.Task_TASK_OK:
+		if r.Phase != "" && r.Phase != m.lastCheck {
+			return m.fail(codeConflict, fmt.Sprintf("%s of phase %s refused: the last check was of phase %q", taskName(r.Task), r.Phase, m.lastCheck), nil)
+		}
+	}
 	switch r.Task {
 	case v1.Task_TASK_CHECK:
 		return m.beginCheck(r)
@@ -78,6 +88,9 @@ func (m *Machine) begin() []Effect {
 	}
 	return m.finish(codeBadRequest, errorBody("unknown task"))
 }
+
+// taskName is the task as the control API spells it: check, on, off, ok, kill, signal.
+func taskName(t v1.Task) string { return strings.ToLower(strings.TrimPrefix(t.String(), "TASK_")) }
 
 // settle forgets the crash history and any pending restart: off and kill are the operator's word.
 func (m *Machine) settle() {

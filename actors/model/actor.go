@@ -112,6 +112,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		go func() {
 			done := &v1.PhaseDone{Generation: e.Generation}
 			plan, err := planPhase(cfg, e)
+			plan.Phase = PhaseID(cfg.LockPath, e.Generation)
 			plan.Guard = func(context.Context) error { return HoldsLock(conn, cfg.LockPath) }
 			plan.Arm = func(context.Context) error {
 				err := ClearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion)

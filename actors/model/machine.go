@@ -3,7 +3,7 @@ package model
 import (
 	"encoding/json"
 	"log/slog"
-	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -72,6 +72,7 @@ type Machine struct {
 	readAgain bool // something changed during a read or a phase: read once more afterwards
 	view      *view
 	watching  []string // dependencies the watchers watch
+	awaiting  []string // pod nodes still registering the watchers watch (ClusterRead.pending)
 
 	configuredHash string // the hash being configured, then written
 	configuredVer  int32  // the hash node's version when the phase started
@@ -95,7 +96,7 @@ func NewMachine(cfg MachineConfig) *Machine {
 
 // Start asks for the watches and a first read, and starts the probe's period.
 func (m *Machine) Start() []Effect {
-	effects := append([]Effect{m.watchSet(nil)}, m.read()...)
+	effects := append([]Effect{m.watchSet(nil, nil)}, m.read()...)
 	if m.cfg.ProbeEvery > 0 {
 		m.probeGen++
 		effects = append(effects, StartTimer{Name: timerProbe, Generation: m.probeGen, After: m.cfg.ProbeEvery})
@@ -211,8 +212,12 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 	v.hash = h
 	m.view = v
 	var effects []Effect
-	if deps := sortedKeys(v.deps); !reflect.DeepEqual(deps, m.watching) {
-		effects = append(effects, m.watchSet(deps))
+	deps, pending := sortedKeys(v.deps), slices.Sorted(slices.Values(in.GetPending()))
+	if !slices.Equal(pending, m.awaiting) && len(pending) > 0 {
+		effects = append(effects, Log{Level: slog.LevelInfo, Msg: "pods still registering: watching them until they write their seq", Args: []any{"nodes", pending}})
+	}
+	if !slices.Equal(deps, m.watching) || !slices.Equal(pending, m.awaiting) {
+		effects = append(effects, m.watchSet(deps, pending))
 	}
 	if m.readAgain {
 		return append(effects, m.read()...)
@@ -351,13 +356,17 @@ func (m *Machine) retry(why string) []Effect {
 	}
 }
 
-// watchSet asks the watchers for the own pods, each dependency's snapshot, and the cluster list when a
-// wildcard may match clusters that appear later.
-func (m *Machine) watchSet(deps []string) Effect {
-	m.watching = deps
+// watchSet asks the watchers for the own pods, each dependency's snapshot, the cluster list when a
+// wildcard may match clusters that appear later, and each pod node still registering: its seq is written
+// after the create, which changes no child of pods/.
+func (m *Machine) watchSet(deps, pending []string) Effect {
+	m.watching, m.awaiting = deps, pending
 	targets := []*v1.WatchTarget{{Kind: "pods", Path: m.cfg.Cluster.Pods()}}
 	for _, d := range deps {
 		targets = append(targets, &v1.WatchTarget{Kind: "snapshot", Path: zk.Cluster{Qualified: d}.Snapshot()})
+	}
+	for _, p := range pending {
+		targets = append(targets, &v1.WatchTarget{Kind: "pod", Path: p})
 	}
 	if HasWildcard(m.cfg.DependsOn) {
 		targets = append(targets, &v1.WatchTarget{Kind: "clusters", Path: zk.Root})

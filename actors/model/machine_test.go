@@ -271,3 +271,19 @@ func TestModel_ChangeDuringTheDamperIsConfiguredWhenItExpires(t *testing.T) {
 		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#4(2)"}},
 	})
 }
+
+// A pod node still registering (no seq in its payload) is no pod yet: the model watches its node, and the
+// payload written with the seq (which changes no child of pods/) fires that watch and reads again.
+func TestModel_WatchesPodsStillRegisteringUntilTheyWroteTheirSeq(t *testing.T) {
+	m := newTestMachine(0)
+	h := hashOf(t, pods("a"), nil)
+	pending := &v1.ClusterRead{Generation: 1, Pods: pods("a"), Hash: h, Pending: []string{"/ochopod/clusters/ns.web/pods/b.0000000002"}}
+	run(t, m, []step{
+		{nil, []string{"watch(pods)", "read#1"}},
+		{pending, []string{"watch(pods,pod)", "write#2(1," + h[:5] + ")"}},
+		{&v1.Written{Generation: 2}, []string{"read#3"}},
+		{&v1.ClusterRead{Generation: 3, Pods: pods("a"), Hash: h, Pending: pending.Pending}, nil}, // same set: no new watch
+		{&v1.Changed{Target: &v1.WatchTarget{Kind: "pod", Path: pending.Pending[0]}, Event: "data-changed"}, []string{"read#4"}},
+		{read(4, pods("a", "b"), h), []string{"watch(pods)", "timer#5(damper,0s)"}},
+	})
+}

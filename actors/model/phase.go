@@ -10,6 +10,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +36,10 @@ type PhasePlan struct {
 	Wire sdk.Wire   // the cluster sent to every pod; Key is set per pod, Pods loses the pods dropped on 410
 	// Grace is the timeout each pod gets for each request, rounded up to whole seconds (the original's pods
 	// parse it as an integer); the leader waits 1.25 × that for the reply, as the original's client did.
-	Grace        time.Duration
+	Grace time.Duration
+	// Phase names the phase to the pods (?phase=, PhaseID): a pod refuses off, on and ok of a phase other than
+	// its last check's, so a request of this phase delivered after a newer leader's check changes nothing.
+	Phase        string
 	Sequential   bool        // one request at a time in key order, instead of all at once
 	FullShutdown bool        // off to every pod before on
 	Clock        clock.Clock // times each request out; nil: the wall clock
@@ -69,6 +74,12 @@ func controlURL(p payload.Payload) string {
 		return ""
 	}
 	return "http://" + net.JoinHostPort(ip, strconv.FormatInt(host, 10))
+}
+
+// PhaseID names the phase of generation gen run under the lock node lock: unique across leaders (each holds
+// its own lock node) and across the phases of one leader, its model restarts included.
+func PhaseID(lock string, gen uint64) string {
+	return path.Base(lock) + "." + strconv.FormatUint(gen, 10)
 }
 
 // Control tasks of the phase (DESIGN §6, §8).
@@ -225,6 +236,9 @@ func (r *phaseRun) step(ctx context.Context, task string, pods []PhasePod) []rep
 func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc func(key string) ([]byte, error)) reply {
 	secs := int64(math.Ceil(r.plan.Grace.Seconds()))
 	url := strings.TrimRight(p.URL, "/") + "/control/" + task + "/" + strconv.FormatInt(secs, 10)
+	if r.plan.Phase != "" {
+		url += "?" + control.PhaseParam + "=" + neturl.QueryEscape(r.plan.Phase)
+	}
 	rep := reply{url: url}
 	body, err := enc(p.Key)
 	if err != nil {

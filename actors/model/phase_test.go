@@ -431,12 +431,13 @@ type phaseBackend struct {
 func (b *phaseBackend) Info(context.Context) (map[string]any, error) { return map[string]any{}, nil }
 func (b *phaseBackend) Log() []string                                { return nil }
 func (b *phaseBackend) Reset(string)                                 {}
-func (b *phaseBackend) Control(_ context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error) {
+func (b *phaseBackend) Control(_ context.Context, r control.Request) (int, []byte, error) {
+	task, body, timeout := r.Task, r.Body, r.Timeout
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.tasks = append(b.tasks, task.String())
-	if cl, err := sdk.ParseCluster(body); err != nil || cl.Key != b.key || timeout != 60*time.Second {
-		b.bad = append(b.bad, fmt.Sprintf("%v: cluster %+v err %v timeout %v", task, cl, err, timeout))
+	if cl, err := sdk.ParseCluster(body); err != nil || cl.Key != b.key || timeout != 60*time.Second || r.Phase != "ab__lock__0000000003.7" {
+		b.bad = append(b.bad, fmt.Sprintf("%v: cluster %+v err %v timeout %v phase %q", task, cl, err, timeout, r.Phase))
 	}
 	if task == v1.Task_TASK_CHECK && b.check != 0 {
 		return b.check, []byte(`{}`), nil
@@ -462,6 +463,7 @@ func TestPhase_OverHTTPToControlServers(t *testing.T) {
 	plan := PhasePlan{
 		Pods: PhasePods(pods),
 		Wire: sdk.Wire{Pods: pods}, Grace: time.Minute, FullShutdown: true,
+		Phase: PhaseID("/ochopod/clusters/ns.c/coordinator/ab__lock__0000000003", 7),
 	}
 	dropped, err := RunPhase(context.Background(), control.HTTPCaller{}, plan)
 	if err != nil || !reflect.DeepEqual(dropped, []string{"k3"}) {

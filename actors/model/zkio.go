@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/cluster"
@@ -35,6 +36,10 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1
 	}
 	newest := map[string]int64{} // a key registered twice (an old session not yet expired): keep the newest
 	for _, p := range pods {
+		if p.Registering { // not a pod yet: watched until it writes its seq (ClusterRead.pending)
+			out.Pending = append(out.Pending, path.Join(cfg.Cluster.Pods(), p.Node))
+			continue
+		}
 		_, nodeSeq, _ := zk.ParseSequential(p.Node)
 		if prev, ok := newest[p.Key]; ok && prev > nodeSeq {
 			continue

@@ -13,6 +13,7 @@
 //	snapshot  ExistsW on the node: a data watch while it exists (fires on set and delete), an exist watch
 //	          while it does not (fires on create)
 //	clusters  ChildrenW on /ochopod/clusters (zk.Root, also when the path is empty), missing node as pods
+//	pod       as snapshot: a pod node still registering, until its payload holds its seq
 //
 // The parent gets Changed{target, event} with event one of
 //

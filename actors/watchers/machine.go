@@ -13,6 +13,7 @@ const (
 	KindPods     = "pods"
 	KindSnapshot = "snapshot"
 	KindClusters = "clusters"
+	KindPod      = "pod" // a pod node still registering: watched as a snapshot is
 )
 
 // Events the watchers report besides ZooKeeper's own (zk.EventType's strings); see the package doc.
@@ -106,7 +107,7 @@ func (m *Machine) onSet(set *v1.WatchSet) []Effect {
 		if kind == KindClusters && p == "" {
 			p = zk.Root
 		}
-		if kind != KindPods && kind != KindSnapshot && kind != KindClusters {
+		if kind != KindPods && !watchesData(kind) && kind != KindClusters {
 			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring a watch target of unknown kind", Args: []any{"kind", kind, "path", p}})
 			continue
 		}
@@ -146,7 +147,7 @@ func (m *Machine) onWatched(in *v1.NodeWatched) []Effect {
 	case t.call == CallChildren && !in.GetExists():
 		// The node is missing (a cluster nobody registered in yet): wait for it to appear.
 		return m.arm(t, CallExists)
-	case t.call == CallExists && in.GetExists() && t.kind != KindSnapshot:
+	case t.call == CallExists && in.GetExists() && !watchesData(t.kind):
 		// It appeared between the two calls: its children are what we watch. The exists watch just set
 		// stays with the server until it fires; its event is stale by then.
 		return m.arm(t, CallChildren)
@@ -222,8 +223,11 @@ func (m *Machine) find(kind, p string) *target {
 // firstCall is the call that (re-)arms a target of kind after event ("" for a first arm or a retry). A
 // deleted pods/ or cluster list cannot be listed: watch for its return straight away.
 func firstCall(kind, event string) Call {
-	if kind == KindSnapshot || event == zk.EventNodeDeleted.String() {
+	if watchesData(kind) || event == zk.EventNodeDeleted.String() {
 		return CallExists
 	}
 	return CallChildren
 }
+
+// watchesData tells the kinds watched with ExistsW on the node itself (its data, or its creation).
+func watchesData(kind string) bool { return kind == KindSnapshot || kind == KindPod }

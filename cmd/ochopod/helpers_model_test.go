@@ -270,6 +270,9 @@ func mdReadView(conn zk.Conn, c zk.Cluster, deps []string) (mdView, error) {
 	bodies := map[string]json.RawMessage{}
 	newest := map[string]int64{}
 	for _, p := range pods {
+		if p.Registering {
+			continue // no pod yet, for the model either
+		}
 		_, nodeSeq, _ := zk.ParseSequential(p.Node)
 		if prev, ok := newest[p.Key]; ok && prev > nodeSeq {
 			continue

@@ -63,14 +63,46 @@ func freePort(t testing.TB) int {
 
 // syncBuffer is a bytes.Buffer the process's output copier and the test may use at once.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // closed by the next Write; nil until someone waits
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.wrote != nil {
+		close(b.wrote)
+		b.wrote = nil
+	}
 	return b.buf.Write(p)
+}
+
+// next returns a channel the next Write closes.
+func (b *syncBuffer) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wrote == nil {
+		b.wrote = make(chan struct{})
+	}
+	return b.wrote
+}
+
+// waitLog waits until the pod's output contains s.
+func waitLog(t testing.TB, p *podProcess, s string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		wrote := p.out.next()
+		if strings.Contains(p.out.String(), s) {
+			return
+		}
+		select {
+		case <-wrote:
+		case <-deadline:
+			t.Fatalf("pod on port %d never logged %q:\n%s", p.port, s, p.out.String())
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {

@@ -768,6 +768,41 @@ func TestIntegration_OnRestartsOnlyWhenDependenciesChange(t *testing.T) {
 	t.Logf("pids: %d (same body twice, no body) → %d (new deps, twice) → %d (deps changed) → %d (no deps)", pid, pid2, pid3, pid4)
 }
 
+// A request of a phase other than the last check's is refused with 409 and changes nothing: what a pod
+// answers a dead leader's on that arrives after the new leader's check.
+func TestIntegration_OnOfAStalePhaseIsRefused(t *testing.T) {
+	srv := zkserver.Start(t)
+	p := lcStartPod(t, srv.Addr(), "fenced", []string{"--check-every", "1h"}, "sleep", "600")
+	pid := lcWaitRunning(t, p, 0)
+	key, _ := waitInfo(t, p, func(m map[string]any) bool { return m["key"] != "" })["key"].(string)
+	c := zk.ClusterOf("it", "fenced")
+	deps := lcClusterBody(t, observe(t, srv.Addr()), c, key, lcOtherDeps("10.0.0.1")) // an on would restart
+	for _, step := range []struct {
+		path string
+		code int
+	}{
+		{"/control/check/5?phase=old__lock__0000000001.7", 200},
+		{"/control/check/5?phase=new__lock__0000000002.1", 200},
+		{"/control/on/5?phase=old__lock__0000000001.7", 409},
+		{"/control/ok/5?phase=old__lock__0000000001.7", 409},
+	} {
+		if r := lcPost(t, p, step.path, deps); r.code != step.code {
+			t.Fatalf("%s: %s, want %d", step.path, r, step.code)
+		} else if step.code == 409 {
+			lcWantError(t, step.path, r, 409)
+		}
+	}
+	if got := lcPid(waitInfo(t, p, func(m map[string]any) bool { return m["process"] == "running" })); got != pid {
+		t.Fatalf("the refused on restarted the process: pid %d, want %d", got, pid)
+	}
+	if r := lcPost(t, p, "/control/on/5?phase=new__lock__0000000002.1", deps); r.code != 200 {
+		t.Fatalf("on of the last check's phase: %s", r)
+	}
+	if got := lcWaitRunning(t, p, pid); got == pid {
+		t.Fatal("the on of the current phase did not reconfigure")
+	}
+}
+
 func TestIntegration_StrictRestartsAtEveryConfiguration(t *testing.T) {
 	srv := zkserver.Start(t)
 	p := lcStartPod(t, srv.Addr(), "strict", []string{"--strict", "--check-every", "1h"}, "sleep", "600")

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/testkit/zkserver"
 )
@@ -317,6 +325,62 @@ func TestIntegration_ModelWildcardDependencyPicksUpAClusterCreatedLater(t *testi
 	for _, s := range starts {
 		t.Logf("web's command started as pid %d with OCHOPOD_DEPENDENCIES=%s", s.pid, s.deps)
 	}
+}
+
+// A pod of the original registers in two steps: it creates its node empty, then writes its payload with its
+// seq, which changes no child of pods/. The leader counts no pod before its seq is written (its registration
+// may still fail and take another seq), and configures it as soon as it is.
+func TestIntegration_ModelConfiguresAPodAsSoonAsItWroteItsSeq(t *testing.T) {
+	srv := zkserver.Start(t)
+	obs := observe(t, srv.Addr())
+	c := zk.ClusterOf("it", "mixed")
+	ours := mdStartPod(t, srv.Addr(), "mixed", modelTimeout, nil, "sleep", "600")
+	mdWaitConfigured(t, obs, c, nil, 1, modelDeadline)
+	ourKey, _ := mdInfo(t, ours)["key"].(string)
+
+	fake := httptest.NewServer(control.Handler(mdOKBackend{}, nil, control.Settings{}, nil)) // its control port
+	t.Cleanup(fake.Close)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(fake.URL, "http://"))
+	body := func(seq int64) []byte {
+		p := fmt.Sprintf(`{"cluster":"mixed","namespace":"it","ip":"127.0.0.1","public":"127.0.0.1","port":"8080","ports":{"8080":%s}`, port)
+		if seq >= 0 {
+			p += fmt.Sprintf(`,"seq":%d`, seq)
+		}
+		return []byte(p + "}")
+	}
+	theirs, stuck := "0f0f0f0f-0000-4000-8000-000000000001", "0f0f0f0f-0000-4000-8000-000000000002"
+	created, err := obs.Create(c.PodPrefix(theirs), nil, zk.EphemeralSequential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.Create(c.PodPrefix(stuck), body(-1), zk.EphemeralSequential); err != nil { // never writes its seq
+		t.Fatal(err)
+	}
+	_, seq, _ := zk.ParseSequential(created)
+	waitLog(t, ours, path.Base(created)) // the leader read the cluster with both nodes still registering
+	if _, err := obs.Set(created, body(seq), zk.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	v := mdWaitView(t, obs, c, nil, modelDeadline, func(v mdView) bool { return len(v.snapshotKeys) == 2 && v.configured() })
+	want := []string{ourKey, theirs}
+	slices.Sort(want)
+	if !slices.Equal(v.snapshotKeys, want) {
+		t.Fatalf("snapshot %v, want %v: the pod still registering is no pod", v.snapshotKeys, want)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(v.snapshot[theirs], &got); err != nil || got["seq"] != float64(seq) {
+		t.Fatalf("their payload in the snapshot: %s (%v), want seq %d", v.snapshot[theirs], err, seq)
+	}
+}
+
+// mdOKBackend answers every control request 200: the control port of a pod the test plays itself.
+type mdOKBackend struct{}
+
+func (mdOKBackend) Info(context.Context) (map[string]any, error) { return map[string]any{}, nil }
+func (mdOKBackend) Log() []string                                { return nil }
+func (mdOKBackend) Reset(string)                                 {}
+func (mdOKBackend) Control(context.Context, control.Request) (int, []byte, error) {
+	return http.StatusOK, []byte(`{}`), nil
 }
 
 func TestIntegration_ModelLeaderKilledInTheMiddleOfAPhaseANewLeaderConfigures(t *testing.T) {

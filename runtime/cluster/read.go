@@ -4,6 +4,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path"
@@ -19,6 +20,9 @@ type Pod struct {
 	Node    string // the node's name under pods/
 	Seq     int64  // from the payload, else the node's sequence
 	Payload payload.Payload
+	// Registering: the payload holds no seq yet, or the node no payload at all (the original's pods create
+	// it empty): the pod has not finished registering, and Seq is the node's sequence.
+	Registering bool
 }
 
 // Skipped is a node that was passed over, and why.
@@ -61,16 +65,19 @@ func readPods(conn zk.Conn, c zk.Cluster, names []string) ([]Pod, []Skipped, err
 		if r.Err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", paths[i], r.Err)
 		}
-		pl, err := payload.Parse(r.Data)
-		if err != nil {
-			skipped = append(skipped, Skipped{Path: paths[i], Reason: err.Error()})
-			continue
+		pod := Pod{Key: nodes[i].Key, Node: path.Base(paths[i]), Seq: nodes[i].Seq, Payload: payload.Payload{}, Registering: true}
+		if len(bytes.TrimSpace(r.Data)) > 0 {
+			pl, err := payload.Parse(r.Data)
+			if err != nil {
+				skipped = append(skipped, Skipped{Path: paths[i], Reason: err.Error()})
+				continue
+			}
+			pod.Payload = pl
+			if seq, ok := pl.Seq(); ok { // else registered a moment ago: the seq is written right after the create
+				pod.Seq, pod.Registering = seq, false
+			}
 		}
-		seq, ok := pl.Seq()
-		if !ok {
-			seq = nodes[i].Seq // registered a moment ago: the seq is written right after the create
-		}
-		pods = append(pods, Pod{Key: nodes[i].Key, Node: path.Base(paths[i]), Seq: seq, Payload: pl})
+		pods = append(pods, pod)
 	}
 	sort.Slice(pods, func(i, j int) bool {
 		if pods[i].Key != pods[j].Key {

@@ -38,23 +38,24 @@ func create(t testing.TB, c zk.Conn, p, data string) {
 	}
 }
 
-// Pods come sorted by key with their seq (the payload's, else the node's); foreign names and payloads that
-// are not JSON objects are skipped with a reason, never fatal.
+// Pods come sorted by key with their seq (the payload's; else the node's, and the pod is still registering);
+// foreign names and payloads that are not JSON objects are skipped with a reason, never fatal.
 func TestReadPods_SortsSkipsAndFallsBackToTheNodeSeq(t *testing.T) {
 	c := memConn(t)
 	create(t, c, web.Pods()+"/bbbb.0000000002", `{"ip":"10.0.0.2","seq":2}`)
 	create(t, c, web.Pods()+"/aaaa.0000000007", `{"ip":"10.0.0.1"}`) // seq not written yet
 	create(t, c, web.Pods()+"/cccc.0000000003", `not json`)
 	create(t, c, web.Pods()+"/stray", `{}`)
+	create(t, c, web.Pods()+"/dddd.0000000009", ``) // the original's pods create their node empty
 	pods, skipped, err := cluster.ReadPods(c, web)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, p := range pods {
-		got = append(got, fmt.Sprintf("%s/%s/%d/%s", p.Key, p.Node, p.Seq, p.Payload.String("ip")))
+		got = append(got, fmt.Sprintf("%s/%s/%d/%s/%v", p.Key, p.Node, p.Seq, p.Payload.String("ip"), p.Registering))
 	}
-	want := []string{"aaaa/aaaa.0000000007/7/10.0.0.1", "bbbb/bbbb.0000000002/2/10.0.0.2"}
+	want := []string{"aaaa/aaaa.0000000007/7/10.0.0.1/true", "bbbb/bbbb.0000000002/2/10.0.0.2/false", "dddd/dddd.0000000009/9//true"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("pods %v, want %v", got, want)
 	}

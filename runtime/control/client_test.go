@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
@@ -93,7 +92,8 @@ type clientBackend struct {
 func (b clientBackend) Info(context.Context) (map[string]any, error) { return map[string]any{}, nil }
 func (b clientBackend) Log() []string                                { return nil }
 func (b clientBackend) Reset(string)                                 {}
-func (b clientBackend) Control(_ context.Context, task v1.Task, _ []byte, _ time.Duration) (int, []byte, error) {
+func (b clientBackend) Control(_ context.Context, r Request) (int, []byte, error) {
+	task := r.Task
 	b.task <- task
 	return b.code, []byte(`{}`), nil
 }

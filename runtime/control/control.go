@@ -29,9 +29,21 @@ type Backend interface {
 	// Reset forces a ZooKeeper reset.
 	Reset(cause string)
 	// Control runs a lifecycle task and returns its HTTP code and JSON body. It returns ErrTimeout when the
-	// task did not finish within timeout (the lifecycle still runs it).
-	Control(ctx context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error)
+	// task did not finish within req.Timeout (the lifecycle still runs it).
+	Control(ctx context.Context, req Request) (int, []byte, error)
 }
+
+// Request is one /control/<task> call.
+type Request struct {
+	Task    v1.Task
+	Body    []byte
+	Phase   string // ?phase=: the leader's configuration phase, "" from anyone else
+	Timeout time.Duration
+}
+
+// PhaseParam is the query parameter that names a request's configuration phase. The original's pods route
+// on the path alone and ignore it.
+const PhaseParam = "phase"
 
 // ErrTimeout is returned by Backend.Control when a task was not done in time: the reply is 408.
 var ErrTimeout = errors.New("control: the task did not finish in time")
@@ -160,7 +172,7 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the body is not valid JSON")
 		return
 	}
-	code, out, err := s.b.Control(r.Context(), task, body, timeout)
+	code, out, err := s.b.Control(r.Context(), Request{Task: task, Body: body, Phase: r.URL.Query().Get(PhaseParam), Timeout: timeout})
 	switch {
 	case errors.Is(err, ErrTimeout):
 		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("%s not done within %s", r.PathValue("task"), timeout))

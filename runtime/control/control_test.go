@@ -17,6 +17,7 @@ type call struct {
 	task    v1.Task
 	body    string
 	timeout time.Duration
+	phase   string
 }
 
 type fakeBackend struct {
@@ -32,8 +33,8 @@ type fakeBackend struct {
 func (f *fakeBackend) Info(context.Context) (map[string]any, error) { return f.info, f.infoErr }
 func (f *fakeBackend) Log() []string                                { return []string{"a", "b"} }
 func (f *fakeBackend) Reset(cause string)                           { f.resets = append(f.resets, cause) }
-func (f *fakeBackend) Control(_ context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error) {
-	f.calls = append(f.calls, call{task, string(body), timeout})
+func (f *fakeBackend) Control(_ context.Context, r Request) (int, []byte, error) {
+	f.calls = append(f.calls, call{r.Task, string(r.Body), r.Timeout, r.Phase})
 	return f.code, []byte(f.out), f.ctlErr
 }
 
@@ -93,6 +94,7 @@ func TestHandler_ControlRoutesTasksWithTheirTimeouts(t *testing.T) {
 		{"/control/ok", v1.Task_TASK_OK, 7 * time.Second},
 		{"/control/kill/99999", v1.Task_TASK_KILL, time.Minute},
 		{"/control/signal", v1.Task_TASK_SIGNAL, 7 * time.Second},
+		{"/control/on/30?phase=a__lock__0000000001.7", v1.Task_TASK_ON, 30 * time.Second},
 	}
 	for _, c := range cases {
 		code, body := do(t, h, "POST", c.path, `{"pods":{}}`)
@@ -100,7 +102,11 @@ func TestHandler_ControlRoutesTasksWithTheirTimeouts(t *testing.T) {
 			t.Fatalf("%s: %d %v", c.path, code, body)
 		}
 		last := b.calls[len(b.calls)-1]
-		if last.task != c.task || last.timeout != c.timeout || last.body != `{"pods":{}}` {
+		phase := ""
+		if _, q, ok := strings.Cut(c.path, "?phase="); ok {
+			phase = q
+		}
+		if last.task != c.task || last.timeout != c.timeout || last.body != `{"pods":{}}` || last.phase != phase {
 			t.Fatalf("%s: backend got %+v", c.path, last)
 		}
 	}

@@ -19,22 +19,23 @@ import (
 var _ control.Backend = (*Pod)(nil)
 
 // Control runs a lifecycle task (DESIGN §6) and returns its HTTP code and JSON body; control.ErrTimeout when
-// it was not done within timeout.
-func (p *Pod) Control(ctx context.Context, task v1.Task, body []byte, timeout time.Duration) (int, []byte, error) {
+// it was not done within the request's timeout.
+func (p *Pod) Control(ctx context.Context, r control.Request) (int, []byte, error) {
+	timeout := r.Timeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(d), time.Millisecond))
 	}
-	req := &v1.ControlRequest{Task: task, Body: body, Timeout: durationpb.New(timeout)}
+	req := &v1.ControlRequest{Task: r.Task, Body: r.Body, Phase: r.Phase, Timeout: durationpb.New(timeout)}
 	res, err := p.system.Root.RequestFuture(p.root, req, timeout).Result()
 	if errors.Is(err, actor.ErrTimeout) {
 		return 0, nil, control.ErrTimeout
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("pod: %s: %w", task, err)
+		return 0, nil, fmt.Errorf("pod: %s: %w", r.Task, err)
 	}
 	reply, ok := res.(*v1.ControlReply)
 	if !ok {
-		return 0, nil, fmt.Errorf("pod: %s: unexpected reply %T", task, res)
+		return 0, nil, fmt.Errorf("pod: %s: unexpected reply %T", r.Task, res)
 	}
 	return int(reply.GetCode()), reply.GetBody(), nil
 }

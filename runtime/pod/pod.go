@@ -210,7 +210,7 @@ func (p *Pod) shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, killErr = p.Control(ctx, v1.Task_TASK_KILL, nil, timeoutOf(ctx))
+			_, _, killErr = p.Control(ctx, control.Request{Task: v1.Task_TASK_KILL, Timeout: timeoutOf(ctx)})
 		}()
 	}
 	err := p.Deregister(ctx)

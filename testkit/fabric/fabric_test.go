@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/testkit/fabric"
 	"github.com/ochopod/ochopod/testkit/probe"
@@ -374,8 +373,8 @@ func (backend) Info(context.Context) (map[string]any, error) {
 }
 func (backend) Log() []string { return []string{} }
 func (backend) Reset(string)  {}
-func (backend) Control(_ context.Context, task v1.Task, _ []byte, _ time.Duration) (int, []byte, error) {
-	return http.StatusOK, []byte(`{"task":"` + task.String() + `"}`), nil
+func (backend) Control(_ context.Context, r control.Request) (int, []byte, error) {
+	return http.StatusOK, []byte(`{"task":"` + r.Task.String() + `"}`), nil
 }
 
 func TestFabric_CarriesTheControlAPI(t *testing.T) {

@@ -27,13 +27,18 @@ const (
 	// IssueStaleLeaderRole: the session keeps reporting the leader role after its leader child restarted and
 	// did not get the lock back (the new incarnation never announces that it does not lead).
 	IssueStaleLeaderRole = "stale-leader-role"
-	// IssueUnadoptedSeq: a registration created a pod node (and wrote its seq) that the pod never adopted (the
-	// seq write failed, or the session restarted before the result arrived); a leader configured the
-	// cluster with that seq, and the pod then registered with another.
+	// IssueUnadoptedSeq: a registration created a pod node that the pod never adopted (the seq write failed,
+	// or the session restarted before the result arrived); a leader configured the cluster with that node's
+	// sequence, and the pod then registered with another. Fixed where it was seen (a session expiring
+	// between the create and the seq write): a leader counts a pod only once its payload holds its seq, and
+	// watches the node until then. Left: a seq written and then lost with its result (an expiry between the
+	// write and the session actor hearing of it); the label stays for that and for regressions.
 	IssueUnadoptedSeq = "unadopted-seq"
-	// IssueUnrecordedConfiguration: a phase configured some pods (on answered 200) but the phase or the write
-	// of the hash failed; the cluster then went back to the state the hash records, so the model finds it
-	// clean and never configures again: those pods keep a configuration nobody recorded.
+	// IssueUnrecordedConfiguration: a pod keeps a configuration nobody recorded while the leader is idle on
+	// the hash of the live pods. Seen two ways, both fixed (the label stays for regressions): a phase that
+	// configured some pods and then failed, with the cluster back where the hash said (the leader now clears
+	// the hash, fenced, before turning pods on); and an on of a dead leader's phase delivered after the new
+	// leader's phase (pods now refuse off, on and ok of a phase other than their last check's).
 	IssueUnrecordedConfiguration = "unrecorded-configuration"
 	// IssueMissedChange: at quiescence a leader's model is idle on a hash that is not its cluster's any more:
 	// it stopped reading. Seen with the damper's own generation (the fix of IssueDamperStall in the working

@@ -140,7 +140,7 @@ func (ph *phaseRun) send(i int) {
 	s.net(nil, func() {
 		code, err := 0, error(errRefused)
 		if p := s.byURL[url]; p != nil {
-			code, err = p.control(task, w)
+			code, err = p.control(task, model.PhaseID(ph.lock, ph.gen), w)
 		}
 		s.net(nil, func() { ph.reply(i, code, err) })
 	})

@@ -44,6 +44,8 @@ type pod struct {
 	fromSes *channel  // session → root
 	state   podState
 	refuse  bool // its can_configure fails: check answers 406
+	// lastCheck is the phase of the last check (actors/lifecycle): off, on and ok of another phase get 409.
+	lastCheck string
 
 	config  *podConfig // the last configuration an "on" carried
 	configs int
@@ -168,14 +170,20 @@ func (p *pod) exit(killed bool) {
 var errRefused = errors.New("connection refused")
 
 // control answers a control request (DESIGN §8) the way the lifecycle would for a process that configures
-// without fail: check 200 (406 while refusing), on 200 and the configuration is kept, off and ok 200; 410
-// once dead; no answer at all once gone.
-func (p *pod) control(task string, w *wire) (int, error) {
+// without fail: check 200 (406 while refusing), on 200 and the configuration is kept, off and ok 200; 409
+// for off, on and ok of a phase other than the last check's; 410 once dead; no answer at all once gone.
+func (p *pod) control(task, phase string, w *wire) (int, error) {
 	switch p.state {
 	case podGone:
 		return 0, errRefused
 	case podDead:
 		return http.StatusGone, nil
+	}
+	switch {
+	case task == "check":
+		p.lastCheck = phase
+	case phase != "" && phase != p.lastCheck:
+		return http.StatusConflict, nil
 	}
 	if task == "check" || task == "on" {
 		p.s.checkWire(p, w)

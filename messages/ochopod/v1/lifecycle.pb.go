@@ -151,7 +151,11 @@ type ControlRequest struct {
 	// ({"pods": {...}, "dependencies": {...}, "key": ...}); for signal, any JSON; may be empty.
 	Body []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	// The caller stops waiting after this long; the lifecycle still runs the request.
-	Timeout       *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Timeout *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// The configuration phase the request belongs to (the leader's lock node and the phase's generation), as
+	// the leader sends it in ?phase=; empty from anyone else. off, on and ok of a phase other than the last
+	// check's are refused: a request of a dead leader's phase, delivered late, must not undo a newer one.
+	Phase         string `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -205,6 +209,13 @@ func (x *ControlRequest) GetTimeout() *durationpb.Duration {
 		return x.Timeout
 	}
 	return nil
+}
+
+func (x *ControlRequest) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
 }
 
 // ControlReply answers a ControlRequest with the HTTP code of DESIGN §6 and a JSON body.
@@ -479,11 +490,12 @@ var File_ochopod_v1_lifecycle_proto protoreflect.FileDescriptor
 const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\n" +
 	"\x1aochopod/v1/lifecycle.proto\x12\n" +
-	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\"\x7f\n" +
+	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\"\x95\x01\n" +
 	"\x0eControlRequest\x12$\n" +
 	"\x04task\x18\x01 \x01(\x0e2\x10.ochopod.v1.TaskR\x04task\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x123\n" +
-	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"6\n" +
+	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x14\n" +
+	"\x05phase\x18\x04 \x01(\tR\x05phase\"6\n" +
 	"\fControlReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\"\x14\n" +

@@ -80,7 +80,8 @@ func (ModelState) EnumDescriptor() ([]byte, []int) {
 type WatchTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "pods": the children of a cluster's pods/ (the own cluster); "snapshot": a dependency's snapshot node;
-	// "clusters": the children of /ochopod/clusters, to find clusters a wildcard dependency matches.
+	// "clusters": the children of /ochopod/clusters, to find clusters a wildcard dependency matches; "pod": a
+	// pod node still registering (watched like a snapshot: its data, until the pod writes its seq).
 	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -246,7 +247,11 @@ type ClusterRead struct {
 	Clusters []string `protobuf:"bytes,6,rep,name=clusters,proto3" json:"clusters,omitempty"`
 	// The hash node's version (-1 when it is missing): the leader's writes of the hash are compare-and-set on
 	// it, so a stale writer of the same session and lock (a model that stopped mid-write) fails.
-	HashVersion   int32 `protobuf:"varint,7,opt,name=hash_version,json=hashVersion,proto3" json:"hash_version,omitempty"`
+	HashVersion int32 `protobuf:"varint,7,opt,name=hash_version,json=hashVersion,proto3" json:"hash_version,omitempty"`
+	// Pod nodes still registering (not in pods): no seq in the payload yet, or no payload at all (the
+	// original's pods create the node empty). A pod counts once it wrote its seq: a leader never configures a
+	// seq the pod may not keep (its registration can still fail and take another).
+	Pending       []string `protobuf:"bytes,8,rep,name=pending,proto3" json:"pending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +333,13 @@ func (x *ClusterRead) GetHashVersion() int32 {
 		return x.HashVersion
 	}
 	return 0
+}
+
+func (x *ClusterRead) GetPending() []string {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
 }
 
 // PhaseDone is the outcome of a configuration phase (DESIGN §7 steps 1-3).
@@ -570,7 +582,7 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\atargets\x18\x01 \x03(\v2\x17.ochopod.v1.WatchTargetR\atargets\"P\n" +
 	"\aChanged\x12/\n" +
 	"\x06target\x18\x01 \x01(\v2\x17.ochopod.v1.WatchTargetR\x06target\x12\x14\n" +
-	"\x05event\x18\x02 \x01(\tR\x05event\"\x96\x03\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\"\xb0\x03\n" +
 	"\vClusterRead\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -580,7 +592,8 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\fdependencies\x18\x04 \x03(\v2).ochopod.v1.ClusterRead.DependenciesEntryR\fdependencies\x12\x12\n" +
 	"\x04hash\x18\x05 \x01(\tR\x04hash\x12\x1a\n" +
 	"\bclusters\x18\x06 \x03(\tR\bclusters\x12!\n" +
-	"\fhash_version\x18\a \x01(\x05R\vhashVersion\x1a7\n" +
+	"\fhash_version\x18\a \x01(\x05R\vhashVersion\x12\x18\n" +
+	"\apending\x18\b \x03(\tR\apending\x1a7\n" +
 	"\tPodsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a?\n" +
