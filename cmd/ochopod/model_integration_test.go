@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path"
 	"slices"
 	"strings"
@@ -370,6 +371,15 @@ func TestIntegration_ModelConfiguresAPodAsSoonAsItWroteItsSeq(t *testing.T) {
 	var got map[string]any
 	if err := json.Unmarshal(v.snapshot[theirs], &got); err != nil || got["seq"] != float64(seq) {
 		t.Fatalf("their payload in the snapshot: %s (%v), want seq %d", v.snapshot[theirs], err, seq)
+	}
+	out, err := exec.Command(buildBinary(t), "pods", "--zk", srv.Addr(), "--cluster", c.Qualified).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ochopod pods: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, stuck) != strings.HasSuffix(strings.TrimSpace(line), "registering") {
+			t.Errorf("ochopod pods: %q: only %s is still registering", line, stuck)
+		}
 	}
 }
 

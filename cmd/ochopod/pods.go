@@ -106,8 +106,11 @@ func listPods(ctx context.Context, out, errOut io.Writer, ens zk.Ensemble, s *po
 	for _, v := range views {
 		for _, p := range v.Pods {
 			role := "follower"
-			if p.Key == v.Leader {
+			switch {
+			case p.Key == v.Leader:
 				role = "leader"
+			case p.Registering:
+				role = "registering" // its seq is not written yet: no leader counts it
 			}
 			ports, _ := json.Marshal(p.Payload.Ports())
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", v.Cluster, p.Key, p.Seq, p.Payload.String("ip"), ports, role)
