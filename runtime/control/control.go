@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	fastjson "github.com/segmentio/encoding/json"
+
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
@@ -231,7 +233,7 @@ func (s *server) validJSON(body []byte) bool {
 	if seen {
 		return true
 	}
-	if !json.Valid(body) {
+	if !fastjson.Valid(body) { // segmentio's: encoding/json's answer, several times faster
 		return false
 	}
 	s.mu.Lock()
