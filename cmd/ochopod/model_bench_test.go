@@ -26,7 +26,8 @@ import (
 //   - start: from the first process started to the hash (with the snapshot, one multi) covering all n pods
 //     (every pod answered on with 200, so every command was started; /info is checked afterwards), and the
 //     part of it until every pod registered;
-//   - join: from starting one more pod to the hash covering the n+1 pods;
+//   - join: from starting one more pod to the hash covering the n+1 pods, with the configuration phase alone
+//     (from the leader's log) and the CPU time the leader's process used meanwhile;
 //   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left;
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3).
@@ -68,11 +69,11 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs; targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU())
-	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %12s %15s %6s %9s\n",
-		"pods", "start", "registered", "phases", "join", "join phase", "hand-over", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
+	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %11s %12s %15s %6s %9s\n",
+		"pods", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %10s %11s %7d %10s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
-			r.n, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond),
+		fmt.Fprintf(&sb, "%6d %10s %11s %7d %10s %11s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
+			r.n, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
 			r.handOver.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
 	}
 	fmt.Print(sb.String())
@@ -86,6 +87,7 @@ type scaleRow struct {
 	registered            time.Duration // of start: until every pod registered
 	phases                int           // configurations the first leader wrote while the n pods started
 	joinPhase             time.Duration // the join's configuration phase, from the leader's log
+	joinLeaderCPU         time.Duration // CPU time the leader's process used during the join
 	idleRate, pingRate    float64
 	rssMB                 float64 // mean resident memory of one `ochopod run` process
 	sessions, idlePackets int64
@@ -93,6 +95,19 @@ type scaleRow struct {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// leaderOf is the pod process holding c's lock.
+func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, byKey map[string]int, pods []*podProcess) *podProcess {
+	holder, err := cluster.Leader(obs, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	i, ok := byKey[holder]
+	if !ok {
+		b.Fatalf("the lock holder %q is none of the pods", holder)
+	}
+	return pods[i]
+}
 
 func benchInts(b *testing.B, env, def string) []int {
 	v := os.Getenv(env)
@@ -146,11 +161,14 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 	}
 	r.phases = strings.Count(leaderLog(pods), "snapshot and hash written") // the log is in by now
 
-	// Join.
+	// Join, and the CPU the leader spends on it.
+	joinLeader := leaderOf(b, obs, c, byKey, pods)
+	cpu0 := processCPU(b, joinLeader.cmd.Process.Pid)
 	began = time.Now()
 	pods = append(pods, benchPod(b, srv.Addr()))
 	_, at = waitHash(b, obs, c, n+1, "", deadline)
 	r.join = at.Sub(began)
+	r.joinLeaderCPU = processCPU(b, joinLeader.cmd.Process.Pid) - cpu0
 	infos = benchInfos(b, pods, deadline)
 	k, _ := infos[n]["key"].(string)
 	byKey[strings.ReplaceAll(k, "-", "")] = n
@@ -163,6 +181,9 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 	lead, ok := byKey[holder]
 	if !ok {
 		b.Fatalf("the lock holder %q is none of the pods", holder)
+	}
+	if pods[lead] != joinLeader {
+		b.Logf("the leader changed during the join: its CPU figure is the previous leader's")
 	}
 	leadKey, _ := infos[lead]["key"].(string)
 	r.joinPhase = lastPhase(pods[lead].out.String())
