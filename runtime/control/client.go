@@ -39,12 +39,15 @@ var _ Caller = HTTPCaller{}
 
 // NewHTTPCaller returns the leader's HTTPCaller: a transport of its own that keeps one connection alive per
 // pod however many pods there are (net/http's default transport keeps 100 in all, so every step of a phase
-// over more pods would connect again) and goes straight to the pods, whatever HTTP_PROXY says: control ports
-// are inside the cluster's network.
+// over more pods would connect again), writes a request in large pieces, and goes straight to the pods,
+// whatever HTTP_PROXY says: control ports are inside the cluster's network.
 func NewHTTPCaller() HTTPCaller {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	t.MaxIdleConns = 0 // no limit in all; MaxIdleConnsPerHost (2) bounds each pod
+	// A phase's body is the whole cluster (~280 bytes a pod): written in 4 KB pieces (the default), it costs
+	// the leader a system call each; 64 KB takes a 200-pod cluster at once (BenchmarkRunPhase: 63 → 50 ms).
+	t.WriteBufferSize = 64 << 10
 	return HTTPCaller{Client: &http.Client{Transport: t}}
 }
 
