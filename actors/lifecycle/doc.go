@@ -51,4 +51,9 @@
 //   - LifecycleStatus.exit_code, once dead, is the last process's exit status (0 if none ran), or 1 when the
 //     pod died of a failed configuration.
 //   - A callback that hangs holds the queue (as in the original); the control API's timeout answers 408 meanwhile.
+//   - A request may name its configuration phase (Request.Phase, the leader's ?phase=): off, on and ok of a
+//     phase other than the last check's answer 409 and change nothing, so a dead or deposed leader's request
+//     delivered late cannot undo a newer phase. Requests without one (an operator, the original's leader) run.
+//   - The cluster is opened once per body (sdk.Envelope) and its payloads parsed only for a callback that takes
+//     it: a ClusterBlind lifecycle's pods never parse them.
 package lifecycle
