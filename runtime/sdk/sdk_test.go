@@ -228,3 +228,24 @@ func TestEnvelopeEnviron_SortedLines(t *testing.T) {
 		t.Fatalf("OCHOPOD_PODS: %v (%v)", pods, err)
 	}
 }
+
+// Whatever a caller sends, OpenEnvelope answers an envelope or an error, never a panic; what it accepts,
+// ParseCluster and Env accept too.
+func FuzzOpenEnvelope(f *testing.F) {
+	for _, seed := range []string{wire, `{"key":"a","pods":{"a":null}}`, `{"key":"a","pods":{"a":{}},"dependencies":{"d":{"x":{"key":"y"}}}}`,
+		`{"key":"a","pods":{"a":[]}}`, `{"key":"a","pods":{"a": {} }}`, `null`, ``, `{"key":"a","pods":{"a":{"seq":1e400}}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := OpenEnvelope(body)
+		if err != nil {
+			return
+		}
+		if _, err := e.Env(); err != nil {
+			t.Logf("env: %v", err) // a payload encoding/json cannot hold (1e400): an error, not a panic
+		}
+		if c, err := e.Cluster(); err == nil && c.Self().Key != e.Key() {
+			t.Fatalf("self %q, key %q", c.Self().Key, e.Key())
+		}
+	})
+}
