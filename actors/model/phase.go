@@ -140,6 +140,7 @@ func RunPhase(ctx context.Context, c control.Caller, plan PhasePlan) (dropped []
 		case rep.err == nil && rep.code == http.StatusGone:
 			dropped = append(dropped, pods[i].Key)
 			delete(r.wire.Pods, pods[i].Key) // the pods left configure without it, as in the original
+			r.enc = nil
 		default:
 			failures = append(failures, rep.failure(pods[i]))
 		}
@@ -182,6 +183,7 @@ type phaseRun struct {
 	c    control.Caller
 	plan PhasePlan
 	wire sdk.Wire
+	enc  func(key string) ([]byte, error) // the bodies of wire; nil once a pod was dropped from it
 }
 
 // reply is one pod's answer to one request.
@@ -213,7 +215,10 @@ func (r *phaseRun) judge(ctx context.Context, task string, failures []error) err
 // step sends task to every pod, in parallel or in key order, and returns the replies in the pods' order.
 func (r *phaseRun) step(ctx context.Context, task string, pods []PhasePod) []reply {
 	out := make([]reply, len(pods))
-	enc := r.encoder()
+	if r.enc == nil { // the cluster is encoded once per phase, again only if check dropped pods
+		r.enc = r.encoder()
+	}
+	enc := r.enc
 	if r.plan.Sequential {
 		for i, p := range pods {
 			if err := ctx.Err(); err != nil {
