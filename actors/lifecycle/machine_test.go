@@ -187,7 +187,8 @@ func TestLifecycle_CheckRow(t *testing.T) {
 		{"fails", every, []step{{check(clusterA), []string{"cb#1(can_configure)"}}, {failed(1, cbCanConfigure, "not yet"), []string{"reply#1(406)"}}}},
 		{"not implemented", Implements{}, []step{{check(clusterA), []string{"reply#1(200)"}}}},
 		{"no body", every, []step{{check(""), []string{"reply#1(406)"}}}},
-		{"not JSON", every, []step{{check(`{"pods":`), []string{"reply#1(406)"}}}},
+		{"not JSON", every, []step{{check(`{"pods":`), []string{"reply#1(400)"}}}},
+		{"JSON, not a cluster", every, []step{{check(`["pods"]`), []string{"reply#1(406)"}}}},
 		{"key not among the pods", every, []step{{check(`{"pods":{"k1":{}},"key":"k9"}`), []string{"reply#1(406)"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -210,6 +211,7 @@ func TestLifecycle_OKRow(t *testing.T) {
 		{failed(2, cbConfigured, "boom"), []string{"reply#2(500)"}},
 		// The original asserted a cluster: an ok without one is a leader bug.
 		{req(3, v1.Task_TASK_OK, ""), []string{"reply#3(500)"}},
+		{req(4, v1.Task_TASK_OK, "{not json"), []string{"reply#4(400)"}},
 	})
 }
 
@@ -373,6 +375,7 @@ func TestLifecycle_OnBeforeAnyConfigurationIs406AndThePodLives(t *testing.T) {
 		{on(1, ""), []string{"cb#1(initialize)"}},
 		{done(1, cbInitialize), []string{"reply#1(406)"}},
 		{on(2, `{"pods":{}}`), []string{"reply#2(406)"}}, // not a cluster: the caller's error
+		{on(4, `{"pods":`), []string{"reply#4(400)"}},    // not JSON at all: a bad request
 		{on(3, clusterA), []string{"cb#2(configure)"}},   // initialized already
 	})
 	if m.Dead() {

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -89,6 +90,15 @@ func (m *Machine) begin() []Effect {
 	return m.finish(codeBadRequest, errorBody("unknown task"))
 }
 
+// badCluster answers a request whose cluster cannot be read: code, or 400 when the body is not JSON at all
+// (the control server leaves that check to the reader of the body).
+func (m *Machine) badCluster(code int32, task string, err error) []Effect {
+	if errors.Is(err, sdk.ErrNotJSON) {
+		code = codeBadRequest
+	}
+	return m.fail(code, task+": bad cluster", err)
+}
+
 // taskName is the task as the control API spells it: check, on, off, ok, kill, signal.
 func taskName(t v1.Task) string { return strings.ToLower(strings.TrimPrefix(t.String(), "TASK_")) }
 
@@ -102,14 +112,14 @@ func (m *Machine) settle() {
 func (m *Machine) beginCheck(r *request) []Effect {
 	env, err := m.open(r.Body)
 	if err != nil {
-		return m.fail(codeNotAcceptable, "check: bad cluster", err)
+		return m.badCluster(codeNotAcceptable, "check", err)
 	}
 	if !m.cfg.Implements.CanConfigure {
 		return m.finish(codeOK, nil)
 	}
 	c, err := env.Cluster()
 	if err != nil {
-		return m.fail(codeNotAcceptable, "check: bad cluster", err)
+		return m.badCluster(codeNotAcceptable, "check", err)
 	}
 	r.stage = stageCallback
 	return m.call(RunCallback{Name: cbCanConfigure, Cluster: c})
@@ -119,14 +129,14 @@ func (m *Machine) beginCheck(r *request) []Effect {
 func (m *Machine) beginOK(r *request) []Effect {
 	env, err := m.open(r.Body)
 	if err != nil {
-		return m.fail(codeFailed, "ok: bad cluster", err)
+		return m.badCluster(codeFailed, "ok", err)
 	}
 	if !m.cfg.Implements.Configured {
 		return m.finish(codeOK, nil)
 	}
 	c, err := env.Cluster()
 	if err != nil {
-		return m.fail(codeFailed, "ok: bad cluster", err)
+		return m.badCluster(codeFailed, "ok", err)
 	}
 	r.stage = stageCallback
 	return m.call(RunCallback{Name: cbConfigured, Cluster: c})
@@ -143,7 +153,7 @@ func (m *Machine) beginOn(r *request) []Effect {
 		env, err := m.open(r.Body)
 		if err != nil {
 			// The leader never sends this; someone else's bad input does not kill the pod.
-			return m.fail(codeNotAcceptable, "on: bad cluster", err)
+			return m.badCluster(codeNotAcceptable, "on", err)
 		}
 		r.env = env
 	}
@@ -173,7 +183,7 @@ func (m *Machine) configure(r *request) []Effect {
 	if !m.cfg.Implements.IgnoresCluster {
 		var err error
 		if c, err = r.env.Cluster(); err != nil {
-			return m.fail(codeNotAcceptable, "on: bad cluster", err)
+			return m.badCluster(codeNotAcceptable, "on", err)
 		}
 	}
 	r.stage = stageCallback

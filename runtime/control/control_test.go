@@ -122,11 +122,10 @@ func TestHandler_ControlErrors(t *testing.T) {
 		{"/control/dance", "", 400},
 		{"/control/on/abc", "", 400},
 		{"/control/on/-1", "", 400},
-		{"/control/on", "{not json", 400},
-		{"/control/check", `{"pods":{}}`, 410}, // valid, remembered
-		{"/control/on", `{"pods":{}}`, 410},    // the same body again
-		{"/control/ok", `{"pods":{}`, 400},     // a prefix of it is still not JSON
-		{"/control/on", `{"pods":{}} x`, 400},
+		{"/control/signal", "{not json", 400},
+		{"/control/kill", `{"pods":{}} x`, 400},
+		{"/control/on", "{not json", 410}, // a cluster's body is the lifecycle's to judge (400 there)
+		{"/control/check", `{"pods":{}`, 410},
 		{"/control/on", strings.Repeat("x", 65), 413},
 		{"/control/on", "", 410}, // the backend's code, with an empty body turned into {}
 	} {

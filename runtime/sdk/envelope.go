@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -23,6 +24,16 @@ type Envelope struct {
 	cluster *Cluster // parsed on first use, never handed out
 }
 
+// ErrNotJSON is wrapped by OpenEnvelope (and ParseCluster) when the body is not JSON at all, as opposed to JSON
+// that is not a cluster: the control API answers the first 400.
+var ErrNotJSON = errors.New("not JSON")
+
+// notJSON is encoding/json's error, in its own words, that is also ErrNotJSON.
+type notJSON struct{ err error }
+
+func (e notJSON) Error() string   { return e.err.Error() }
+func (e notJSON) Unwrap() []error { return []error{ErrNotJSON, e.err} }
+
 // OpenEnvelope checks body as ParseCluster does: JSON, a key among the pods, every payload an object.
 func OpenEnvelope(body []byte) (*Envelope, error) {
 	type wire struct {
@@ -37,6 +48,9 @@ func OpenEnvelope(body []byte) (*Envelope, error) {
 	if fastjson.Unmarshal(body, &w) != nil {
 		w = wire{}
 		if err := json.Unmarshal(body, &w); err != nil {
+			if !json.Valid(body) {
+				err = notJSON{err}
+			}
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 	}

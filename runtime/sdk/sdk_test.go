@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -248,4 +249,16 @@ func FuzzOpenEnvelope(f *testing.F) {
 			t.Fatalf("self %q, key %q", c.Self().Key, e.Key())
 		}
 	})
+}
+
+func TestOpenEnvelope_TellsNotJSONFromNotACluster(t *testing.T) {
+	for body, notJSON := range map[string]bool{
+		`{"pods":`: true, `{"pods":{}} x`: true, `garbage`: true,
+		`[]`: false, `{"pods": {}}`: false, `{"key": "x", "pods": {"x": 5}}`: false,
+	} {
+		_, err := OpenEnvelope([]byte(body))
+		if err == nil || errors.Is(err, ErrNotJSON) != notJSON {
+			t.Errorf("%q: %v, want an error that is ErrNotJSON: %v", body, err, notJSON)
+		}
+	}
 }
