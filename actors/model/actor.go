@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/sdk"
@@ -53,7 +54,8 @@ type adapter struct {
 	m        *Machine
 	timers   map[string]clock.Timer
 	watchers *actor.PID
-	ctx      context.Context // cancelled when the actor stops: ends a phase in flight
+	pods     *cluster.PodReader // reads don't overlap: the machine has one in flight at most
+	ctx      context.Context    // cancelled when the actor stops: ends a phase in flight
 	cancel   context.CancelFunc
 }
 
@@ -65,7 +67,7 @@ func newAdapter(cfg Config) *adapter {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{
 		cfg: cfg, log: log.With("actor", "model", "cluster", cfg.Machine.Cluster.Qualified),
-		m: NewMachine(cfg.Machine), timers: map[string]clock.Timer{}, ctx: ctx, cancel: cancel,
+		m: NewMachine(cfg.Machine), timers: map[string]clock.Timer{}, pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel,
 	}
 }
 
@@ -106,7 +108,8 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			ctx.Send(a.watchers, e.Set)
 		}
 	case Read:
-		go func() { tell(ReadCluster(conn, cfg.Machine, e.Generation, log)) }()
+		pods := a.pods
+		go func() { tell(ReadCluster(conn, cfg.Machine, pods, e.Generation, log)) }()
 	case Configure:
 		phaseCtx := a.ctx
 		go func() {

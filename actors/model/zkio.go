@@ -12,9 +12,10 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
-// ReadCluster reads what the model decides on: the pods of its cluster, the snapshots of its dependencies,
-// the hash, and the cluster list (for wildcards). Nodes that do not fit the layout are skipped with a warning.
-func ReadCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1.ClusterRead {
+// ReadCluster reads what the model decides on: the pods of its cluster (through pods, which reads each
+// complete pod once; nil reads them all), the snapshots of its dependencies, the hash, and the cluster list
+// (for wildcards). Nodes that do not fit the layout are skipped with a warning.
+func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint64, log *slog.Logger) *v1.ClusterRead {
 	out := &v1.ClusterRead{Generation: gen, Pods: map[string][]byte{}, Dependencies: map[string][]byte{}}
 	fail := func(err error) *v1.ClusterRead {
 		out.Error = err.Error()
@@ -27,7 +28,7 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1
 		}
 		out.Clusters = names
 	}
-	pods, skipped, err := cluster.ReadPods(c, cfg.Cluster)
+	registered, skipped, err := pods.Read(c, cfg.Cluster)
 	if err != nil {
 		return fail(err)
 	}
@@ -35,7 +36,7 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, gen uint64, log *slog.Logger) *v1
 		log.Warn("skipping a node under pods/", "path", s.Path, "reason", s.Reason)
 	}
 	newest := map[string]int64{} // a key registered twice (an old session not yet expired): keep the newest
-	for _, p := range pods {
+	for _, p := range registered {
 		if p.Registering { // not a pod yet: watched until it writes its seq (ClusterRead.pending)
 			out.Pending = append(out.Pending, path.Join(cfg.Cluster.Pods(), p.Node))
 			continue

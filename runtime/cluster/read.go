@@ -34,6 +34,19 @@ type Skipped struct {
 // ReadPods lists the live pods of c, sorted by key (DESIGN §2: the index is the rank by key). A pod that
 // vanishes between the listing and the read is left out silently: it left.
 func ReadPods(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
+	return (*PodReader)(nil).Read(conn, c)
+}
+
+// PodReader is ReadPods for a reader that reads the same cluster again and again (the leader, at every
+// change): a pod writes its node's payload at most twice, at the create and with its seq (DESIGN §3), so a
+// payload that holds the seq is final, and the reader reads it once. A nil *PodReader remembers nothing. Its
+// Read calls must not overlap.
+type PodReader struct {
+	final map[string]Pod // by node name: the pods read complete
+}
+
+// Read is ReadPods, reading only the nodes it has not seen complete.
+func (r *PodReader) Read(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 	names, _, err := conn.Children(c.Pods())
 	if err != nil {
 		if errors.Is(err, zk.ErrNoNode) {
@@ -41,20 +54,23 @@ func ReadPods(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 		}
 		return nil, nil, fmt.Errorf("list %s: %w", c.Pods(), err)
 	}
-	return readPods(conn, c, names)
-}
-
-func readPods(conn zk.Conn, c zk.Cluster, names []string) ([]Pod, []Skipped, error) {
 	var pods []Pod
 	var skipped []Skipped
 	var nodes []zk.PodNode
 	var paths []string
+	final := map[string]Pod{}
 	for _, name := range names {
 		p := path.Join(c.Pods(), name)
 		node, err := zk.ParsePodNode(name)
 		if err != nil {
 			skipped = append(skipped, Skipped{Path: p, Reason: "not a pod node name"})
 			continue
+		}
+		if r != nil {
+			if pod, ok := r.final[name]; ok {
+				pods, final[name] = append(pods, pod), pod
+				continue
+			}
 		}
 		nodes, paths = append(nodes, node), append(paths, p)
 	}
@@ -78,6 +94,12 @@ func readPods(conn zk.Conn, c zk.Cluster, names []string) ([]Pod, []Skipped, err
 			}
 		}
 		pods = append(pods, pod)
+		if !pod.Registering {
+			final[pod.Node] = pod
+		}
+	}
+	if r != nil {
+		r.final = final // nodes gone are forgotten
 	}
 	sort.Slice(pods, func(i, j int) bool {
 		if pods[i].Key != pods[j].Key {

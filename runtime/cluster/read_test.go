@@ -67,8 +67,51 @@ func TestReadPods_SortsSkipsAndFallsBackToTheNodeSeq(t *testing.T) {
 	}
 }
 
-// BenchmarkIntegration_ReadPods reads 200 registered pods from a real ZooKeeper, pipelined (what the model
-// does) and one Get after the other (what a Conn without zk.Pipeliner gets).
+// A PodReader reads a complete pod's payload once (a pod never rewrites it after its seq), a pod still
+// registering until it is complete, and forgets the nodes that are gone.
+func TestPodReader_ReadsEachCompletePodOnce(t *testing.T) {
+	c := memConn(t)
+	a, b := web.Pods()+"/aaaa.0000000001", web.Pods()+"/bbbb.0000000002"
+	create(t, c, a, `{"ip":"10.0.0.1","seq":1}`)
+	create(t, c, b, `{"ip":"10.0.0.2"}`)
+	r := &cluster.PodReader{}
+	read := func() string {
+		t.Helper()
+		pods, _, err := r.Read(c, web)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range pods {
+			out = append(out, fmt.Sprintf("%s:%s:%v", p.Key, p.Payload.String("ip"), p.Registering))
+		}
+		return fmt.Sprint(out)
+	}
+	if got := read(); got != "[aaaa:10.0.0.1:false bbbb:10.0.0.2:true]" {
+		t.Fatalf("first read: %s", got)
+	}
+	for p, data := range map[string]string{a: `{"ip":"10.9.9.9","seq":1}`, b: `{"ip":"10.0.0.2","seq":2}`} {
+		if _, err := c.Set(p, []byte(data), zk.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(); got != "[aaaa:10.0.0.1:false bbbb:10.0.0.2:false]" {
+		t.Fatalf("after the writes: %s (a's payload was final: read once; b's is complete now)", got)
+	}
+	if pods, _, _ := cluster.ReadPods(c, web); pods[0].Payload.String("ip") != "10.9.9.9" {
+		t.Fatal("ReadPods remembers: it must read every node")
+	}
+	if err := c.Delete(a, zk.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "[bbbb:10.0.0.2:false]" {
+		t.Fatalf("after a left: %s", got)
+	}
+}
+
+// BenchmarkIntegration_ReadPods reads 200 registered pods from a real ZooKeeper, pipelined, one Get after
+// the other (what a Conn without zk.Pipeliner gets), and through a PodReader that read them before (what the
+// leader does at every change).
 // Run: go test -run '^$' -bench Integration_ReadPods ./runtime/cluster/
 func BenchmarkIntegration_ReadPods(b *testing.B) {
 	srv := zkserver.Start(b)
@@ -91,10 +134,11 @@ func BenchmarkIntegration_ReadPods(b *testing.B) {
 	for _, v := range []struct {
 		name string
 		conn zk.Conn
-	}{{"pipelined", c}, {"one-by-one", struct{ zk.Conn }{c}}} {
+		r    *cluster.PodReader
+	}{{"pipelined", c, nil}, {"one-by-one", struct{ zk.Conn }{c}, nil}, {"remembered", c, &cluster.PodReader{}}} {
 		b.Run(v.name, func(b *testing.B) {
 			for b.Loop() {
-				pods, _, err := cluster.ReadPods(v.conn, web)
+				pods, _, err := v.r.Read(v.conn, web)
 				if err != nil || len(pods) != n {
 					b.Fatalf("%d pods, %v", len(pods), err)
 				}

@@ -190,7 +190,7 @@ func (s *Sim) missedChange() bool {
 			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}
-			read := model.ReadCluster(s.admin, s.machineConfig(c), 0, noLog())
+			read := model.ReadCluster(s.admin, s.machineConfig(c), nil, 0, noLog())
 			if read.GetError() != "" {
 				continue
 			}

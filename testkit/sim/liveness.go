@@ -103,7 +103,7 @@ func (s *Sim) clusterConverged(c *cluster) error {
 	if err != nil {
 		return err
 	}
-	read := model.ReadCluster(s.admin, s.machineConfig(c), 0, noLog())
+	read := model.ReadCluster(s.admin, s.machineConfig(c), nil, 0, noLog())
 	if read.GetError() != "" {
 		return fmt.Errorf("read: %s", read.GetError())
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/ochopod/ochopod/actors/model"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
+	clusters "github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
@@ -18,12 +19,13 @@ type modelAdapter struct {
 	timers   map[string]clock.Timer
 	watchers *actor
 	phases   []*phaseRun // phases of this incarnation: stopping it cancels them (the adapter's ctx)
+	pods     *clusters.PodReader
 }
 
 func newModelAdapter(a *actor, conn zk.Conn, lock string) behaviour {
 	cfg := a.s.machineConfig(a.pod.cl)
 	cfg.FirstGeneration = firstGeneration(a)
-	return &modelAdapter{a: a, s: a.s, m: model.NewMachine(cfg), conn: conn, lock: lock, timers: map[string]clock.Timer{}}
+	return &modelAdapter{a: a, s: a.s, m: model.NewMachine(cfg), conn: conn, lock: lock, timers: map[string]clock.Timer{}, pods: &clusters.PodReader{}}
 }
 
 func (x *modelAdapter) start() {
@@ -73,7 +75,8 @@ func (x *modelAdapter) do(e model.Effect) {
 		x.a.tell(x.watchers, e.Set)
 	case model.Read:
 		cfg := s.machineConfig(c)
-		s.goIO(x.a, "read", func(t *task) { t.tell(model.ReadCluster(conn, cfg, e.Generation, noLog())) })
+		pods := x.pods
+		s.goIO(x.a, "read", func(t *task) { t.tell(model.ReadCluster(conn, cfg, pods, e.Generation, noLog())) })
 	case model.Configure:
 		live := x.phases[:0]
 		for _, ph := range x.phases {
