@@ -96,8 +96,8 @@ type scaleRow struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// leaderOf is the pod process holding c's lock.
-func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, byKey map[string]int, pods []*podProcess) *podProcess {
+// leaderOf is the index of the pod holding c's lock.
+func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, byKey map[string]int) int {
 	holder, err := cluster.Leader(obs, c)
 	if err != nil {
 		b.Fatal(err)
@@ -106,7 +106,7 @@ func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, byKey map[string]int, pod
 	if !ok {
 		b.Fatalf("the lock holder %q is none of the pods", holder)
 	}
-	return pods[i]
+	return i
 }
 
 func benchInts(b *testing.B, env, def string) []int {
@@ -162,7 +162,7 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 	r.phases = strings.Count(leaderLog(pods), "snapshot and hash written") // the log is in by now
 
 	// Join, and the CPU the leader spends on it.
-	joinLeader := leaderOf(b, obs, c, byKey, pods)
+	joinLeader := pods[leaderOf(b, obs, c, byKey)]
 	cpu0 := processCPU(b, joinLeader.cmd.Process.Pid)
 	began = time.Now()
 	pods = append(pods, benchPod(b, srv.Addr()))
@@ -174,14 +174,7 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 	byKey[strings.ReplaceAll(k, "-", "")] = n
 
 	// Hand-over: SIGTERM to the leader, the next one configures the pods left.
-	holder, err := cluster.Leader(obs, c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lead, ok := byKey[holder]
-	if !ok {
-		b.Fatalf("the lock holder %q is none of the pods", holder)
-	}
+	lead := leaderOf(b, obs, c, byKey)
 	if pods[lead] != joinLeader {
 		b.Logf("the leader changed during the join: its CPU figure is the previous leader's")
 	}
