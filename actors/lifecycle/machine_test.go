@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -696,6 +697,21 @@ func TestLifecycle_EveryCallbackGetsAClusterOfItsOwn(t *testing.T) {
 	}
 	if ip := kept.Dependencies["ns.db"][0].Payload.String("ip"); ip != "10.0.1.1" {
 		t.Fatalf("the machine's dependencies were mutated through a callback: ip %q", ip)
+	}
+}
+
+// The control server lends a request's body (control.Backend) and reads the next request into the same
+// buffer: the machine keeps a copy, so the phase's on still finds the cluster its check opened.
+func TestLifecycle_KeepsACopyOfTheLentBody(t *testing.T) {
+	m := newTestMachine(Settings{}, every)
+	check := req(1, v1.Task_TASK_CHECK, clusterA)
+	m.Handle(check)
+	opened := m.opened.env
+	copy(check.Body, bytes.Repeat([]byte("x"), len(check.Body))) // the server's next request
+	m.Handle(done(1, cbCanConfigure))
+	m.Handle(on(2, clusterA))
+	if m.opened.env != opened {
+		t.Fatal("on opened the cluster again: the machine kept the lent body instead of a copy")
 	}
 }
 

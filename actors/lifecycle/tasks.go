@@ -349,6 +349,8 @@ func (m *Machine) open(body []byte) (*sdk.Envelope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	m.opened.body, m.opened.env = body, env
+	// The body is the control server's, lent for this request (control.Backend): keep a copy, in the same
+	// memory from one phase to the next.
+	m.opened.body, m.opened.env = append(m.opened.body[:0], body...), env
 	return env, nil
 }

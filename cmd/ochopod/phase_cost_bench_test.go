@@ -19,10 +19,11 @@ import (
 
 // BenchmarkIntegration_PhaseRequestCPU measures what one pod spends on the requests of a configuration phase
 // when its cluster has n pods (OCHOPOD_BENCH_PODS, default "10,200"): CPU time of the `ochopod run` process
-// (every thread's, from /proc/<pid>/task/*/schedstat) and latency, per request, for check, on and ok. Each of
-// the b.N phases sends a cluster the pod has not seen yet (one seq differs) with check, then the same with
-// on and ok, as a leader does. With "keep" the process keeps running through on (nothing to restart); with
-// "strict" every on restarts it (SIGTERM to `sleep`, wait for its exit, start it again with the new cluster).
+// (every thread's, from /proc/<pid>/task/*/schedstat), page faults and latency, per request, for check, on
+// and ok. Each of the b.N phases sends a cluster the pod has not seen yet (one seq differs) with check, then
+// the same with on and ok, as a leader does. With "keep" the process keeps running through on (nothing to
+// restart); with "strict" every on restarts it (SIGTERM to `sleep`, wait for its exit, start it again with
+// the new cluster).
 // On one machine every pod of a phase shares the CPUs, so n × (check + on + ok) CPU bounds the phase from
 // below there; spread over machines, each pod's share is what it costs.
 // Run: go test -run '^$' -bench Integration_PhaseRequestCPU -benchtime 200x ./cmd/ochopod/
@@ -45,17 +46,21 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 				b.ReportMetric(float64(len(bodies[0]))/1024, "KB/body")
 				tasks := []string{"check", "on", "ok"}
 				cpu, wall := make([]time.Duration, len(tasks)), make([]time.Duration, len(tasks))
+				faults := make([]int64, len(tasks))
+				pid := p.cmd.Process.Pid
 				for _, body := range bodies {
 					for i, task := range tasks {
-						cpu0, t0 := processCPU(b, p.cmd.Process.Pid), time.Now()
+						cpu0, f0, t0 := processCPU(b, pid), minorFaults(b, pid), time.Now()
 						lcBenchPost(b, p, "/control/"+task+"/60", body)
 						wall[i] += time.Since(t0)
-						cpu[i] += processCPU(b, p.cmd.Process.Pid) - cpu0
+						cpu[i] += processCPU(b, pid) - cpu0
+						faults[i] += minorFaults(b, pid) - f0
 					}
 				}
 				for i, task := range tasks {
 					b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N)/1000, "ms-cpu/"+task)
 					b.ReportMetric(float64(wall[i].Microseconds())/float64(b.N)/1000, "ms/"+task)
+					b.ReportMetric(float64(faults[i])/float64(b.N), "faults/"+task)
 				}
 			})
 		}
@@ -86,6 +91,23 @@ func costClusters(b *testing.B, obs zk.Conn, c zk.Cluster, n, count int) [][]byt
 		out = append(out, body)
 	}
 	return out
+}
+
+// minorFaults counts the page faults the process took so far (/proc/<pid>/stat's minflt): touching memory the
+// process never touched, or gave back to the kernel, costs a fault, and a fault is expensive in a VM.
+func minorFaults(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("stat of %d: %v", pid, err)
+	}
+	// The fields after the command name, which may hold spaces, start after its closing parenthesis.
+	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
+	fields := strings.Fields(rest)
+	n, err := strconv.ParseInt(fields[7], 10, 64) // field 10 of proc(5): minflt
+	if err != nil {
+		b.Fatalf("stat of %d: %q", pid, data)
+	}
+	return n
 }
 
 // processCPU is the CPU time the process's threads used so far (nanoseconds, from the scheduler's stats).

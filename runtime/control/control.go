@@ -27,7 +27,8 @@ type Backend interface {
 	// Reset forces a ZooKeeper reset.
 	Reset(cause string)
 	// Control runs a lifecycle task and returns its HTTP code and JSON body. It returns ErrTimeout when the
-	// task did not finish within req.Timeout (the lifecycle still runs it).
+	// task did not finish within req.Timeout (the lifecycle still runs it). req.Body is lent: once Control
+	// returned without an error the server reuses its bytes, so a backend that keeps them keeps a copy.
 	Control(ctx context.Context, req Request) (int, []byte, error)
 }
 
@@ -94,10 +95,11 @@ func taskOf(name string) (v1.Task, bool) {
 
 // server holds what the handlers share.
 type server struct {
-	b     Backend
-	tools map[string]Tool
-	set   Settings
-	log   *slog.Logger
+	b       Backend
+	tools   map[string]Tool
+	set     Settings
+	log     *slog.Logger
+	buffers bodyBuffers
 }
 
 // Handler serves the API over b, with the tools for /exec.
@@ -105,7 +107,7 @@ func Handler(b Backend, tools map[string]Tool, set Settings, log *slog.Logger) h
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, tools: tools, set: set.withDefaults(), log: log}
+	s := &server{b: b, tools: tools, set: set.withDefaults(), log: log, buffers: newBodyBuffers()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /info", s.info)
 	mux.HandleFunc("POST /log", s.logLines)
@@ -159,15 +161,20 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 		}
 		timeout = time.Duration(min(secs, s.set.MaxTimeout.Seconds()) * float64(time.Second)) // capped before the conversion: no overflow
 	}
-	body, ok := s.readBody(w, r)
+	buf, ok := s.readBody(w, r)
 	if !ok {
 		return
 	}
+	body := buf.Bytes()
 	if !carriesCluster(task) && !validJSON(body) {
+		s.buffers.put(buf)
 		writeError(w, http.StatusBadRequest, "the body is not valid JSON")
 		return
 	}
 	code, out, err := s.b.Control(r.Context(), Request{Task: task, Body: body, Phase: r.URL.Query().Get(PhaseParam), Timeout: timeout})
+	if err == nil {
+		s.buffers.put(buf) // answered: the backend is done with the body (after a timeout it may still read it)
+	}
 	switch {
 	case errors.Is(err, ErrTimeout):
 		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("%s not done within %s", r.PathValue("task"), timeout))
@@ -188,9 +195,11 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 // exec runs a registered tool: the X-Shell header holds "<tool> <args>", split on white space, never
 // interpreted by a shell.
 func (s *server) exec(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.readBody(w, r); !ok {
+	buf, ok := s.readBody(w, r)
+	if !ok {
 		return
 	}
+	s.buffers.put(buf) // a tool takes no body
 	fields := strings.Fields(r.Header.Get("X-Shell"))
 	if len(fields) == 0 {
 		writeError(w, http.StatusBadRequest, "missing X-Shell header: <tool> <args>")
@@ -226,23 +235,24 @@ func validJSON(body []byte) bool {
 	return len(bytes.TrimSpace(body)) == 0 || json.Valid(body)
 }
 
-// readBody reads the request body up to the cap; it answers 413 itself when the body is too large. A body
-// of known length is read into a buffer of that size: a leader's cluster (~280 bytes a pod) would otherwise
-// be read in small pieces and copied as the buffer grows.
-func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), s.set.MaxBody)+1))
+// readBody reads the request body up to the cap into a buffer of s.buffers, for the caller to put back; it
+// answers 413 itself when the body is too large. A buffer holds a body of known length without growing: a
+// leader's cluster (~280 bytes a pod) would otherwise be read in small pieces and copied as it grows.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
+	buf := s.buffers.get(int(min(max(r.ContentLength, 0), s.set.MaxBody) + 1))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.set.MaxBody))
-	body := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
+		s.buffers.put(buf)
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", s.set.MaxBody))
 		return nil, false
 	case err != nil:
+		s.buffers.put(buf)
 		writeError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
 		return nil, false
 	}
-	return body, true
+	return buf, true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

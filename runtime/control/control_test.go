@@ -173,3 +173,57 @@ func TestHandler_ExecRunsRegisteredToolsWithoutAShell(t *testing.T) {
 		t.Fatalf("no header: %d", code)
 	}
 }
+
+// keepingBackend keeps every body it is lent, without copying, to see what the server does with them.
+type keepingBackend struct {
+	fakeBackend
+	bodies [][]byte
+}
+
+func (k *keepingBackend) Control(ctx context.Context, r Request) (int, []byte, error) {
+	k.bodies = append(k.bodies, r.Body)
+	return k.fakeBackend.Control(ctx, r)
+}
+
+// A body is lent to the backend: once it answered, the next request is read into the same memory (a leader
+// sends every pod its whole cluster three times a phase); after a timeout the backend may still read it, and
+// the server leaves it alone.
+func TestHandler_LendsBodiesUntilAnswered(t *testing.T) {
+	b := &keepingBackend{fakeBackend: fakeBackend{code: 200}}
+	h := Handler(b, nil, Settings{}, nil)
+	first, second := `{"pods": {"a": {}}, "key": "a"}`, `{"pods": {"b": {}}, "key": "b"}`
+	do(t, h, "POST", "/control/check", first)
+	do(t, h, "POST", "/control/on", second)
+	if &b.bodies[0][0] != &b.bodies[1][0] {
+		t.Fatal("the second body was read into new memory, not the first one's buffer")
+	}
+	b.ctlErr = ErrTimeout
+	do(t, h, "POST", "/control/check", first)
+	b.ctlErr = nil
+	do(t, h, "POST", "/control/on", second)
+	if string(b.bodies[2]) != first {
+		t.Fatalf("a body lent to a backend that timed out was overwritten: %q", b.bodies[2])
+	}
+}
+
+func TestBodyBuffers_KeepsFewSmallBuffers(t *testing.T) {
+	p := newBodyBuffers()
+	a := p.get(100)
+	a.WriteString("left over")
+	p.put(a)
+	if b := p.get(10); b != a || b.Len() != 0 || b.Cap() < 100 {
+		t.Fatalf("got %p (len %d), want the buffer put back, emptied: %p", b, b.Len(), a)
+	}
+	big := p.get(keptBufferCap + 1)
+	p.put(big)
+	if b := p.get(1); b == big {
+		t.Fatal("a buffer over keptBufferCap was kept")
+	}
+	for range keptBuffers + 2 {
+		p.put(p.get(1))
+		p.put(newBodyBuffers().get(1))
+	}
+	if n := len(p.free); n > keptBuffers {
+		t.Fatalf("%d buffers kept, at most %d", n, keptBuffers)
+	}
+}

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,6 +126,24 @@ func TestEnvelope_ParsesPayloadsOnceAndHandsOutCopies(t *testing.T) {
 		t.Fatal(err)
 	} else if c, err := withNull.Cluster(); err != nil || c.Self().Payload == nil {
 		t.Fatalf("a null payload: %v, %+v", err, c)
+	}
+}
+
+// An envelope holds nothing of the body it was opened from: the control server reads the next request into
+// the same buffer.
+func TestEnvelope_KeepsNothingOfItsBody(t *testing.T) {
+	body := []byte(wire)
+	e, err := OpenEnvelope(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := e.Environ()
+	copy(body, bytes.Repeat([]byte(" "), len(body)))
+	if got := e.Environ(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the environment changed with the body's buffer:\n%q\nwas\n%q", got, want)
+	}
+	if c, err := e.Cluster(); err != nil || c.Self().Payload.String("ip") != "10.0.0.2" {
+		t.Fatalf("cluster after the body's buffer changed: %v, %+v", err, c)
 	}
 }
 
