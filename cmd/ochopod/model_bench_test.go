@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +29,9 @@ import (
 //     part of it until every pod registered;
 //   - join: from starting one more pod to the hash covering the n+1 pods, with the configuration phase alone
 //     (from the leader's log) and the CPU time the leader's process used meanwhile;
-//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left;
+//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the pods left, and
+//     the CPU time the new leader's process used meanwhile: the median of OCHOPOD_BENCH_HANDOVERS (default 3)
+//     hand-overs one after the other (a pod fewer each time);
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3).
 //
@@ -37,6 +40,7 @@ import (
 func BenchmarkIntegration_Scale(b *testing.B) {
 	counts := benchInts(b, "OCHOPOD_BENCH_PODS", "3,10,50")
 	batch := benchInts(b, "OCHOPOD_BENCH_BATCH", "50")[0]
+	handOvers := benchInts(b, "OCHOPOD_BENCH_HANDOVERS", "3")[0]
 	idle := 30 * time.Second
 	if v := os.Getenv("OCHOPOD_BENCH_IDLE"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -51,7 +55,7 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
 			var r scaleRow
 			for range b.N {
-				r = scaleOnce(b, n, batch, idle)
+				r = scaleOnce(b, n, batch, handOvers, idle)
 			}
 			b.ReportMetric(ms(r.start), "ms/start")
 			b.ReportMetric(ms(r.registered), "ms/registered")
@@ -69,12 +73,12 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs; targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU())
-	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %11s %12s %15s %6s %9s\n",
-		"pods", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
+	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %11s %11s %12s %15s %6s %9s\n",
+		"pods", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %10s %11s %7d %10s %11s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
+		fmt.Fprintf(&sb, "%6d %10s %11s %7d %10s %11s %11s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
 			r.n, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
-			r.handOver.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
+			r.handOver.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
 	}
 	fmt.Print(sb.String())
 }
@@ -88,6 +92,7 @@ type scaleRow struct {
 	phases                int           // configurations the first leader wrote while the n pods started
 	joinPhase             time.Duration // the join's configuration phase, from the leader's log
 	joinLeaderCPU         time.Duration // CPU time the leader's process used during the join
+	handOverLeaderCPU     time.Duration // CPU time the new leader's process used during the hand-over
 	idleRate, pingRate    float64
 	rssMB                 float64 // mean resident memory of one `ochopod run` process
 	sessions, idlePackets int64
@@ -130,7 +135,7 @@ func benchPod(b *testing.B, addr string) *podProcess {
 	return mdStartPod(b, addr, "scale", scaleSessionTimeout, []string{"--log-level", "info"}, "sleep", "3600")
 }
 
-func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
+func scaleOnce(b *testing.B, n, batch, handOvers int, idle time.Duration) scaleRow {
 	b.StopTimer()
 	defer b.StartTimer()
 	r := scaleRow{n: n}
@@ -173,23 +178,29 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 	k, _ := infos[n]["key"].(string)
 	byKey[strings.ReplaceAll(k, "-", "")] = n
 
-	// Hand-over: SIGTERM to the leader, the next one configures the pods left.
+	// Hand-overs: SIGTERM to the leader, the next one configures the pods left; the median of a few.
+	keys := make([]string, len(pods))
+	for i, m := range infos {
+		keys[i], _ = m["key"].(string)
+	}
 	lead := leaderOf(b, obs, c, byKey)
 	if pods[lead] != joinLeader {
 		b.Logf("the leader changed during the join: its CPU figure is the previous leader's")
 	}
-	leadKey, _ := infos[lead]["key"].(string)
 	r.joinPhase = lastPhase(pods[lead].out.String())
-	began = time.Now()
-	if err := pods[lead].cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		b.Fatal(err)
+	var took, cpu []time.Duration
+	for range handOvers {
+		lead, left := handOver(b, obs, c, pods, keys, byKey, deadline)
+		took, cpu = append(took, left.took), append(cpu, left.cpu)
+		pods = slices.Delete(pods, lead, lead+1)
+		keys = slices.Delete(keys, lead, lead+1)
+		for i, k := range keys {
+			byKey[strings.ReplaceAll(k, "-", "")] = i
+		}
 	}
-	_, at = waitHash(b, obs, c, n, leadKey, deadline)
-	r.handOver = at.Sub(began)
-	mdWaitExit(b, pods[lead], deadline)
-	rest := append(append([]*podProcess{}, pods[:lead]...), pods[lead+1:]...)
-	benchInfos(b, rest, deadline)
-	r.rssMB = meanRSS(rest)
+	r.handOver, r.handOverLeaderCPU = median(took), median(cpu)
+	benchInfos(b, pods, deadline)
+	r.rssMB = meanRSS(pods)
 	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
 		for _, p := range pods {
 			for _, l := range strings.Split(p.out.String(), "\n") {
@@ -214,6 +225,35 @@ func scaleOnce(b *testing.B, n, batch int, idle time.Duration) scaleRow {
 		n, r.start.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.handOver.Round(time.Millisecond),
 		r.idlePackets, r.idleWindow.Round(time.Millisecond), r.sessions, r.idleRate, r.pingRate, r.rssMB)
 	return r
+}
+
+// handOverRound is one hand-over: how long until the pods left were configured, and the CPU the new leader
+// spent meanwhile.
+type handOverRound struct{ took, cpu time.Duration }
+
+// handOver sends SIGTERM to the leader of pods (keys: their keys, byKey: index by lock holder) and waits for
+// another pod to configure the rest; it returns the old leader's index once its process exited.
+func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, byKey map[string]int, within time.Duration) (int, handOverRound) {
+	lead := leaderOf(b, obs, c, byKey)
+	cpus := make([]time.Duration, len(pods)) // the next leader is not known yet
+	for i, p := range pods {
+		cpus[i] = processCPU(b, p.cmd.Process.Pid)
+	}
+	began := time.Now()
+	if err := pods[lead].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	_, at := waitHash(b, obs, c, len(pods)-1, keys[lead], within)
+	next := leaderOf(b, obs, c, byKey)
+	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
+	mdWaitExit(b, pods[lead], within)
+	return lead, round
+}
+
+func median(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 // waitRegistered waits, through a watch on pods/, until every pod started so far registered; a pod that
