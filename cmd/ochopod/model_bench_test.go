@@ -29,9 +29,9 @@ import (
 //     part of it until every pod registered;
 //   - join: from starting one more pod to the hash covering the n+1 pods, with the configuration phase alone
 //     (from the leader's log) and the CPU time the leader's process used meanwhile;
-//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the pods left, and
-//     the CPU time the new leader's process used meanwhile: the median of OCHOPOD_BENCH_HANDOVERS (default 3)
-//     hand-overs one after the other (a pod fewer each time);
+//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left, and
+//     the CPU time the new leader's process used meanwhile;
+//   - join and hand-over come in OCHOPOD_BENCH_ROUNDS rounds (default 3) of one each: the medians;
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3).
 //
@@ -40,7 +40,7 @@ import (
 func BenchmarkIntegration_Scale(b *testing.B) {
 	counts := benchInts(b, "OCHOPOD_BENCH_PODS", "3,10,50")
 	batch := benchInts(b, "OCHOPOD_BENCH_BATCH", "50")[0]
-	handOvers := benchInts(b, "OCHOPOD_BENCH_HANDOVERS", "3")[0]
+	rounds := benchInts(b, "OCHOPOD_BENCH_ROUNDS", "3")[0]
 	idle := 30 * time.Second
 	if v := os.Getenv("OCHOPOD_BENCH_IDLE"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -55,7 +55,7 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
 			var r scaleRow
 			for range b.N {
-				r = scaleOnce(b, n, batch, handOvers, idle)
+				r = scaleOnce(b, n, batch, rounds, idle)
 			}
 			b.ReportMetric(ms(r.start), "ms/start")
 			b.ReportMetric(ms(r.registered), "ms/registered")
@@ -71,8 +71,8 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 		return
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs; targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
-		scaleSessionTimeout, runtime.NumCPU())
+	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs (%s); targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
+		scaleSessionTimeout, runtime.NumCPU(), machineCosts(b))
 	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %11s %11s %12s %15s %6s %9s\n",
 		"pods", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
 	for _, r := range rows {
@@ -135,7 +135,7 @@ func benchPod(b *testing.B, addr string) *podProcess {
 	return mdStartPod(b, addr, "scale", scaleSessionTimeout, []string{"--log-level", "info"}, "sleep", "3600")
 }
 
-func scaleOnce(b *testing.B, n, batch, handOvers int, idle time.Duration) scaleRow {
+func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow {
 	b.StopTimer()
 	defer b.StartTimer()
 	r := scaleRow{n: n}
@@ -166,39 +166,27 @@ func scaleOnce(b *testing.B, n, batch, handOvers int, idle time.Duration) scaleR
 	}
 	r.phases = strings.Count(leaderLog(pods), "snapshot and hash written") // the log is in by now
 
-	// Join, and the CPU the leader spends on it.
-	joinLeader := pods[leaderOf(b, obs, c, byKey)]
-	cpu0 := processCPU(b, joinLeader.cmd.Process.Pid)
-	began = time.Now()
-	pods = append(pods, benchPod(b, srv.Addr()))
-	_, at = waitHash(b, obs, c, n+1, "", deadline)
-	r.join = at.Sub(began)
-	r.joinLeaderCPU = processCPU(b, joinLeader.cmd.Process.Pid) - cpu0
-	infos = benchInfos(b, pods, deadline)
-	k, _ := infos[n]["key"].(string)
-	byKey[strings.ReplaceAll(k, "-", "")] = n
-
-	// Hand-overs: SIGTERM to the leader, the next one configures the pods left; the median of a few.
+	// Rounds: a pod joins (n → n+1), then the leader gets SIGTERM and another one configures the n pods left.
 	keys := make([]string, len(pods))
 	for i, m := range infos {
 		keys[i], _ = m["key"].(string)
 	}
-	lead := leaderOf(b, obs, c, byKey)
-	if pods[lead] != joinLeader {
-		b.Logf("the leader changed during the join: its CPU figure is the previous leader's")
-	}
-	r.joinPhase = lastPhase(pods[lead].out.String())
-	var took, cpu []time.Duration
-	for range handOvers {
-		lead, left := handOver(b, obs, c, pods, keys, byKey, deadline)
-		took, cpu = append(took, left.took), append(cpu, left.cpu)
+	var joins, joinPhases, joinCPUs, handOvers, handOverCPUs []time.Duration
+	for range rounds {
+		var j joinRound
+		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, byKey, deadline)
+		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
+		lead, h := handOver(b, obs, c, pods, keys, byKey, deadline)
+		handOvers, handOverCPUs = append(handOvers, h.took), append(handOverCPUs, h.cpu)
 		pods = slices.Delete(pods, lead, lead+1)
 		keys = slices.Delete(keys, lead, lead+1)
+		clear(byKey)
 		for i, k := range keys {
 			byKey[strings.ReplaceAll(k, "-", "")] = i
 		}
 	}
-	r.handOver, r.handOverLeaderCPU = median(took), median(cpu)
+	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
+	r.handOver, r.handOverLeaderCPU = median(handOvers), median(handOverCPUs)
 	benchInfos(b, pods, deadline)
 	r.rssMB = meanRSS(pods)
 	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
@@ -225,6 +213,30 @@ func scaleOnce(b *testing.B, n, batch, handOvers int, idle time.Duration) scaleR
 		n, r.start.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.handOver.Round(time.Millisecond),
 		r.idlePackets, r.idleWindow.Round(time.Millisecond), r.sessions, r.idleRate, r.pingRate, r.rssMB)
 	return r
+}
+
+// joinRound is one join: how long until the n+1 pods were configured, the configuration phase alone (from
+// the leader's log), and the CPU the leader spent meanwhile.
+type joinRound struct{ took, phase, cpu time.Duration }
+
+// join starts one more pod and waits until the leader configured it with the others; it returns pods and
+// keys with the new pod's, which byKey (index by lock holder) then knows.
+func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, byKey map[string]int, within time.Duration) ([]*podProcess, []string, joinRound) {
+	leader := pods[leaderOf(b, obs, c, byKey)]
+	cpu0 := processCPU(b, leader.cmd.Process.Pid)
+	began := time.Now()
+	p := benchPod(b, addr)
+	pods = append(pods, p)
+	_, at := waitHash(b, obs, c, len(pods), "", within)
+	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0}
+	key, _ := benchInfos(b, []*podProcess{p}, within)[0]["key"].(string)
+	keys = append(keys, key)
+	byKey[strings.ReplaceAll(key, "-", "")] = len(pods) - 1
+	if pods[leaderOf(b, obs, c, byKey)] != leader {
+		b.Logf("the leader changed during the join: its figures are the previous leader's")
+	}
+	round.phase = lastPhase(leader.out.String())
+	return pods, keys, round
 }
 
 // handOverRound is one hand-over: how long until the pods left were configured, and the CPU the new leader

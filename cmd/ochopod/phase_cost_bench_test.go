@@ -29,6 +29,7 @@ import (
 // Run: go test -run '^$' -bench Integration_PhaseRequestCPU -benchtime 200x ./cmd/ochopod/
 func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 	buildBinary(b)
+	b.Logf("this machine: %s", machineCosts(b))
 	for _, n := range benchInts(b, "OCHOPOD_BENCH_PODS", "10,200") {
 		for _, mode := range []string{"keep", "strict"} {
 			b.Run(fmt.Sprintf("pods=%d/%s", n, mode), func(b *testing.B) {
