@@ -101,14 +101,15 @@ type scaleRow struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// leaderOf is the index of the pod holding c's lock.
-func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, byKey map[string]int) int {
+// leaderOf is the index in keys (the pods' keys) of the pod holding c's lock; the lock names it by its key
+// without dashes.
+func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, keys []string) int {
 	holder, err := cluster.Leader(obs, c)
 	if err != nil {
 		b.Fatal(err)
 	}
-	i, ok := byKey[holder]
-	if !ok {
+	i := slices.IndexFunc(keys, func(k string) bool { return strings.ReplaceAll(k, "-", "") == holder })
+	if i < 0 {
 		b.Fatalf("the lock holder %q is none of the pods", holder)
 	}
 	return i
@@ -159,11 +160,6 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow 
 	_, at := waitHash(b, obs, c, n, "", deadline)
 	r.start = at.Sub(began)
 	infos := benchInfos(b, pods, deadline)
-	byKey := map[string]int{}
-	for i, m := range infos {
-		k, _ := m["key"].(string)
-		byKey[strings.ReplaceAll(k, "-", "")] = i
-	}
 	r.phases = strings.Count(leaderLog(pods), "snapshot and hash written") // the log is in by now
 
 	// Rounds: a pod joins (n → n+1), then the leader gets SIGTERM and another one configures the n pods left.
@@ -174,16 +170,12 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow 
 	var joins, joinPhases, joinCPUs, handOvers, handOverCPUs []time.Duration
 	for range rounds {
 		var j joinRound
-		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, byKey, deadline)
+		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline)
 		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
-		lead, h := handOver(b, obs, c, pods, keys, byKey, deadline)
+		lead, h := handOver(b, obs, c, pods, keys, deadline)
 		handOvers, handOverCPUs = append(handOvers, h.took), append(handOverCPUs, h.cpu)
 		pods = slices.Delete(pods, lead, lead+1)
 		keys = slices.Delete(keys, lead, lead+1)
-		clear(byKey)
-		for i, k := range keys {
-			byKey[strings.ReplaceAll(k, "-", "")] = i
-		}
 	}
 	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
 	r.handOver, r.handOverLeaderCPU = median(handOvers), median(handOverCPUs)
@@ -220,9 +212,9 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow 
 type joinRound struct{ took, phase, cpu time.Duration }
 
 // join starts one more pod and waits until the leader configured it with the others; it returns pods and
-// keys with the new pod's, which byKey (index by lock holder) then knows.
-func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, byKey map[string]int, within time.Duration) ([]*podProcess, []string, joinRound) {
-	leader := pods[leaderOf(b, obs, c, byKey)]
+// keys (the pods' keys) with the new pod's.
+func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration) ([]*podProcess, []string, joinRound) {
+	leader := pods[leaderOf(b, obs, c, keys)]
 	cpu0 := processCPU(b, leader.cmd.Process.Pid)
 	began := time.Now()
 	p := benchPod(b, addr)
@@ -231,8 +223,7 @@ func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProce
 	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0}
 	key, _ := benchInfos(b, []*podProcess{p}, within)[0]["key"].(string)
 	keys = append(keys, key)
-	byKey[strings.ReplaceAll(key, "-", "")] = len(pods) - 1
-	if pods[leaderOf(b, obs, c, byKey)] != leader {
+	if pods[leaderOf(b, obs, c, keys)] != leader {
 		b.Logf("the leader changed during the join: its figures are the previous leader's")
 	}
 	round.phase = lastPhase(leader.out.String())
@@ -243,10 +234,10 @@ func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProce
 // spent meanwhile.
 type handOverRound struct{ took, cpu time.Duration }
 
-// handOver sends SIGTERM to the leader of pods (keys: their keys, byKey: index by lock holder) and waits for
-// another pod to configure the rest; it returns the old leader's index once its process exited.
-func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, byKey map[string]int, within time.Duration) (int, handOverRound) {
-	lead := leaderOf(b, obs, c, byKey)
+// handOver sends SIGTERM to the leader of pods (keys: their keys) and waits for another pod to configure the
+// rest; it returns the old leader's index once its process exited.
+func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration) (int, handOverRound) {
+	lead := leaderOf(b, obs, c, keys)
 	cpus := make([]time.Duration, len(pods)) // the next leader is not known yet
 	for i, p := range pods {
 		cpus[i] = processCPU(b, p.cmd.Process.Pid)
@@ -256,7 +247,7 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 		b.Fatal(err)
 	}
 	_, at := waitHash(b, obs, c, len(pods)-1, keys[lead], within)
-	next := leaderOf(b, obs, c, byKey)
+	next := leaderOf(b, obs, c, keys)
 	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
 	mdWaitExit(b, pods[lead], within)
 	return lead, round
