@@ -1,0 +1,26 @@
+// Package security reads the settings of DESIGN §12 from their files and keeps them current: control API
+// tokens (--token-file), ZooKeeper digest credentials (--zk-auth-file) and TLS configurations for the control
+// port and ZooKeeper (--tls-*, --zk-tls-*). `ochopod run` and the operator CLI share it.
+//
+// Rotation without restart (DESIGN §12): every file is watched by its reader on use. A reader stats its file
+// each time it is asked (one system call, no goroutine, no timer) and parses it again only when the file's
+// identity, size or modification time changed; a Kubernetes Secret volume, which swaps a symlink, is followed
+// too. A file that changed into something unreadable or invalid keeps the last good contents in force and is
+// reported once (WARN) per change; it is never a reason to open up.
+//
+// Secrets never leave this package in a printable form: Token, ZKCredentials and their errors format as
+// "[redacted]" in fmt and slog, and parse errors name a line, never its contents.
+//
+// The API in brief:
+//
+//	tokens, err := security.OpenTokenFile(path, log)   // --token-file
+//	tok, ok := tokens.Lookup(bearer)                    // constant-time; tok.Name, tok.Has(security.ScopeControl)
+//	tok, ok := tokens.First(security.ScopeControl)      // what the leader sends: tok.Secret()
+//
+//	creds, err := security.OpenZKCredentials(path, log) // --zk-auth-file
+//	c, err := creds.Current()                           // c.User, c.AuthData() for ZooKeeper's "digest" scheme
+//
+//	srv, err := security.ServerTLS(security.TLSFiles{Cert: c, Key: k, ClientCA: ca}, log) // control port
+//	cli, err := security.NewClientTLS(security.TLSFiles{CA: ca, Cert: c, Key: k}, log)    // leader, CLI, ZooKeeper
+//	conn, err := cli.DialContext(ctx, "tcp", "10.0.0.7:8080")                            // or cli.Config(host)
+package security
