@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -23,7 +24,8 @@ func (a *adapter) run(ctx actor.Context, e RunCallback) {
 		defer cancel()
 		done := &v1.CallbackDone{}
 		if err := guard(func() error { return invoke(cctx, l, e, done) }, e.Name, log); err != nil {
-			done = &v1.CallbackDone{Error: err.Error()} // the machine logs the failure
+			// The machine logs the failure.
+			done = &v1.CallbackDone{Error: err.Error(), BadCluster: errors.Is(err, sdk.ErrBadCluster)}
 		}
 		done.Epoch, done.Callback = e.Epoch, e.Name
 		tell(done)

@@ -91,9 +91,9 @@ func (m *Machine) begin() []Effect {
 }
 
 // badCluster answers a request whose cluster cannot be read: code, or 400 when the body is not JSON at all
-// (the control server leaves that check to the reader of the body).
+// (the control server leaves that check to the reader of the body) or holds an invalid payload.
 func (m *Machine) badCluster(code int32, task string, err error) []Effect {
-	if errors.Is(err, sdk.ErrNotJSON) {
+	if errors.Is(err, sdk.ErrNotJSON) || errors.Is(err, sdk.ErrBadCluster) { // DESIGN §12: 400, the pod lives
 		code = codeBadRequest
 	}
 	return m.fail(code, task+": bad cluster", err)
@@ -234,6 +234,10 @@ func (m *Machine) requestCallbackDone(name string, in *v1.CallbackDone) []Effect
 		m.initialized = true
 		return m.configure(r)
 	case cbConfigure:
+		if failed && in.GetBadCluster() {
+			// The request's data, not the pod, is at fault (sdk.ErrBadCluster): 400, and the pod lives (DESIGN §12).
+			return m.fail(codeBadRequest, "on: bad cluster", in)
+		}
 		if failed {
 			return m.configurationFailed("configure failed", in)
 		}

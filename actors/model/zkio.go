@@ -35,17 +35,25 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 	for _, s := range skipped {
 		log.Warn("skipping a node under pods/", "path", s.Path, "reason", s.Reason)
 	}
-	newest := map[string]int64{} // a key registered twice (an old session not yet expired): keep the newest
+	// A key registered twice (an old session not yet expired, or a node reusing a live pod's key): the node
+	// created last, by the newest live session, is the pod (DESIGN §12), and the other is named in the log.
+	newest := map[string]string{}
 	for _, p := range registered {
 		if p.Registering { // not a pod yet: watched until it writes its seq (ClusterRead.pending)
 			out.Pending = append(out.Pending, path.Join(cfg.Cluster.Pods(), p.Node))
 			continue
 		}
-		_, nodeSeq, _ := zk.ParseSequential(p.Node)
-		if prev, ok := newest[p.Key]; ok && prev > nodeSeq {
-			continue
+		if prev, ok := newest[p.Key]; ok {
+			keep, drop := p.Node, prev
+			if seqOf(prev) > seqOf(p.Node) {
+				keep, drop = prev, p.Node
+			}
+			log.Warn("one key, two pod nodes: the newest is the pod", "key", p.Key, "kept", keep, "ignored", drop)
+			if keep == prev {
+				continue
+			}
 		}
-		newest[p.Key] = nodeSeq
+		newest[p.Key] = p.Node
 		body, err := p.Payload.With("seq", p.Seq).Marshal()
 		if err != nil {
 			return fail(err)
@@ -59,11 +67,16 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 			out.Dependencies[dep] = []byte("null")
 		case err != nil:
 			return fail(err)
-		case !isObject(data):
-			log.Warn("ignoring a snapshot that is not a JSON object", "cluster", dep)
-			out.Dependencies[dep] = []byte("null")
 		default:
-			out.Dependencies[dep] = data
+			valid, skipped, ok := pods.Snapshot(dep, data)
+			if !ok {
+				log.Warn("ignoring a snapshot that is not a JSON object", "cluster", dep)
+				valid = []byte("null")
+			}
+			for _, s := range skipped { // DESIGN §12
+				log.Warn("skipping an invalid pod of a dependency's snapshot", "cluster", dep, "path", s.Path, "reason", s.Reason)
+			}
+			out.Dependencies[dep] = valid
 		}
 	}
 	hash, st, err := c.Get(cfg.Cluster.Hash())
@@ -77,11 +90,6 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 	}
 	out.Hash = string(hash)
 	return out
-}
-
-func isObject(data []byte) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(data, &m) == nil && m != nil
 }
 
 // Commit applies the operations of a configuration write. Fenced is the real one; the simulation's broken
@@ -129,4 +137,12 @@ func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 		out.Fenced = errors.Is(err, zk.ErrFenced)
 	}
 	return out
+}
+
+// seqOf is a pod node's sequence (-1 if its name has none; ReadPods lists only names that do).
+func seqOf(node string) int64 {
+	if _, seq, ok := zk.ParseSequential(node); ok {
+		return seq
+	}
+	return -1
 }

@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -39,10 +40,13 @@ func ReadPods(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 
 // PodReader is ReadPods for a reader that reads the same cluster again and again (the leader, at every
 // change): a pod writes its node's payload at most twice, at the create and with its seq (DESIGN §3), so a
-// payload that holds the seq is final, and the reader reads it once. A nil *PodReader remembers nothing. Its
+// payload that holds the seq is final, and the reader reads it once. A node skipped (a foreign name, an
+// invalid payload) is reported by the first Read that sees it only, so the leader warns once per node. A nil *PodReader remembers nothing. Its
 // Read calls must not overlap.
 type PodReader struct {
-	final map[string]Pod // by node name: the pods read complete
+	final  map[string]Pod  // by node name: the pods read complete
+	bad    map[string]bool // by node name: the complete pods found invalid, reported once (DESIGN §12)
+	warned map[string]bool // the snapshots' invalid payloads reported, by cluster, key and reason
 }
 
 // Read is ReadPods, reading only the nodes it has not seen complete.
@@ -58,17 +62,24 @@ func (r *PodReader) Read(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 	var skipped []Skipped
 	var nodes []zk.PodNode
 	var paths []string
-	final := map[string]Pod{}
+	final, bad := map[string]Pod{}, map[string]bool{}
 	for _, name := range names {
 		p := path.Join(c.Pods(), name)
 		node, err := zk.ParsePodNode(name)
 		if err != nil {
-			skipped = append(skipped, Skipped{Path: p, Reason: "not a pod node name"})
+			if r == nil || !r.bad[name] {
+				skipped = append(skipped, Skipped{Path: p, Reason: "not a pod node name"})
+			}
+			bad[name] = true
 			continue
 		}
 		if r != nil {
 			if pod, ok := r.final[name]; ok {
 				pods, final[name] = append(pods, pod), pod
+				continue
+			}
+			if r.bad[name] { // skipped and reported already: a payload with its seq is final
+				bad[name] = true
 				continue
 			}
 		}
@@ -89,8 +100,14 @@ func (r *PodReader) Read(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 				continue
 			}
 			pod.Payload = pl
-			if seq, ok := pl.Seq(); ok { // else registered a moment ago: the seq is written right after the create
-				pod.Seq, pod.Registering = seq, false
+			if _, ok := pl[payload.KeySeq]; ok { // else registered a moment ago: the seq is written right after the create
+				// DESIGN §12: a complete payload is hostile until valid; an invalid one is skipped, never fatal.
+				if err := payload.Validate(pl, nodes[i].Seq); err != nil {
+					skipped, bad[pod.Node] = append(skipped, Skipped{Path: paths[i], Reason: err.Error()}), true
+					continue
+				}
+				pod.Seq, _ = pl.Seq()
+				pod.Registering = false
 			}
 		}
 		pods = append(pods, pod)
@@ -99,7 +116,7 @@ func (r *PodReader) Read(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 		}
 	}
 	if r != nil {
-		r.final = final // nodes gone are forgotten
+		r.final, r.bad = final, bad // nodes gone are forgotten
 	}
 	sort.Slice(pods, func(i, j int) bool {
 		if pods[i].Key != pods[j].Key {
@@ -137,4 +154,53 @@ func Leader(conn zk.Conn, c zk.Cluster) (string, error) {
 		return "", nil
 	}
 	return contenders[0].ID, nil
+}
+
+// Snapshot reads a dependency's snapshot (DESIGN §3: key -> payload, as last configured) as the leader passes
+// it on: the payloads that break the rules of DESIGN §12 are left out and reported, each by the first call
+// that sees it when r remembers (the leader reads snapshots at every change). ok is false when data is not a
+// JSON object at all.
+func (r *PodReader) Snapshot(dep string, data []byte) (out []byte, skipped []Skipped, ok bool) {
+	var pods map[string]json.RawMessage
+	if json.Unmarshal(data, &pods) != nil || pods == nil {
+		return nil, nil, false
+	}
+	dropped := false
+	for key, raw := range pods {
+		reason := ""
+		switch p, err := payload.Parse(raw); {
+		case bytes.Equal(bytes.TrimSpace(raw), []byte("null")):
+			continue // an original pod still registering when its leader configured
+		case err != nil:
+			reason = err.Error()
+		default:
+			if err := payload.Validate(p, payload.NoNode); err != nil {
+				reason = err.Error()
+			}
+		}
+		if reason == "" {
+			continue
+		}
+		delete(pods, key)
+		dropped = true
+		id := dep + "/" + key + ": " + reason
+		if r != nil {
+			if r.warned == nil || len(r.warned) > 10000 { // bounded: a writer churning keys costs WARNs, not memory
+				r.warned = map[string]bool{}
+			}
+			if r.warned[id] {
+				continue
+			}
+			r.warned[id] = true
+		}
+		skipped = append(skipped, Skipped{Path: zk.Cluster{Qualified: dep}.Snapshot() + "#" + key, Reason: reason})
+	}
+	if !dropped {
+		return data, nil, true
+	}
+	out, err := json.Marshal(pods)
+	if err != nil {
+		return nil, skipped, false
+	}
+	return out, skipped, true
 }

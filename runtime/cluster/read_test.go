@@ -42,7 +42,7 @@ func create(t testing.TB, c zk.Conn, p, data string) {
 // foreign names and payloads that are not JSON objects are skipped with a reason, never fatal.
 func TestReadPods_SortsSkipsAndFallsBackToTheNodeSeq(t *testing.T) {
 	c := memConn(t)
-	create(t, c, web.Pods()+"/bbbb.0000000002", `{"ip":"10.0.0.2","seq":2}`)
+	create(t, c, web.Pods()+"/bbbb.0000000002", `{"ip":"10.0.0.2","port":"8080","seq":2}`)
 	create(t, c, web.Pods()+"/aaaa.0000000007", `{"ip":"10.0.0.1"}`) // seq not written yet
 	create(t, c, web.Pods()+"/cccc.0000000003", `not json`)
 	create(t, c, web.Pods()+"/stray", `{}`)
@@ -72,7 +72,7 @@ func TestReadPods_SortsSkipsAndFallsBackToTheNodeSeq(t *testing.T) {
 func TestPodReader_ReadsEachCompletePodOnce(t *testing.T) {
 	c := memConn(t)
 	a, b := web.Pods()+"/aaaa.0000000001", web.Pods()+"/bbbb.0000000002"
-	create(t, c, a, `{"ip":"10.0.0.1","seq":1}`)
+	create(t, c, a, `{"ip":"10.0.0.1","port":"8080","seq":1}`)
 	create(t, c, b, `{"ip":"10.0.0.2"}`)
 	r := &cluster.PodReader{}
 	read := func() string {
@@ -90,7 +90,7 @@ func TestPodReader_ReadsEachCompletePodOnce(t *testing.T) {
 	if got := read(); got != "[aaaa:10.0.0.1:false bbbb:10.0.0.2:true]" {
 		t.Fatalf("first read: %s", got)
 	}
-	for p, data := range map[string]string{a: `{"ip":"10.9.9.9","seq":1}`, b: `{"ip":"10.0.0.2","seq":2}`} {
+	for p, data := range map[string]string{a: `{"ip":"10.9.9.9","port":"8080","seq":1}`, b: `{"ip":"10.0.0.2","port":"8080","seq":2}`} {
 		if _, err := c.Set(p, []byte(data), zk.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
@@ -106,6 +106,33 @@ func TestPodReader_ReadsEachCompletePodOnce(t *testing.T) {
 	}
 	if got := read(); got != "[bbbb:10.0.0.2:false]" {
 		t.Fatalf("after a left: %s", got)
+	}
+}
+
+// DESIGN §12: a complete payload that breaks the rules is skipped, reported by the first read that sees it
+// only (the leader warns once per node), and never keeps the valid pods from being read.
+func TestPodReader_SkipsAnInvalidPodOnce(t *testing.T) {
+	c := memConn(t)
+	create(t, c, web.Pods()+"/aaaa.0000000001", `{"ip":"10.0.0.1","port":"8080","seq":1}`)
+	create(t, c, web.Pods()+"/bbbb.0000000002", `{"ip":"10.9.9.9\"; touch pwned; echo \"","port":"8080","seq":2}`)
+	create(t, c, web.Pods()+"/cccc.0000000003", `{"ip":"10.0.0.3","port":"8080","seq":"abc","ports":{"x":-1}}`)
+	create(t, c, web.Pods()+"/dddd.0000000004", `{"ip":"10.0.0.4","port":"8080","seq":9}`) // a seq it was never given
+	create(t, c, web.Pods()+"/stray", `{}`)
+	r := &cluster.PodReader{}
+	for i, want := range []int{4, 0} {
+		pods, skipped, err := r.Read(c, web)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pods) != 1 || pods[0].Key != "aaaa" {
+			t.Fatalf("read %d: pods %+v, want aaaa alone", i, pods)
+		}
+		if len(skipped) != want {
+			t.Fatalf("read %d: skipped %+v, want %d reported", i, skipped, want)
+		}
+	}
+	if _, skipped, _ := cluster.ReadPods(c, web); len(skipped) != 4 {
+		t.Fatalf("ReadPods remembers nothing: it reports every invalid node, got %+v", skipped)
 	}
 }
 

@@ -20,16 +20,21 @@ type Caller interface {
 	Post(ctx context.Context, url string, body []byte) (code int, reply []byte, err error)
 }
 
-// DefaultMaxReply caps the reply body HTTPCaller reads when MaxReply is zero. Control replies are small JSON
-// objects; the cap only keeps a broken or hostile pod from making the leader buffer without bound.
-const DefaultMaxReply = 4 << 20
+// DefaultMaxReply caps the reply body HTTPCaller reads when MaxReply is zero (DESIGN §12: 1 MiB). Control
+// replies are small JSON objects; the cap only keeps a broken or hostile pod from making the leader buffer
+// without bound.
+const DefaultMaxReply = 1 << 20
 
 // ErrReplyTooLarge is wrapped by HTTPCaller.Post when the reply body is over the cap.
 var ErrReplyTooLarge = errors.New("control: reply too large")
 
-// HTTPCaller is the Caller over net/http. The zero value is ready: it uses http.DefaultClient and reads at
-// most DefaultMaxReply bytes of a reply. Timeouts come from ctx (the phase gives each request its own), so
-// Client needs none.
+// HTTPCaller is the Caller over net/http. The zero value is ready: it uses a client like http.DefaultClient
+// that follows no redirect, and reads at most DefaultMaxReply bytes of a reply. Timeouts come from ctx (the
+// phase gives each request its own), so Client needs none.
+//
+// A redirect is never followed (DESIGN §12): a pod answering 3xx would otherwise point the leader, with the
+// whole cluster as its body, at any address. The 3xx is the reply, and the phase fails on it as on any
+// reply but 200.
 type HTTPCaller struct {
 	Client   *http.Client // nil: http.DefaultClient
 	MaxReply int64        // reply bytes read at most; zero: DefaultMaxReply
@@ -48,14 +53,22 @@ func NewHTTPCaller() HTTPCaller {
 	// A phase's body is the whole cluster (~280 bytes a pod): written in 4 KB pieces (the default), it costs
 	// the leader a system call each; 64 KB takes a 200-pod cluster at once (BenchmarkRunPhase: 63 → 50 ms).
 	t.WriteBufferSize = 64 << 10
-	return HTTPCaller{Client: &http.Client{Transport: t}}
+	return HTTPCaller{Client: &http.Client{Transport: t, CheckRedirect: noRedirect}}
 }
+
+// noRedirect makes an http.Client hand back a redirect as the reply instead of following it.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Post implements Caller.
 func (h HTTPCaller) Post(ctx context.Context, url string, body []byte) (int, []byte, error) {
 	client, limit := h.Client, h.MaxReply
-	if client == nil {
-		client = http.DefaultClient
+	switch {
+	case client == nil:
+		client = &http.Client{CheckRedirect: noRedirect}
+	case client.CheckRedirect == nil: // net/http's default follows up to 10 redirects
+		c := *client
+		c.CheckRedirect = noRedirect
+		client = &c
 	}
 	if limit <= 0 {
 		limit = DefaultMaxReply

@@ -34,7 +34,8 @@ type notJSON struct{ err error }
 func (e notJSON) Error() string   { return e.err.Error() }
 func (e notJSON) Unwrap() []error { return []error{ErrNotJSON, e.err} }
 
-// OpenEnvelope checks body as ParseCluster does: JSON, a key among the pods, every payload an object.
+// OpenEnvelope checks body as ParseCluster does: JSON, a key among the pods, every payload an object that
+// passes payload.Validate (an invalid one is ErrBadCluster).
 func OpenEnvelope(body []byte) (*Envelope, error) {
 	type wire struct {
 		Pods         map[string]json.RawMessage            `json:"pods"`
@@ -62,6 +63,9 @@ func OpenEnvelope(body []byte) (*Envelope, error) {
 		if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] != '{' && string(t) != "null" {
 			return nil, fmt.Errorf("cluster: the payload of pod %q is not a JSON object", key)
 		}
+	}
+	if err := validCluster(w.Pods, w.Dependencies); err != nil { // DESIGN §12: hostile until valid
+		return nil, err
 	}
 	e := &Envelope{key: w.Key, pods: w.Pods, deps: map[string][]Pod{}}
 	for name, pods := range w.Dependencies {

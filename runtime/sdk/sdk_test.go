@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ochopod/ochopod/runtime/payload"
 )
 
 const wire = `{
@@ -264,8 +266,17 @@ func FuzzOpenEnvelope(f *testing.F) {
 		if _, err := e.Env(); err != nil {
 			t.Logf("env: %v", err) // a payload encoding/json cannot hold (1e400): an error, not a panic
 		}
-		if c, err := e.Cluster(); err == nil && c.Self().Key != e.Key() {
+		c, err := e.Cluster()
+		if err != nil {
+			return
+		}
+		if c.Self().Key != e.Key() {
 			t.Fatalf("self %q, key %q", c.Self().Key, e.Key())
+		}
+		for _, p := range c.Pods { // DESIGN §12: what opens is valid
+			if err := payload.Validate(p.Payload, payload.NoNode); err != nil {
+				t.Fatalf("pod %q opened but is invalid: %v", p.Key, err)
+			}
 		}
 	})
 }

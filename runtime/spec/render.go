@@ -209,10 +209,18 @@ func execute(name, text string, d *Data) (string, error) {
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, d); err != nil {
-		return "", err
+		return "", dataError{err}
 	}
 	return b.String(), nil
 }
+
+// dataError is a template that parsed but failed on the cluster it was given: the request's data is at
+// fault (sdk.ErrBadCluster), and the check of the same cluster fails first when the leader sends it. The
+// message is the template's own.
+type dataError struct{ err error }
+
+func (e dataError) Error() string   { return e.err.Error() }
+func (e dataError) Unwrap() []error { return []error{sdk.ErrBadCluster, e.err} }
 
 // Rendered is what a spec gives for one cluster.
 type Rendered struct {

@@ -115,10 +115,13 @@ func (x *ExecStart) GetPipe() bool {
 
 // ExecStarted answers ExecStart.
 type ExecStarted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Incarnation   uint64                 `protobuf:"varint,1,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	Pid           int64                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
-	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Incarnation uint64                 `protobuf:"varint,1,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Pid         int64                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	Error       string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The spawn failed for lack of resources (too many open files, an argument list too long): retried with
+	// backoff, never a reason for the pod to die (DESIGN §12).
+	Resources     bool `protobuf:"varint,4,opt,name=resources,proto3" json:"resources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,6 +175,13 @@ func (x *ExecStarted) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *ExecStarted) GetResources() bool {
+	if x != nil {
+		return x.Resources
+	}
+	return false
 }
 
 // ExecExited reports that the process of an incarnation ended, by itself or torn down.
@@ -399,11 +409,12 @@ const file_ochopod_v1_executor_proto_rawDesc = "" +
 	"\x05shell\x18\x03 \x01(\bR\x05shell\x12\x10\n" +
 	"\x03cwd\x18\x04 \x01(\tR\x03cwd\x12\x10\n" +
 	"\x03env\x18\x05 \x03(\tR\x03env\x12\x12\n" +
-	"\x04pipe\x18\x06 \x01(\bR\x04pipe\"W\n" +
+	"\x04pipe\x18\x06 \x01(\bR\x04pipe\"u\n" +
 	"\vExecStarted\x12 \n" +
 	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xa1\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1c\n" +
+	"\tresources\x18\x04 \x01(\bR\tresources\"\xa1\x01\n" +
 	"\n" +
 	"ExecExited\x12 \n" +
 	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x10\n" +

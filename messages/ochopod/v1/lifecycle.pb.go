@@ -408,7 +408,10 @@ type CallbackDone struct {
 	Argv []string          `protobuf:"bytes,4,rep,name=argv,proto3" json:"argv,omitempty"`
 	Env  map[string]string `protobuf:"bytes,5,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// sanity_check and signaled: their JSON result.
-	Result        []byte `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
+	Result []byte `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
+	// The error came from the cluster's data (sdk.ErrBadCluster), not the pod: the request is answered 400 and
+	// the pod lives (DESIGN §12).
+	BadCluster    bool `protobuf:"varint,7,opt,name=bad_cluster,json=badCluster,proto3" json:"bad_cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -485,6 +488,13 @@ func (x *CallbackDone) GetResult() []byte {
 	return nil
 }
 
+func (x *CallbackDone) GetBadCluster() bool {
+	if x != nil {
+		return x.BadCluster
+	}
+	return false
+}
+
 var File_ochopod_v1_lifecycle_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
@@ -506,14 +516,16 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\ametrics\x18\x03 \x01(\fR\ametrics\x12\x16\n" +
 	"\x06starts\x18\x04 \x01(\x05R\x06starts\x12\x1b\n" +
 	"\texit_code\x18\x05 \x01(\x05R\bexitCode\x12\"\n" +
-	"\fdependencies\x18\x06 \x03(\tR\fdependencies\"\xef\x01\n" +
+	"\fdependencies\x18\x06 \x03(\tR\fdependencies\"\x90\x02\n" +
 	"\fCallbackDone\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1a\n" +
 	"\bcallback\x18\x02 \x01(\tR\bcallback\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x12\n" +
 	"\x04argv\x18\x04 \x03(\tR\x04argv\x123\n" +
 	"\x03env\x18\x05 \x03(\v2!.ochopod.v1.CallbackDone.EnvEntryR\x03env\x12\x16\n" +
-	"\x06result\x18\x06 \x01(\fR\x06result\x1a6\n" +
+	"\x06result\x18\x06 \x01(\fR\x06result\x12\x1f\n" +
+	"\vbad_cluster\x18\a \x01(\bR\n" +
+	"badCluster\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*t\n" +

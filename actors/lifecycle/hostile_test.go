@@ -1,0 +1,39 @@
+package lifecycle
+
+import (
+	"testing"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+)
+
+// DESIGN §12: a body holding an invalid payload, its own pods' or a dependency's, is answered 400 before any
+// callback runs, and the pod lives.
+func TestLifecycle_InvalidPayloadIs400AndThePodLives(t *testing.T) {
+	m := newTestMachine(Settings{}, every)
+	run(t, m, []step{
+		{on(1, `{"pods":{"k1":{"seq":"abc","ports":{"x":-1}}},"key":"k1"}`), []string{"reply#1(400)"}},
+		{req(2, v1.Task_TASK_CHECK, `{"pods":{"k1":{"ip":"10.9.9.9\"; touch pwned; echo \""}},"key":"k1"}`), []string{"reply#2(400)"}},
+		{req(3, v1.Task_TASK_OK, `{"pods":{"k1":{}},"dependencies":{"ns.db":{"d1":{"port":0}}},"key":"k1"}`), []string{"reply#3(400)"}},
+		{on(4, clusterA), []string{"cb#1(initialize)"}},
+	})
+	if m.Dead() {
+		t.Fatal("the pod died of a caller's bad payload")
+	}
+}
+
+// A configure that fails on the request's data (sdk.ErrBadCluster: a template that cannot render it) answers
+// 400 and the pod lives, unlike any other failed configure (DESIGN §6).
+func TestLifecycle_ConfigureFailedOnTheClusterIs400AndThePodLives(t *testing.T) {
+	m := newTestMachine(Settings{}, every)
+	bad := failed(2, cbConfigure, "pod.yaml:7: command: port: the pod does not expose port 8080")
+	bad.BadCluster = true
+	run(t, m, []step{
+		{on(1, clusterA), []string{"cb#1(initialize)"}},
+		{done(1, cbInitialize), []string{"cb#2(configure)"}},
+		{bad, []string{"reply#1(400)"}},
+		{on(2, clusterA), []string{"cb#3(configure)"}},
+	})
+	if m.Dead() {
+		t.Fatal("the pod died of data it could not render")
+	}
+}
