@@ -156,7 +156,7 @@ func (a *adapter) spawn(ctx actor.Context, e Spawn) {
 	started := &v1.ExecStarted{Incarnation: e.Incarnation}
 	p, err := a.cfg.Spawner.Spawn(spec)
 	if err != nil {
-		started.Error = err.Error()
+		started.Error, started.Resources = err.Error(), proc.LackOfResources(err)
 	} else {
 		started.Pid = int64(p.Pid())
 		a.proc, a.inc = p, e.Incarnation

@@ -37,3 +37,22 @@ func TestLifecycle_ConfigureFailedOnTheClusterIs400AndThePodLives(t *testing.T) 
 		t.Fatal("the pod died of data it could not render")
 	}
 }
+
+// DESIGN §12: a spawn that fails for want of resources (E2BIG, EMFILE) is tried again after a backoff, and
+// the pod lives; the on that configured it is answered 200.
+func TestLifecycle_SpawnWithoutResourcesIsRetriedNotADeath(t *testing.T) {
+	m := newTestMachine(Settings{}, Implements{})
+	run(t, m, []step{
+		{on(1, clusterA), []string{"cb#1(configure)"}},
+		{configured(1, "server"), []string{"start#1(server)"}},
+		{&v1.ExecStarted{Incarnation: 1, Error: "proc: spawn: argument list too long", Resources: true}, []string{"timer#2(restart,1s)", "reply#1(200)"}},
+		{fired(timerRestart, 2), []string{"start#2(server)"}},
+		{&v1.ExecStarted{Incarnation: 2, Error: "proc: spawn: too many open files", Resources: true}, []string{"timer#4(restart,2s)"}},
+		{fired(timerRestart, 4), []string{"start#3(server)"}},
+		{started(3, 100), []string{"timer#3(check,1m0s)"}},
+	})
+	if m.Dead() {
+		t.Fatal("the pod died of a spawn without resources")
+	}
+	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 100, 1)
+}

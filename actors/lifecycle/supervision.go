@@ -51,6 +51,9 @@ func (m *Machine) onStarted(in *v1.ExecStarted) []Effect {
 	if in.GetIncarnation() != m.inc || m.proc != procStarting {
 		return []Effect{Log{Level: slog.LevelDebug, Msg: "dropping a stale start", Args: []any{"incarnation", in.GetIncarnation()}}}
 	}
+	if in.GetError() != "" && in.GetResources() {
+		return m.startDeferred(in.GetError())
+	}
 	if in.GetError() != "" {
 		m.proc = procStopped
 		// The original: a Popen that fails is a failed configuration.

@@ -81,6 +81,8 @@ type Pod struct {
 	stop    sync.Once
 	stopErr error
 
+	files sdk.ClusterFiles // the process's cluster files, removed when the pod stops
+
 	mu    sync.Mutex
 	model *v1.ModelStatus // the last status of this pod's model, while it leads
 	sub   *eventstream.Subscription
@@ -122,9 +124,15 @@ func Start(cfg Config) (*Pod, error) {
 		Supervisor: restarts,
 	})
 	var lifecycleProps *actor.Props
+	var files sdk.ClusterFiles
 	if cfg.Lifecycle != nil {
 		var err error
-		if lifecycleProps, err = lifecycleActor(cfg, log); err != nil {
+		if files, err = sdk.NewClusterFiles(); err != nil { // DESIGN §11: OCHOPOD_PODS_FILE and the like
+			system.Shutdown()
+			return nil, fmt.Errorf("pod: %w", err)
+		}
+		if lifecycleProps, err = lifecycleActor(cfg, files, log); err != nil {
+			_ = files.Remove()
 			system.Shutdown()
 			return nil, err
 		}
@@ -133,7 +141,7 @@ func Start(cfg Config) (*Pod, error) {
 		return &root{key: cfg.Key, props: sessionProps, lifecycleProps: lifecycleProps}
 	},
 		actor.WithSupervisor(restarts))
-	p := &Pod{cfg: cfg, system: system}
+	p := &Pod{cfg: cfg, system: system, files: files}
 	// Listen before anything runs, so no model status is missed.
 	p.sub = system.EventStream.Subscribe(func(evt any) {
 		if st, ok := evt.(*v1.ModelStatus); ok {
@@ -144,6 +152,7 @@ func Start(cfg Config) (*Pod, error) {
 	})
 	pid, err := system.Root.SpawnNamed(rootProps, "pod")
 	if err != nil {
+		_ = files.Remove()
 		system.Shutdown()
 		return nil, fmt.Errorf("pod: spawn: %w", err)
 	}
@@ -223,6 +232,9 @@ func (p *Pod) shutdown(ctx context.Context) error {
 	}
 	p.system.EventStream.Unsubscribe(p.sub)
 	p.system.Shutdown()
+	if rmErr := p.files.Remove(); rmErr != nil && err == nil {
+		err = rmErr
+	}
 	if err != nil {
 		return fmt.Errorf("pod: stop: %w", err)
 	}

@@ -68,8 +68,9 @@ func namespaceOf(c zk.Cluster, p payload.Payload) string {
 }
 
 // lifecycleActor builds the lifecycle and its executor (DESIGN §6). The process gets the pod's environment,
-// $ochopod (the pod's info as JSON, as the original did) and the cluster's OCHOPOD_* variables (DESIGN §11).
-func lifecycleActor(cfg Config, log *slog.Logger) (*actor.Props, error) {
+// $ochopod (the pod's info as JSON, as the original did) and the cluster's OCHOPOD_* variables and files
+// (DESIGN §11).
+func lifecycleActor(cfg Config, files sdk.ClusterFiles, log *slog.Logger) (*actor.Props, error) {
 	lc := cfg.Lifecycle
 	if lc.Lifecycle == nil || lc.Spawner == nil {
 		return nil, errors.New("pod: a lifecycle needs its callbacks and a spawner")
@@ -93,7 +94,7 @@ func lifecycleActor(cfg Config, log *slog.Logger) (*actor.Props, error) {
 		Spawner: lc.Spawner, Clock: cfg.Clock, Logger: log, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr,
 	})
 	return lifecycle.Props(lifecycle.Config{
-		Lifecycle: lc.Lifecycle, Settings: lc.Settings, Env: env, ClusterEnv: (*sdk.Envelope).Environ,
+		Lifecycle: lc.Lifecycle, Settings: lc.Settings, Env: env, ClusterEnv: files.Environ,
 		Clock: cfg.Clock, Logger: log, Executor: exec,
 	}), nil
 }

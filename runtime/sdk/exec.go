@@ -68,18 +68,9 @@ func (e *Envelope) Env() (map[string]string, error) {
 	return clusterVars(e.key, seq, index, pods, e.deps)
 }
 
-// Environ is Env as KEY=VALUE lines, sorted; an error becomes OCHOPOD_ERROR.
-func (e *Envelope) Environ() []string {
-	vars, err := e.Env()
-	if err != nil {
-		return []string{"OCHOPOD_ERROR=" + err.Error()}
-	}
-	out := make([]string, 0, len(vars))
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		out = append(out, k+"="+vars[k])
-	}
-	return out
-}
+// Environ is Env as KEY=VALUE lines, sorted, without the variables too long for one environment string (see
+// ClusterFiles, which also writes them as files); an error becomes OCHOPOD_ERROR.
+func (e *Envelope) Environ() []string { return ClusterFiles{}.Environ(e) }
 
 // keyed is one pod's payload as JSON (an object, or null).
 type keyed struct {

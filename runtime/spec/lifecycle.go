@@ -288,6 +288,7 @@ func clusterEnv(c *sdk.Cluster, r *Rendered) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	sdk.Fit(vars) // DESIGN §11: set only while they fit one environment string
 	maps.Copy(vars, r.Command.Env)
 	out := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
