@@ -73,7 +73,11 @@ func controlURL(p payload.Payload) string {
 	if !ok || host <= 0 || host > math.MaxUint16 {
 		return ""
 	}
-	return "http://" + net.JoinHostPort(ip, strconv.FormatInt(host, 10))
+	scheme := "http://"
+	if p.String(payload.KeyScheme) == "https" { // DESIGN §12
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(ip, strconv.FormatInt(host, 10))
 }
 
 // PhaseID names the phase of generation gen run under the lock node lock: unique across leaders (each holds

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ochopod/ochopod/runtime/binding"
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/runtime/zk/gozk"
@@ -23,6 +24,7 @@ type podsSettings struct {
 	filter  string
 	asJSON  bool
 	timeout time.Duration
+	sec     securitySettings // the --zk-* settings of DESIGN §12
 }
 
 func newPodsCommand() *cobra.Command {
@@ -34,6 +36,9 @@ func newPodsCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if s.zk == "" {
 				s.zk = envOr("ochopod_zk", "")
+			}
+			if err := applySecurityEnv(cmd, binding.FromEnviron(os.Environ())); err != nil {
+				return err
 			}
 			if s.zk == "" {
 				return usagef("no ZooKeeper: give --zk or set ochopod_zk")
@@ -49,6 +54,7 @@ func newPodsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&s.filter, "cluster", "", "only clusters whose qualified name (namespace.cluster) starts with this")
 	cmd.Flags().BoolVar(&s.asJSON, "json", false, "print JSON instead of a table")
 	cmd.Flags().DurationVar(&s.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper")
+	s.sec.registerZK(cmd.Flags())
 	return cmd
 }
 
@@ -62,7 +68,11 @@ type clusterView struct {
 func listPods(ctx context.Context, out, errOut io.Writer, ens zk.Ensemble, s *podsSettings) error {
 	waitCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	conn, err := gozk.Connect(waitCtx, ens, 10*time.Second, nil)
+	sec, err := s.sec.open(nil)
+	if err != nil {
+		return err
+	}
+	conn, err := gozk.ConnectWith(waitCtx, sec.dialer(nil), ens, 10*time.Second)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,7 +26,6 @@ import (
 	"github.com/ochopod/ochopod/runtime/podlog"
 	"github.com/ochopod/ochopod/runtime/proc"
 	"github.com/ochopod/ochopod/runtime/zk"
-	"github.com/ochopod/ochopod/runtime/zk/gozk"
 )
 
 func newRunCommand() *cobra.Command {
@@ -101,6 +101,14 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	key := uuid.NewString()
 	cluster := zk.ClusterOf(s.namespace, s.cluster)
 	pl := registrationPayload(s, env, loc, ens)
+	sec, err := s.sec.open(log)
+	if err != nil {
+		return err
+	}
+	sec.warnOpen(log)
+	if sec.serverTLS != nil {
+		pl[payload.KeyScheme] = "https" // DESIGN §12: the leader talks HTTPS to this pod
+	}
 
 	// The reaper owns every exit status of this process (and of orphans, as PID 1 or as a subreaper). It must
 	// outlive the signal that cancels ctx: the tear-down that follows SIGTERM waits for the process's exit.
@@ -125,13 +133,16 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	if err != nil {
 		return fmt.Errorf("control port: %w", err)
 	}
+	if sec.serverTLS != nil {
+		ln = tls.NewListener(ln, sec.serverTLS)
+	}
 
 	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
-		Dialer: gozk.New(log), Clock: clock.Real{}, Logger: log, Log: ring,
+		Dialer: sec.dialer(log, guardedNodes(cluster)...), Clock: clock.Real{}, Logger: log, Log: ring,
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
-			Sequential: s.sequential, FullShutdown: s.fullShutdown,
+			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(),
 		},
 	}
 	if len(args) > 0 || s.podSpec != nil {
@@ -164,7 +175,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	defer unsubscribe()
 
 	srv := &http.Server{
-		Handler:           control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log),
+		Handler:           sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log), log),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

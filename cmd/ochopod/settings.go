@@ -62,6 +62,8 @@ type runSettings struct {
 	dryRun  bool       // --dry-run
 	pods    string     // --pods FILE, the cluster of the dry run
 	podSpec *spec.Spec // the spec loaded from --spec, nil without one
+
+	sec securitySettings // DESIGN §12 (security.go)
 }
 
 // envFallbacks maps each flag to the environment variable (DESIGN §9) it falls back to when not given.
@@ -102,6 +104,8 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.linger, "linger", 5*time.Second, "how long a dead pod keeps answering /info and /log before it exits")
 	fs.StringVar(&s.spec, "spec", "", "pod spec (YAML): settings, command, env, templates, hooks, probe, tools; flags and ochopod_* variables win over it")
 	fs.BoolVar(&s.dryRun, "dry-run", false, "print the files and the command the spec gives for the cluster of --pods, and exit (no ZooKeeper)")
+	s.sec.registerZK(fs)
+	s.sec.registerControl(fs)
 	fs.StringVar(&s.pods, "pods", "", "with --dry-run: the cluster, as the leader sends it: {\"pods\": {key: payload}, \"dependencies\": {...}, \"key\": key}")
 }
 
@@ -116,7 +120,7 @@ func applyEnv(cmd *cobra.Command, env map[string]string) error {
 			return usagef("%s=%q: %v", key, v, err)
 		}
 	}
-	return nil
+	return applySecurityEnv(cmd, env)
 }
 
 func (s *runSettings) validate(env map[string]string) error {

@@ -32,6 +32,7 @@ const (
 	KeyDebug       = "debug"
 	KeyLocal       = "local"
 	KeyStatus      = "status"
+	KeyScheme      = "scheme" // "https" when the control port serves TLS (DESIGN §12); absent: http
 )
 
 // Parse reads a payload. Anything but a JSON object is an error, so garbage written under pods/ by a foreign

@@ -25,7 +25,10 @@ type conn struct {
 	raw            *gozk.Conn
 	chroot         string
 	log            *slog.Logger
-	acl            []gozk.ACL
+	acl            []gozk.ACL // of every node the Conn creates (NodeACL)
+	authData       []byte     // digest credentials the session authenticates with; nil: none
+	guarded        []string   // nodes that should carry acl: checked once the session is authenticated
+	tls            tlsDialer  // nil: plain TCP
 	connectTimeout time.Duration
 	dialCtx        context.Context // cancelled by shutdown, so a connection attempt in progress ends at once
 	cancelDial     context.CancelFunc
@@ -43,6 +46,9 @@ type conn struct {
 	noDial    bool            // the library may not open connections any more
 	netConn   net.Conn        // the library's current TCP connection
 	loopEnded bool            // loopDone is closed: new watches need no goroutine
+	libUp     bool            // the library holds a live connection with the session
+	authing   bool            // an authentication is in flight
+	authed    bool            // the session holds the credentials (the library resends them on reconnects)
 	watches   map[*watch]struct{}
 }
 
@@ -79,6 +85,17 @@ func (c *conn) onEvent(ev gozk.Event) {
 			c.expireLocked()
 			return
 		}
+		c.libUp = true
+		if c.authData != nil && !c.authed {
+			// DESIGN §12: Connected is reported once the session holds the credentials, so nothing is
+			// created before the digest is in force.
+			if !c.authing {
+				c.authing = true
+				c.wg.Add(1)
+				go c.authenticate(ev.Server)
+			}
+			return
+		}
 		if c.state == zk.StateDisconnected {
 			c.log.Info("zookeeper connection restored", "session", fmt.Sprintf("%#x", sid), "server", ev.Server)
 		}
@@ -86,6 +103,7 @@ func (c *conn) onEvent(ev gozk.Event) {
 			c.emitLocked(zk.StateConnected, ev.Server)
 		}
 	case gozk.StateDisconnected:
+		c.libUp = false
 		if c.state == zk.StateConnected {
 			c.log.Info("zookeeper connection lost", "session", fmt.Sprintf("%#x", c.sid), "server", ev.Server)
 			c.emitLocked(zk.StateDisconnected, ev.Server)
@@ -131,8 +149,16 @@ func (c *conn) dial(network, addr string, _ time.Duration) (net.Conn, error) {
 	if refuse {
 		return nil, errNoDial
 	}
-	d := net.Dialer{Timeout: c.connectTimeout}
-	nc, err := d.DialContext(c.dialCtx, network, addr)
+	ctx, cancel := context.WithTimeout(c.dialCtx, c.connectTimeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if c.tls != nil {
+		nc, err = c.tls.DialContext(ctx, network, addr) // DESIGN §12: the handshake verifies the server
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, network, addr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,12 @@ import (
 // a working client. The session events are drained in the background until the connection closes; a caller
 // that must react to disconnections and expiry uses Dialer.Dial and reads them itself.
 func Connect(ctx context.Context, ens zk.Ensemble, sessionTimeout time.Duration, log *slog.Logger) (zk.Conn, error) {
-	conn, events, err := New(log).Dial(ens, sessionTimeout)
+	return ConnectWith(ctx, New(log), ens, sessionTimeout)
+}
+
+// ConnectWith is Connect through d (credentials, TLS: DESIGN §12).
+func ConnectWith(ctx context.Context, d *Dialer, ens zk.Ensemble, sessionTimeout time.Duration) (zk.Conn, error) {
+	conn, events, err := d.Dial(ens, sessionTimeout)
 	if err != nil {
 		return nil, err
 	}

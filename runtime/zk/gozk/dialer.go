@@ -49,6 +49,7 @@ import (
 
 	gozk "github.com/go-zookeeper/zk"
 
+	"github.com/ochopod/ochopod/runtime/security"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
@@ -60,8 +61,24 @@ type Dialer struct {
 	// Logger receives the adapter's messages and, at debug level, the library's own (which are chatty).
 	// Nil discards them.
 	Logger *slog.Logger
-	// ConnectTimeout bounds each TCP connection attempt to one server; 0 means DefaultConnectTimeout.
+	// ConnectTimeout bounds each TCP connection attempt to one server (TLS handshake included); 0 means
+	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+
+	// DESIGN §12. Credentials, when set, gives the digest credentials each new session authenticates with
+	// (asked at each Dial, so a rotated file is used from the next session on); every node the session
+	// creates then carries NodeACL. Private drops world read from that ACL. TLS, when set, connects to the
+	// servers' secure client port. Guarded lists nodes that should carry NodeACL: the first session logs one
+	// WARN for each that exists and lets anyone change it (or, with Private, read it).
+	Credentials Credentials
+	Private     bool
+	TLS         *security.ClientTLS
+	Guarded     []string
+}
+
+// Credentials gives the current ZooKeeper digest credentials; *security.ZKCredentialsFile is one.
+type Credentials interface {
+	Current() (security.ZKCredentials, error)
 }
 
 var _ zk.Dialer = (*Dialer)(nil)
@@ -109,11 +126,31 @@ func (d *Dialer) Dial(e zk.Ensemble, sessionTimeout time.Duration) (zk.Conn, <-c
 	}
 	logger = logger.With("ensemble", e.String())
 
+	var creds *security.ZKCredentials
+	var private bool
+	var tlsDial tlsDialer
+	var guarded []string
+	if d != nil {
+		if d.Credentials != nil {
+			cur, err := d.Credentials.Current()
+			if err != nil {
+				return nil, nil, fmt.Errorf("dial %s: %w", e, err)
+			}
+			creds = &cur
+		}
+		private, guarded = d.Private, d.Guarded
+		if d.TLS != nil {
+			tlsDial = d.TLS
+		}
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		chroot:         e.Chroot,
 		log:            logger,
-		acl:            gozk.WorldACL(gozk.PermAll),
+		acl:            NodeACL(creds, private),
+		guarded:        guarded,
+		tls:            tlsDial,
 		ready:          make(chan struct{}),
 		loopDone:       make(chan struct{}),
 		watches:        make(map[*watch]struct{}),
@@ -136,6 +173,9 @@ func (d *Dialer) Dial(e zk.Ensemble, sessionTimeout time.Duration) (zk.Conn, <-c
 		return nil, nil, fmt.Errorf("dial %s: %w", e, err)
 	}
 	c.raw = raw
+	if creds != nil {
+		c.authData = creds.AuthData()
+	}
 	close(c.ready)
 
 	// The library closes its event channel when its main loop has ended (after Close): that is how the

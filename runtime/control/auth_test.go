@@ -1,0 +1,130 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ochopod/ochopod/runtime/security"
+)
+
+const (
+	ctlSecret  = "control-secret-0123456789"
+	readSecret = "read-secret-0123456789"
+	execSecret = "exec-secret-0123456789"
+)
+
+func testTokens(t *testing.T) *security.Tokens {
+	t.Helper()
+	toks, err := security.ParseTokens([]byte(ctlSecret + " leader control\n" + readSecret + " viewer read\n" + execSecret + " ops exec,read\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return toks
+}
+
+// DESIGN §12: each path needs its scope, scopes are independent, /info stays open, and every request that
+// needed a token is audited by name, never by secret.
+func TestAuth_ScopesAndCodes(t *testing.T) {
+	var logs bytes.Buffer
+	h := RequireTokens(Handler(&fakeBackend{info: map[string]any{"state": "follower"}, code: 200}, nil, Settings{}, nil),
+		testTokens(t), slog.New(slog.NewTextHandler(&logs, nil)))
+	for _, tc := range []struct {
+		path, secret string
+		code         int
+	}{
+		{"/info", "", 200},
+		{"/log", "", 401},
+		{"/log", "wrong-secret-0123456789", 401},
+		{"/log", readSecret, 200},
+		{"/log", ctlSecret, 403},
+		{"/log", execSecret, 200},
+		{"/control/off", "", 401},
+		{"/control/off", readSecret, 403},
+		{"/control/off/5", ctlSecret, 200},
+		{"/control/kill", "", 401},
+		{"/reset", "", 401},
+		{"/reset", ctlSecret, 200},
+		{"/exec", "", 401},
+		{"/exec", ctlSecret, 403},
+		{"/exec", execSecret, 400}, // in: the tool is missing
+		{"/nowhere", "", 404},
+	} {
+		hdr := []string{}
+		if tc.secret != "" {
+			hdr = []string{"Authorization", "Bearer " + tc.secret}
+		}
+		code, body := do(t, h, http.MethodPost, tc.path, "", hdr...)
+		if code != tc.code {
+			t.Errorf("%s with %q: %d %v, want %d", tc.path, tc.secret, code, body, tc.code)
+		}
+		if (code == 401 || code == 403) && errorOf(body) == "" {
+			t.Errorf("%s: %d without a JSON error", tc.path, code)
+		}
+	}
+	if strings.Count(logs.String(), "control API audit") != 14 {
+		t.Errorf("want one audit line per request that needed a token:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "token=viewer path=/control/off code=403") ||
+		!strings.Contains(logs.String(), "token=- path=/log code=401") ||
+		!strings.Contains(logs.String(), "token=leader path=/reset code=200") {
+		t.Errorf("audit lines miss name, path or code:\n%s", logs.String())
+	}
+	for _, s := range []string{ctlSecret, readSecret, execSecret, "wrong-secret"} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatalf("a secret is in the log:\n%s", logs.String())
+		}
+	}
+}
+
+func TestAuth_401SaysBearer(t *testing.T) {
+	h := RequireTokens(Handler(&fakeBackend{code: 200}, nil, Settings{}, nil), testTokens(t), nil)
+	for _, auth := range []string{"", "Basic " + ctlSecret, "Bearer", ctlSecret} {
+		req := httptest.NewRequest(http.MethodPost, "/control/kill", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 401 || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+			t.Fatalf("Authorization %q: %d, WWW-Authenticate %q", auth, rec.Code, rec.Header().Get("WWW-Authenticate"))
+		}
+	}
+	req := httptest.NewRequest(http.MethodPost, "/control/kill", nil)
+	req.Header.Set("Authorization", "bearer  "+ctlSecret)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code == 401 {
+		t.Fatal("the scheme is case-insensitive")
+	}
+}
+
+// The leader's client sends the first control token of the file, read at each request.
+func TestAuth_SecureCallerSendsToken(t *testing.T) {
+	var secret string
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	c := NewSecureHTTPCaller(ClientSecurity{Token: func() string { return secret }})
+	secret = ctlSecret
+	if code, _, err := c.Post(context.Background(), srv.URL+"/control/on", []byte("{}")); err != nil || code != 200 {
+		t.Fatal(code, err)
+	}
+	if h := <-got; h != "Bearer "+ctlSecret {
+		t.Fatalf("Authorization = %q", h)
+	}
+	secret = ""
+	if _, _, err := c.Post(context.Background(), srv.URL+"/control/on", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if h := <-got; h != "" {
+		t.Fatalf("Authorization without a token = %q", h)
+	}
+}

@@ -1,0 +1,65 @@
+package control
+
+import (
+	"crypto/tls"
+	"net/http"
+
+	"github.com/ochopod/ochopod/runtime/security"
+)
+
+// ClientSecurity is what a client of secured pods presents (DESIGN §12).
+type ClientSecurity struct {
+	// TLS verifies pods that serve HTTPS (and presents the client certificate for mutual TLS); nil: the client
+	// can reach only plain-HTTP pods.
+	TLS *security.ClientTLS
+	// Token returns the bearer secret to send, read at each request so a rotated token file takes effect at
+	// once; nil or "": no Authorization header.
+	Token func() string
+}
+
+// LeaderToken is the ClientSecurity.Token of a leader: the first token of the file with the control scope.
+func LeaderToken(f *security.TokenFile) func() string {
+	return func() string {
+		tok, _ := f.First(security.ScopeControl)
+		return tok.Secret()
+	}
+}
+
+// NewSecureHTTPCaller is NewHTTPCaller with sec applied to its transport.
+func NewSecureHTTPCaller(sec ClientSecurity) HTTPCaller {
+	c := NewHTTPCaller()
+	client := *c.Client
+	client.Transport = SecureTransport(client.Transport.(*http.Transport), sec)
+	c.Client = &client
+	return c
+}
+
+// SecureTransport applies sec to t (which it changes): HTTPS through sec.TLS over HTTP/1.1 with connections
+// kept alive, and the bearer token on every request. The operator CLI uses it as the leader does.
+func SecureTransport(t *http.Transport, sec ClientSecurity) http.RoundTripper {
+	if sec.TLS != nil {
+		t.DialTLSContext = sec.TLS.DialContext
+		t.ForceAttemptHTTP2 = false
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	if sec.Token == nil {
+		return t
+	}
+	return bearerTransport{base: t, token: sec.Token}
+}
+
+// bearerTransport adds the Authorization header to every request.
+type bearerTransport struct {
+	base  http.RoundTripper
+	token func() string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	secret := b.token()
+	if secret == "" {
+		return b.base.RoundTrip(r)
+	}
+	r = r.Clone(r.Context()) // a RoundTripper must not change the caller's request
+	r.Header.Set("Authorization", "Bearer "+secret)
+	return b.base.RoundTrip(r)
+}

@@ -1,0 +1,101 @@
+package gozk
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	gozk "github.com/go-zookeeper/zk"
+
+	"github.com/ochopod/ochopod/runtime/security"
+	"github.com/ochopod/ochopod/runtime/zk"
+)
+
+// NodeACL is the ACL of every node Ochopod creates (DESIGN §12), the one place that chooses it: without
+// credentials, anyone may do anything (the original's open tree); with them, the digest user may do
+// everything and anyone may read, or with private nobody else may.
+func NodeACL(creds *security.ZKCredentials, private bool) []gozk.ACL {
+	if creds == nil {
+		return gozk.WorldACL(gozk.PermAll)
+	}
+	acl := gozk.DigestACL(gozk.PermAll, creds.User, creds.Password())
+	if !private {
+		acl = append(acl, gozk.WorldACL(gozk.PermRead)...)
+	}
+	return acl
+}
+
+// tlsDialer opens TLS connections to ZooKeeper; *security.ClientTLS is one.
+type tlsDialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// authenticate adds the session's credentials once it is established (the library resends them before any
+// other request after every reconnection), then reports Connected and checks the guarded nodes. A failure
+// leaves the session Connecting: the next connection tries again.
+func (c *conn) authenticate(server string) {
+	defer c.wg.Done()
+	err := c.raw.AddAuth("digest", c.authData)
+	c.mu.Lock()
+	c.authing = false
+	switch {
+	case c.expired || c.closed:
+		c.mu.Unlock()
+		return
+	case err != nil:
+		c.log.Warn("zookeeper authentication failed: trying again on the next connection", "err", err)
+		c.mu.Unlock()
+		return
+	}
+	c.authed = true
+	if c.libUp && c.state != zk.StateConnected {
+		c.emitLocked(zk.StateConnected, server)
+	}
+	c.mu.Unlock()
+	c.checkGuarded()
+}
+
+// checkGuarded warns about each guarded node that exists with an ACL more open than NodeACL: the tree was made
+// without credentials (or without --zk-private). The pod still works on it.
+func (c *conn) checkGuarded() {
+	private := true
+	for _, a := range c.acl {
+		if a.Scheme == "world" {
+			private = false
+		}
+	}
+	for _, p := range c.guarded {
+		acl, _, err := c.raw.GetACL(c.full(p))
+		if err != nil {
+			continue // missing, or unreadable: nothing to say
+		}
+		for _, a := range acl {
+			if a.Scheme != "world" || a.ID != "anyone" {
+				continue
+			}
+			switch {
+			case a.Perms&^gozk.PermRead != 0:
+				c.log.Warn("zookeeper node was created without credentials: anyone may change it", "path", p, "acl", aclString(acl))
+			case private:
+				c.log.Warn("zookeeper node was created without --zk-private: anyone may read it", "path", p, "acl", aclString(acl))
+			}
+		}
+	}
+}
+
+// aclString prints an ACL without the digests' hashes.
+func aclString(acl []gozk.ACL) string {
+	s := ""
+	for i, a := range acl {
+		if i > 0 {
+			s += ","
+		}
+		id := a.ID
+		if a.Scheme == "digest" {
+			id, _, _ = strings.Cut(id, ":")
+		}
+		s += fmt.Sprintf("%s:%s:%d", a.Scheme, id, a.Perms)
+	}
+	return s
+}
