@@ -36,6 +36,8 @@ import (
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3).
 //
 // Pods start in batches of OCHOPOD_BENCH_BATCH (default 50): the next batch once the previous one registered.
+// Each count runs in each mode of OCHOPOD_BENCH_MODES (default "plain,secured"; see scaleModes): side by side,
+// what DESIGN §12's tokens and control-port TLS cost.
 // Run: OCHOPOD_BENCH_PODS=3,10,50,200 go test -run '^$' -bench Integration_Scale -benchtime 1x ./cmd/ochopod/
 func BenchmarkIntegration_Scale(b *testing.B) {
 	counts := benchInts(b, "OCHOPOD_BENCH_PODS", "3,10,50")
@@ -50,22 +52,25 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 		idle = d
 	}
 	buildBinary(b)
+	modes := scaleModes(b)
 	var rows []scaleRow
 	for _, n := range counts {
-		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
-			var r scaleRow
-			for range b.N {
-				r = scaleOnce(b, n, batch, rounds, idle)
-			}
-			b.ReportMetric(ms(r.start), "ms/start")
-			b.ReportMetric(ms(r.registered), "ms/registered")
-			b.ReportMetric(ms(r.join), "ms/join")
-			b.ReportMetric(ms(r.handOver), "ms/hand-over")
-			b.ReportMetric(ms(r.joinPhase), "ms/join-phase")
-			b.ReportMetric(r.idleRate, "zk-pkts/s-idle")
-			b.ReportMetric(r.pingRate, "pings/s-expected")
-			rows = append(rows, r)
-		})
+		for _, mode := range modes {
+			b.Run(fmt.Sprintf("pods=%d/%s", n, mode.name), func(b *testing.B) {
+				var r scaleRow
+				for range b.N {
+					r = scaleOnce(b, n, batch, rounds, idle, mode)
+				}
+				b.ReportMetric(ms(r.start), "ms/start")
+				b.ReportMetric(ms(r.registered), "ms/registered")
+				b.ReportMetric(ms(r.join), "ms/join")
+				b.ReportMetric(ms(r.handOver), "ms/hand-over")
+				b.ReportMetric(ms(r.joinPhase), "ms/join-phase")
+				b.ReportMetric(r.idleRate, "zk-pkts/s-idle")
+				b.ReportMetric(r.pingRate, "pings/s-expected")
+				rows = append(rows, r)
+			})
+		}
 	}
 	if len(rows) == 0 {
 		return
@@ -73,11 +78,11 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs (%s); targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU(), machineCosts(b))
-	fmt.Fprintf(&sb, "%6s %10s %11s %7s %10s %11s %11s %11s %11s %12s %15s %6s %9s\n",
-		"pods", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
+	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %11s %11s %12s %15s %6s %9s\n",
+		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %10s %11s %7d %10s %11s %11s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
-			r.n, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
+		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
+			r.n, r.mode, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
 			r.handOver.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
 	}
 	fmt.Print(sb.String())
@@ -87,6 +92,7 @@ const scaleSessionTimeout = 10 * time.Second
 
 type scaleRow struct {
 	n                     int
+	mode                  string // scaleMode.name
 	start, join, handOver time.Duration
 	registered            time.Duration // of start: until every pod registered
 	phases                int           // configurations the first leader wrote while the n pods started
@@ -132,14 +138,14 @@ func benchInts(b *testing.B, env, def string) []int {
 }
 
 // benchPod starts one pod of the benchmark: info logs (debug logs of hundreds of pods cost CPU), sleep.
-func benchPod(b *testing.B, addr string) *podProcess {
-	return mdStartPod(b, addr, "scale", scaleSessionTimeout, []string{"--log-level", "info"}, "sleep", "3600")
+func benchPod(b *testing.B, addr string, mode scaleMode) *podProcess {
+	return mdStartPod(b, addr, "scale", scaleSessionTimeout, append([]string{"--log-level", "info"}, mode.flags...), "sleep", "3600")
 }
 
-func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow {
+func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scaleMode) scaleRow {
 	b.StopTimer()
 	defer b.StartTimer()
-	r := scaleRow{n: n}
+	r := scaleRow{n: n, mode: mode.name}
 	srv := zkserver.Start(b)
 	obs := mdObserve(b, srv.Addr())
 	c := zk.ClusterOf("it", "scale")
@@ -152,14 +158,14 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow 
 	for len(pods) < n {
 		k := min(batch, n-len(pods))
 		for range k {
-			pods = append(pods, benchPod(b, srv.Addr()))
+			pods = append(pods, benchPod(b, srv.Addr(), mode))
 		}
-		waitRegistered(b, obs, c, pods, srv.Addr(), deadline)
+		waitRegistered(b, obs, c, pods, srv.Addr(), deadline, mode)
 	}
 	r.registered = time.Since(began)
 	_, at := waitHash(b, obs, c, n, "", deadline)
 	r.start = at.Sub(began)
-	infos := benchInfos(b, pods, deadline)
+	infos := benchInfos(b, pods, deadline, mode)
 	r.phases = strings.Count(leaderLog(pods), "snapshot and hash written") // the log is in by now
 
 	// Rounds: a pod joins (n → n+1), then the leader gets SIGTERM and another one configures the n pods left.
@@ -170,7 +176,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow 
 	var joins, joinPhases, joinCPUs, handOvers, handOverCPUs []time.Duration
 	for range rounds {
 		var j joinRound
-		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline)
+		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline, mode)
 		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
 		lead, h := handOver(b, obs, c, pods, keys, deadline)
 		handOvers, handOverCPUs = append(handOvers, h.took), append(handOverCPUs, h.cpu)
@@ -179,7 +185,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration) scaleRow 
 	}
 	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
 	r.handOver, r.handOverLeaderCPU = median(handOvers), median(handOverCPUs)
-	benchInfos(b, pods, deadline)
+	benchInfos(b, pods, deadline, mode)
 	r.rssMB = meanRSS(pods)
 	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
 		for _, p := range pods {
@@ -213,15 +219,15 @@ type joinRound struct{ took, phase, cpu time.Duration }
 
 // join starts one more pod and waits until the leader configured it with the others; it returns pods and
 // keys (the pods' keys) with the new pod's.
-func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration) ([]*podProcess, []string, joinRound) {
+func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) ([]*podProcess, []string, joinRound) {
 	leader := pods[leaderOf(b, obs, c, keys)]
 	cpu0 := processCPU(b, leader.cmd.Process.Pid)
 	began := time.Now()
-	p := benchPod(b, addr)
+	p := benchPod(b, addr, mode)
 	pods = append(pods, p)
 	_, at := waitHash(b, obs, c, len(pods), "", within)
 	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0}
-	key, _ := benchInfos(b, []*podProcess{p}, within)[0]["key"].(string)
+	key, _ := benchInfos(b, []*podProcess{p}, within, mode)[0]["key"].(string)
 	keys = append(keys, key)
 	if pods[leaderOf(b, obs, c, keys)] != leader {
 		b.Logf("the leader changed during the join: its figures are the previous leader's")
@@ -261,13 +267,13 @@ func median(d []time.Duration) time.Duration {
 
 // waitRegistered waits, through a watch on pods/, until every pod started so far registered; a pod that
 // exited (its control port was taken, say) is replaced.
-func waitRegistered(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, addr string, within time.Duration) {
+func waitRegistered(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, addr string, within time.Duration, mode scaleMode) {
 	end := time.Now().Add(within)
 	for {
 		for i, p := range pods {
 			if !p.alive() {
 				b.Logf("pod on port %d exited at start, replacing it:\n%s", p.port, p.out.String())
-				pods[i] = benchPod(b, addr)
+				pods[i] = benchPod(b, addr, mode)
 			}
 		}
 		names, _, ch, err := obs.ChildrenW(c.Pods())
@@ -329,7 +335,7 @@ func waitHash(b *testing.B, obs zk.Conn, c zk.Cluster, n int, exclude string, wi
 }
 
 // benchInfos asks every pod's /info, a few at a time, until each says running.
-func benchInfos(b *testing.B, pods []*podProcess, within time.Duration) []map[string]any {
+func benchInfos(b *testing.B, pods []*podProcess, within time.Duration, mode scaleMode) []map[string]any {
 	out := make([]map[string]any, len(pods))
 	errs := make([]string, len(pods))
 	sem := make(chan struct{}, 16)
@@ -340,7 +346,7 @@ func benchInfos(b *testing.B, pods []*podProcess, within time.Duration) []map[st
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			for {
-				m, ok := p.info()
+				m, ok := mode.info(p)
 				if ok && mdRunning(m) {
 					out[i] = m
 					return

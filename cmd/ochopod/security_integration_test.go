@@ -121,8 +121,9 @@ func infoOver(c *http.Client, scheme string, p *podProcess) (map[string]any, boo
 		return nil, false
 	}
 	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body) // to the end: the connection is kept alive
 	var m map[string]any
-	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&m) != nil {
+	if err != nil || res.StatusCode != 200 || json.Unmarshal(body, &m) != nil {
 		return nil, false
 	}
 	return m, true

@@ -33,22 +33,32 @@ type tlsDialer interface {
 
 // authenticate adds the session's credentials once it is established (the library resends them before any
 // other request after every reconnection), then reports Connected and checks the guarded nodes. A failure
-// leaves the session Connecting: the next connection tries again.
+// while the library is connected again (the connection dropped and came back during the call) tries again at
+// once, a few times; otherwise the session stays Connecting and the next connection tries again.
 func (c *conn) authenticate(server string) {
 	defer c.wg.Done()
-	err := c.raw.AddAuth("digest", c.authData)
-	c.mu.Lock()
-	c.authing = false
-	switch {
-	case c.expired || c.closed:
+	for attempt := 1; ; attempt++ {
+		err := c.raw.AddAuth("digest", c.authData)
+		c.mu.Lock()
+		if c.expired || c.closed {
+			c.authing = false
+			c.mu.Unlock()
+			return
+		}
+		if err == nil {
+			break
+		}
+		retry := c.libUp && attempt < 3
+		if !retry {
+			c.authing = false
+		}
 		c.mu.Unlock()
-		return
-	case err != nil:
-		c.log.Warn("zookeeper authentication failed: trying again on the next connection", "err", err)
-		c.mu.Unlock()
-		return
+		c.log.Warn("zookeeper authentication failed", "err", err, "again", retry)
+		if !retry {
+			return
+		}
 	}
-	c.authed = true
+	c.authing, c.authed = false, true
 	if c.libUp && c.state != zk.StateConnected {
 		c.emitLocked(zk.StateConnected, server)
 	}
