@@ -406,3 +406,69 @@ func TestIntegration_PodOverZooKeeperTLSWithPrivateNodes(t *testing.T) {
 		t.Fatalf("ochopod pods without the credentials listed the private pod:\n%s", out)
 	}
 }
+
+// DESIGN §12: a rotated token file and a rotated certificate take effect on a running pod, without a restart.
+func TestIntegration_RotationWithoutRestart(t *testing.T) {
+	t.Parallel()
+	f := newSecFiles(t)
+	srv := zkserver.Start(t)
+	p := mdStartPod(t, srv.Addr(), "rotate", 10*time.Second,
+		[]string{"--token-file", f.tokens, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca}, "sleep", "600")
+	c := f.client(t)
+	waitInfoOver(t, c, "https", []*podProcess{p}, 60*time.Second, mdRunning)
+	if code, _ := post(t, c, "https", p, "/log", secRead); code != 200 {
+		t.Fatalf("/log before the rotation: %d", code)
+	}
+
+	// Tokens: the old read token is gone, a new one works.
+	const newRead = "rotated-read-secret-5a1c3e7b9d"
+	if err := certs.WriteAtomic(f.tokens, []byte(newRead+" viewer2 read\n"+secControl+" leader control\n")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post(t, c, "https", p, "/log", secRead); code != 401 {
+		t.Fatalf("the rotated-out token: %d, want 401", code)
+	}
+	if code, _ := post(t, c, "https", p, "/log", newRead); code != 200 {
+		t.Fatalf("the new token: %d, want 200", code)
+	}
+
+	// Certificate: the pod now serves one of a new CA; a client that trusts only the old CA is refused, one
+	// that trusts the new CA gets in (new connections: the old ones keep their session).
+	ca2, err := certs.NewCA("rotated CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca2.Issue("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir2 := t.TempDir()
+	f2, err := ca2.WriteFiles(dir2, "", pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mv := range [][2]string{{f2.Key, f.key}, {f2.Cert, f.cert}} {
+		data, err := os.ReadFile(mv[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := certs.WriteAtomic(mv[1], data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldCA := f.client(t)
+	if _, ok := infoOver(oldCA, "https", p); ok {
+		t.Fatal("a client of the old CA still got in after the rotation")
+	}
+	tc, err := security.NewClientTLS(security.TLSFiles{CA: f2.CA}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA := &http.Client{Timeout: 10 * time.Second, Transport: control.SecureTransport(http.DefaultTransport.(*http.Transport).Clone(), control.ClientSecurity{TLS: tc})}
+	if _, ok := infoOver(newCA, "https", p); !ok {
+		t.Fatalf("a client of the new CA was refused:\n%s", p.out.String())
+	}
+	if !p.alive() {
+		t.Fatal("the pod died")
+	}
+}

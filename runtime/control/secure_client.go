@@ -29,7 +29,11 @@ func LeaderToken(f *security.TokenFile) func() string {
 func NewSecureHTTPCaller(sec ClientSecurity) HTTPCaller {
 	c := NewHTTPCaller()
 	client := *c.Client
-	client.Transport = SecureTransport(client.Transport.(*http.Transport), sec)
+	t, ok := client.Transport.(*http.Transport)
+	if !ok {
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	client.Transport = SecureTransport(t, sec)
 	c.Client = &client
 	return c
 }

@@ -1,0 +1,49 @@
+package security
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+
+	"github.com/ochopod/ochopod/testkit/certs"
+)
+
+// BenchmarkHandshake is one TLS handshake between ServerTLS and ClientTLS over loopback, both sides' CPU: what
+// a new leader pays once per pod before its first phase (DESIGN §12; connections are kept alive after it).
+//
+//	go test -run '^$' -bench Handshake ./runtime/security/
+func BenchmarkHandshake(b *testing.B) {
+	dir := b.TempDir()
+	ca, err := certs.NewCA("bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pair, _ := ca.Issue("127.0.0.1")
+	f, err := ca.WriteFiles(dir, "", pair)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := ServerTLS(TLSFiles{Cert: f.Cert, Key: f.Key}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cli, err := NewClientTLS(TLSFiles{CA: f.CA}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := cli.Config("127.0.0.1")
+	b.ResetTimer()
+	for range b.N {
+		a, c := net.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- tls.Server(a, srv).Handshake() }()
+		if err := tls.Client(c, cfg).Handshake(); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		a.Close()
+		c.Close()
+	}
+}
