@@ -20,13 +20,13 @@ type WorkerProps func(conn zk.Conn, lockPath string) *actor.Props
 
 // Config is what the leader actor needs.
 type Config struct {
-	Conn        zk.Conn
-	Cluster     zk.Cluster
-	ContenderID string // this pod's id in the lock, stable for the process (the pod key without dashes)
-	Backoff     backoff.Policy
-	Clock       clock.Clock
-	Logger      *slog.Logger
-	Worker      WorkerProps // nil: nothing runs under the lock
+	Conn    zk.Conn
+	Cluster zk.Cluster
+	Key     string // the pod's key: its contender is named after it and holds it (FindOrCreateContender)
+	Backoff backoff.Policy
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	Worker  WorkerProps // nil: nothing runs under the lock
 	// Supervisor handles the worker's failures (a crashed model restarts; the lock stays); nil: protoactor's default.
 	Supervisor actor.SupervisorStrategy
 }
@@ -101,9 +101,9 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 	tell := func(m any) { root.Send(self, m) }
 	switch e := e.(type) {
 	case EnsureContender:
-		dir, id, log := a.cfg.Cluster.Coordinator(), a.cfg.ContenderID, a.log
+		dir, key, log := a.cfg.Cluster.Coordinator(), a.cfg.Key, a.log
 		go func() {
-			p, err := FindOrCreateContender(conn, dir, id, log)
+			p, err := FindOrCreateContender(conn, dir, key, log)
 			tell(&v1.ContenderReady{Generation: e.Generation, Path: p, Error: errText(err)})
 		}()
 	case ListContenders:

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strings"
 
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
 // FindOrCreateContender returns this session's contender node under dir, creating it if needed. A node of ours
 // from another session (one that has not expired yet) is deleted: it would otherwise hold a place in line for
-// a session nobody uses. Reusing our own node lets a restarted leader keep its place, and the lock.
-func FindOrCreateContender(c zk.Conn, dir, id string, log *slog.Logger) (string, error) {
+// a session nobody uses. Reusing our own node lets a restarted leader keep its place, and the lock. The node
+// is named after ContenderID(key) and holds the key as data (DESIGN §3), so tools match it to its pod.
+func FindOrCreateContender(c zk.Conn, dir, key string, log *slog.Logger) (string, error) {
+	id := ContenderID(key)
 	if err := zk.EnsurePath(c, dir); err != nil {
 		return "", err
 	}
@@ -46,9 +49,14 @@ func FindOrCreateContender(c zk.Conn, dir, id string, log *slog.Logger) (string,
 	if kept != "" {
 		return kept, nil
 	}
-	created, err := c.Create(path.Join(dir, id+zk.LockMarker), nil, zk.EphemeralSequential)
+	created, err := c.Create(path.Join(dir, id+zk.LockMarker), []byte(key), zk.EphemeralSequential)
 	if err != nil {
 		return "", fmt.Errorf("create contender in %s: %w", dir, err)
 	}
 	return created, nil
+}
+
+// ContenderID is the pod's id in the leader lock: its key without dashes, like the Kazoo recipe's uuid4().hex.
+func ContenderID(key string) string {
+	return strings.ReplaceAll(key, "-", "")
 }

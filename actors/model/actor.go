@@ -223,7 +223,7 @@ func HoldsLock(c zk.Conn, lock string) error {
 
 // ClearHash records "not configured" (the empty hash) before the pods are turned on, fenced by the lock.
 func ClearHash(c zk.Conn, cl zk.Cluster, lock string, version int32) error {
-	if _, err := zk.Fenced(c, lock, zk.SetOp{Path: cl.Hash(), Data: nil, Version: version}); err != nil {
+	if _, err := zk.Fenced(c, lock, zk.SetOp{Path: cl.Hash(), Data: []byte{}, Version: version}); err != nil {
 		return fmt.Errorf("clear %s before turning the pods on: %w", cl.Hash(), err)
 	}
 	return nil

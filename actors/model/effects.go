@@ -24,7 +24,7 @@ type Configure struct {
 	Generation   uint64
 	HashVersion  int32 // the hash node's version, for the phase's fenced clearing of the hash
 	Pods         map[string]json.RawMessage
-	Dependencies map[string]json.RawMessage
+	Dependencies map[string]json.RawMessage // keyed as depends_on declares them (DESIGN §11)
 }
 
 // Write: write the snapshot (these pods) and the hash in one multi fenced by the lock; complete with Written.

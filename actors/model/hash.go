@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"sort"
 	"strings"
@@ -44,31 +45,88 @@ func decodeAll(m map[string]json.RawMessage) map[string]any {
 func ResolveDependencies(namespace, own string, dependsOn, clusters []string) []string {
 	seen := map[string]bool{}
 	for _, d := range dependsOn {
-		d = strings.TrimSpace(d)
-		if d == "" {
-			continue
-		}
-		q := namespace + "." + d
-		if strings.HasPrefix(d, "/") {
-			q = strings.TrimPrefix(d, "/")
-		}
-		if !strings.ContainsAny(q, "*?[") {
+		for _, q := range matches(namespace, own, d, clusters) {
 			seen[q] = true
-			continue
-		}
-		for _, c := range clusters {
-			if ok, err := path.Match(q, c); err == nil && ok {
-				seen[c] = true
-			}
 		}
 	}
-	delete(seen, own)
 	out := make([]string, 0, len(seen))
 	for q := range seen {
 		out = append(out, q)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// matches lists, sorted, the qualified names of the clusters one depends_on entry names, own left out.
+func matches(namespace, own, entry string, clusters []string) []string {
+	d := strings.TrimSpace(entry)
+	if d == "" {
+		return nil
+	}
+	q := namespace + "." + d
+	if strings.HasPrefix(d, "/") {
+		q = strings.TrimPrefix(d, "/")
+	}
+	if !strings.ContainsAny(q, "*?[") {
+		if q == own {
+			return nil
+		}
+		return []string{q}
+	}
+	var out []string
+	for _, c := range clusters {
+		if ok, err := path.Match(q, c); err == nil && ok && c != own {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DeclaredDependencies keys the dependencies as depends_on declares them, as the original does (DESIGN §11):
+// "db", "/prod.db", "pbase-*" -> one JSON object (pod key -> payload) holding the pods of every cluster the
+// entry matches, merged; {} when it matches none or no snapshot is there yet. snaps holds the snapshot of
+// each cluster ResolveDependencies named. A pod key found in two clusters keeps the payload of the last
+// cluster in name order.
+func DeclaredDependencies(namespace, own string, dependsOn, clusters []string, snaps map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(dependsOn))
+	for _, d := range dependsOn {
+		name := strings.TrimSpace(d)
+		if name == "" {
+			continue
+		}
+		qs := matches(namespace, own, name, clusters)
+		if len(qs) == 1 && snaps[qs[0]] != nil {
+			out[name] = snaps[qs[0]] // one cluster: its snapshot as it is
+			continue
+		}
+		merged := map[string]json.RawMessage{}
+		for _, q := range qs {
+			var pods map[string]json.RawMessage
+			if raw := snaps[q]; raw != nil {
+				if err := json.Unmarshal(raw, &pods); err != nil {
+					return nil, fmt.Errorf("snapshot of %s: %w", q, err)
+				}
+			}
+			maps.Copy(merged, pods)
+		}
+		b, err := json.Marshal(merged)
+		if err != nil {
+			return nil, fmt.Errorf("dependency %s: %w", name, err)
+		}
+		out[name] = b
+	}
+	return out, nil
+}
+
+// ReadHash is the hash the model computes over what it read (DESIGN §7): the pods, and the snapshots of
+// the clusters depended on (qualified name -> snapshot) keyed as cfg's depends_on declares them.
+func ReadHash(cfg MachineConfig, pods, snaps map[string]json.RawMessage, clusters []string) (string, error) {
+	declared, err := DeclaredDependencies(cfg.Namespace, cfg.Cluster.Qualified, cfg.DependsOn, clusters, snaps)
+	if err != nil {
+		return "", err
+	}
+	return Hash(pods, declared)
 }
 
 // HasWildcard reports whether any dependency needs the list of clusters.

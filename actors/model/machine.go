@@ -48,11 +48,12 @@ type MachineConfig struct {
 // view is the cluster as last read from ZooKeeper.
 type view struct {
 	pods     map[string]json.RawMessage
-	deps     map[string]json.RawMessage
+	deps     map[string]json.RawMessage // each cluster depended on (qualified name) -> its snapshot
+	declared map[string]json.RawMessage // deps keyed as depends_on declares them (DESIGN §11)
 	zkHash   string
 	zkVer    int32 // the hash node's version
 	clusters []string
-	hash     string // computed from pods and deps
+	hash     string // computed from pods and declared
 }
 
 // Machine is the cluster model's pure state machine (DESIGN §7). It is level-triggered (STYLE 7): every
@@ -205,7 +206,12 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 			v.deps[name] = m.view.deps[name]
 		}
 	}
-	h, err := Hash(v.pods, v.deps)
+	declared, err := DeclaredDependencies(m.cfg.Namespace, m.cfg.Cluster.Qualified, m.cfg.DependsOn, v.clusters, v.deps)
+	if err != nil {
+		return m.retry(err.Error())
+	}
+	v.declared = declared
+	h, err := Hash(v.pods, v.declared)
 	if err != nil {
 		return m.retry(err.Error())
 	}
@@ -245,7 +251,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 	m.gen++ // drops whatever the previous state had in flight
 	m.damperGen = m.gen
 	effects = append(effects, Log{Level: slog.LevelInfo, Msg: "the cluster changed: configuring after the damper",
-		Args: []any{"pods", len(v.pods), "dependencies", len(v.deps), "damper", m.cfg.Damper}})
+		Args: []any{"pods", len(v.pods), "dependencies", len(v.declared), "damper", m.cfg.Damper}})
 	return append(effects, StartTimer{Name: timerDamper, Generation: m.damperGen, After: m.cfg.Damper}, m.publish())
 }
 
@@ -270,7 +276,7 @@ func (m *Machine) configure() []Effect {
 	m.configuredVer = m.view.zkVer
 	return []Effect{
 		Log{Level: slog.LevelInfo, Msg: "configuring the cluster", Args: []any{"pods", len(m.view.pods), "hash", m.view.hash}},
-		Configure{Generation: m.gen, Pods: m.view.pods, Dependencies: m.view.deps, HashVersion: m.view.zkVer},
+		Configure{Generation: m.gen, Pods: m.view.pods, Dependencies: m.view.declared, HashVersion: m.view.zkVer},
 		m.publish(),
 	}
 }
@@ -338,7 +344,7 @@ func (m *Machine) probe() []Effect {
 	}
 	m.probing = true
 	m.probeCall++
-	return append(effects, Probe{Generation: m.probeCall, Pods: m.view.pods, Dependencies: m.view.deps})
+	return append(effects, Probe{Generation: m.probeCall, Pods: m.view.pods, Dependencies: m.view.declared})
 }
 
 // retry waits before reading again: at least the floor (or the damper), more while failures repeat.

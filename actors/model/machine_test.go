@@ -205,10 +205,11 @@ func TestModel_StaleCompletionsAreDropped(t *testing.T) {
 func TestModel_WatchesDependenciesAndNewWildcardMatches(t *testing.T) {
 	m := newTestMachine(0, "db-*")
 	deps := map[string][]byte{"ns.db-a": []byte(`{}`)}
+	declared := map[string][]byte{"db-*": []byte(`{}`)} // DESIGN §11: the hash covers the entries as declared
 	run(t, m, []step{
 		{nil, []string{"watch(pods,clusters)", "read#1"}},
-		{&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: hashOf(t, pods("a"), deps), Clusters: []string{"ns.db-a", "ns.web"}},
-			[]string{"watch(pods,snapshot,clusters)", "write#2(1," + hashOf(t, pods("a"), deps)[:5] + ")"}},
+		{&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: hashOf(t, pods("a"), declared), Clusters: []string{"ns.db-a", "ns.web"}},
+			[]string{"watch(pods,snapshot,clusters)", "write#2(1," + hashOf(t, pods("a"), declared)[:5] + ")"}},
 	})
 }
 

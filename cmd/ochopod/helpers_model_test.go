@@ -239,8 +239,9 @@ func (v mdView) String() string {
 }
 
 // mdReadView reads c's hash, snapshot and live pods, and computes the hash the model would over them and over
-// the snapshots of deps (qualified names), the way the model reads them (actors/model/zkio.go).
-func mdReadView(conn zk.Conn, c zk.Cluster, deps []string) (mdView, error) {
+// the snapshots of what dependsOn names (as --depends-on takes it), the way the model reads them
+// (actors/model/zkio.go).
+func mdReadView(conn zk.Conn, c zk.Cluster, dependsOn []string) (mdView, error) {
 	var v mdView
 	hash, _, err := conn.Get(c.Hash())
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -289,25 +290,33 @@ func mdReadView(conn zk.Conn, c zk.Cluster, deps []string) (mdView, error) {
 		v.live = append(v.live, k)
 	}
 	sort.Strings(v.live)
-	depSnaps := map[string]json.RawMessage{}
-	for _, d := range deps {
+	ns := c.Qualified[:strings.LastIndex(c.Qualified, ".")]
+	var clusters []string
+	if model.HasWildcard(dependsOn) {
+		if clusters, err = cluster.List(conn); err != nil {
+			return v, err
+		}
+	}
+	snaps := map[string]json.RawMessage{}
+	for _, d := range model.ResolveDependencies(ns, c.Qualified, dependsOn, clusters) {
 		data, _, err := conn.Get(zk.Cluster{Qualified: d}.Snapshot())
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
-			depSnaps[d] = json.RawMessage("{}")
+			snaps[d] = json.RawMessage("{}")
 		case err != nil:
 			return v, err
 		default:
-			depSnaps[d] = data
+			snaps[d] = data
 		}
 	}
-	v.want, err = model.Hash(bodies, depSnaps)
+	cfg := model.MachineConfig{Cluster: c, Namespace: ns, DependsOn: dependsOn}
+	v.want, err = model.ReadHash(cfg, bodies, snaps, clusters)
 	return v, err
 }
 
 // mdWaitView waits, through watches on the hash, the pods and the snapshot (and a slow tick for the
 // dependencies), until ok holds for what ZooKeeper holds of c.
-func mdWaitView(t testing.TB, conn zk.Conn, c zk.Cluster, deps []string, within time.Duration, ok func(mdView) bool) mdView {
+func mdWaitView(t testing.TB, conn zk.Conn, c zk.Cluster, dependsOn []string, within time.Duration, ok func(mdView) bool) mdView {
 	t.Helper()
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
@@ -325,7 +334,7 @@ func mdWaitView(t testing.TB, conn zk.Conn, c zk.Cluster, deps []string, within 
 		if err := errors.Join(err1, err2); err != nil {
 			t.Fatal(err)
 		}
-		v, err := mdReadView(conn, c, deps)
+		v, err := mdReadView(conn, c, dependsOn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -189,7 +189,7 @@ func TestIntegration_ModelDependentIsReconfiguredWhenItsDependencyIs(t *testing.
 	dbDir, webDir := t.TempDir(), t.TempDir()
 	obs := observe(t, srv.Addr())
 	db, web := zk.ClusterOf("it", "db"), zk.ClusterOf("it", "web")
-	deps := []string{db.Qualified}
+	deps := []string{"db"} // as --depends-on names it
 
 	dbPods := []*podProcess{startPodProcess(t, srv.Addr(), "db", modelTimeout, mdReporter(dbDir)...)}
 	mdWaitConfigured(t, obs, db, nil, 1, modelDeadline)
@@ -202,8 +202,8 @@ func TestIntegration_ModelDependentIsReconfiguredWhenItsDependencyIs(t *testing.
 	before := mdWaitAll(t, webPods, modelDeadline, mdRunning)
 	mdWaitStarts(t, webDir, modelDeadline, func(s []mdStart) bool {
 		latest := mdLatest(s)
-		return len(latest) == 2 && slices.Equal(latest[mdKeys(before)[0]].depKeys(t)[db.Qualified], []string{dbKey1}) &&
-			slices.Equal(latest[mdKeys(before)[1]].depKeys(t)[db.Qualified], []string{dbKey1})
+		return len(latest) == 2 && slices.Equal(latest[mdKeys(before)[0]].depKeys(t)["db"], []string{dbKey1}) &&
+			slices.Equal(latest[mdKeys(before)[1]].depKeys(t)["db"], []string{dbKey1})
 	})
 
 	// A db pod joins: db is configured again, its snapshot changes, and web follows.
@@ -212,7 +212,7 @@ func TestIntegration_ModelDependentIsReconfiguredWhenItsDependencyIs(t *testing.
 	mdWaitView(t, obs, web, deps, modelDeadline, func(v mdView) bool { return len(v.live) == 2 && v.configured() })
 	starts := mdWaitStarts(t, webDir, modelDeadline, func(s []mdStart) bool {
 		for _, r := range mdLatest(s) {
-			if !slices.Equal(r.depKeys(t)[db.Qualified], dbView.live) {
+			if !slices.Equal(r.depKeys(t)["db"], dbView.live) {
 				return false
 			}
 		}
@@ -240,7 +240,7 @@ func TestIntegration_ModelDependencyPodFlappingWithinItsDamperLeavesDependentsAl
 	dbDir, webDir := t.TempDir(), t.TempDir()
 	obs := observe(t, srv.Addr())
 	db, web := zk.ClusterOf("it", "db"), zk.ClusterOf("it", "web")
-	deps := []string{db.Qualified}
+	deps := []string{"db"} // as --depends-on names it
 	// A long damper on db; not 30 s, since db's first configuration waits for it too.
 	const damper = 6 * time.Second
 	dbExtra := []string{"--damper", damper.String()}
@@ -307,17 +307,17 @@ func TestIntegration_ModelWildcardDependencyPicksUpAClusterCreatedLater(t *testi
 	mdWaitConfigured(t, obs, web, nil, 1, modelDeadline)
 	waitInfo(t, web1, mdRunning)
 	first := mdWaitStarts(t, webDir, modelDeadline, func(s []mdStart) bool { return len(s) == 1 })
-	if d := first[0].depKeys(t); len(d) != 0 {
-		t.Fatalf("web started with dependencies %v before any db-* cluster existed", d)
+	if d := first[0].depKeys(t); len(d) != 1 || d["db-*"] == nil || len(d["db-*"]) != 0 {
+		t.Fatalf("web started with dependencies %v before any db-* cluster existed, want db-* and no pod", d)
 	}
 
 	dbPod := startPodProcess(t, srv.Addr(), "db-x", modelTimeout, mdReporter(dbDir)...)
 	mdWaitConfigured(t, obs, dbx, nil, 1, modelDeadline)
 	dbKey, _ := mdInfo(t, dbPod)["key"].(string)
-	mdWaitView(t, obs, web, []string{dbx.Qualified}, modelDeadline, func(v mdView) bool { return len(v.live) == 1 && v.configured() })
+	mdWaitView(t, obs, web, []string{"db-*"}, modelDeadline, func(v mdView) bool { return len(v.live) == 1 && v.configured() })
 	starts := mdWaitStarts(t, webDir, modelDeadline, func(s []mdStart) bool {
 		last := s[len(s)-1].depKeys(t)
-		return slices.Equal(last[dbx.Qualified], []string{dbKey})
+		return slices.Equal(last["db-*"], []string{dbKey}) // DESIGN §11: keyed as declared
 	})
 	last := starts[len(starts)-1]
 	if pid := mdPid(waitInfo(t, web1, mdRunning)); pid != last.pid {

@@ -114,7 +114,7 @@ func Start(cfg Config) (*Pod, error) {
 	}
 	leaderProps := func(conn zk.Conn, epoch uint64) *actor.Props {
 		return leader.Props(leader.Config{
-			Conn: conn, Cluster: cfg.Cluster, ContenderID: contenderID(cfg.Key), Backoff: cfg.Backoff,
+			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff,
 			Clock: cfg.Clock, Logger: log.With("epoch", epoch), Worker: worker, Supervisor: restarts,
 		})
 	}
@@ -158,17 +158,6 @@ func Start(cfg Config) (*Pod, error) {
 	}
 	p.root = pid
 	return p, nil
-}
-
-// contenderID is the pod's id in the leader lock: its key as hex, like the Kazoo recipe's uuid4().hex.
-func contenderID(key string) string {
-	out := make([]byte, 0, len(key))
-	for i := 0; i < len(key); i++ {
-		if key[i] != '-' {
-			out = append(out, key[i])
-		}
-	}
-	return string(out)
 }
 
 // Status asks the session for its status.

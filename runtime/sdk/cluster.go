@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/ochopod/ochopod/runtime/payload"
 )
@@ -16,12 +17,14 @@ type Pod struct {
 
 // Cluster is what a pod knows of its cluster during a configuration phase (DESIGN §2, §7).
 type Cluster struct {
-	Key          string           // this pod's key
-	Seq          int64            // this pod's seq, stable for its life
-	Index        int              // this pod's rank among the pods sorted by key
-	Size         int              // how many pods
-	Pods         []Pod            // the cluster, sorted by key
-	Dependencies map[string][]Pod // qualified cluster name -> its pods as last configured, sorted by key
+	Key   string // this pod's key
+	Seq   int64  // this pod's seq, stable for its life
+	Index int    // this pod's rank among the pods sorted by key
+	Size  int    // how many pods
+	Pods  []Pod  // the cluster, sorted by key
+	// Dependencies: each depends_on entry as declared ("db", "/prod.db", "pbase-*") -> the pods, as last
+	// configured, of every cluster it matches, sorted by key (DESIGN §11; the original keys them the same).
+	Dependencies map[string][]Pod
 }
 
 // Wire is the JSON the leader sends with check, on and ok (the original's shape, kept for compatibility).
@@ -116,13 +119,13 @@ func clonePods(pods []Pod) []Pod {
 // Self is this pod.
 func (c *Cluster) Self() Pod { return c.Pods[c.Index] }
 
-// Grep lists "ip:port" for every pod of the dependency (a qualified cluster name; "" for this pod's own
-// cluster) that exposes the container port, in key order, with the host port it is mapped to. With public,
-// the public address is used instead of the internal one. Pods not exposing the port are left out.
+// Grep lists "ip:port" for every pod of the dependency (see Dependency; "" for this pod's own cluster)
+// that exposes the container port, in key order, with the host port it is mapped to. With public, the public
+// address is used instead of the internal one. Pods not exposing the port are left out.
 func (c *Cluster) Grep(dependency string, port int, public bool) []string {
 	pods := c.Pods
 	if dependency != "" {
-		pods = c.Dependencies[dependency]
+		pods = c.Dependency(dependency)
 	}
 	addrKey := payload.KeyIP
 	if public {
@@ -137,4 +140,44 @@ func (c *Cluster) Grep(dependency string, port int, public bool) []string {
 		out = append(out, p.Payload.String(addrKey)+":"+strconv.FormatInt(host, 10))
 	}
 	return out
+}
+
+// Dependency is the pods of a dependency, sorted by key: the depends_on entry of that name as declared
+// ("db", "/prod.db", "pbase-*"); else, for one cluster among the entries' pods, by the namespace and
+// cluster in their payloads: "db" in this pod's namespace, "/prod.db" or "prod.db" qualified (a wildcard's
+// single match, or the qualified names this SDK used before it keyed dependencies as declared).
+func (c *Cluster) Dependency(name string) []Pod {
+	if pods, ok := c.Dependencies[name]; ok {
+		return pods
+	}
+	var wants []string
+	if abs, ok := strings.CutPrefix(name, "/"); ok {
+		wants = []string{abs}
+	} else {
+		if len(c.Pods) > 0 {
+			if ns := c.Self().Payload.String(payload.KeyNamespace); ns != "" {
+				wants = append(wants, ns+"."+name)
+			}
+		}
+		wants = append(wants, name)
+	}
+	for _, want := range wants {
+		found := map[string]Pod{}
+		for _, pods := range c.Dependencies {
+			for _, p := range pods {
+				if p.Payload.String(payload.KeyNamespace)+"."+p.Payload.String(payload.KeyCluster) == want {
+					found[p.Key] = p
+				}
+			}
+		}
+		if len(found) > 0 {
+			out := make([]Pod, 0, len(found))
+			for _, p := range found {
+				out = append(out, p)
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+			return out
+		}
+	}
+	return nil
 }

@@ -77,7 +77,7 @@ func OpenEnvelope(body []byte) (*Envelope, error) {
 // Key is the key of the pod the cluster was sent to.
 func (e *Envelope) Key() string { return e.key }
 
-// DependencyNames lists the qualified names of the dependencies, sorted.
+// DependencyNames lists the dependencies as depends_on declares them, sorted.
 func (e *Envelope) DependencyNames() []string {
 	names := make([]string, 0, len(e.deps))
 	for name := range e.deps {

@@ -33,7 +33,7 @@ func (e Exec) Configure(context.Context, *Cluster) (Command, error) {
 
 // ClusterEnv is the environment DESIGN §11 gives the command: OCHOPOD_KEY, OCHOPOD_SEQ, OCHOPOD_INDEX,
 // OCHOPOD_SIZE, OCHOPOD_PODS (the cluster's registration payloads sorted by key, each with "key" added) and
-// OCHOPOD_DEPENDENCIES (qualified cluster name -> its payloads, same form).
+// OCHOPOD_DEPENDENCIES (each depends_on entry as declared -> the payloads of the clusters it matches, same form).
 func ClusterEnv(c *Cluster) (map[string]string, error) {
 	pods := make([]keyed, len(c.Pods))
 	for i, p := range c.Pods {

@@ -20,7 +20,7 @@ const wire = `{
     "k2": {"ip": "10.0.0.2", "public": "1.1.1.2", "port": "8080", "ports": {"8080": 31002}, "seq": 5}
   },
   "dependencies": {
-    "prod.db": {"d1": {"ip": "10.1.0.1", "ports": {"5432": 5432}}}
+    "db": {"d1": {"ip": "10.1.0.1", "ports": {"5432": 5432}}}
   }
 }`
 
@@ -59,11 +59,64 @@ func TestCluster_Grep(t *testing.T) {
 	if got := c.Grep("", 8080, true); !reflect.DeepEqual(got, []string{"1.1.1.1:31001", "1.1.1.2:31002", "1.1.1.3:31003"}) {
 		t.Fatalf("public: %v", got)
 	}
-	if got := c.Grep("prod.db", 5432, false); !reflect.DeepEqual(got, []string{"10.1.0.1:5432"}) {
+	if got := c.Grep("db", 5432, false); !reflect.DeepEqual(got, []string{"10.1.0.1:5432"}) {
 		t.Fatalf("dependency: %v", got)
 	}
 	if got := c.Grep("prod.nothing", 5432, false); len(got) != 0 {
 		t.Fatalf("unknown dependency: %v", got)
+	}
+}
+
+// DESIGN §11: dependencies are keyed as depends_on declares them; a wildcard's entry holds every match's
+// pods, and one cluster among them is found by the names in its pods' payloads.
+func TestCluster_DependencyAsDeclaredOrByCluster(t *testing.T) {
+	c, err := ParseCluster([]byte(`{"key": "w1",
+	  "pods": {"w1": {"namespace": "prod", "cluster": "web", "ip": "10.0.0.1"}},
+	  "dependencies": {
+	    "pbase-*": {
+	      "p2": {"namespace": "prod", "cluster": "pbase-2", "ip": "10.2.0.2", "ports": {"80": 30002}},
+	      "p1": {"namespace": "prod", "cluster": "pbase-1", "ip": "10.2.0.1", "ports": {"80": 30001}},
+	      "p3": {"namespace": "prod", "cluster": "pbase-1", "ip": "10.2.0.3", "ports": {"80": 30003}}},
+	    "/test.db": {"t1": {"namespace": "test", "cluster": "db", "ip": "10.3.0.1", "ports": {"80": 30004}}},
+	    "cache": {}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(pods []Pod) string {
+		var out []string
+		for _, p := range pods {
+			out = append(out, p.Key)
+		}
+		return strings.Join(out, ",")
+	}
+	for name, want := range map[string]string{
+		"pbase-*":       "p1,p2,p3", // the entry as declared: every match, merged, by key
+		"/test.db":      "t1",
+		"cache":         "",      // declared, no pod
+		"pbase-1":       "p1,p3", // one match, in this pod's namespace
+		"prod.pbase-2":  "p2",    // qualified, as this SDK keyed dependencies before
+		"/prod.pbase-1": "p1,p3",
+		"test.db":       "t1",
+		"db":            "", // prod.db is not among them
+		"nothing":       "",
+	} {
+		if got := keys(c.Dependency(name)); got != want {
+			t.Errorf("Dependency(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := c.Grep("pbase-*", 80, false); !reflect.DeepEqual(got, []string{"10.2.0.1:30001", "10.2.0.2:30002", "10.2.0.3:30003"}) {
+		t.Errorf("grep of the wildcard: %v", got)
+	}
+	env, err := ClusterEnv(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deps map[string][]map[string]any
+	if err := json.Unmarshal([]byte(env["OCHOPOD_DEPENDENCIES"]), &deps); err != nil {
+		t.Fatal(err)
+	}
+	if len(deps) != 3 || len(deps["pbase-*"]) != 3 || len(deps["/test.db"]) != 1 || deps["cache"] == nil {
+		t.Errorf("OCHOPOD_DEPENDENCIES = %s, want the three entries as declared", env["OCHOPOD_DEPENDENCIES"])
 	}
 }
 
@@ -96,7 +149,7 @@ func TestClusterEnv(t *testing.T) {
 		t.Fatalf("OCHOPOD_PODS %s (%v)", cmd.Env["OCHOPOD_PODS"], err)
 	}
 	var deps map[string][]map[string]any
-	if err := json.Unmarshal([]byte(cmd.Env["OCHOPOD_DEPENDENCIES"]), &deps); err != nil || deps["prod.db"][0]["key"] != "d1" {
+	if err := json.Unmarshal([]byte(cmd.Env["OCHOPOD_DEPENDENCIES"]), &deps); err != nil || len(deps["db"]) != 1 || deps["db"][0]["key"] != "d1" {
 		t.Fatalf("OCHOPOD_DEPENDENCIES %s (%v)", cmd.Env["OCHOPOD_DEPENDENCIES"], err)
 	}
 	if cmd, err := (Exec{Argv: []string{"server"}}).Configure(context.Background(), nil); err != nil || cmd.Argv[0] != "server" {
@@ -112,7 +165,7 @@ func TestEnvelope_ParsesPayloadsOnceAndHandsOutCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Key() != "k2" || !reflect.DeepEqual(e.DependencyNames(), []string{"prod.db"}) {
+	if e.Key() != "k2" || !reflect.DeepEqual(e.DependencyNames(), []string{"db"}) {
 		t.Fatalf("key %q, dependencies %v", e.Key(), e.DependencyNames())
 	}
 	a, err := e.Cluster()

@@ -41,16 +41,19 @@
 //
 //	.Key .Seq .Index .Size   this pod's key, seq, rank (0..Size-1) and the cluster's size
 //	.Pods                    the cluster sorted by key: .Key and .Payload (.Payload.ip, .Payload.ports...)
-//	.Dependencies            qualified cluster name -> its pods, sorted by key
+//	.Dependencies            each depends_on entry as declared ("api", "/prod.api", "api-*") -> the pods of
+//	                         every cluster it matches, sorted by key (as the original keys them)
 //	.Self                    this pod's payload: .Self.ip, .Self.public, .Self.namespace, .Self.seq...
 //	.Env                     the pod's environment (.Env.HOME fails if HOME is not set; env "HOME" does not)
 //
 // and these helpers:
 //
 //	grep DEP PORT [PUBLIC]   "ip:hostport,..." of the pods of a dependency exposing container port PORT,
-//	                         sorted by key, like the original's grep. DEP as in depends_on ("api" is in this
-//	                         pod's namespace, "/prod.api" absolute, "" this pod's own cluster); PUBLIC true
-//	                         uses the public address. An unknown or empty dependency gives "".
+//	                         sorted by key, like the original's grep. DEP is a depends_on entry as declared
+//	                         ("api", "/prod.api", "api-*"), or one cluster among them ("prod.api-2", "api-2"
+//	                         in this pod's namespace), "" this pod's own cluster; PUBLIC true uses the public
+//	                         address. An unknown or empty dependency gives "".
+//	dependency DEP           the pods of DEP (as grep names it), sorted by key: .Key and .Payload of each
 //	port POD PORT            the host port POD (an element of .Pods, or .Self) maps container port PORT to
 //	json V                   V as JSON
 //	join SEP LIST            the elements of LIST joined by SEP
@@ -159,7 +162,7 @@
 //	      events {}
 //	      http {
 //	        upstream api {
-//	      {{- range index .Dependencies "prod.api"}}
+//	      {{- range index .Dependencies "api"}}
 //	          server {{.Payload.ip}}:{{port . 8000}};
 //	      {{- else}}
 //	          server 127.0.0.1:9;  # no api pod yet

@@ -11,7 +11,7 @@ import (
 )
 
 // DryRun renders the spec for the cluster described by clusterJSON (the leader's wire form, as sdk.ParseCluster
-// reads it: {"pods": {key: payload}, "dependencies": {qualified name: {key: payload}}, "key": this pod's key})
+// reads it: {"pods": {key: payload}, "dependencies": {depends_on entry: {key: payload}}, "key": this pod's key})
 // and describes what a configuration would do: each file with its path, mode and content, then the command and
 // the spec's env. It writes no file, runs nothing and needs no ZooKeeper.
 //

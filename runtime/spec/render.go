@@ -29,7 +29,7 @@ type Data struct {
 	Index        int                  // this pod's rank in the cluster sorted by key, 0..Size-1
 	Size         int                  // how many pods the cluster has
 	Pods         []sdk.Pod            // the cluster sorted by key: .Key and .Payload of each
-	Dependencies map[string][]sdk.Pod // qualified cluster name -> its pods as last configured, sorted by key
+	Dependencies map[string][]sdk.Pod // depends_on entry as declared -> its pods as last configured, sorted by key
 	Self         payload.Payload      // this pod's registration payload (.Self.ip, .Self.ports...)
 	Env          map[string]string    // the pod's environment (.Env.HOME fails when HOME is not set)
 
@@ -56,19 +56,20 @@ func NewData(c *sdk.Cluster, env []string) *Data {
 // funcs are the helpers of the templates (see the package documentation).
 func (d *Data) funcs() template.FuncMap {
 	return template.FuncMap{
-		"grep":    d.grep,
-		"port":    hostPort,
-		"json":    toJSON,
-		"join":    join,
-		"env":     func(name string) string { return d.Env[name] },
-		"default": orDefault,
-		"add":     add,
+		"grep":       d.grep,
+		"dependency": d.dependency,
+		"port":       hostPort,
+		"json":       toJSON,
+		"join":       join,
+		"env":        func(name string) string { return d.Env[name] },
+		"default":    orDefault,
+		"add":        add,
 	}
 }
 
 // grep is "ip:port,ip:port" for the pods of a dependency that expose a container port (see sdk.Cluster.Grep).
-// The dependency is named as in depends_on: "db" is "<own namespace>.db", "/prod.db" is absolute, "" is this
-// pod's own cluster. An unknown dependency, or one without pods, gives "".
+// The dependency is named as in depends_on ("db", "/prod.db", "db-*"; "" is this pod's own cluster), or
+// as one cluster among them (sdk.Cluster.Dependency). An unknown dependency, or one without pods, gives "".
 func (d *Data) grep(dependency string, port any, public ...bool) (string, error) {
 	p, err := toInt(port)
 	if err != nil {
@@ -80,23 +81,15 @@ func (d *Data) grep(dependency string, port any, public ...bool) (string, error)
 	if d.cluster == nil {
 		return "", nil
 	}
-	return strings.Join(d.cluster.Grep(d.resolve(dependency), int(p), len(public) == 1 && public[0]), ","), nil
+	return strings.Join(d.cluster.Grep(dependency, int(p), len(public) == 1 && public[0]), ","), nil
 }
 
-// resolve names a dependency as DESIGN §7 does.
-func (d *Data) resolve(dep string) string {
-	if dep == "" {
-		return ""
+// dependency is the pods of a dependency named as grep takes it, sorted by key; none when unknown.
+func (d *Data) dependency(name string) []sdk.Pod {
+	if d.cluster == nil {
+		return nil
 	}
-	if abs, ok := strings.CutPrefix(dep, "/"); ok {
-		return abs
-	}
-	if ns := d.Self.String(payload.KeyNamespace); ns != "" {
-		if _, ok := d.Dependencies[ns+"."+dep]; ok {
-			return ns + "." + dep
-		}
-	}
-	return dep
+	return normalPods(d.cluster.Dependency(name))
 }
 
 // hostPort is the host port a pod (an element of .Pods, or a payload such as .Self) maps a container port to.

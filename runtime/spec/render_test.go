@@ -22,7 +22,7 @@ func cluster(t *testing.T, wire string) *sdk.Cluster {
 	return c
 }
 
-// threePods is testdata/pods.json: pod b2 (index 1, seq 7) of prod.web, two pods of prod.api.
+// threePods is testdata/pods.json: pod b2 (index 1, seq 7) of prod.web, two pods of prod.api (declared as "api").
 func threePods(t *testing.T) *sdk.Cluster { return cluster(t, readFile(t, "testdata/pods.json")) }
 
 func TestRender_TemplatesSeeTheClusterAndTheHelpers(t *testing.T) {
@@ -33,12 +33,14 @@ env:
   OWN_PUBLIC: '{{grep "" 8080 true}}'
   API: '{{grep "api" 8000}}'
   API_ABSOLUTE: '{{grep "/prod.api" 8000}}'
+  API_QUALIFIED: '{{grep "prod.api" 8000}}'
+  API_PODS: '{{range dependency "/prod.api"}}{{.Key}} {{end}}'
   UNKNOWN: '{{grep "nope" 8000}}'
   NOT_EXPOSED: '{{grep "" 9999}}'
   SELF: '{{.Self.ip}}:{{port .Self 8080}} {{.Self.seq}} {{.Key}}'
   MYID: '{{add .Index 1}}'
   KEYS: '{{range .Pods}}{{.Key}} {{end}}'
-  FIRST_API_PORT: '{{port (index (index .Dependencies "prod.api") 0) 8000}}'
+  FIRST_API_PORT: '{{port (index (index .Dependencies "api") 0) 8000}}'
   JSON: '{{json .Self.ports}}'
   JOINED: '{{.Self.tags | join "+"}}'
   HOME_DIR: '{{.Env.HOME}}'
@@ -58,7 +60,9 @@ env:
 		"OWN":            "10.0.0.1:31001,10.0.0.2:31002,10.0.0.3:31003",
 		"OWN_PUBLIC":     "54.0.0.1:31001,54.0.0.2:31002,54.0.0.3:31003",
 		"API":            "10.0.1.4:30004,10.0.1.9:30009", // sorted by key: x4, x9
-		"API_ABSOLUTE":   "10.0.1.4:30004,10.0.1.9:30009",
+		"API_ABSOLUTE":   "10.0.1.4:30004,10.0.1.9:30009", // declared "api": found by the payloads' names
+		"API_QUALIFIED":  "10.0.1.4:30004,10.0.1.9:30009",
+		"API_PODS":       "x4 x9 ",
 		"UNKNOWN":        "",
 		"NOT_EXPOSED":    "",
 		"SELF":           "10.0.0.2:31002 7 b2",
@@ -242,7 +246,7 @@ templates:
 // A template that fails on this cluster fails the check (which the leader retries), not only the start.
 func TestCanConfigure_FailsWhenATemplateFailsAndWritesNothing(t *testing.T) {
 	dir := t.TempDir()
-	s := mustParse(t, "command: [x]\ntemplates:\n  - {path: a, content: '{{index .Dependencies \"prod.api\" 5}}'}\n")
+	s := mustParse(t, "command: [x]\ntemplates:\n  - {path: a, content: '{{index .Dependencies \"api\" 5}}'}\n")
 	l := s.Lifecycle(Runtime{Dir: dir}).(sdk.CanConfigurer)
 	if err := l.CanConfigure(context.Background(), threePods(t)); err == nil || !strings.Contains(err.Error(), "templates[0]") {
 		t.Fatalf("got %v", err)

@@ -150,7 +150,9 @@ type SessionEvent struct {
 //   - Multi applies all its operations or none. On failure the error is the failing operation's; in the
 //     results only that operation has an Err, the others are zero. A Multi that never reached the server
 //     returns no results.
-//   - Empty data may read back as nil.
+//   - Nodes hold bytes, never null data (DESIGN §3): Create, Set and a Multi's CreateOp and SetOp write nil
+//     data as the empty string, which reads back as an empty, non-nil slice. Get returns nil data only for a
+//     node another client wrote as null.
 type Conn interface {
 	Create(path string, data []byte, mode CreateMode) (string, error)
 	Delete(path string, version int32) error

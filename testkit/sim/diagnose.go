@@ -190,7 +190,8 @@ func (s *Sim) missedChange() bool {
 			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}
-			read := model.ReadCluster(s.admin, s.machineConfig(c), nil, 0, noLog())
+			cfg := s.machineConfig(c)
+			read := model.ReadCluster(s.admin, cfg, nil, 0, noLog())
 			if read.GetError() != "" {
 				continue
 			}
@@ -200,7 +201,7 @@ func (s *Sim) missedChange() bool {
 					deps[name] = []byte("{}")
 				}
 			}
-			want, err := model.Hash(rawMap(read.GetPods()), deps)
+			want, err := model.ReadHash(cfg, rawMap(read.GetPods()), deps, read.GetClusters())
 			if err == nil && want != ma.m.Status().GetHash() {
 				return true
 			}

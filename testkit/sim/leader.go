@@ -60,9 +60,9 @@ func (x *leaderAdapter) do(e leader.Effect) {
 	s, p, conn := x.s, x.a.pod, x.conn
 	switch e := e.(type) {
 	case leader.EnsureContender:
-		dir, id := p.cl.zc.Coordinator(), contenderID(p.key)
+		dir, key := p.cl.zc.Coordinator(), p.key
 		s.goIO(x.a, "contender", func(t *task) {
-			path, err := leader.FindOrCreateContender(conn, dir, id, noLog())
+			path, err := leader.FindOrCreateContender(conn, dir, key, noLog())
 			t.tell(&v1.ContenderReady{Generation: e.Generation, Path: path, Error: errText(err)})
 		})
 	case leader.ListContenders:
@@ -93,15 +93,4 @@ func (x *leaderAdapter) do(e leader.Effect) {
 	case leader.Log:
 		s.trace(x.a.who, "log", nil, e.Msg)
 	}
-}
-
-// contenderID is runtime/pod's: the key without dashes, like the Kazoo recipe's uuid4().hex.
-func contenderID(key string) string {
-	out := make([]byte, 0, len(key))
-	for i := 0; i < len(key); i++ {
-		if key[i] != '-' {
-			out = append(out, key[i])
-		}
-	}
-	return string(out)
 }

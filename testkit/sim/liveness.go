@@ -103,7 +103,8 @@ func (s *Sim) clusterConverged(c *cluster) error {
 	if err != nil {
 		return err
 	}
-	read := model.ReadCluster(s.admin, s.machineConfig(c), nil, 0, noLog())
+	cfg := s.machineConfig(c)
+	read := model.ReadCluster(s.admin, cfg, nil, 0, noLog())
 	if read.GetError() != "" {
 		return fmt.Errorf("read: %s", read.GetError())
 	}
@@ -116,7 +117,7 @@ func (s *Sim) clusterConverged(c *cluster) error {
 			return fmt.Errorf("dependency %s has no snapshot", name)
 		}
 	}
-	want, err := model.Hash(pods, deps)
+	want, err := model.ReadHash(cfg, pods, deps, read.GetClusters())
 	if err != nil {
 		return err
 	}

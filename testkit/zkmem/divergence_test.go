@@ -172,18 +172,6 @@ func TestZkmem_DivergenceOwnWatchesNotWatchingAtEnd(t *testing.T) {
 	}
 }
 
-// Divergence 9: empty data reads back as nil.
-func TestZkmem_DivergenceEmptyDataIsNil(t *testing.T) {
-	f := newFixture(t)
-	c := f.dial("")
-	if _, err := c.Create("/x", []byte{}, zk.Persistent); err != nil {
-		t.Fatal(err)
-	}
-	if data, _, err := c.Get("/x"); err != nil || data != nil {
-		t.Errorf("get /x: %#v, %v; want nil", data, err)
-	}
-}
-
 // Divergence 10: session ids count up from 1 (or WithFirstSessionID).
 func TestZkmem_DivergenceSmallSessionIDs(t *testing.T) {
 	f := newFixture(t)

@@ -97,7 +97,7 @@
 //     client's comes from a map.
 //  8. A session's own watches get EventNotWatching when it expires or closes, even for nodes its end
 //     deletes; a real client may first receive NodeDeleted for its own ephemeral nodes.
-//  9. Empty data reads back as nil. No ACLs, quotas, data size limit (1 MiB in ZooKeeper), container or TTL
+//  9. No null data: nil is stored as the empty string, as the real adapter writes it (zk.Conn's contract). No ACLs, quotas, data size limit (1 MiB in ZooKeeper), container or TTL
 //     nodes, sequence overflow past 2^31, or observers/followers: every session reads the latest state.
 //  10. Session ids are small integers counting up, not the server-id-prefixed 64-bit numbers of ZooKeeper.
 package zkmem

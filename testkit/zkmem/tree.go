@@ -56,11 +56,10 @@ func (x *txn) rollback() {
 
 func parentOf(p string) string { return path.Dir(p) }
 
+// copyData never returns nil: like the real server behind our adapter, a node holds bytes, never null data
+// (DESIGN §3), and reads back as an empty, non-nil slice.
 func copyData(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return append([]byte(nil), b...)
+	return append([]byte{}, b...)
 }
 
 // create follows the checks of ZooKeeper's PrepRequestProcessor in its order: path, parent, name (with the

@@ -66,6 +66,27 @@ func testDataAndStat(t *testing.T, h Harness) {
 	}
 }
 
+// testNoNullData: nil data, whichever call writes it, lands as the empty string and reads back as an empty,
+// non-nil slice; a node never holds null data, which the original's pods fail to decode (DESIGN §3).
+func testNoNullData(t *testing.T, h Harness) {
+	c := open(t, h)
+	_, err := c.Create("/n", nil, zk.Persistent)
+	must(t, "create /n with nil data", err)
+	mustCreate(t, c, "/s", "x", zk.Persistent)
+	_, err = c.Set("/s", nil, zk.AnyVersion)
+	must(t, "set /s to nil", err)
+	mustCreate(t, c, "/ms", "x", zk.Persistent)
+	_, err = c.Multi(zk.CreateOp{Path: "/mc", Data: nil, Mode: zk.Ephemeral}, zk.SetOp{Path: "/ms", Data: nil, Version: zk.AnyVersion})
+	must(t, "multi with nil data", err)
+	for _, p := range []string{"/n", "/s", "/mc", "/ms"} {
+		data, st, err := c.Get(p)
+		must(t, "get "+p, err)
+		if data == nil || len(data) != 0 || st.DataLength != 0 {
+			t.Errorf("%s: data %#v (nil: %v), dataLength %d; want the empty string", p, data, data == nil, st.DataLength)
+		}
+	}
+}
+
 // testSequence: ZooKeeper appends, as 10 zero-padded digits, the number of children ever created under the
 // parent: numbers are per parent, shared by every prefix and by plain children, and never reused; deletions do
 // not advance them, although the cversion the Stat reports counts deletions too.

@@ -17,6 +17,7 @@ func Subtests() []Subtest {
 	return []Subtest{
 		{"DialReportsConnectedWithSessionID", testDial},
 		{"DataAndStatRoundTrip", testDataAndStat},
+		{"NilDataIsWrittenAsTheEmptyString", testNoNullData},
 		{"SequenceIsTenDigitsPerParentAndMonotonic", testSequence},
 		{"ChildrenListing", testChildren},
 		{"GetAllKeepsOrderAndErrorsPerPath", testGetAll},

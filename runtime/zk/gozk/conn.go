@@ -309,7 +309,7 @@ func (c *conn) Create(p string, data []byte, mode zk.CreateMode) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", op, p, err)
 	}
-	got, err := c.raw.Create(full, data, flags, c.acl)
+	got, err := c.raw.Create(full, bytesOf(data), flags, c.acl)
 	if err := c.leave(op, p, err); err != nil {
 		return "", err
 	}
@@ -437,7 +437,7 @@ func (c *conn) Set(p string, data []byte, version int32) (zk.Stat, error) {
 	if err != nil {
 		return zk.Stat{}, err
 	}
-	st, err := c.raw.Set(full, data, version)
+	st, err := c.raw.Set(full, bytesOf(data), version)
 	if err := c.leave(op, p, err); err != nil {
 		return zk.Stat{}, err
 	}
@@ -508,11 +508,11 @@ func (c *conn) multiOp(o zk.Op) (req any, p string, err error) {
 		if err == nil {
 			err = zk.ValidatePath(o.Path)
 		}
-		return &gozk.CreateRequest{Path: c.full(o.Path), Data: o.Data, Acl: c.acl, Flags: flags}, o.Path, err
+		return &gozk.CreateRequest{Path: c.full(o.Path), Data: bytesOf(o.Data), Acl: c.acl, Flags: flags}, o.Path, err
 	case zk.DeleteOp:
 		return &gozk.DeleteRequest{Path: c.full(o.Path), Version: o.Version}, o.Path, zk.ValidatePath(o.Path)
 	case zk.SetOp:
-		return &gozk.SetDataRequest{Path: c.full(o.Path), Data: o.Data, Version: o.Version}, o.Path, zk.ValidatePath(o.Path)
+		return &gozk.SetDataRequest{Path: c.full(o.Path), Data: bytesOf(o.Data), Version: o.Version}, o.Path, zk.ValidatePath(o.Path)
 	case zk.CheckOp:
 		return &gozk.CheckVersionRequest{Path: c.full(o.Path), Version: o.Version}, o.Path, zk.ValidatePath(o.Path)
 	}
@@ -546,4 +546,13 @@ func stat(s *gozk.Stat) zk.Stat {
 		NumChildren:    s.NumChildren,
 		DataLength:     s.DataLength,
 	}
+}
+
+// bytesOf is data, or the empty string for nil: the library sends nil as null data, which the original's
+// pods fail to decode (DESIGN §3: every node holds bytes, as Kazoo writes them).
+func bytesOf(data []byte) []byte {
+	if data == nil {
+		return []byte{}
+	}
+	return data
 }
