@@ -97,6 +97,35 @@ func mdNullHash(t *testing.T, addr string, c zk.Cluster) {
 	}
 }
 
+// mdLeaderBySession finds c's leader as the README says a tool does: the lowest contender's ephemeral owner
+// (its session) is the owner of the leader's node under pods/; it returns that pod's key.
+func mdLeaderBySession(t *testing.T, conn zk.Conn, c zk.Cluster) string {
+	t.Helper()
+	names, _, err := conn.Children(c.Coordinator())
+	if err != nil {
+		t.Fatal(err)
+	}
+	contenders, _ := zk.SortContenders(names)
+	if len(contenders) == 0 {
+		return ""
+	}
+	_, lock, err := conn.Get(path.Join(c.Coordinator(), contenders[0].Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, _, err := conn.Children(c.Pods())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range pods {
+		_, st, err := conn.Get(path.Join(c.Pods(), n))
+		if node, perr := zk.ParsePodNode(n); err == nil && perr == nil && st.EphemeralOwner == lock.EphemeralOwner {
+			return node.Key
+		}
+	}
+	return ""
+}
+
 // mdNoNullData walks the tree: every node holds bytes, never null data (DESIGN §3); every contender of a pod
 // of ours holds its key, and is named after it.
 func mdNoNullData(t *testing.T, conn zk.Conn, ours map[string]bool) {
@@ -196,6 +225,9 @@ func TestIntegration_MixedClusterDependenciesAndLeaderChanges(t *testing.T) {
 		return theirWeb.Leading() && n > 0 && string(data) == h
 	})
 	mdWaitState(t, ourWeb, modelDeadline, "follower")
+	if got := mdLeaderBySession(t, obs, web); got != theirWeb.Key() {
+		t.Errorf("the leader found by session: %q, want the original pod %s", got, theirWeb.Key())
+	}
 	if got, n := mdLastOn(theirWeb); n <= ons || !equalDeps(got, want) {
 		t.Errorf("under the original leader, the original pod's last on (%d ons, %d before): %v, want %v", n, ons, got, want)
 	}
@@ -208,6 +240,9 @@ func TestIntegration_MixedClusterDependenciesAndLeaderChanges(t *testing.T) {
 	mdWaitState(t, ourWeb, modelDeadline, "leader")
 	mdWaitView(t, obs, web, dependsOn, modelDeadline, func(v mdView) bool { return len(v.live) == 2 && v.configured() })
 	mdEventually(t, "our leader configured the original pod", func() bool { _, n := mdLastOn(theirWeb); return n > ons })
+	if got := mdLeaderBySession(t, obs, web); got != ourKey {
+		t.Errorf("the leader found by session: %q, want ours %s", got, ourKey)
+	}
 	if got, _ := mdLastOn(theirWeb); !equalDeps(got, want) {
 		t.Errorf("under our leader again, the original pod's last on: %v, want %v", got, want)
 	}
