@@ -304,7 +304,7 @@ func TestIntegration_ModelWildcardDependencyPicksUpAClusterCreatedLater(t *testi
 	dbx, web := zk.ClusterOf("it", "db-x"), zk.ClusterOf("it", "web")
 
 	web1 := mdStartPod(t, srv.Addr(), "web", modelTimeout, []string{"--depends-on", "db-*"}, mdReporter(webDir)...)
-	mdWaitConfigured(t, obs, web, nil, 1, modelDeadline)
+	mdWaitConfigured(t, obs, web, []string{"db-*"}, 1, modelDeadline) // the entry is there, with no pod
 	waitInfo(t, web1, mdRunning)
 	first := mdWaitStarts(t, webDir, modelDeadline, func(s []mdStart) bool { return len(s) == 1 })
 	if d := first[0].depKeys(t); len(d) != 1 || d["db-*"] == nil || len(d["db-*"]) != 0 {
