@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -83,5 +82,5 @@ func BenchmarkIntegration_InfoLatencySecured(b *testing.B) {
 	p50, p99 := took[len(took)/2], took[len(took)*99/100]
 	b.ReportMetric(float64(p50.Microseconds())/1000, "ms/p50")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "ms/p99")
-	fmt.Printf("secured /info over HTTPS (keep-alive): p50 %s, p99 %s over %d requests\n", p50, p99, b.N)
+	b.Logf("secured /info over HTTPS (keep-alive): p50 %s, p99 %s over %d requests\n", p50, p99, b.N)
 }

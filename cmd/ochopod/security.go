@@ -102,6 +102,9 @@ func (s *securitySettings) open(log *slog.Logger) (*secured, error) {
 		if sec.tokens, err = security.OpenTokenFile(s.tokenFile, log); err != nil {
 			return nil, usagef("--token-file: %v", err)
 		}
+		if _, ok := sec.tokens.First(security.ScopeControl); !ok && log != nil {
+			log.Warn("the token file has no control token: as leader, this pod cannot configure pods that require tokens", "path", s.tokenFile)
+		}
 	}
 	if s.tlsCert != "" || s.tlsKey != "" || s.tlsClientCA != "" {
 		if sec.serverTLS, err = security.ServerTLS(security.TLSFiles{Cert: s.tlsCert, Key: s.tlsKey, ClientCA: s.tlsClientCA}, log); err != nil {

@@ -369,8 +369,9 @@ func TestIntegration_SecuredClusterConvergesHandsOverAndLeaksNothing(t *testing.
 	}
 }
 
-// DESIGN §12: a pod over ZooKeeper TLS (secure client port, Netty) with --zk-private registers and leads; a
-// client without the digest cannot even read its nodes; `ochopod pods` lists it only with the credentials.
+// DESIGN §12: a pod over ZooKeeper TLS (secure client port, Netty, client certificates required) with
+// --zk-private registers and leads; a client without the digest cannot even read its nodes; `ochopod pods`
+// lists it only with the credentials, and reaches the secure port only with a client certificate.
 func TestIntegration_PodOverZooKeeperTLSWithPrivateNodes(t *testing.T) {
 	t.Parallel()
 	f := newSecFiles(t)
@@ -378,10 +379,10 @@ func TestIntegration_PodOverZooKeeperTLSWithPrivateNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := zkserver.Start(t, zkserver.WithTLS(zkserver.TLS{Port: port, KeyStore: f.keyStore, TrustStore: f.trusts}))
+	srv := zkserver.Start(t, zkserver.WithTLS(zkserver.TLS{Port: port, KeyStore: f.keyStore, TrustStore: f.trusts, ClientAuth: "need"}))
 	secure := "127.0.0.1:" + strconv.Itoa(port)
 	p := mdStartPod(t, secure, "private", 10*time.Second,
-		[]string{"--zk-tls-ca", f.ca, "--zk-auth-file", f.zkAuth, "--zk-private"}, "sleep", "600")
+		[]string{"--zk-tls-ca", f.ca, "--zk-tls-cert", f.cert, "--zk-tls-key", f.key, "--zk-auth-file", f.zkAuth, "--zk-private"}, "sleep", "600")
 	c := &http.Client{Timeout: 10 * time.Second}
 	m := waitInfoOver(t, c, "http", []*podProcess{p}, 90*time.Second, func(m map[string]any) bool { return mdRunning(m) && isLeader(m) })[0]
 
@@ -398,9 +399,12 @@ func TestIntegration_PodOverZooKeeperTLSWithPrivateNodes(t *testing.T) {
 		out, err := exec.Command(buildBinary(t), append([]string{"pods", "--json", "--timeout", "30s"}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	out, err := run("--zk", secure, "--zk-tls-ca", f.ca, "--zk-auth-file", f.zkAuth)
+	out, err := run("--zk", secure, "--zk-tls-ca", f.ca, "--zk-tls-cert", f.cert, "--zk-tls-key", f.key, "--zk-auth-file", f.zkAuth)
 	if err != nil || !strings.Contains(out, m["key"].(string)) {
 		t.Fatalf("ochopod pods with the credentials: %v\n%s", err, out)
+	}
+	if out, err := run("--zk", secure, "--zk-tls-ca", f.ca, "--zk-auth-file", f.zkAuth, "--timeout", "5s"); err == nil {
+		t.Fatalf("ochopod pods without a client certificate reached the secure port:\n%s", out)
 	}
 	if out, err := run("--zk", srv.Addr()); err == nil && strings.Contains(out, m["key"].(string)) {
 		t.Fatalf("ochopod pods without the credentials listed the private pod:\n%s", out)
@@ -470,5 +474,43 @@ func TestIntegration_RotationWithoutRestart(t *testing.T) {
 	}
 	if !p.alive() {
 		t.Fatal("the pod died")
+	}
+}
+
+// A §12 setting that cannot work is a usage error (exit 2) naming the setting, from a flag or its variable,
+// and never quoting a secret file's contents.
+func TestSecuritySettingsErrorsExitWithStatus2(t *testing.T) {
+	f := newSecFiles(t)
+	bad := filepath.Join(f.dir, "bad-tokens")
+	if err := os.WriteFile(bad, []byte(secControl+" leader admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zk := []string{"run", "--binding", "local", "--zk", "127.0.0.1:2181"}
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{args: []string{"--zk-private"}, want: "--zk-private needs --zk-auth-file"},
+		{args: []string{"--tls-cert", f.cert, "--tls-key", f.key}, want: "--tls-cert needs --tls-ca"},
+		{args: []string{"--tls-cert", f.cert}, want: "--tls-cert"},
+		{args: []string{"--token-file", bad}, want: "--token-file"},
+		{env: "ochopod_token_file=" + bad, want: "--token-file"},
+		{env: "ochopod_zk_auth_file=/nonexistent", want: "--zk-auth-file"},
+		{args: []string{"--zk-tls-cert", f.cert}, want: "--zk-tls"},
+		{args: []string{"--tls-ca", f.tokens}, want: "--tls-ca"},
+	} {
+		cmd := exec.Command(buildBinary(t), append(append([]string{}, zk...), tc.args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if tc.env != "" {
+			cmd.Env = append(cmd.Env, tc.env)
+		}
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v %s: exit %v, want 2 and %q:\n%s", tc.args, tc.env, cmd.ProcessState, tc.want, out)
+		}
+		if strings.Contains(string(out), secControl) {
+			t.Errorf("%v: the error quotes a secret", tc.args)
+		}
 	}
 }
