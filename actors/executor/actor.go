@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"io"
 	"log/slog"
 	"sync"
@@ -63,7 +64,7 @@ type adapter struct {
 	m      *Machine
 	proc   proc.Process // of incarnation inc; kept after its exit, so a last signal reaches what is left of its group
 	inc    uint64
-	timers map[string]clock.Timer
+	timers map[v1.Timer]clock.Timer
 	quit   chan struct{}
 	once   sync.Once
 }
@@ -78,7 +79,7 @@ func newAdapter(cfg Config, sink func(string)) *adapter {
 		sink:   sink,
 		log:    log.With("actor", "executor"),
 		m:      NewMachine(),
-		timers: map[string]clock.Timer{},
+		timers: map[v1.Timer]clock.Timer{},
 		quit:   make(chan struct{}),
 	}
 }
@@ -115,7 +116,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			t.Stop()
 		}
 		tell := send(ctx)
-		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Epoch}) })
+		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Epoch}) })
 	case StopTimer:
 		if t, ok := a.timers[e.Name]; ok {
 			t.Stop()
@@ -156,7 +157,7 @@ func (a *adapter) spawn(ctx actor.Context, e Spawn) {
 	started := &v1.ExecStarted{Incarnation: e.Incarnation}
 	p, err := a.cfg.Spawner.Spawn(spec)
 	if err != nil {
-		started.Error, started.Resources = err.Error(), proc.LackOfResources(err)
+		started.Failure, started.Resources = protocol.Failure(err), proc.LackOfResources(err)
 	} else {
 		started.Pid = int64(p.Pid())
 		a.proc, a.inc = p, e.Incarnation

@@ -112,7 +112,7 @@ func TestExecutorActor_OneProcessAtATime(t *testing.T) {
 	h.send(&v1.ExecStart{Incarnation: 1, Argv: []string{"a"}})
 	h.running(1)
 	h.send(&v1.ExecStart{Incarnation: 2, Argv: []string{"b"}})
-	if m := h.started(2); !strings.Contains(m.GetError(), "incarnation 1 is running") {
+	if m := h.started(2); !strings.Contains(m.GetFailure().GetMessage(), "incarnation 1 is running") {
 		t.Fatalf("second start: %v", m)
 	}
 	if n := len(sp.Processes()); n != 1 {
@@ -132,7 +132,7 @@ func TestExecutorActor_SpawnFailureIsReported(t *testing.T) {
 	h, sp, _ := fakeHarness(t)
 	sp.FailNext(errors.New("no such program"))
 	h.send(&v1.ExecStart{Incarnation: 1, Argv: []string{"nope"}})
-	if m := h.started(1); m.GetError() != "no such program" || m.GetPid() != 0 {
+	if m := h.started(1); m.GetFailure().GetMessage() != "no such program" || m.GetPid() != 0 {
 		t.Fatalf("started %v", m)
 	}
 	h.send(tearDown(1, true, time.Second, false)) // nothing runs: answered at once

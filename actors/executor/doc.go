@@ -42,7 +42,7 @@
 //	     true, killed}
 //
 // Purity and epochs (STYLE 1, 2): machine.go does no I/O and reads no clock. The adapter feeds back the spawn's
-// outcome as ExecStarted, the exit as ExecExited and the grace timer as TimerFired{"grace", epoch:
+// outcome as ExecStarted, the exit as ExecExited and the grace timer as TimerFired{TIMER_GRACE, epoch:
 // incarnation}; completions of another incarnation are dropped.
 //
 // Ownership (STYLE 15): the spawn runs inside the actor (fork and exec, about a millisecond). One goroutine per

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"log/slog"
 	"syscall"
 	"time"
@@ -32,13 +33,13 @@ type Signal struct {
 
 // StartTimer: after After, feed TimerFired{Name, Epoch} back.
 type StartTimer struct {
-	Name  string
+	Name  v1.Timer
 	Epoch uint64
 	After time.Duration
 }
 
 // StopTimer: cancel the timer of that name, if pending.
-type StopTimer struct{ Name string }
+type StopTimer struct{ Name v1.Timer }
 
 // Report: send a message to whoever the executor reports to (ExecStarted, ExecExited).
 type Report struct{ Msg proto.Message }

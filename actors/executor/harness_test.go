@@ -108,7 +108,7 @@ func (h *harness) started(inc uint64) *v1.ExecStarted {
 func (h *harness) running(inc uint64) *v1.ExecStarted {
 	h.t.Helper()
 	m := h.started(inc)
-	if m.GetError() != "" || m.GetPid() <= 0 {
+	if m.GetFailure() != nil || m.GetPid() <= 0 {
 		h.t.Fatalf("start of incarnation %d failed: %v", inc, m)
 	}
 	return m

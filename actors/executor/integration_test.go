@@ -140,7 +140,7 @@ func TestIntegration_ExitStatusAndANewIncarnation(t *testing.T) {
 func TestIntegration_MissingProgramIsReported(t *testing.T) {
 	h := realHarness(t)
 	h.send(&v1.ExecStart{Incarnation: 1, Argv: []string{"no-such-program-ochopod"}, Env: []string{"PATH=/usr/bin:/bin"}})
-	if m := h.started(1); !strings.Contains(m.GetError(), `"no-such-program-ochopod": not in PATH`) {
+	if m := h.started(1); !strings.Contains(m.GetFailure().GetMessage(), `"no-such-program-ochopod": not in PATH`) {
 		t.Fatalf("started %v", m)
 	}
 }

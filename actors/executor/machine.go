@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"syscall"
 	"time"
@@ -10,7 +11,7 @@ import (
 )
 
 // timerGrace: the grace period of a tear-down is over; SIGKILL unless soft.
-const timerGrace = "grace"
+const timerGrace = v1.Timer_TIMER_GRACE
 
 type state int
 
@@ -93,7 +94,7 @@ func (m *Machine) Handle(in any) []Effect {
 	case *v1.ExecTearDown:
 		return m.onTearDown(in)
 	case *v1.TimerFired:
-		if in.GetName() != timerGrace || in.GetEpoch() != m.incarnation {
+		if in.GetTimer() != timerGrace || in.GetEpoch() != m.incarnation {
 			return nil
 		}
 		return m.onGrace()
@@ -106,7 +107,7 @@ func (m *Machine) onStart(in *v1.ExecStart) []Effect {
 	refuse := func(why string) []Effect {
 		return []Effect{
 			Log{Level: slog.LevelWarn, Msg: "start refused: " + why, Args: []any{"epoch", inc}},
-			Report{Msg: &v1.ExecStarted{Incarnation: inc, Error: why}},
+			Report{Msg: &v1.ExecStarted{Incarnation: inc, Failure: protocol.Other(why)}},
 		}
 	}
 	switch {
@@ -132,11 +133,11 @@ func (m *Machine) onStart(in *v1.ExecStart) []Effect {
 
 func (m *Machine) onStarted(in *v1.ExecStarted) []Effect {
 	inc := m.incarnation
-	if in.GetError() != "" {
+	if in.GetFailure() != nil {
 		m.state = stateIdle
 		effects := []Effect{
-			Log{Level: slog.LevelError, Msg: "could not start the process", Args: []any{"epoch", inc, "err", in.GetError()}},
-			Report{Msg: &v1.ExecStarted{Incarnation: inc, Error: in.GetError()}},
+			Log{Level: slog.LevelError, Msg: "could not start the process", Args: []any{"epoch", inc, "err", in.GetFailure().GetMessage()}},
+			Report{Msg: &v1.ExecStarted{Incarnation: inc, Failure: in.GetFailure()}},
 		}
 		if m.td != nil { // a tear-down came while starting: nothing runs, answer it now
 			m.td = nil

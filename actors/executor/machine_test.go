@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"syscall"
@@ -24,13 +25,13 @@ func kinds(effects []Effect) []string {
 		case Signal:
 			out = append(out, fmt.Sprintf("sig#%d(%s)", e.Incarnation, sigName(e.Signal)))
 		case StartTimer:
-			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, e.Name, e.After))
+			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, protocol.Name(e.Name), e.After))
 		case StopTimer:
-			out = append(out, fmt.Sprintf("stoptimer(%s)", e.Name))
+			out = append(out, fmt.Sprintf("stoptimer(%s)", protocol.Name(e.Name)))
 		case Report:
 			switch m := e.Msg.(type) {
 			case *v1.ExecStarted:
-				if m.GetError() != "" {
+				if m.GetFailure() != nil {
 					out = append(out, fmt.Sprintf("started#%d(error)", m.GetIncarnation()))
 				} else {
 					out = append(out, fmt.Sprintf("started#%d(%d)", m.GetIncarnation(), m.GetPid()))
@@ -74,7 +75,7 @@ func teardown(inc uint64, term bool, grace time.Duration, soft bool) *v1.ExecTea
 	return &v1.ExecTearDown{Incarnation: inc, Term: term, Grace: durationpb.New(grace), Soft: soft}
 }
 
-func fired(inc uint64) *v1.TimerFired { return &v1.TimerFired{Name: timerGrace, Epoch: inc} }
+func fired(inc uint64) *v1.TimerFired { return &v1.TimerFired{Timer: timerGrace, Epoch: inc} }
 
 type step struct {
 	in   any
@@ -126,7 +127,7 @@ func TestExecutor_SpawnFailureIsReported(t *testing.T) {
 	m := NewMachine()
 	run(t, m, []step{
 		{start(1, "nope"), []string{"spawn#1(nope)"}},
-		{&v1.ExecStarted{Incarnation: 1, Error: "not found"}, []string{"started#1(error)"}},
+		{&v1.ExecStarted{Incarnation: 1, Failure: protocol.Other("not found")}, []string{"started#1(error)"}},
 		{start(2, "true"), []string{"spawn#2(true)"}},
 	})
 }
@@ -236,7 +237,7 @@ func TestExecutor_TearDownWhileStartingWaitsForTheStart(t *testing.T) {
 	run(t, m, []step{
 		{start(1, "x"), []string{"spawn#1(x)"}},
 		{teardown(1, true, 5*time.Second, false), nil},
-		{&v1.ExecStarted{Incarnation: 1, Error: "boom"}, []string{"started#1(error)", "exited#1(pid=0,code=0,sig=0,killed=false,torn=true)"}},
+		{&v1.ExecStarted{Incarnation: 1, Failure: protocol.Other("boom")}, []string{"started#1(error)", "exited#1(pid=0,code=0,sig=0,killed=false,torn=true)"}},
 	})
 }
 
@@ -258,7 +259,7 @@ func TestExecutor_StaleCompletionsAreDropped(t *testing.T) {
 		{exited(0, 42, 0, 0), nil}, // older incarnation
 		{exited(1, 43, 0, 0), nil}, // another pid
 		{fired(1), nil},            // no tear-down
-		{&v1.TimerFired{Name: "x", Epoch: 1}, nil},
+		{&v1.TimerFired{Timer: v1.Timer_TIMER_CHECK, Epoch: 1}, nil},
 		{&v1.ExecSignal{Incarnation: 2, Signal: 1}, nil}, // not running
 		{&v1.ExecSignal{Incarnation: 1, Signal: 1}, []string{"sig#1(HUP)"}},
 		{"junk", nil},

@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync/atomic"
 
@@ -104,27 +105,23 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		dir, key, log := a.cfg.Cluster.Coordinator(), a.cfg.Key, a.log
 		go func() {
 			p, err := FindOrCreateContender(conn, dir, key, log)
-			tell(&v1.ContenderReady{Generation: e.Generation, Path: p, Error: errText(err)})
+			tell(&v1.ContenderReady{Generation: e.Generation, Path: p, Failure: protocol.Failure(err)})
 		}()
 	case ListContenders:
 		dir := a.cfg.Cluster.Coordinator()
 		go func() {
 			children, _, err := conn.Children(dir)
-			tell(&v1.ContendersListed{Generation: e.Generation, Children: children, Error: errText(err)})
+			tell(&v1.ContendersListed{Generation: e.Generation, Children: children, Failure: protocol.Failure(err)})
 		}()
 	case Watch:
 		go func() {
 			ok, _, ch, err := conn.ExistsW(e.Path)
-			tell(&v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: ok, Error: errText(err)})
+			tell(&v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: ok, Failure: protocol.Failure(err)})
 			if err != nil {
 				return
 			}
 			ev, open := <-ch // one-shot; the client closes it when the session ends
-			kind := zk.EventNotWatching.String()
-			if open {
-				kind = ev.Type.String()
-			}
-			tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: kind})
+			tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
 		}()
 	case StartWorker:
 		if a.cfg.Worker != nil {
@@ -144,15 +141,8 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		if a.timer != nil {
 			a.timer.Stop()
 		}
-		a.timer = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Generation}) })
+		a.timer = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Generation}) })
 	case Log:
 		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

@@ -1,6 +1,7 @@
 package leader
 
 import (
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"log/slog"
 	"time"
 )
@@ -39,7 +40,7 @@ type Announce struct {
 
 // StartTimer: after After, feed TimerFired{Name, Generation} back.
 type StartTimer struct {
-	Name       string
+	Name       v1.Timer
 	Generation uint64
 	After      time.Duration
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
-const timerRetry = "retry"
+const timerRetry = v1.Timer_TIMER_RETRY
 
 type phase int
 
@@ -86,8 +86,8 @@ func (m *Machine) Handle(in any) []Effect {
 		if in.GetGeneration() != m.gen || m.phase != phaseEnsuring {
 			return nil
 		}
-		if in.GetError() != "" {
-			return m.fail("cannot create the lock contender: " + in.GetError())
+		if in.GetFailure() != nil {
+			return m.fail("cannot create the lock contender: " + in.GetFailure().GetMessage())
 		}
 		m.own = path.Base(in.GetPath())
 		return m.list()
@@ -95,16 +95,16 @@ func (m *Machine) Handle(in any) []Effect {
 		if in.GetGeneration() != m.gen || m.phase != phaseListing {
 			return nil
 		}
-		if in.GetError() != "" {
-			return m.fail("cannot list the lock contenders: " + in.GetError())
+		if in.GetFailure() != nil {
+			return m.fail("cannot list the lock contenders: " + in.GetFailure().GetMessage())
 		}
 		return m.onListed(in.GetChildren())
 	case *v1.NodeWatched:
 		if in.GetGeneration() != m.gen || in.GetPath() != m.watched {
 			return nil
 		}
-		if in.GetError() != "" {
-			return m.fail("cannot watch " + in.GetPath() + ": " + in.GetError())
+		if in.GetFailure() != nil {
+			return m.fail("cannot watch " + in.GetPath() + ": " + in.GetFailure().GetMessage())
 		}
 		if !in.GetExists() {
 			return m.onGone(in.GetPath())
@@ -116,7 +116,7 @@ func (m *Machine) Handle(in any) []Effect {
 		}
 		return m.onChanged(in)
 	case *v1.TimerFired:
-		if in.GetName() == timerRetry && in.GetEpoch() == m.gen && m.phase == phaseBackoff {
+		if in.GetTimer() == timerRetry && in.GetEpoch() == m.gen && m.phase == phaseBackoff {
 			return m.ensure()
 		}
 	}
@@ -195,9 +195,9 @@ func (m *Machine) onGone(p string) []Effect {
 
 func (m *Machine) onChanged(in *v1.NodeChanged) []Effect {
 	switch in.GetEvent() {
-	case zk.EventNodeDeleted.String():
+	case v1.ZkEvent_ZK_EVENT_NODE_DELETED:
 		return m.onGone(in.GetPath())
-	case zk.EventNotWatching.String():
+	case v1.ZkEvent_ZK_EVENT_NOT_WATCHING:
 		// The session is ending; the session actor stops us. Until then, hold nothing we cannot prove.
 		return m.fail("watch lost: " + in.GetPath())
 	}

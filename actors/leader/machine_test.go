@@ -2,6 +2,7 @@ package leader
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestLeader_WatchesOnlyItsPredecessor(t *testing.T) {
 		{&v1.ContendersListed{Generation: 1, Children: []string{a, b, c}}, []string{"watch#1(" + b + ")"}},
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + b, Exists: true}, nil},
 		// b leaves: look again; a still holds the lock, so watch a.
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: "deleted"}, []string{"list#1"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"watch#1(" + a + ")"}},
 		// a left between the listing and the watch: exists is false, look again at once.
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: false}, []string{"list#1"}},
@@ -101,7 +102,7 @@ func TestLeader_StepsDownWhenItsNodeVanishes(t *testing.T) {
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "deleted"}, []string{"stopworker", "announce(false)", "ensure#2"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"stopworker", "announce(false)", "ensure#2"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, nil}, // stale generation
 	})
 }
@@ -112,10 +113,10 @@ func TestLeader_FailureStepsDownAndRetriesWithBackoff(t *testing.T) {
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "not-watching"}, []string{"stopworker", "announce(false)", "timer#2(100ms)"}},
-		{&v1.TimerFired{Name: timerRetry, Epoch: 1}, nil},
-		{&v1.TimerFired{Name: timerRetry, Epoch: 2}, []string{"ensure#3"}},
-		{&v1.ContenderReady{Generation: 3, Error: "connection lost"}, []string{"timer#4(200ms)"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NOT_WATCHING}, []string{"stopworker", "announce(false)", "timer#2(100ms)"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 1}, nil},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 2}, []string{"ensure#3"}},
+		{&v1.ContenderReady{Generation: 3, Failure: protocol.Other("connection lost")}, []string{"timer#4(200ms)"}},
 	})
 }
 
@@ -134,7 +135,7 @@ func TestLeader_DataChangeOnOwnNodeRewatches(t *testing.T) {
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "data-changed"}, []string{"watch#1(" + a + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"watch#1(" + a + ")"}},
 	})
 	if !m.Leading() {
 		t.Fatal("lost the lock on a data change")
@@ -151,7 +152,7 @@ func TestLeader_StopReleasesTheWorker(t *testing.T) {
 	if got := kinds(m.Stop()); !reflect.DeepEqual(got, []string{"stopworker", "announce(false)"}) {
 		t.Fatalf("stop: %q", got)
 	}
-	if got := kinds(m.Handle(&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: "deleted"})); len(got) != 0 {
+	if got := kinds(m.Handle(&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED})); len(got) != 0 {
 		t.Fatalf("a stopped machine reacted: %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -63,7 +64,7 @@ type adapter struct {
 	ctx      context.Context       // parent of every callback's context; cancelled when the actor stops
 	stop     context.CancelFunc
 	running  map[uint64]context.CancelFunc // callbacks in flight, by epoch
-	timers   map[string]clock.Timer
+	timers   map[v1.Timer]clock.Timer
 }
 
 func newAdapter(cfg Config) *adapter {
@@ -77,7 +78,7 @@ func newAdapter(cfg Config) *adapter {
 		m:       NewMachine(MachineConfig{Settings: cfg.Settings, Implements: implements(cfg.Lifecycle)}),
 		replies: map[uint64]*actor.PID{},
 		running: map[uint64]context.CancelFunc{},
-		timers:  map[string]clock.Timer{},
+		timers:  map[v1.Timer]clock.Timer{},
 	}
 }
 
@@ -162,7 +163,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			t.Stop()
 		}
 		tell := send(ctx)
-		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Epoch}) })
+		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Epoch}) })
 	case Publish:
 		ctx.ActorSystem().EventStream.Publish(e.Status)
 	case Log:
@@ -179,7 +180,7 @@ func (a *adapter) startProcess(ctx actor.Context, e StartProcess) {
 		Incarnation: e.Incarnation, Argv: e.Argv, Shell: e.Shell, Cwd: e.Cwd, Pipe: e.Pipe,
 		Env: environ(a.cfg.Env, extra, e.Overrides),
 	}
-	a.toExecutor(ctx, start, &v1.ExecStarted{Incarnation: e.Incarnation, Error: "lifecycle: no executor configured"})
+	a.toExecutor(ctx, start, &v1.ExecStarted{Incarnation: e.Incarnation, Failure: protocol.Other("lifecycle: no executor configured")})
 }
 
 // toExecutor sends msg to the executor; without one, the machine hears failed right away.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
@@ -23,9 +24,9 @@ func (a *adapter) run(ctx actor.Context, e RunCallback) {
 	go func() {
 		defer cancel()
 		done := &v1.CallbackDone{}
-		if err := guard(func() error { return invoke(cctx, l, e, done) }, e.Name, log); err != nil {
+		if err := guard(func() error { return invoke(cctx, l, e, done) }, protocol.Name(e.Name), log); err != nil {
 			// The machine logs the failure.
-			done = &v1.CallbackDone{Error: err.Error(), BadCluster: errors.Is(err, sdk.ErrBadCluster)}
+			done = &v1.CallbackDone{Failure: protocol.Failure(err), BadCluster: errors.Is(err, sdk.ErrBadCluster)}
 		}
 		done.Epoch, done.Callback = e.Epoch, e.Name
 		tell(done)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -99,7 +100,7 @@ func (panicky) Configure(context.Context, *sdk.Cluster) (sdk.Command, error) { p
 func TestLifecycle_APanickingCallbackIsAnError(t *testing.T) {
 	err := guard(func() error {
 		return invoke(context.Background(), panicky{}, RunCallback{Name: cbConfigure}, &v1.CallbackDone{})
-	}, cbConfigure, slog.New(slog.DiscardHandler))
+	}, protocol.Name(cbConfigure), slog.New(slog.DiscardHandler))
 	if err == nil || err.Error() != "configure panicked: boom" {
 		t.Fatalf("error %v", err)
 	}

@@ -15,14 +15,15 @@ type Effect interface{ isEffect() }
 
 // Callback names, as CallbackDone.Callback carries them (lifecycle.proto).
 const (
-	cbInitialize   = "initialize"
-	cbCanConfigure = "can_configure"
-	cbConfigure    = "configure"
-	cbConfigured   = "configured"
-	cbSanityCheck  = "sanity_check"
-	cbTearDown     = "tear_down"
-	cbSignaled     = "signaled"
-	cbFinalize     = "finalize"
+	noCallback     = v1.Callback_CALLBACK_UNSPECIFIED
+	cbInitialize   = v1.Callback_CALLBACK_INITIALIZE
+	cbCanConfigure = v1.Callback_CALLBACK_CAN_CONFIGURE
+	cbConfigure    = v1.Callback_CALLBACK_CONFIGURE
+	cbConfigured   = v1.Callback_CALLBACK_CONFIGURED
+	cbSanityCheck  = v1.Callback_CALLBACK_SANITY_CHECK
+	cbTearDown     = v1.Callback_CALLBACK_TEAR_DOWN
+	cbSignaled     = v1.Callback_CALLBACK_SIGNALED
+	cbFinalize     = v1.Callback_CALLBACK_FINALIZE
 )
 
 // RunCallback: call the user's callback Name off the actor and feed CallbackDone{Epoch, Callback: Name} back.
@@ -30,7 +31,7 @@ const (
 // Payload for signaled; Pid for sanity_check, tear_down and signaled (0: no process).
 type RunCallback struct {
 	Epoch   uint64
-	Name    string
+	Name    v1.Callback
 	Cluster *sdk.Cluster
 	Payload json.RawMessage
 	Pid     int
@@ -75,7 +76,7 @@ type Reply struct {
 
 // StartTimer: after After, feed TimerFired{Name, Epoch} back.
 type StartTimer struct {
-	Name  string
+	Name  v1.Timer
 	Epoch uint64
 	After time.Duration
 }

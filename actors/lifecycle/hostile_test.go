@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"testing"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
@@ -45,9 +46,9 @@ func TestLifecycle_SpawnWithoutResourcesIsRetriedNotADeath(t *testing.T) {
 	run(t, m, []step{
 		{on(1, clusterA), []string{"cb#1(configure)"}},
 		{configured(1, "server"), []string{"start#1(server)"}},
-		{&v1.ExecStarted{Incarnation: 1, Error: "proc: spawn: argument list too long", Resources: true}, []string{"timer#2(restart,1s)", "reply#1(200)"}},
+		{&v1.ExecStarted{Incarnation: 1, Failure: protocol.Other("proc: spawn: argument list too long"), Resources: true}, []string{"timer#2(restart,1s)", "reply#1(200)"}},
 		{fired(timerRestart, 2), []string{"start#2(server)"}},
-		{&v1.ExecStarted{Incarnation: 2, Error: "proc: spawn: too many open files", Resources: true}, []string{"timer#4(restart,2s)"}},
+		{&v1.ExecStarted{Incarnation: 2, Failure: protocol.Other("proc: spawn: too many open files"), Resources: true}, []string{"timer#4(restart,2s)"}},
 		{fired(timerRestart, 4), []string{"start#3(server)"}},
 		{started(3, 100), []string{"timer#3(check,1m0s)"}},
 	})

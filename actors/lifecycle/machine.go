@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"encoding/json"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"slices"
 	"time"
@@ -104,10 +105,10 @@ type Machine struct {
 	queue []*request
 	cur   *request // the request being run
 
-	cbEpoch  uint64 // the last callback epoch issued
-	cb       string // the callback in flight ("" none): callbacks never overlap
-	cbWait   uint64 // its epoch
-	checkInc uint64 // the incarnation the sanity check in flight looks at
+	cbEpoch  uint64      // the last callback epoch issued
+	cb       v1.Callback // the callback in flight (unspecified: none): callbacks never overlap
+	cbWait   uint64      // its epoch
+	checkInc uint64      // the incarnation the sanity check in flight looks at
 
 	proc     procState
 	inc      uint64 // the process incarnation, one per ExecStart
@@ -175,7 +176,7 @@ func (m *Machine) Handle(in any) []Effect {
 // original's loop; nothing starts while a request or a callback is in flight.
 func (m *Machine) pump() []Effect {
 	var effects []Effect
-	for !m.dead && m.cur == nil && m.cb == "" {
+	for !m.dead && m.cur == nil && m.cb == noCallback {
 		switch {
 		case len(m.queue) > 0:
 			m.cur, m.queue = m.queue[0], m.queue[1:]
@@ -198,11 +199,11 @@ func (m *Machine) call(e RunCallback) []Effect {
 }
 
 func (m *Machine) onCallbackDone(in *v1.CallbackDone) []Effect {
-	if m.cb == "" || in.GetEpoch() != m.cbWait || in.GetCallback() != m.cb {
-		return []Effect{Log{Level: slog.LevelDebug, Msg: "dropping a stale callback completion", Args: []any{"callback", in.GetCallback(), "epoch", in.GetEpoch()}}}
+	if m.cb == noCallback || in.GetEpoch() != m.cbWait || in.GetCallback() != m.cb {
+		return []Effect{Log{Level: slog.LevelDebug, Msg: "dropping a stale callback completion", Args: []any{"callback", protocol.Name(in.GetCallback()), "epoch", in.GetEpoch()}}}
 	}
 	name := m.cb
-	m.cb = ""
+	m.cb = noCallback
 	switch name {
 	case cbSanityCheck:
 		return m.checked(in)

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func kinds(effects []Effect) []string {
 		switch e := e.(type) {
 		case Log, Publish:
 		case RunCallback:
-			out = append(out, fmt.Sprintf("cb#%d(%s)", e.Epoch, e.Name))
+			out = append(out, fmt.Sprintf("cb#%d(%s)", e.Epoch, protocol.Name(e.Name)))
 		case CancelCallback:
 			out = append(out, fmt.Sprintf("cancel#%d", e.Epoch))
 		case StartProcess:
@@ -47,7 +48,7 @@ func kinds(effects []Effect) []string {
 		case Reply:
 			out = append(out, fmt.Sprintf("reply#%d(%d)", e.Handle, e.Code))
 		case StartTimer:
-			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, e.Name, e.After))
+			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, protocol.Name(e.Name), e.After))
 		default:
 			out = append(out, fmt.Sprintf("%T", e))
 		}
@@ -83,12 +84,12 @@ func req(h uint64, task v1.Task, body string) Request {
 
 func on(h uint64, body string) Request { return req(h, v1.Task_TASK_ON, body) }
 
-func done(epoch uint64, name string) *v1.CallbackDone {
+func done(epoch uint64, name v1.Callback) *v1.CallbackDone {
 	return &v1.CallbackDone{Epoch: epoch, Callback: name}
 }
 
-func failed(epoch uint64, name, err string) *v1.CallbackDone {
-	return &v1.CallbackDone{Epoch: epoch, Callback: name, Error: err}
+func failed(epoch uint64, name v1.Callback, err string) *v1.CallbackDone {
+	return &v1.CallbackDone{Epoch: epoch, Callback: name, Failure: protocol.Other(err)}
 }
 
 func configured(epoch uint64, argv ...string) *v1.CallbackDone {
@@ -107,7 +108,9 @@ func tornDown(inc uint64) *v1.ExecExited {
 	return &v1.ExecExited{Incarnation: inc, Pid: 100, Code: 143, Signal: 15, TornDown: true}
 }
 
-func fired(name string, epoch uint64) *v1.TimerFired { return &v1.TimerFired{Name: name, Epoch: epoch} }
+func fired(name v1.Timer, epoch uint64) *v1.TimerFired {
+	return &v1.TimerFired{Timer: name, Epoch: epoch}
+}
 
 // running brings a machine implementing every callback to a running process: pid 100, incarnation 1,
 // callback epochs 1 (initialize), 2 (configure), 3 (the first sanity check, passed).
@@ -419,7 +422,7 @@ func TestLifecycle_FailedInitializeOrStartKillsThePod(t *testing.T) {
 	run(t, m, []step{
 		{on(1, clusterA), []string{"cb#1(configure)"}},
 		{configured(1, "nope"), []string{"start#1(nope)"}},
-		{&v1.ExecStarted{Incarnation: 1, Error: "exec: not found"}, []string{"reply#1(406)"}},
+		{&v1.ExecStarted{Incarnation: 1, Failure: protocol.Other("exec: not found")}, []string{"reply#1(406)"}},
 	})
 	if !m.Dead() {
 		t.Fatal("a command that cannot start left the pod alive")
@@ -556,7 +559,7 @@ func TestLifecycle_StaleCompletionsAreDropped(t *testing.T) {
 		{started(1, 999), nil},                                  // already started
 		{exited(7, 1), nil},                                     // another incarnation
 		{fired(timerCheck, 7), nil},                             // another incarnation's check
-		{fired("bogus", 1), nil},
+		{fired(v1.Timer_TIMER_PROBE, 1), nil},
 	})
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 100, 1)
 	run(t, m, []step{

@@ -9,8 +9,8 @@ import (
 
 // Timer names.
 const (
-	timerCheck   = "check"   // the next sanity check is due; epoch: the process incarnation
-	timerRestart = "restart" // the backoff after a crash is over; epoch: the restart generation
+	timerCheck   = v1.Timer_TIMER_CHECK   // the next sanity check is due; epoch: the process incarnation
+	timerRestart = v1.Timer_TIMER_RESTART // the backoff after a crash is over; epoch: the restart generation
 )
 
 // sigTerm is what a failed user tear_down falls back to (the default tear-down of DESIGN §6).
@@ -38,11 +38,11 @@ func (m *Machine) tearDownDone(in *v1.CallbackDone) []Effect {
 	if m.proc != procTerminating {
 		return m.afterTearDown()
 	}
-	if in.GetError() == "" {
+	if in.GetFailure() == nil {
 		return nil
 	}
 	return []Effect{
-		Log{Level: slog.LevelWarn, Msg: "tear_down failed: sending SIGTERM", Args: []any{"pid", m.pid, "err", in.GetError()}},
+		Log{Level: slog.LevelWarn, Msg: "tear_down failed: sending SIGTERM", Args: []any{"pid", m.pid, "err", in.GetFailure().GetMessage()}},
 		SignalProcess{Incarnation: m.inc, Signal: sigTerm},
 	}
 }
@@ -51,13 +51,13 @@ func (m *Machine) onStarted(in *v1.ExecStarted) []Effect {
 	if in.GetIncarnation() != m.inc || m.proc != procStarting {
 		return []Effect{Log{Level: slog.LevelDebug, Msg: "dropping a stale start", Args: []any{"incarnation", in.GetIncarnation()}}}
 	}
-	if in.GetError() != "" && in.GetResources() {
-		return m.startDeferred(in.GetError())
+	if in.GetFailure() != nil && in.GetResources() {
+		return m.startDeferred(in.GetFailure().GetMessage())
 	}
-	if in.GetError() != "" {
+	if in.GetFailure() != nil {
 		m.proc = procStopped
 		// The original: a Popen that fails is a failed configuration.
-		return m.configurationFailed("cannot start the process", fmt.Errorf("%s", in.GetError()))
+		return m.configurationFailed("cannot start the process", fmt.Errorf("%s", in.GetFailure().GetMessage()))
 	}
 	m.proc, m.pid = procRunning, in.GetPid()
 	m.starts++
@@ -130,7 +130,7 @@ func (m *Machine) afterTearDown() []Effect {
 }
 
 func (m *Machine) onTimer(in *v1.TimerFired) []Effect {
-	switch in.GetName() {
+	switch in.GetTimer() {
 	case timerCheck:
 		if in.GetEpoch() == m.inc && m.proc == procRunning {
 			m.checkDue = true
@@ -162,8 +162,8 @@ func (m *Machine) checked(in *v1.CallbackDone) []Effect {
 	if m.checkInc != m.inc || m.proc != procRunning {
 		return []Effect{Log{Level: slog.LevelDebug, Msg: "dropping the sanity check of a process that is gone"}}
 	}
-	if in.GetError() != "" {
-		return m.checkFailed(in.GetError())
+	if in.GetFailure() != nil {
+		return m.checkFailed(in.GetFailure().GetMessage())
 	}
 	return m.checkPassed(in.GetResult())
 }

@@ -209,8 +209,8 @@ func (m *Machine) start(r *request) []Effect {
 }
 
 // requestCallbackDone continues the current request after its callback.
-func (m *Machine) requestCallbackDone(name string, in *v1.CallbackDone) []Effect {
-	r, failed := m.cur, in.GetError() != ""
+func (m *Machine) requestCallbackDone(name v1.Callback, in *v1.CallbackDone) []Effect {
+	r, failed := m.cur, in.GetFailure() != nil
 	switch name {
 	case cbCanConfigure:
 		if failed {
@@ -250,7 +250,7 @@ func (m *Machine) requestCallbackDone(name string, in *v1.CallbackDone) []Effect
 	case cbFinalize:
 		var effects []Effect
 		if failed {
-			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "finalize failed", Args: []any{"err", in.GetError()}})
+			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "finalize failed", Args: []any{"err", in.GetFailure().GetMessage()}})
 		}
 		return append(effects, m.die(r)...)
 	}
@@ -306,7 +306,7 @@ func (m *Machine) fail(code int32, why string, cause any) []Effect {
 	case error:
 		msg += ": " + c.Error()
 	case *v1.CallbackDone:
-		msg += ": " + c.GetError()
+		msg += ": " + c.GetFailure().GetMessage()
 	}
 	return append(m.finish(code, errorBody(msg)), Log{Level: slog.LevelWarn, Msg: msg, Args: []any{"code", code}})
 }

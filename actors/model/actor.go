@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,7 @@ type adapter struct {
 	cfg      Config
 	log      *slog.Logger
 	m        *Machine
-	timers   map[string]clock.Timer
+	timers   map[v1.Timer]clock.Timer
 	watchers *actor.PID
 	pods     *cluster.PodReader // reads don't overlap: the machine has one in flight at most
 	ctx      context.Context    // cancelled when the actor stops: ends a phase in flight
@@ -67,7 +68,7 @@ func newAdapter(cfg Config) *adapter {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &adapter{
 		cfg: cfg, log: log.With("actor", "model", "cluster", cfg.Machine.Cluster.Qualified),
-		m: NewMachine(cfg.Machine), timers: map[string]clock.Timer{}, pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel,
+		m: NewMachine(cfg.Machine), timers: map[v1.Timer]clock.Timer{}, pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel,
 	}
 }
 
@@ -126,7 +127,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 				done.Dropped, err = RunPhase(phaseCtx, cfg.Caller, plan)
 			}
 			if err != nil {
-				done.Error = err.Error()
+				done.Failure = protocol.Failure(err)
 			}
 			tell(done)
 		}()
@@ -145,7 +146,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		if t, ok := a.timers[e.Name]; ok {
 			t.Stop()
 		}
-		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Generation}) })
+		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Generation}) })
 	case Publish:
 		ctx.ActorSystem().EventStream.Publish(e.Status)
 	case Log:
@@ -179,10 +180,10 @@ func planPhase(cfg Config, e Configure) (PhasePlan, error) {
 
 // runProbe calls the user's probe on the cluster the machine read; a panic in user code is an error.
 func runProbe(ctx context.Context, probe func(context.Context, *sdk.Cluster) (string, error), key string, e Probe) (done *v1.CallbackDone) {
-	done = &v1.CallbackDone{Epoch: e.Generation, Callback: "probe"}
+	done = &v1.CallbackDone{Epoch: e.Generation, Callback: v1.Callback_CALLBACK_PROBE}
 	defer func() {
 		if r := recover(); r != nil {
-			done.Error = fmt.Sprintf("probe panicked: %v", r)
+			done.Failure = protocol.Other(fmt.Sprintf("probe panicked: %v", r))
 		}
 	}()
 	if probe == nil {
@@ -190,19 +191,19 @@ func runProbe(ctx context.Context, probe func(context.Context, *sdk.Cluster) (st
 	}
 	plan, err := planPhase(Config{}, Configure{Pods: e.Pods, Dependencies: e.Dependencies})
 	if err != nil {
-		done.Error = err.Error()
+		done.Failure = protocol.Failure(err)
 		return done
 	}
 	w := plan.Wire
 	w.Key = key
 	c, err := sdk.FromWire(w)
 	if err != nil {
-		done.Error = err.Error()
+		done.Failure = protocol.Failure(err)
 		return done
 	}
 	status, err := probe(ctx, c)
 	if err != nil {
-		done.Error = err.Error()
+		done.Failure = protocol.Failure(err)
 	}
 	done.Result = []byte(status)
 	return done

@@ -37,7 +37,7 @@ type Write struct {
 
 // StartTimer: after After, feed TimerFired{Name, Generation} back.
 type StartTimer struct {
-	Name       string
+	Name       v1.Timer
 	Generation uint64
 	After      time.Duration
 }

@@ -14,9 +14,9 @@ import (
 
 // Timer names.
 const (
-	timerDamper = "damper" // the change settled: configure
-	timerRetry  = "retry"  // a read or a write failed: try again
-	timerProbe  = "probe"  // time to probe the cluster
+	timerDamper = v1.Timer_TIMER_DAMPER // the change settled: configure
+	timerRetry  = v1.Timer_TIMER_RETRY  // a read or a write failed: try again
+	timerProbe  = v1.Timer_TIMER_PROBE  // time to probe the cluster
 )
 
 type phase int
@@ -141,31 +141,31 @@ func (m *Machine) Handle(in any) []Effect {
 		m.reading = false
 		return m.onRead(in)
 	case *v1.TimerFired:
-		if in.GetName() == timerProbe {
+		if in.GetTimer() == timerProbe {
 			if in.GetEpoch() != m.probeGen {
 				return nil
 			}
 			return m.probe()
 		}
-		if in.GetName() == timerDamper {
+		if in.GetTimer() == timerDamper {
 			// The damper has its own generation: reads while it runs must not orphan it.
 			if in.GetEpoch() != m.damperGen {
 				return nil
 			}
-			return m.onTimer(in.GetName())
+			return m.onTimer(in.GetTimer())
 		}
 		if in.GetEpoch() != m.gen {
 			return nil
 		}
-		return m.onTimer(in.GetName())
+		return m.onTimer(in.GetTimer())
 	case *v1.CallbackDone:
-		if in.GetCallback() != "probe" || in.GetEpoch() != m.probeCall || !m.probing {
+		if in.GetCallback() != v1.Callback_CALLBACK_PROBE || in.GetEpoch() != m.probeCall || !m.probing {
 			return nil
 		}
 		m.probing = false
 		m.status = string(in.GetResult())
-		if in.GetError() != "" {
-			m.status = "* " + in.GetError()
+		if in.GetFailure() != nil {
+			m.status = "* " + in.GetFailure().GetMessage()
 		}
 		return []Effect{m.publish()}
 	case *v1.PhaseDone:
@@ -191,8 +191,8 @@ func (m *Machine) read() []Effect {
 }
 
 func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
-	if in.GetError() != "" {
-		return m.retry("cannot read the cluster: " + in.GetError())
+	if in.GetFailure() != nil {
+		return m.retry("cannot read the cluster: " + in.GetFailure().GetMessage())
 	}
 	v := &view{pods: rawMap(in.GetPods()), deps: rawMap(in.GetDependencies()), zkHash: in.GetHash(), zkVer: in.GetHashVersion(), clusters: in.GetClusters()}
 	for name, snap := range v.deps {
@@ -255,7 +255,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 	return append(effects, StartTimer{Name: timerDamper, Generation: m.damperGen, After: m.cfg.Damper}, m.publish())
 }
 
-func (m *Machine) onTimer(name string) []Effect {
+func (m *Machine) onTimer(name v1.Timer) []Effect {
 	switch {
 	case name == timerDamper && m.phase == phasePending:
 		return m.configure()
@@ -282,9 +282,9 @@ func (m *Machine) configure() []Effect {
 }
 
 func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
-	if in.GetError() != "" {
+	if in.GetFailure() != nil {
 		m.phase = phaseIdle // still dirty: the read after the retry delay starts a new damper
-		return m.retry("configuration failed: " + in.GetError())
+		return m.retry("configuration failed: " + in.GetFailure().GetMessage())
 	}
 	pods := make(map[string]json.RawMessage, len(m.view.pods))
 	for k, v := range m.view.pods {
@@ -307,14 +307,14 @@ func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 }
 
 func (m *Machine) onWritten(in *v1.Written) []Effect {
-	if in.GetFenced() {
+	if in.GetFailure().GetKind() == v1.ErrorKind_ERROR_KIND_FENCED {
 		m.phase = phaseFenced
-		m.lastErr = "fenced: " + in.GetError()
-		return []Effect{Log{Level: slog.LevelWarn, Msg: "our lock is gone: this model stops writing", Args: []any{"err", in.GetError()}}, m.publish()}
+		m.lastErr = "fenced: " + in.GetFailure().GetMessage()
+		return []Effect{Log{Level: slog.LevelWarn, Msg: "our lock is gone: this model stops writing", Args: []any{"err", in.GetFailure().GetMessage()}}, m.publish()}
 	}
-	if in.GetError() != "" {
+	if in.GetFailure() != nil {
 		m.phase = phaseIdle // the read after the retry delay sees the old hash and configures again
-		return m.retry("cannot write snapshot and hash: " + in.GetError())
+		return m.retry("cannot write snapshot and hash: " + in.GetFailure().GetMessage())
 	}
 	m.phase = phaseIdle
 	m.failures = 0
@@ -367,15 +367,15 @@ func (m *Machine) retry(why string) []Effect {
 // after the create, which changes no child of pods/.
 func (m *Machine) watchSet(deps, pending []string) Effect {
 	m.watching, m.awaiting = deps, pending
-	targets := []*v1.WatchTarget{{Kind: "pods", Path: m.cfg.Cluster.Pods()}}
+	targets := []*v1.WatchTarget{{Kind: v1.WatchKind_WATCH_KIND_PODS, Path: m.cfg.Cluster.Pods()}}
 	for _, d := range deps {
-		targets = append(targets, &v1.WatchTarget{Kind: "snapshot", Path: zk.Cluster{Qualified: d}.Snapshot()})
+		targets = append(targets, &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_SNAPSHOT, Path: zk.Cluster{Qualified: d}.Snapshot()})
 	}
 	for _, p := range pending {
-		targets = append(targets, &v1.WatchTarget{Kind: "pod", Path: p})
+		targets = append(targets, &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_POD, Path: p})
 	}
 	if HasWildcard(m.cfg.DependsOn) {
-		targets = append(targets, &v1.WatchTarget{Kind: "clusters", Path: zk.Root})
+		targets = append(targets, &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_CLUSTERS, Path: zk.Root})
 	}
 	return Watch{Set: &v1.WatchSet{Targets: targets}}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func kinds(effects []Effect) []string {
 		case Watch:
 			var paths []string
 			for _, t := range e.Set.GetTargets() {
-				paths = append(paths, t.GetKind())
+				paths = append(paths, protocol.Name(t.GetKind()))
 			}
 			out = append(out, "watch("+strings.Join(paths, ",")+")")
 		case Read:
@@ -37,7 +38,7 @@ func kinds(effects []Effect) []string {
 		case Write:
 			out = append(out, fmt.Sprintf("write#%d(%d,%s)", e.Generation, len(e.Pods), e.Hash[:5]))
 		case StartTimer:
-			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Generation, e.Name, e.After))
+			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Generation, protocol.Name(e.Name), e.After))
 		}
 	}
 	return out
@@ -84,7 +85,7 @@ func read(gen uint64, p map[string][]byte, hash string) *v1.ClusterRead {
 	return &v1.ClusterRead{Generation: gen, Pods: p, Hash: hash}
 }
 
-var changed = &v1.Changed{Target: &v1.WatchTarget{Kind: "pods"}}
+var changed = &v1.Changed{Target: &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_PODS}}
 
 func TestModel_ConfiguresANewClusterAfterTheDamper(t *testing.T) {
 	m := newTestMachine(2 * time.Second)
@@ -92,7 +93,7 @@ func TestModel_ConfiguresANewClusterAfterTheDamper(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"watch(pods)", "read#1"}},
 		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,2s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h[:5] + ")"}},
 		{&v1.Written{Generation: 4}, []string{"read#5"}},
 		{read(5, pods("a", "b"), h), nil},
@@ -114,7 +115,7 @@ func TestModel_DamperCancelsRevertedChange(t *testing.T) {
 		{read(4, pods("a", "b"), h), []string{"timer#5(damper,2s)"}}, // b joined
 		{changed, []string{"read#6"}},
 		{read(6, pods("a"), h), []string{"write#7(1," + h[:5] + ")"}}, // b left within the damper: no phase
-		{&v1.TimerFired{Name: timerDamper, Epoch: 5}, nil},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 5}, nil},
 	})
 	if m.Status().GetConfigurations() != 0 {
 		t.Fatal("a reverted change was configured")
@@ -127,7 +128,7 @@ func TestModel_ChangesDuringAPhaseAreReadAfterIt(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"watch(pods)", "read#1"}},
 		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,0s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
 		{changed, nil}, // c joins during the phase
 		{changed, nil}, // duplicated events cost nothing
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h2[:5] + ")"}},
@@ -141,17 +142,17 @@ func TestModel_FailedPhaseRetriesWithAFloorAndBackoff(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"watch(pods)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
-		{&v1.PhaseDone{Generation: 3, Error: "pod a: 406"}, []string{"timer#4(retry,1s)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
+		{&v1.PhaseDone{Generation: 3, Failure: protocol.Other("pod a: 406")}, []string{"timer#4(retry,1s)"}},
 		{changed, nil}, // waits for the retry
-		{&v1.TimerFired{Name: timerRetry, Epoch: 4}, []string{"read#5"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 4}, []string{"read#5"}},
 		{read(5, pods("a"), ""), []string{"timer#6(damper,0s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 6}, []string{"configure#7(1)"}},
-		{&v1.PhaseDone{Generation: 7, Error: "again"}, []string{"timer#8(retry,1s)"}},
-		{&v1.TimerFired{Name: timerRetry, Epoch: 8}, []string{"read#9"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 6}, []string{"configure#7(1)"}},
+		{&v1.PhaseDone{Generation: 7, Failure: protocol.Other("again")}, []string{"timer#8(retry,1s)"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 8}, []string{"read#9"}},
 		{read(9, pods("a"), ""), []string{"timer#10(damper,0s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 10}, []string{"configure#11(1)"}},
-		{&v1.PhaseDone{Generation: 11, Error: "and again"}, []string{"timer#12(retry,2s)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 10}, []string{"configure#11(1)"}},
+		{&v1.PhaseDone{Generation: 11, Failure: protocol.Other("and again")}, []string{"timer#12(retry,2s)"}},
 	})
 }
 
@@ -160,7 +161,7 @@ func TestModel_DeadPodsAreLeftOutOfTheSnapshot(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"watch(pods)", "read#1"}},
 		{read(1, pods("a", "b", "c"), ""), []string{"timer#2(damper,0s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(3)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(3)"}},
 	})
 	effects := m.Handle(&v1.PhaseDone{Generation: 3, Dropped: []string{"b"}})
 	var w Write
@@ -179,9 +180,9 @@ func TestModel_FencedWriteStopsTheModel(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"watch(pods)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(1," + hashOf(t, pods("a"), nil)[:5] + ")"}},
-		{&v1.Written{Generation: 4, Fenced: true, Error: "fence"}, nil},
+		{&v1.Written{Generation: 4, Failure: &v1.Failure{Kind: v1.ErrorKind_ERROR_KIND_FENCED, Message: "fence"}}, nil},
 		{changed, nil},
 		{read(5, pods("a", "b"), ""), nil},
 	})
@@ -197,7 +198,7 @@ func TestModel_StaleCompletionsAreDropped(t *testing.T) {
 		{read(7, pods("a"), ""), nil},
 		{&v1.PhaseDone{Generation: 1}, nil},
 		{&v1.Written{Generation: 1}, nil},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 1}, nil},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 1}, nil},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,1s)"}},
 	})
 }
@@ -240,23 +241,23 @@ func TestModel_ProbeRunsAfterEachConfigurationAndPeriodically(t *testing.T) {
 	}
 	m.Start()
 	m.Handle(read(1, pods("a"), ""))
-	m.Handle(&v1.TimerFired{Name: timerDamper, Epoch: 2})
+	m.Handle(&v1.TimerFired{Timer: timerDamper, Epoch: 2})
 	m.Handle(&v1.PhaseDone{Generation: 3})
 	if n := probes(m.Handle(&v1.Written{Generation: 4})); n != 1 {
 		t.Fatalf("%d probes after a configuration, want 1", n)
 	}
 	// While a probe runs, the period passes: no second probe, and the first one's answer still counts.
-	if n := probes(m.Handle(&v1.TimerFired{Name: timerProbe, Epoch: 2})); n != 0 {
+	if n := probes(m.Handle(&v1.TimerFired{Timer: timerProbe, Epoch: 2})); n != 0 {
 		t.Fatalf("%d probes while one runs", n)
 	}
-	m.Handle(&v1.CallbackDone{Callback: "probe", Epoch: 1, Error: "db unreachable"})
+	m.Handle(&v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: 1, Failure: protocol.Other("db unreachable")})
 	if st := m.Status().GetStatus(); st != "* db unreachable" {
 		t.Fatalf("status %q", st)
 	}
-	if n := probes(m.Handle(&v1.TimerFired{Name: timerProbe, Epoch: 3})); n != 1 {
+	if n := probes(m.Handle(&v1.TimerFired{Timer: timerProbe, Epoch: 3})); n != 1 {
 		t.Fatal("no periodic probe")
 	}
-	m.Handle(&v1.CallbackDone{Callback: "probe", Epoch: 2, Result: []byte("3 pods ok")})
+	m.Handle(&v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: 2, Result: []byte("3 pods ok")})
 	if st := m.Status().GetStatus(); st != "3 pods ok" {
 		t.Fatalf("status %q", st)
 	}
@@ -269,7 +270,7 @@ func TestModel_ChangeDuringTheDamperIsConfiguredWhenItExpires(t *testing.T) {
 		{read(1, pods("a"), ""), []string{"timer#2(damper,2s)"}},
 		{changed, []string{"read#3"}}, // b joins while the damper runs
 		{read(3, pods("a", "b"), ""), nil},
-		{&v1.TimerFired{Name: timerDamper, Epoch: 2}, []string{"configure#4(2)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#4(2)"}},
 	})
 }
 
@@ -284,7 +285,7 @@ func TestModel_WatchesPodsStillRegisteringUntilTheyWroteTheirSeq(t *testing.T) {
 		{pending, []string{"watch(pods,pod)", "write#2(1," + h[:5] + ")"}},
 		{&v1.Written{Generation: 2}, []string{"read#3"}},
 		{&v1.ClusterRead{Generation: 3, Pods: pods("a"), Hash: h, Pending: pending.Pending}, nil}, // same set: no new watch
-		{&v1.Changed{Target: &v1.WatchTarget{Kind: "pod", Path: pending.Pending[0]}, Event: "data-changed"}, []string{"read#4"}},
+		{&v1.Changed{Target: &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_POD, Path: pending.Pending[0]}, Kind: v1.ChangeKind_CHANGE_KIND_FIRED, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"read#4"}},
 		{read(4, pods("a", "b"), h), []string{"watch(pods)", "timer#5(damper,0s)"}},
 	})
 }

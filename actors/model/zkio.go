@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"path"
 
@@ -18,7 +19,7 @@ import (
 func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint64, log *slog.Logger) *v1.ClusterRead {
 	out := &v1.ClusterRead{Generation: gen, Pods: map[string][]byte{}, Dependencies: map[string][]byte{}}
 	fail := func(err error) *v1.ClusterRead {
-		out.Error = err.Error()
+		out.Failure = protocol.Failure(err)
 		return out
 	}
 	if HasWildcard(cfg.DependsOn) {
@@ -110,18 +111,18 @@ func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 	out := &v1.Written{Generation: gen}
 	snapshot, err := json.Marshal(pods)
 	if err != nil {
-		out.Error = err.Error()
+		out.Failure = protocol.Failure(err)
 		return out
 	}
 	if err := zk.EnsurePath(c, cl.Hash()); err != nil {
-		out.Error = err.Error()
+		out.Failure = protocol.Failure(err)
 		return out
 	}
 	var ops []zk.Op
 	ok, st, err := c.Exists(cl.Snapshot())
 	switch {
 	case err != nil:
-		out.Error = err.Error()
+		out.Failure = protocol.Failure(err)
 		return out
 	case ok && st.EphemeralOwner == c.SessionID():
 		ops = append(ops, zk.SetOp{Path: cl.Snapshot(), Data: snapshot, Version: st.Version})
@@ -133,8 +134,7 @@ func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 	}
 	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: hashVersion})
 	if err := commit(c, lock, ops...); err != nil {
-		out.Error = fmt.Sprintf("write %s and %s: %v", cl.Snapshot(), cl.Hash(), err)
-		out.Fenced = errors.Is(err, zk.ErrFenced)
+		out.Failure = protocol.Failure(fmt.Errorf("write %s and %s: %w", cl.Snapshot(), cl.Hash(), err))
 	}
 	return out
 }

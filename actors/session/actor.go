@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,7 @@ type adapter struct {
 	m       *Machine
 	conn    zk.Conn
 	epoch   uint64 // epoch of conn
-	timers  map[string]clock.Timer
+	timers  map[v1.Timer]clock.Timer
 	leader  *actor.PID
 	waiters []*actor.PID   // asked us to stop
 	closing sync.WaitGroup // clients being closed off the actor; release waits for them
@@ -80,7 +81,7 @@ func newAdapter(cfg Config, firstEpoch uint64) *adapter {
 	log = log.With("actor", "session", "cluster", cfg.Cluster.Qualified, "zk", cfg.Ensemble.String())
 	mc := cfg.machineConfig()
 	mc.FirstEpoch = firstEpoch
-	return &adapter{cfg: cfg, log: log, m: NewMachine(mc), timers: map[string]clock.Timer{}}
+	return &adapter{cfg: cfg, log: log, m: NewMachine(mc), timers: map[v1.Timer]clock.Timer{}}
 }
 
 // Receive is the protoactor entry point.
@@ -173,7 +174,7 @@ func (a *adapter) dial(ctx actor.Context, epoch uint64) {
 	tell := send(ctx)
 	conn, events, err := a.cfg.Dialer.Dial(a.cfg.Ensemble, a.cfg.SessionTimeout)
 	if err != nil {
-		tell(&v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Error: err.Error()})
+		tell(&v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Failure: protocol.Failure(err)})
 		return
 	}
 	if a.conn != nil {
@@ -183,25 +184,9 @@ func (a *adapter) dial(ctx actor.Context, epoch uint64) {
 	a.log.Debug("dialing ZooKeeper", "ensemble", a.cfg.Ensemble.String(), "epoch", epoch)
 	go func() { // ends when the client closes its event channel
 		for ev := range events {
-			tell(&v1.SessionStateChanged{Epoch: epoch, State: stateOf(ev.State), SessionId: ev.SessionID, Server: ev.Server})
+			tell(&v1.SessionStateChanged{Epoch: epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server})
 		}
 	}()
-}
-
-func stateOf(s zk.SessionState) v1.ZkState {
-	switch s {
-	case zk.StateConnecting:
-		return v1.ZkState_ZK_STATE_CONNECTING
-	case zk.StateConnected:
-		return v1.ZkState_ZK_STATE_CONNECTED
-	case zk.StateDisconnected:
-		return v1.ZkState_ZK_STATE_DISCONNECTED
-	case zk.StateExpired:
-		return v1.ZkState_ZK_STATE_EXPIRED
-	case zk.StateClosed:
-		return v1.ZkState_ZK_STATE_CLOSED
-	}
-	return v1.ZkState_ZK_STATE_UNSPECIFIED
 }
 
 func (a *adapter) closeConn(epoch uint64) {
@@ -227,7 +212,7 @@ func (a *adapter) register(ctx actor.Context, e Register) {
 		path, seq, err := RegisterPod(conn, cluster, e.Key, e.Seq, e.HasSeq, base, log)
 		done := &v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != ""}
 		if err != nil {
-			done.Error = err.Error()
+			done.Failure = protocol.Failure(err)
 		}
 		tell(done)
 	}()
@@ -254,7 +239,7 @@ func (a *adapter) startTimer(ctx actor.Context, e StartTimer) {
 		t.Stop()
 	}
 	tell := send(ctx)
-	a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Epoch}) })
+	a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Epoch}) })
 }
 
 func (a *adapter) startLeader(ctx actor.Context, epoch uint64) {

@@ -44,7 +44,7 @@ type Deregister struct {
 
 // StartTimer: after After, feed TimerFired{Name, Epoch} back.
 type StartTimer struct {
-	Name  string
+	Name  v1.Timer
 	Epoch uint64
 	After time.Duration
 }

@@ -11,9 +11,9 @@ import (
 
 // Timer names.
 const (
-	timerConnect = "connect" // no session within the connect timeout: give this client up and redial
-	timerRedial  = "redial"  // the backoff after a failure is over
-	timerSuspend = "suspend" // disconnected for long enough that the lock may be someone else's
+	timerConnect = v1.Timer_TIMER_CONNECT // no session within the connect timeout: give this client up and redial
+	timerRedial  = v1.Timer_TIMER_REDIAL  // the backoff after a failure is over
+	timerSuspend = v1.Timer_TIMER_SUSPEND // disconnected for long enough that the lock may be someone else's
 )
 
 type phase int
@@ -228,13 +228,13 @@ func (m *Machine) onState(in *v1.SessionStateChanged) []Effect {
 		return m.restart(slog.LevelWarn, "ZooKeeper client closed unexpectedly", true)
 	case v1.ZkState_ZK_STATE_FAILED:
 		m.conn = false
-		return m.restart(slog.LevelError, "cannot dial ZooKeeper: "+in.GetError(), true)
+		return m.restart(slog.LevelError, "cannot dial ZooKeeper: "+in.GetFailure().GetMessage(), true)
 	}
 	return nil
 }
 
 func (m *Machine) onRegistered(in *v1.RegisterDone) []Effect {
-	if in.GetError() != "" {
+	if in.GetFailure() != nil {
 		var effects []Effect
 		if in.GetHasSeq() && !m.hasSeq {
 			// The node was created before the failure: its sequence is our seq, and the next registration
@@ -242,7 +242,7 @@ func (m *Machine) onRegistered(in *v1.RegisterDone) []Effect {
 			m.seq, m.hasSeq = in.GetSeq(), true
 			effects = append(effects, ReportSeq{Key: m.key, Seq: m.seq})
 		}
-		return append(effects, m.restart(slog.LevelError, "registration failed: "+in.GetError(), true)...)
+		return append(effects, m.restart(slog.LevelError, "registration failed: "+in.GetFailure().GetMessage(), true)...)
 	}
 	m.phase = phaseRegistered
 	m.failures = 0
@@ -262,11 +262,11 @@ func (m *Machine) onRegistered(in *v1.RegisterDone) []Effect {
 
 func (m *Machine) onTimer(in *v1.TimerFired) []Effect {
 	switch {
-	case in.GetName() == timerConnect && m.phase == phaseConnecting:
+	case in.GetTimer() == timerConnect && m.phase == phaseConnecting:
 		return m.restart(slog.LevelWarn, fmt.Sprintf("no ZooKeeper session after %s", m.cfg.ConnectTimeout), true)
-	case in.GetName() == timerRedial && m.phase == phaseBackoff:
+	case in.GetTimer() == timerRedial && m.phase == phaseBackoff:
 		return m.dial()
-	case in.GetName() == timerSuspend && m.phase == phaseRegistered && !m.online && m.leading:
+	case in.GetTimer() == timerSuspend && m.phase == phaseRegistered && !m.online && m.leading:
 		// Kazoo's SUSPENDED: while we cannot reach ZooKeeper, another pod may hold the lock by now. Step down
 		// until the client reconnects (same session: contend again) or learns of the expiry (register again).
 		effects := []Effect{Log{Level: slog.LevelWarn, Msg: fmt.Sprintf("disconnected for %s: stepping down until ZooKeeper is back", m.cfg.SuspendAfter)}}

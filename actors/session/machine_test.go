@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func kinds(effects []Effect) []string {
 		case Deregister:
 			out = append(out, fmt.Sprintf("deregister#%d(%s)", e.Epoch, e.Path))
 		case StartTimer:
-			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, e.Name, e.After))
+			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, protocol.Name(e.Name), e.After))
 		case StartLeader:
 			out = append(out, fmt.Sprintf("leader#%d", e.Epoch))
 		case ReportSeq:
@@ -103,7 +104,7 @@ func TestSession_DisconnectWithinTheSessionIsNotAReset(t *testing.T) {
 	run(t, m, []step{
 		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
 		{connected(1, 7), nil},
-		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, nil}, // reconnected in time: nothing to do
+		{&v1.TimerFired{Timer: timerSuspend, Epoch: 1}, nil}, // reconnected in time: nothing to do
 	})
 	if !m.Status().GetRegistered() || m.Status().GetEpoch() != 1 {
 		t.Fatalf("a disconnect reset the session: %v", m.Status())
@@ -137,11 +138,11 @@ func TestSession_UnreachableZooKeeperBacksOff(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"askidentity"}},
 		{&v1.Identity{Key: "k1", Seq: 3, HasSeq: true}, []string{"dial#1", "timer#1(connect,5s)"}},
-		{&v1.TimerFired{Name: timerConnect, Epoch: 1}, []string{"close#1", "timer#2(redial,100ms)"}},
-		{&v1.TimerFired{Name: timerRedial, Epoch: 2}, []string{"dial#3", "timer#3(connect,5s)"}},
-		{&v1.TimerFired{Name: timerConnect, Epoch: 3}, []string{"close#3", "timer#4(redial,200ms)"}},
-		{&v1.TimerFired{Name: timerConnect, Epoch: 3}, nil}, // stale
-		{&v1.TimerFired{Name: timerRedial, Epoch: 4}, []string{"dial#5", "timer#5(connect,5s)"}},
+		{&v1.TimerFired{Timer: timerConnect, Epoch: 1}, []string{"close#1", "timer#2(redial,100ms)"}},
+		{&v1.TimerFired{Timer: timerRedial, Epoch: 2}, []string{"dial#3", "timer#3(connect,5s)"}},
+		{&v1.TimerFired{Timer: timerConnect, Epoch: 3}, []string{"close#3", "timer#4(redial,200ms)"}},
+		{&v1.TimerFired{Timer: timerConnect, Epoch: 3}, nil}, // stale
+		{&v1.TimerFired{Timer: timerRedial, Epoch: 4}, []string{"dial#5", "timer#5(connect,5s)"}},
 		{connected(5, 1), []string{"register#5(k1,3)"}},
 		{&v1.RegisterDone{Epoch: 5, Path: "/p", Seq: 3}, []string{"leader#5"}},
 		// Success resets the backoff.
@@ -158,7 +159,7 @@ func TestSession_RegistrationFailureRetriesOnANewClient(t *testing.T) {
 		{nil, []string{"askidentity"}},
 		{&v1.Identity{Key: "k1"}, []string{"dial#1", "timer#1(connect,5s)"}},
 		{connected(1, 7), []string{"register#1(k1,-)"}},
-		{&v1.RegisterDone{Epoch: 1, Error: "boom"}, []string{"close#1", "timer#2(redial,100ms)"}},
+		{&v1.RegisterDone{Epoch: 1, Failure: protocol.Other("boom")}, []string{"close#1", "timer#2(redial,100ms)"}},
 	})
 }
 
@@ -225,7 +226,7 @@ func TestSession_LongDisconnectStepsDownUntilReconnected(t *testing.T) {
 	m.Handle(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"})
 	run(t, m, []step{
 		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
-		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, []string{"stopleader"}},
+		{&v1.TimerFired{Timer: timerSuspend, Epoch: 1}, []string{"stopleader"}},
 	})
 	if m.Status().GetRole() != v1.Role_ROLE_FOLLOWER || !m.Status().GetRegistered() {
 		t.Fatalf("status %v", m.Status())
@@ -234,7 +235,7 @@ func TestSession_LongDisconnectStepsDownUntilReconnected(t *testing.T) {
 		{connected(1, 7), []string{"leader#1"}}, // same session: contend again
 		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
 		{state(1, v1.ZkState_ZK_STATE_EXPIRED), []string{"stopleader", "close#1", "dial#2", "timer#2(connect,5s)"}},
-		{&v1.TimerFired{Name: timerSuspend, Epoch: 1}, nil}, // stale
+		{&v1.TimerFired{Timer: timerSuspend, Epoch: 1}, nil}, // stale
 	})
 }
 
@@ -244,9 +245,9 @@ func TestSession_SeqOfANodeCreatedBeforeAFailureIsKept(t *testing.T) {
 		{nil, []string{"askidentity"}},
 		{&v1.Identity{Key: "k1"}, []string{"dial#1", "timer#1(connect,5s)"}},
 		{connected(1, 7), []string{"register#1(k1,-)"}},
-		{&v1.RegisterDone{Epoch: 1, Path: "/p/k1.0000000002", Seq: 2, HasSeq: true, Error: "connection lost"},
+		{&v1.RegisterDone{Epoch: 1, Path: "/p/k1.0000000002", Seq: 2, HasSeq: true, Failure: protocol.Other("connection lost")},
 			[]string{"seq(2)", "close#1", "timer#2(redial,100ms)"}},
-		{&v1.TimerFired{Name: timerRedial, Epoch: 2}, []string{"dial#3", "timer#3(connect,5s)"}},
+		{&v1.TimerFired{Timer: timerRedial, Epoch: 2}, []string{"dial#3", "timer#3(connect,5s)"}},
 		{connected(3, 8), []string{"register#3(k1,2)"}},
 	})
 }

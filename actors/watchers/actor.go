@@ -3,6 +3,7 @@ package watchers
 import (
 	"context"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync"
 
@@ -122,15 +123,15 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 	case Arm:
 		go watch(conn, e, tell) // ends when its watch fires or the connection closes (watch.go)
 	case Notify:
-		a.log.Debug("watch target changed", "kind", e.Kind, "path", e.Path, "event", e.Event)
+		a.log.Debug("watch target changed", "kind", protocol.Name(e.Kind), "path", e.Path, "change", protocol.Name(e.Change), "event", protocol.Name(e.Event))
 		if ctx.Parent() != nil {
-			ctx.Send(ctx.Parent(), &v1.Changed{Target: &v1.WatchTarget{Kind: e.Kind, Path: e.Path}, Event: e.Event})
+			ctx.Send(ctx.Parent(), e.Message())
 		}
 	case StartTimer:
 		if t, ok := a.timers[e.Generation]; ok {
 			t.Stop()
 		}
-		a.timers[e.Generation] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Name: e.Name, Epoch: e.Generation}) })
+		a.timers[e.Generation] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Generation}) })
 	case Log:
 		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}

@@ -90,11 +90,11 @@ func TestActor_PodNodeCreatedAndDeletedReportsChanged(t *testing.T) {
 	f.expect("pods " + web.Pods() + " armed")
 
 	node := f.create(web.PodPrefix("k1"), `{"ip":"10.0.0.1"}`, zk.EphemeralSequential)
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 	f.create(web.PodPrefix("k2"), `{"ip":"10.0.0.2"}`, zk.EphemeralSequential)
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 	f.remove(node)
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 }
 
 func TestActor_MissingPodsNodeIsWatchedUntilItAppears(t *testing.T) {
@@ -103,9 +103,9 @@ func TestActor_MissingPodsNodeIsWatchedUntilItAppears(t *testing.T) {
 	f.expect("pods " + web.Pods() + " armed")
 
 	f.ensure(web.Pods())
-	f.expect("pods " + web.Pods() + " created")
+	f.expect("pods " + web.Pods() + " node_created")
 	f.create(web.PodPrefix("k1"), `{}`, zk.EphemeralSequential)
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 }
 
 func TestActor_SnapshotReportsCreateSetAndDelete(t *testing.T) {
@@ -115,13 +115,13 @@ func TestActor_SnapshotReportsCreateSetAndDelete(t *testing.T) {
 	f.expect("snapshot " + db.Snapshot() + " armed")
 
 	f.create(db.Snapshot(), `{}`, zk.Ephemeral)
-	f.expect("snapshot " + db.Snapshot() + " created")
+	f.expect("snapshot " + db.Snapshot() + " node_created")
 	f.set(db.Snapshot(), `{"k1":{"ip":"10.0.0.1"}}`)
-	f.expect("snapshot " + db.Snapshot() + " data-changed")
+	f.expect("snapshot " + db.Snapshot() + " node_data_changed")
 	f.remove(db.Snapshot())
-	f.expect("snapshot " + db.Snapshot() + " deleted")
+	f.expect("snapshot " + db.Snapshot() + " node_deleted")
 	f.create(db.Snapshot(), `{}`, zk.Ephemeral)
-	f.expect("snapshot " + db.Snapshot() + " created")
+	f.expect("snapshot " + db.Snapshot() + " node_created")
 }
 
 func TestActor_ClusterListReportsNewClusters(t *testing.T) {
@@ -130,7 +130,7 @@ func TestActor_ClusterListReportsNewClusters(t *testing.T) {
 	f.watch(KindClusters, "")
 	f.expect("clusters " + zk.Root + " armed")
 	f.ensure(db.Pods())
-	f.expect("clusters " + zk.Root + " children-changed")
+	f.expect("clusters " + zk.Root + " node_children_changed")
 }
 
 func TestActor_ReplacedSetIgnoresTheDroppedTarget(t *testing.T) {
@@ -146,11 +146,11 @@ func TestActor_ReplacedSetIgnoresTheDroppedTarget(t *testing.T) {
 	// The dropped target's watch still fires; its event must go nowhere.
 	mark := f.logs.mark()
 	f.create(db.Snapshot(), `{}`, zk.Ephemeral)
-	f.logs.waitFor(t, mark, "ignoring a stale watch event created", "path="+db.Snapshot())
+	f.logs.waitFor(t, mark, "ignoring a stale watch event node_created", "path="+db.Snapshot())
 	f.none()
 
 	f.create(web.PodPrefix("k1"), `{}`, zk.EphemeralSequential)
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 	f.none()
 }
 
@@ -166,9 +166,9 @@ func TestActor_DisconnectRearmsAfterReconnectWithAChange(t *testing.T) {
 	}
 	// A watch asked for while the connection is down cannot be set: reported at once, retried with backoff.
 	f.watch(KindPods, web.Pods(), KindSnapshot, db.Snapshot())
-	f.expect("snapshot " + db.Snapshot() + " watch-failed")
+	f.expect("snapshot " + db.Snapshot() + " failed")
 	f.clk.Advance(testBackoff.Initial) // the retry is scheduled before the report goes out
-	f.expect("snapshot " + db.Snapshot() + " watch-failed")
+	f.expect("snapshot " + db.Snapshot() + " failed")
 
 	// Meanwhile the pods change and the snapshot appears; the pods watch survives the disconnection and
 	// fires once the session is back.
@@ -177,15 +177,15 @@ func TestActor_DisconnectRearmsAfterReconnectWithAChange(t *testing.T) {
 	if err := f.srv.Reconnect(f.conn.SessionID()); err != nil {
 		t.Fatal(err)
 	}
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 	f.clk.Advance(2 * testBackoff.Initial)
 	f.expect("snapshot " + db.Snapshot() + " rearmed")
 
 	// Both watches work again.
 	f.set(db.Snapshot(), `{"k":{}}`)
-	f.expect("snapshot " + db.Snapshot() + " data-changed")
+	f.expect("snapshot " + db.Snapshot() + " node_data_changed")
 	f.create(web.PodPrefix("k2"), `{}`, zk.EphemeralSequential)
-	f.expect("pods " + web.Pods() + " children-changed")
+	f.expect("pods " + web.Pods() + " node_children_changed")
 }
 
 func TestActor_ExpiredSessionReportsTheLostWatchAndKeepsRetrying(t *testing.T) {
@@ -197,12 +197,12 @@ func TestActor_ExpiredSessionReportsTheLostWatchAndKeepsRetrying(t *testing.T) {
 	if err := f.srv.Expire(f.conn.SessionID()); err != nil {
 		t.Fatal(err)
 	}
-	f.expect("pods " + web.Pods() + " not-watching")
+	f.expect("pods " + web.Pods() + " lost")
 	// The session is gone for good: every retry fails until the parent stops us, at the backoff's pace.
 	f.clk.Advance(testBackoff.Initial)
-	f.expect("pods " + web.Pods() + " watch-failed")
+	f.expect("pods " + web.Pods() + " failed")
 	f.clk.Advance(2 * testBackoff.Initial)
-	f.expect("pods " + web.Pods() + " watch-failed")
+	f.expect("pods " + web.Pods() + " failed")
 }
 
 func TestActor_RestartRearmsTheLastSet(t *testing.T) {
@@ -217,7 +217,7 @@ func TestActor_RestartRearmsTheLastSet(t *testing.T) {
 	// Two watches are on pods/ now, the old incarnation's and the new one's; only the new one reports.
 	mark := f.logs.mark()
 	f.create(web.PodPrefix("k1"), `{}`, zk.EphemeralSequential)
-	f.expect("pods " + web.Pods() + " children-changed")
-	f.logs.waitFor(t, mark, "ignoring a stale watch event children-changed", "path="+web.Pods())
+	f.expect("pods " + web.Pods() + " node_children_changed")
+	f.logs.waitFor(t, mark, "ignoring a stale watch event node_children_changed", "path="+web.Pods())
 	f.none()
 }

@@ -1,5 +1,5 @@
 // Package watchers is the child of the cluster model (DESIGN §4, §7) that keeps one-shot ZooKeeper watches
-// armed on a set of targets and tells its parent v1.Changed{target, event} whenever one of them fires. The
+// armed on a set of targets and tells its parent v1.Changed{target, kind, event} whenever one of them fires. The
 // model is level-triggered (STYLE 7): a Changed only means "read again", never "this is what changed".
 //
 // # Input and output
@@ -15,13 +15,13 @@
 //	clusters  ChildrenW on /ochopod/clusters (zk.Root, also when the path is empty), missing node as pods
 //	pod       as snapshot: a pod node still registering, until its payload holds its seq
 //
-// The parent gets Changed{target, event} with event one of
+// The parent gets Changed{target, kind, event} with kind (v1.ChangeKind) one of
 //
 //	armed             a new target's first watch is set: read, so nothing before the watch is missed
-//	created, deleted, data-changed, children-changed
-//	                  the watch fired, and it is already set again (see below)
-//	not-watching      the watch was lost without its event (session expired, client closed): retrying
-//	watch-failed      a watch could not be set (connection lost...): retrying
+//	fired             the watch fired with event (v1.ZkEvent: node created, deleted, data or children
+//	                  changed), and it is already set again (see below)
+//	lost              the watch was lost without its event (session expired, client closed): retrying
+//	failed            a watch could not be set (connection lost...): retrying
 //	rearmed           a watch is set again after one of the two above
 //
 // # Re-arm first, report second
@@ -43,10 +43,10 @@
 //	fired: │                ▼       ChildrenW          │
 //	re-arm └─────────────  armed                    backoff
 //	                        │                          ▲
-//	                        └── watch lost ────────────┤ reports "not-watching" at once
-//	               arming ───── call failed ───────────┘ reports "watch-failed" at once
+//	                        └── watch lost ────────────┤ reports "lost" at once
+//	               arming ───── call failed ───────────┘ reports "failed" at once
 //
-// The pending event is "armed" for a new target, the fired event's name after a fire, "rearmed" after a
+// The pending event is "armed" for a new target, "fired" with its event after a fire, "rearmed" after a
 // failure or loss.
 //
 // A target leaves the machine only through a WatchSet that drops it. Retries never stop on their own: a

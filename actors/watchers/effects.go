@@ -1,6 +1,8 @@
 package watchers
 
 import (
+	"github.com/ochopod/ochopod/actors/protocol"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"log/slog"
 	"time"
 )
@@ -37,16 +39,17 @@ type Arm struct {
 	Call       Call
 }
 
-// Notify: tell the parent v1.Changed{Target{Kind, Path}, Event}.
+// Notify: tell the parent v1.Changed{Target{Kind, Path}, Kind: Change, Event}.
 type Notify struct {
-	Kind  string
-	Path  string
-	Event string
+	Kind   v1.WatchKind
+	Path   string
+	Change v1.ChangeKind
+	Event  v1.ZkEvent // the event the watch fired with, or not-watching when it was lost
 }
 
 // StartTimer: after After, feed v1.TimerFired{Name, Epoch: Generation} back.
 type StartTimer struct {
-	Name       string
+	Name       v1.Timer
 	Generation uint64
 	After      time.Duration
 }
@@ -56,6 +59,21 @@ type Log struct {
 	Level slog.Level
 	Msg   string
 	Args  []any
+}
+
+// Message is the v1.Changed the parent gets.
+func (e Notify) Message() *v1.Changed {
+	return &v1.Changed{Target: &v1.WatchTarget{Kind: e.Kind, Path: e.Path}, Kind: e.Change, Event: e.Event}
+}
+
+// Describe renders a Changed as "kind path what" for logs and tests: what is the event a watch fired with,
+// else the change ("armed", "rearmed", "failed", "lost").
+func Describe(c *v1.Changed) string {
+	what := protocol.Name(c.GetKind())
+	if c.GetKind() == v1.ChangeKind_CHANGE_KIND_FIRED {
+		what = protocol.Name(c.GetEvent())
+	}
+	return protocol.Name(c.GetTarget().GetKind()) + " " + c.GetTarget().GetPath() + " " + what
 }
 
 func (Arm) isEffect()        {}

@@ -77,7 +77,7 @@ func (p *parent) Receive(ctx actor.Context) {
 	}
 }
 
-func (h *harness) watch(targets ...string) {
+func (h *harness) watch(targets ...any) {
 	h.sys.Root.Send(h.parent, set(targets...))
 }
 
@@ -86,7 +86,7 @@ func (h *harness) crash() {
 }
 
 func render(c *v1.Changed) string {
-	return c.GetTarget().GetKind() + " " + c.GetTarget().GetPath() + " " + c.GetEvent()
+	return Describe(c)
 }
 
 // expect waits for the next Changed and checks it is "kind path event".

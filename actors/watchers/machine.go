@@ -1,6 +1,7 @@
 package watchers
 
 import (
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -10,21 +11,23 @@ import (
 
 // Target kinds (WatchTarget.kind).
 const (
-	KindPods     = "pods"
-	KindSnapshot = "snapshot"
-	KindClusters = "clusters"
-	KindPod      = "pod" // a pod node still registering: watched as a snapshot is
+	KindPods     = v1.WatchKind_WATCH_KIND_PODS
+	KindSnapshot = v1.WatchKind_WATCH_KIND_SNAPSHOT
+	KindClusters = v1.WatchKind_WATCH_KIND_CLUSTERS
+	KindPod      = v1.WatchKind_WATCH_KIND_POD // a pod node still registering: watched as a snapshot is
 )
 
-// Events the watchers report besides ZooKeeper's own (zk.EventType's strings); see the package doc.
+// What the watchers report (Changed.kind); see the package doc.
 const (
-	EventArmed   = "armed"
-	EventRearmed = "rearmed"
-	EventFailed  = "watch-failed"
+	ChangeFired   = v1.ChangeKind_CHANGE_KIND_FIRED
+	ChangeArmed   = v1.ChangeKind_CHANGE_KIND_ARMED
+	ChangeRearmed = v1.ChangeKind_CHANGE_KIND_REARMED
+	ChangeFailed  = v1.ChangeKind_CHANGE_KIND_FAILED
+	ChangeLost    = v1.ChangeKind_CHANGE_KIND_LOST
 )
 
 // timerRearm names the retry timer of a target whose watch failed or was lost.
-const timerRearm = "rearm"
+const timerRearm = v1.Timer_TIMER_REARM
 
 type state int
 
@@ -36,12 +39,15 @@ const (
 
 // target is one watched thing and where its watch stands.
 type target struct {
-	kind, path string
-	state      state
-	call       Call
-	gen        uint64 // generation of the arm, event or timer this target waits for
-	failures   int    // consecutive failures, for the backoff
-	report     string // event to tell the parent once the watch is set again; "" none
+	kind     v1.WatchKind
+	path     string
+	state    state
+	call     Call
+	gen      uint64 // generation of the arm, event or timer this target waits for
+	failures int    // consecutive failures, for the backoff
+	// What to tell the parent once the watch is set again (unspecified: nothing), and the event it fired with.
+	report v1.ChangeKind
+	event  v1.ZkEvent
 }
 
 // MachineConfig holds the watchers' settings.
@@ -77,14 +83,14 @@ func (m *Machine) Handle(in any) []Effect {
 	case *v1.NodeChanged:
 		return m.onChanged(in)
 	case *v1.TimerFired:
-		if in.GetName() != timerRearm {
+		if in.GetTimer() != timerRearm {
 			return nil
 		}
 		t := m.byGen(in.GetEpoch())
 		if t == nil || t.state != stateBackoff {
 			return nil
 		}
-		return m.arm(t, firstCall(t.kind, ""))
+		return m.arm(t, firstCall(t.kind, 0))
 	}
 	return nil
 }
@@ -93,7 +99,7 @@ func (m *Machine) Handle(in any) []Effect {
 func (m *Machine) Watching() []string {
 	out := make([]string, 0, len(m.targets))
 	for _, t := range m.targets {
-		out = append(out, t.kind+" "+t.path)
+		out = append(out, protocol.Name(t.kind)+" "+t.path)
 	}
 	return out
 }
@@ -101,35 +107,39 @@ func (m *Machine) Watching() []string {
 func (m *Machine) onSet(set *v1.WatchSet) []Effect {
 	var effects []Effect
 	next := make([]*target, 0, len(set.GetTargets()))
-	seen := map[[2]string]bool{}
+	type key struct {
+		kind v1.WatchKind
+		path string
+	}
+	seen := map[key]bool{}
 	for _, wt := range set.GetTargets() {
 		kind, p := wt.GetKind(), wt.GetPath()
 		if kind == KindClusters && p == "" {
 			p = zk.Root
 		}
 		if kind != KindPods && !watchesData(kind) && kind != KindClusters {
-			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring a watch target of unknown kind", Args: []any{"kind", kind, "path", p}})
+			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring a watch target of unknown kind", Args: []any{"kind", protocol.Name(kind), "path", p}})
 			continue
 		}
 		if err := zk.ValidatePath(p); err != nil {
-			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring a watch target with a bad path", Args: []any{"kind", kind, "path", p, "err", err}})
+			effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring a watch target with a bad path", Args: []any{"kind", protocol.Name(kind), "path", p, "err", err}})
 			continue
 		}
-		if seen[[2]string{kind, p}] {
+		if seen[key{kind, p}] {
 			continue
 		}
-		seen[[2]string{kind, p}] = true
+		seen[key{kind, p}] = true
 		if t := m.find(kind, p); t != nil {
 			next = append(next, t) // still wanted: its watch stays as it is
 			continue
 		}
-		t := &target{kind: kind, path: p, report: EventArmed}
+		t := &target{kind: kind, path: p, report: ChangeArmed}
 		next = append(next, t)
-		effects = append(effects, m.arm(t, firstCall(kind, ""))...)
+		effects = append(effects, m.arm(t, firstCall(kind, 0))...)
 	}
 	for _, t := range m.targets {
-		if !seen[[2]string{t.kind, t.path}] {
-			effects = append(effects, Log{Level: slog.LevelDebug, Msg: "dropping a watch target", Args: []any{"kind", t.kind, "path", t.path}})
+		if !seen[key{t.kind, t.path}] {
+			effects = append(effects, Log{Level: slog.LevelDebug, Msg: "dropping a watch target", Args: []any{"kind", protocol.Name(t.kind), "path", t.path}})
 		}
 	}
 	m.targets = next
@@ -142,8 +152,8 @@ func (m *Machine) onWatched(in *v1.NodeWatched) []Effect {
 		return m.stale("watch set", in.GetPath(), in.GetGeneration())
 	}
 	switch {
-	case in.GetError() != "":
-		return m.fail(t, EventFailed, "cannot set a watch: "+in.GetError())
+	case in.GetFailure() != nil:
+		return m.fail(t, ChangeFailed, 0, "cannot set a watch: "+in.GetFailure().GetMessage())
 	case t.call == CallChildren && !in.GetExists():
 		// The node is missing (a cluster nobody registered in yet): wait for it to appear.
 		return m.arm(t, CallExists)
@@ -154,24 +164,24 @@ func (m *Machine) onWatched(in *v1.NodeWatched) []Effect {
 	}
 	t.state = stateArmed
 	t.failures = 0
-	if t.report == "" {
+	if t.report == 0 {
 		return nil
 	}
-	ev := t.report
-	t.report = ""
-	return []Effect{Notify{Kind: t.kind, Path: t.path, Event: ev}}
+	change, ev := t.report, t.event
+	t.report, t.event = 0, 0
+	return []Effect{Notify{Kind: t.kind, Path: t.path, Change: change, Event: ev}}
 }
 
 func (m *Machine) onChanged(in *v1.NodeChanged) []Effect {
 	t := m.byGen(in.GetGeneration())
 	if t == nil || t.state != stateArmed || t.path != in.GetPath() {
-		return m.stale("watch event "+in.GetEvent(), in.GetPath(), in.GetGeneration())
+		return m.stale("watch event "+protocol.Name(in.GetEvent()), in.GetPath(), in.GetGeneration())
 	}
-	if in.GetEvent() == zk.EventNotWatching.String() {
-		return m.fail(t, in.GetEvent(), "watch lost")
+	if in.GetEvent() == v1.ZkEvent_ZK_EVENT_NOT_WATCHING {
+		return m.fail(t, ChangeLost, in.GetEvent(), "watch lost")
 	}
 	// Set the watch again first, report once it is set (see the package doc: re-arm first, report second).
-	t.report = in.GetEvent()
+	t.report, t.event = ChangeFired, in.GetEvent()
 	return m.arm(t, firstCall(t.kind, in.GetEvent()))
 }
 
@@ -182,19 +192,19 @@ func (m *Machine) arm(t *target, call Call) []Effect {
 	return []Effect{Arm{Generation: t.gen, Path: t.path, Call: call}}
 }
 
-// fail reports event to the parent at once (look again: something may have changed while no watch was set)
+// fail reports change (and the event, if any) to the parent at once (look again: something may have changed while no watch was set)
 // and retries after a backoff. The timer is started before the report, so that when the parent hears of it
 // the retry is already scheduled on the clock.
-func (m *Machine) fail(t *target, event, why string) []Effect {
+func (m *Machine) fail(t *target, change v1.ChangeKind, event v1.ZkEvent, why string) []Effect {
 	t.failures++
 	m.gen++
 	t.gen, t.state = m.gen, stateBackoff
-	t.report = EventRearmed
+	t.report, t.event = ChangeRearmed, 0
 	delay := m.cfg.Backoff.Delay(t.failures)
 	return []Effect{
-		Log{Level: slog.LevelWarn, Msg: why, Args: []any{"kind", t.kind, "path", t.path, "retry_in", delay, "failures", t.failures}},
+		Log{Level: slog.LevelWarn, Msg: why, Args: []any{"kind", protocol.Name(t.kind), "path", t.path, "retry_in", delay, "failures", t.failures}},
 		StartTimer{Name: timerRearm, Generation: t.gen, After: delay},
-		Notify{Kind: t.kind, Path: t.path, Event: event},
+		Notify{Kind: t.kind, Path: t.path, Change: change, Event: event},
 	}
 }
 
@@ -211,7 +221,7 @@ func (m *Machine) byGen(gen uint64) *target {
 	return nil
 }
 
-func (m *Machine) find(kind, p string) *target {
+func (m *Machine) find(kind v1.WatchKind, p string) *target {
 	for _, t := range m.targets {
 		if t.kind == kind && t.path == p {
 			return t
@@ -220,14 +230,14 @@ func (m *Machine) find(kind, p string) *target {
 	return nil
 }
 
-// firstCall is the call that (re-)arms a target of kind after event ("" for a first arm or a retry). A
+// firstCall is the call that (re-)arms a target of kind after event (none for a first arm or a retry). A
 // deleted pods/ or cluster list cannot be listed: watch for its return straight away.
-func firstCall(kind, event string) Call {
-	if watchesData(kind) || event == zk.EventNodeDeleted.String() {
+func firstCall(kind v1.WatchKind, event v1.ZkEvent) Call {
+	if watchesData(kind) || event == v1.ZkEvent_ZK_EVENT_NODE_DELETED {
 		return CallExists
 	}
 	return CallChildren
 }
 
 // watchesData tells the kinds watched with ExistsW on the node itself (its data, or its creation).
-func watchesData(kind string) bool { return kind == KindSnapshot || kind == KindPod }
+func watchesData(kind v1.WatchKind) bool { return kind == KindSnapshot || kind == KindPod }

@@ -2,6 +2,7 @@ package watchers
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"testing"
 	"time"
@@ -21,10 +22,11 @@ func newTestMachine() *Machine {
 	return NewMachine(MachineConfig{Backoff: backoff.Policy{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond}})
 }
 
-func set(targets ...string) *v1.WatchSet {
+// set is a WatchSet of (kind, path) pairs.
+func set(targets ...any) *v1.WatchSet {
 	s := &v1.WatchSet{}
 	for i := 0; i+1 < len(targets); i += 2 {
-		s.Targets = append(s.Targets, &v1.WatchTarget{Kind: targets[i], Path: targets[i+1]})
+		s.Targets = append(s.Targets, &v1.WatchTarget{Kind: targets[i].(v1.WatchKind), Path: targets[i+1].(string)})
 	}
 	return s
 }
@@ -51,9 +53,9 @@ func kinds(effects []Effect) []string {
 		case Arm:
 			out = append(out, fmt.Sprintf("arm#%d %s(%s)", e.Generation, e.Call, short(e.Path)))
 		case Notify:
-			out = append(out, fmt.Sprintf("notify %s %s %s", e.Kind, short(e.Path), e.Event))
+			out = append(out, "notify "+Describe(Notify{Kind: e.Kind, Path: short(e.Path), Change: e.Change, Event: e.Event}.Message()))
 		case StartTimer:
-			out = append(out, fmt.Sprintf("timer#%d %s %s", e.Generation, e.Name, e.After))
+			out = append(out, fmt.Sprintf("timer#%d %s %s", e.Generation, protocol.Name(e.Name), e.After))
 		}
 	}
 	return out
@@ -79,11 +81,11 @@ func watched(gen uint64, p string, exists bool) *v1.NodeWatched {
 }
 
 func failed(gen uint64, p string) *v1.NodeWatched {
-	return &v1.NodeWatched{Generation: gen, Path: p, Error: "zk: connection lost"}
+	return &v1.NodeWatched{Generation: gen, Path: p, Failure: protocol.Other("zk: connection lost")}
 }
 
 func changed(gen uint64, p string, ev zk.EventType) *v1.NodeChanged {
-	return &v1.NodeChanged{Generation: gen, Path: p, Event: ev.String()}
+	return &v1.NodeChanged{Generation: gen, Path: p, Event: protocol.Event(zk.WatchEvent{Type: ev}, true)}
 }
 
 func TestWatchers_NewTargetsAreArmedThenReported(t *testing.T) {
@@ -107,9 +109,9 @@ func TestWatchers_FiredWatchIsRearmedBeforeItIsReported(t *testing.T) {
 		{set(KindPods, pods), []string{"arm#1 children(web/pods)"}},
 		{watched(1, pods, true), []string{"notify pods web/pods armed"}},
 		{changed(1, pods, zk.EventNodeChildrenChanged), []string{"arm#2 children(web/pods)"}},
-		{watched(2, pods, true), []string{"notify pods web/pods children-changed"}},
+		{watched(2, pods, true), []string{"notify pods web/pods node_children_changed"}},
 		{changed(2, pods, zk.EventNodeChildrenChanged), []string{"arm#3 children(web/pods)"}},
-		{watched(3, pods, true), []string{"notify pods web/pods children-changed"}},
+		{watched(3, pods, true), []string{"notify pods web/pods node_children_changed"}},
 	})
 }
 
@@ -120,10 +122,10 @@ func TestWatchers_MissingPodsNodeIsWatchedUntilItAppears(t *testing.T) {
 		{watched(1, pods, false), []string{"arm#2 exists(web/pods)"}}, // no node: no watch, wait for it
 		{watched(2, pods, false), []string{"notify pods web/pods armed"}},
 		{changed(2, pods, zk.EventNodeCreated), []string{"arm#3 children(web/pods)"}},
-		{watched(3, pods, true), []string{"notify pods web/pods created"}},
+		{watched(3, pods, true), []string{"notify pods web/pods node_created"}},
 		// The node goes: watch for its return straight away.
 		{changed(3, pods, zk.EventNodeDeleted), []string{"arm#4 exists(web/pods)"}},
-		{watched(4, pods, false), []string{"notify pods web/pods deleted"}},
+		{watched(4, pods, false), []string{"notify pods web/pods node_deleted"}},
 	})
 }
 
@@ -145,11 +147,11 @@ func TestWatchers_SnapshotReportsCreateChangeAndDelete(t *testing.T) {
 		{set(KindSnapshot, snap), []string{"arm#1 exists(db/snapshot)"}},
 		{watched(1, snap, false), []string{"notify snapshot db/snapshot armed"}},
 		{changed(1, snap, zk.EventNodeCreated), []string{"arm#2 exists(db/snapshot)"}},
-		{watched(2, snap, true), []string{"notify snapshot db/snapshot created"}},
+		{watched(2, snap, true), []string{"notify snapshot db/snapshot node_created"}},
 		{changed(2, snap, zk.EventNodeDataChanged), []string{"arm#3 exists(db/snapshot)"}},
-		{watched(3, snap, true), []string{"notify snapshot db/snapshot data-changed"}},
+		{watched(3, snap, true), []string{"notify snapshot db/snapshot node_data_changed"}},
 		{changed(3, snap, zk.EventNodeDeleted), []string{"arm#4 exists(db/snapshot)"}},
-		{watched(4, snap, false), []string{"notify snapshot db/snapshot deleted"}},
+		{watched(4, snap, false), []string{"notify snapshot db/snapshot node_deleted"}},
 	})
 }
 
@@ -168,7 +170,7 @@ func TestWatchers_ReplacedSetIgnoresDroppedTargets(t *testing.T) {
 		{set(KindPods, pods, KindSnapshot, other, KindSnapshot, snap), []string{"arm#5 exists(db/snapshot)"}},
 		{changed(2, snap, zk.EventNodeDeleted), nil},
 		{watched(5, snap, true), []string{"notify snapshot db/snapshot armed"}},
-		{watched(4, pods, true), []string{"notify pods web/pods children-changed"}},
+		{watched(4, pods, true), []string{"notify pods web/pods node_children_changed"}},
 		// An empty set drops everything.
 		{set(), nil},
 		{changed(5, snap, zk.EventNodeDeleted), nil},
@@ -183,21 +185,21 @@ func TestWatchers_FailedWatchIsReportedAndRetriedWithBackoff(t *testing.T) {
 	run(t, m, []step{
 		{set(KindPods, pods), []string{"arm#1 children(web/pods)"}},
 		// Report at once (look again), timer first so it is scheduled when the parent hears of it.
-		{failed(1, pods), []string{"timer#2 rearm 100ms", "notify pods web/pods watch-failed"}},
-		{&v1.TimerFired{Name: timerRearm, Epoch: 1}, nil}, // stale epoch
-		{&v1.TimerFired{Name: "other", Epoch: 2}, nil},    // not ours
-		{&v1.TimerFired{Name: timerRearm, Epoch: 2}, []string{"arm#3 children(web/pods)"}},
-		{failed(3, pods), []string{"timer#4 rearm 200ms", "notify pods web/pods watch-failed"}},
-		{&v1.TimerFired{Name: timerRearm, Epoch: 4}, []string{"arm#5 children(web/pods)"}},
-		{failed(5, pods), []string{"timer#6 rearm 400ms", "notify pods web/pods watch-failed"}},
-		{&v1.TimerFired{Name: timerRearm, Epoch: 6}, []string{"arm#7 children(web/pods)"}},
-		{failed(7, pods), []string{"timer#8 rearm 400ms", "notify pods web/pods watch-failed"}}, // capped
-		{&v1.TimerFired{Name: timerRearm, Epoch: 8}, []string{"arm#9 children(web/pods)"}},
+		{failed(1, pods), []string{"timer#2 rearm 100ms", "notify pods web/pods failed"}},
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 1}, nil},           // stale epoch
+		{&v1.TimerFired{Timer: v1.Timer_TIMER_PROBE, Epoch: 2}, nil}, // not ours
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 2}, []string{"arm#3 children(web/pods)"}},
+		{failed(3, pods), []string{"timer#4 rearm 200ms", "notify pods web/pods failed"}},
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 4}, []string{"arm#5 children(web/pods)"}},
+		{failed(5, pods), []string{"timer#6 rearm 400ms", "notify pods web/pods failed"}},
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 6}, []string{"arm#7 children(web/pods)"}},
+		{failed(7, pods), []string{"timer#8 rearm 400ms", "notify pods web/pods failed"}}, // capped
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 8}, []string{"arm#9 children(web/pods)"}},
 		{watched(9, pods, true), []string{"notify pods web/pods rearmed"}},
-		{&v1.TimerFired{Name: timerRearm, Epoch: 8}, nil}, // duplicate
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 8}, nil}, // duplicate
 		// Success resets the backoff.
 		{changed(9, pods, zk.EventNodeChildrenChanged), []string{"arm#10 children(web/pods)"}},
-		{failed(10, pods), []string{"timer#11 rearm 100ms", "notify pods web/pods watch-failed"}},
+		{failed(10, pods), []string{"timer#11 rearm 100ms", "notify pods web/pods failed"}},
 	})
 }
 
@@ -206,8 +208,8 @@ func TestWatchers_LostWatchIsReportedAndRearmed(t *testing.T) {
 	run(t, m, []step{
 		{set(KindSnapshot, snap), []string{"arm#1 exists(db/snapshot)"}},
 		{watched(1, snap, true), []string{"notify snapshot db/snapshot armed"}},
-		{changed(1, snap, zk.EventNotWatching), []string{"timer#2 rearm 100ms", "notify snapshot db/snapshot not-watching"}},
-		{&v1.TimerFired{Name: timerRearm, Epoch: 2}, []string{"arm#3 exists(db/snapshot)"}},
+		{changed(1, snap, zk.EventNotWatching), []string{"timer#2 rearm 100ms", "notify snapshot db/snapshot lost"}},
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 2}, []string{"arm#3 exists(db/snapshot)"}},
 		{watched(3, snap, true), []string{"notify snapshot db/snapshot rearmed"}},
 	})
 }
@@ -216,9 +218,9 @@ func TestWatchers_DroppedTargetInBackoffIsNotRetried(t *testing.T) {
 	m := newTestMachine()
 	run(t, m, []step{
 		{set(KindSnapshot, snap), []string{"arm#1 exists(db/snapshot)"}},
-		{failed(1, snap), []string{"timer#2 rearm 100ms", "notify snapshot db/snapshot watch-failed"}},
+		{failed(1, snap), []string{"timer#2 rearm 100ms", "notify snapshot db/snapshot failed"}},
 		{set(), nil},
-		{&v1.TimerFired{Name: timerRearm, Epoch: 2}, nil},
+		{&v1.TimerFired{Timer: timerRearm, Epoch: 2}, nil},
 	})
 }
 
@@ -240,7 +242,7 @@ func TestWatchers_StaleAndMisplacedInputsAreIgnored(t *testing.T) {
 func TestWatchers_BadTargetsAreSkippedAndDuplicatesMerged(t *testing.T) {
 	m := newTestMachine()
 	run(t, m, []step{
-		{set("bogus", pods, KindPods, "relative/path", KindSnapshot, "/trailing/", KindPods, pods, KindPods, pods,
+		{set(v1.WatchKind(99), pods, KindPods, "relative/path", KindSnapshot, "/trailing/", KindPods, pods, KindPods, pods,
 			KindClusters, "", KindClusters, zk.Root), []string{"arm#1 children(web/pods)", "arm#2 children(" + zk.Root + ")"}},
 	})
 	if got := m.Watching(); !reflect.DeepEqual(got, []string{"pods " + pods, "clusters " + zk.Root}) {

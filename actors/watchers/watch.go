@@ -3,6 +3,7 @@ package watchers
 import (
 	"errors"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -33,16 +34,12 @@ func watch(c zk.Conn, e Arm, tell func(any)) {
 	}
 	out := &v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: exists}
 	if err != nil {
-		out.Error = fmt.Errorf("%s watch on %s: %w", e.Call, e.Path, err).Error()
+		out.Failure = protocol.Failure(fmt.Errorf("%s watch on %s: %w", e.Call, e.Path, err))
 	}
 	tell(out)
 	if err != nil || ch == nil {
 		return
 	}
 	ev, open := <-ch
-	kind := zk.EventNotWatching.String()
-	if open {
-		kind = ev.Type.String()
-	}
-	tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: kind})
+	tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
 }

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"github.com/ochopod/ochopod/actors/protocol"
+	"slices"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
@@ -21,19 +23,19 @@ func describe(w sink, msg any) {
 		w.num(int64(m.GetEpoch()))
 		w.str(m.GetState().String())
 		w.num(m.GetSessionId())
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.RegisterDone:
 		w.str("RegisterDone")
 		w.num(int64(m.GetEpoch()))
 		w.str(m.GetPath())
 		w.num(m.GetSeq())
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.DeregisterDone:
 		w.str("DeregisterDone")
 		w.num(int64(m.GetEpoch()))
 	case *v1.TimerFired:
 		w.str("TimerFired")
-		w.str(m.GetName())
+		w.str(protocol.Name(m.GetTimer()))
 		w.num(int64(m.GetEpoch()))
 	case *v1.LeadershipChanged:
 		w.str("LeadershipChanged")
@@ -49,34 +51,35 @@ func describe(w sink, msg any) {
 		w.str("ContenderReady")
 		w.num(int64(m.GetGeneration()))
 		w.str(m.GetPath())
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.ContendersListed:
 		w.str("ContendersListed")
 		w.num(int64(m.GetGeneration()))
 		for _, c := range m.GetChildren() {
 			w.str(c)
 		}
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.NodeWatched:
 		w.str("NodeWatched")
 		w.num(int64(m.GetGeneration()))
 		w.str(m.GetPath())
 		w.str(yes(m.GetExists(), "exists"))
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.NodeChanged:
 		w.str("NodeChanged")
 		w.num(int64(m.GetGeneration()))
 		w.str(m.GetPath())
-		w.str(m.GetEvent())
+		w.str(protocol.Name(m.GetEvent()))
 	case *v1.WatchSet:
 		w.str("WatchSet")
 		for _, t := range m.GetTargets() {
-			w.str(t.GetKind() + ":" + t.GetPath())
+			w.str(protocol.Name(t.GetKind()) + ":" + t.GetPath())
 		}
 	case *v1.Changed:
 		w.str("Changed")
-		w.str(m.GetTarget().GetKind() + ":" + m.GetTarget().GetPath())
-		w.str(m.GetEvent())
+		w.str(protocol.Name(m.GetTarget().GetKind()) + ":" + m.GetTarget().GetPath())
+		w.str(protocol.Name(m.GetKind()))
+		w.str(protocol.Name(m.GetEvent()))
 	case *v1.ClusterRead:
 		w.str("ClusterRead")
 		w.num(int64(m.GetGeneration()))
@@ -89,24 +92,23 @@ func describe(w sink, msg any) {
 			w.str(k)
 		}
 		w.str("hash=" + m.GetHash())
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.PhaseDone:
 		w.str("PhaseDone")
 		w.num(int64(m.GetGeneration()))
 		for _, k := range m.GetDropped() {
 			w.str("dropped=" + k)
 		}
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.Written:
 		w.str("Written")
 		w.num(int64(m.GetGeneration()))
-		w.str(yes(m.GetFenced(), "fenced"))
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case *v1.CallbackDone:
 		w.str("CallbackDone")
-		w.str(m.GetCallback())
+		w.str(protocol.Name(m.GetCallback()))
 		w.num(int64(m.GetEpoch()))
-		errTok(w, m.GetError())
+		errTok(w, m.GetFailure())
 	case string:
 		w.str(m)
 	default:
@@ -121,17 +123,17 @@ func yes(b bool, s string) string {
 	return "!" + s
 }
 
-func errTok(w sink, e string) {
-	if e != "" {
-		w.str("err=" + e)
+func errTok(w sink, f *v1.Failure) {
+	if f != nil {
+		w.str("err=" + protocol.Name(f.GetKind()) + ":" + f.GetMessage())
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }

@@ -192,7 +192,7 @@ func (s *Sim) missedChange() bool {
 			}
 			cfg := s.machineConfig(c)
 			read := model.ReadCluster(s.admin, cfg, nil, 0, noLog())
-			if read.GetError() != "" {
+			if read.GetFailure() != nil {
 				continue
 			}
 			deps := rawMap(read.GetDependencies())

@@ -10,6 +10,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 
 	"github.com/ochopod/ochopod/actors/watchers"
@@ -38,7 +39,7 @@ func armWatch(t *task, c zk.Conn, e watchers.Arm) {
 	}
 	out := &v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: exists}
 	if err != nil {
-		out.Error = fmt.Errorf("%s watch on %s: %w", e.Call, e.Path, err).Error()
+		out.Failure = protocol.Failure(fmt.Errorf("%s watch on %s: %w", e.Call, e.Path, err))
 	}
 	t.tell(out)
 	if err != nil || ch == nil {
@@ -50,18 +51,11 @@ func armWatch(t *task, c zk.Conn, e watchers.Arm) {
 // existsWatch is the leader adapter's Watch effect: ExistsW, NodeWatched, then NodeChanged when it fires.
 func existsWatch(t *task, c zk.Conn, gen uint64, p string) {
 	ok, _, ch, err := c.ExistsW(p)
-	t.tell(&v1.NodeWatched{Generation: gen, Path: p, Exists: ok, Error: errText(err)})
+	t.tell(&v1.NodeWatched{Generation: gen, Path: p, Exists: ok, Failure: protocol.Failure(err)})
 	if err != nil {
 		return
 	}
 	t.waitWatch(ch, gen, p)
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // noLog discards the production functions' logs: the trace records what matters.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/ochopod/ochopod/actors/protocol"
 	"time"
 
 	"github.com/ochopod/ochopod/actors/leader"
@@ -63,13 +64,13 @@ func (x *leaderAdapter) do(e leader.Effect) {
 		dir, key := p.cl.zc.Coordinator(), p.key
 		s.goIO(x.a, "contender", func(t *task) {
 			path, err := leader.FindOrCreateContender(conn, dir, key, noLog())
-			t.tell(&v1.ContenderReady{Generation: e.Generation, Path: path, Error: errText(err)})
+			t.tell(&v1.ContenderReady{Generation: e.Generation, Path: path, Failure: protocol.Failure(err)})
 		})
 	case leader.ListContenders:
 		dir := p.cl.zc.Coordinator()
 		s.goIO(x.a, "list", func(t *task) {
 			children, _, err := conn.Children(dir)
-			t.tell(&v1.ContendersListed{Generation: e.Generation, Children: children, Error: errText(err)})
+			t.tell(&v1.ContendersListed{Generation: e.Generation, Children: children, Failure: protocol.Failure(err)})
 		})
 	case leader.Watch:
 		s.goIO(x.a, "watch", func(t *task) { existsWatch(t, conn, e.Generation, e.Path) })
@@ -89,7 +90,7 @@ func (x *leaderAdapter) do(e leader.Effect) {
 		if x.timer != nil {
 			x.timer.Stop()
 		}
-		x.timer = x.a.timer(e.After, &v1.TimerFired{Name: e.Name, Epoch: e.Generation})
+		x.timer = x.a.timer(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Generation})
 	case leader.Log:
 		s.trace(x.a.who, "log", nil, e.Msg)
 	}

@@ -105,8 +105,8 @@ func (s *Sim) clusterConverged(c *cluster) error {
 	}
 	cfg := s.machineConfig(c)
 	read := model.ReadCluster(s.admin, cfg, nil, 0, noLog())
-	if read.GetError() != "" {
-		return fmt.Errorf("read: %s", read.GetError())
+	if read.GetFailure() != nil {
+		return fmt.Errorf("read: %s", read.GetFailure().GetMessage())
 	}
 	if got := sortedKeys(read.GetPods()); !slices.Equal(got, keys) {
 		return fmt.Errorf("pods/ holds %v, the live pods are %v", got, keys)

@@ -16,7 +16,7 @@ type modelAdapter struct {
 	m        *model.Machine
 	conn     zk.Conn
 	lock     string
-	timers   map[string]clock.Timer
+	timers   map[v1.Timer]clock.Timer
 	watchers *actor
 	phases   []*phaseRun // phases of this incarnation: stopping it cancels them (the adapter's ctx)
 	pods     *clusters.PodReader
@@ -25,7 +25,7 @@ type modelAdapter struct {
 func newModelAdapter(a *actor, conn zk.Conn, lock string) behaviour {
 	cfg := a.s.machineConfig(a.pod.cl)
 	cfg.FirstGeneration = firstGeneration(a)
-	return &modelAdapter{a: a, s: a.s, m: model.NewMachine(cfg), conn: conn, lock: lock, timers: map[string]clock.Timer{}, pods: &clusters.PodReader{}}
+	return &modelAdapter{a: a, s: a.s, m: model.NewMachine(cfg), conn: conn, lock: lock, timers: map[v1.Timer]clock.Timer{}, pods: &clusters.PodReader{}}
 }
 
 func (x *modelAdapter) start() {
@@ -43,7 +43,7 @@ func (x *modelAdapter) release() {
 	for _, name := range sortedKeys(x.timers) {
 		x.timers[name].Stop()
 	}
-	x.timers = map[string]clock.Timer{}
+	x.timers = map[v1.Timer]clock.Timer{}
 }
 
 func (x *modelAdapter) receive(env envelope) int {
@@ -96,12 +96,12 @@ func (x *modelAdapter) do(e model.Effect) {
 		})
 	case model.Probe:
 		// The pods in the sim have no probe; should the model ask, the answer is a plain status.
-		x.a.completion(&channel{}, &v1.CallbackDone{Callback: "probe", Epoch: e.Generation, Result: []byte("ok")})
+		x.a.completion(&channel{}, &v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: e.Generation, Result: []byte("ok")})
 	case model.StartTimer:
 		if t, ok := x.timers[e.Name]; ok {
 			t.Stop()
 		}
-		x.timers[e.Name] = x.a.timer(e.After, &v1.TimerFired{Name: e.Name, Epoch: e.Generation})
+		x.timers[e.Name] = x.a.timer(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Generation})
 	case model.Log:
 		s.trace(x.a.who, "log", nil, e.Msg)
 	}

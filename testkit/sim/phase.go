@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"net/http"
 
 	"github.com/ochopod/ochopod/actors/model"
@@ -224,6 +225,6 @@ func (ph *phaseRun) cancel() {
 
 func (ph *phaseRun) finish(err error) {
 	ph.finished = true
-	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Error: errText(err), Armed: ph.armed}
+	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Failure: protocol.Failure(err), Armed: ph.armed}
 	ph.s.send(ph.ch, ph.owner.pid, ph.owner.pid, ph.inc, done)
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"time"
 
 	"github.com/ochopod/ochopod/actors/session"
@@ -17,7 +18,7 @@ type sessionAdapter struct {
 	m       *session.Machine
 	conn    zk.Conn
 	epoch   uint64 // epoch of conn
-	timers  map[string]clock.Timer
+	timers  map[v1.Timer]clock.Timer
 	leader  *actor
 	closing []zk.Conn // clients closed off the actor; release makes sure they are
 }
@@ -31,7 +32,7 @@ func newSessionAdapter(a *actor) behaviour {
 		SuspendAfter: timeout / 3, Backoff: s.topo.backoff,
 		FirstEpoch: firstGeneration(a), // Props: each instance's epochs start past the previous instance's
 	}
-	return &sessionAdapter{a: a, s: s, m: session.NewMachine(cfg), timers: map[string]clock.Timer{}}
+	return &sessionAdapter{a: a, s: s, m: session.NewMachine(cfg), timers: map[v1.Timer]clock.Timer{}}
 }
 
 func (x *sessionAdapter) start() { x.apply(x.m.Start()) }
@@ -40,7 +41,7 @@ func (x *sessionAdapter) release() {
 	for _, name := range sortedKeys(x.timers) {
 		x.timers[name].Stop()
 	}
-	x.timers = map[string]clock.Timer{}
+	x.timers = map[v1.Timer]clock.Timer{}
 	if x.conn != nil {
 		x.conn.Close()
 		x.conn = nil
@@ -97,7 +98,7 @@ func (x *sessionAdapter) do(e session.Effect) {
 		conn, cl, base := x.conn, p.cl.zc, p.base
 		s.goIO(x.a, "register", func(t *task) {
 			path, seq, err := session.RegisterPod(conn, cl, e.Key, e.Seq, e.HasSeq, base, noLog())
-			t.tell(&v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != "", Error: errText(err)})
+			t.tell(&v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != "", Failure: protocol.Failure(err)})
 		})
 	case session.Deregister:
 		conn := x.conn
@@ -115,10 +116,10 @@ func (x *sessionAdapter) do(e session.Effect) {
 		if t, ok := x.timers[e.Name]; ok {
 			t.Stop()
 		}
-		if s.opts.NoStepDown && e.Name == "suspend" {
+		if s.opts.NoStepDown && e.Name == v1.Timer_TIMER_SUSPEND {
 			return // the broken variant: a leader that never steps down while cut off
 		}
-		x.timers[e.Name] = x.a.timer(e.After, &v1.TimerFired{Name: e.Name, Epoch: e.Epoch})
+		x.timers[e.Name] = x.a.timer(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Epoch})
 	case session.StartLeader:
 		if x.conn == nil || x.epoch != e.Epoch {
 			return
@@ -154,7 +155,7 @@ func (x *sessionAdapter) dial(epoch uint64) {
 	s, p := x.s, x.a.pod
 	conn, events, err := s.srv.Dial(zk.Ensemble{Servers: []string{"zkmem:2181"}}, s.topo.sessionTimeout)
 	if err != nil {
-		x.a.completion(nil, &v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Error: err.Error()})
+		x.a.completion(nil, &v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Failure: protocol.Failure(err)})
 		return
 	}
 	if x.conn != nil {

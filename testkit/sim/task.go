@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"github.com/ochopod/ochopod/actors/protocol"
 	"iter"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -144,11 +145,7 @@ func (s *Sim) poll() {
 	for _, w := range s.waits {
 		select {
 		case ev, open := <-w.ch:
-			kind := zk.EventNotWatching.String()
-			if open {
-				kind = ev.Type.String()
-			}
-			w.t.tell(&v1.NodeChanged{Generation: w.gen, Path: w.path, Event: kind})
+			w.t.tell(&v1.NodeChanged{Generation: w.gen, Path: w.path, Event: protocol.Event(ev, open)})
 		default:
 			waits = append(waits, w)
 		}
@@ -168,26 +165,10 @@ func (s *Sim) drainRelay(r *relay) bool {
 				return false
 			}
 			s.send(r.ch, r.to.pid, r.to.pid, r.inc, &v1.SessionStateChanged{
-				Epoch: r.epoch, State: stateOf(ev.State), SessionId: ev.SessionID, Server: ev.Server,
+				Epoch: r.epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server,
 			})
 		default:
 			return true
 		}
 	}
-}
-
-func stateOf(st zk.SessionState) v1.ZkState {
-	switch st {
-	case zk.StateConnecting:
-		return v1.ZkState_ZK_STATE_CONNECTING
-	case zk.StateConnected:
-		return v1.ZkState_ZK_STATE_CONNECTED
-	case zk.StateDisconnected:
-		return v1.ZkState_ZK_STATE_DISCONNECTED
-	case zk.StateExpired:
-		return v1.ZkState_ZK_STATE_EXPIRED
-	case zk.StateClosed:
-		return v1.ZkState_ZK_STATE_CLOSED
-	}
-	return v1.ZkState_ZK_STATE_UNSPECIFIED
 }

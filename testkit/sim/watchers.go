@@ -69,12 +69,12 @@ func (x *watchersAdapter) do(e watchers.Effect) {
 	case watchers.Arm:
 		s.goIO(x.a, "arm", func(t *task) { armWatch(t, conn, e) })
 	case watchers.Notify:
-		x.a.tell(x.a.parent, &v1.Changed{Target: &v1.WatchTarget{Kind: e.Kind, Path: e.Path}, Event: e.Event})
+		x.a.tell(x.a.parent, e.Message())
 	case watchers.StartTimer:
 		if t, ok := x.timers[e.Generation]; ok {
 			t.Stop()
 		}
-		x.timers[e.Generation] = x.a.timer(e.After, &v1.TimerFired{Name: e.Name, Epoch: e.Generation})
+		x.timers[e.Generation] = x.a.timer(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Generation})
 	case watchers.Log:
 		// Debug-level chatter (stale events); the trace has the messages already.
 	}

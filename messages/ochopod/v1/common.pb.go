@@ -23,12 +23,156 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Timer names every timer an actor sets (one enum for all machines: a typed protocol, not strings).
+type Timer int32
+
+const (
+	Timer_TIMER_UNSPECIFIED Timer = 0
+	// session: no ZooKeeper session within the connect timeout.
+	Timer_TIMER_CONNECT Timer = 1
+	// session: the backoff after a failure is over.
+	Timer_TIMER_REDIAL Timer = 2
+	// session: disconnected long enough that the lock may be someone else's.
+	Timer_TIMER_SUSPEND Timer = 3
+	// leader and model: a failed call is tried again.
+	Timer_TIMER_RETRY Timer = 4
+	// watchers: a failed or lost watch is set again.
+	Timer_TIMER_REARM Timer = 5
+	// model: the change settled, configure.
+	Timer_TIMER_DAMPER Timer = 6
+	// model: time to probe the cluster.
+	Timer_TIMER_PROBE Timer = 7
+	// executor: the tear-down's grace is over.
+	Timer_TIMER_GRACE Timer = 8
+	// lifecycle: the next sanity check is due.
+	Timer_TIMER_CHECK Timer = 9
+	// lifecycle: the backoff after a crash is over.
+	Timer_TIMER_RESTART Timer = 10
+)
+
+// Enum value maps for Timer.
+var (
+	Timer_name = map[int32]string{
+		0:  "TIMER_UNSPECIFIED",
+		1:  "TIMER_CONNECT",
+		2:  "TIMER_REDIAL",
+		3:  "TIMER_SUSPEND",
+		4:  "TIMER_RETRY",
+		5:  "TIMER_REARM",
+		6:  "TIMER_DAMPER",
+		7:  "TIMER_PROBE",
+		8:  "TIMER_GRACE",
+		9:  "TIMER_CHECK",
+		10: "TIMER_RESTART",
+	}
+	Timer_value = map[string]int32{
+		"TIMER_UNSPECIFIED": 0,
+		"TIMER_CONNECT":     1,
+		"TIMER_REDIAL":      2,
+		"TIMER_SUSPEND":     3,
+		"TIMER_RETRY":       4,
+		"TIMER_REARM":       5,
+		"TIMER_DAMPER":      6,
+		"TIMER_PROBE":       7,
+		"TIMER_GRACE":       8,
+		"TIMER_CHECK":       9,
+		"TIMER_RESTART":     10,
+	}
+)
+
+func (x Timer) Enum() *Timer {
+	p := new(Timer)
+	*p = x
+	return p
+}
+
+func (x Timer) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Timer) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_common_proto_enumTypes[0].Descriptor()
+}
+
+func (Timer) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_common_proto_enumTypes[0]
+}
+
+func (x Timer) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Timer.Descriptor instead.
+func (Timer) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_common_proto_rawDescGZIP(), []int{0}
+}
+
+// ErrorKind sorts a failed operation by what the machine does about it.
+type ErrorKind int32
+
+const (
+	ErrorKind_ERROR_KIND_UNSPECIFIED ErrorKind = 0
+	// The fencing check failed: the leader's lock node is gone (DESIGN §7).
+	ErrorKind_ERROR_KIND_FENCED ErrorKind = 1
+	// A node the operation needed does not exist.
+	ErrorKind_ERROR_KIND_NO_NODE ErrorKind = 2
+	// The ZooKeeper session expired, was closed, or the connection was lost during the call.
+	ErrorKind_ERROR_KIND_SESSION_GONE ErrorKind = 3
+	// Anything else.
+	ErrorKind_ERROR_KIND_OTHER ErrorKind = 4
+)
+
+// Enum value maps for ErrorKind.
+var (
+	ErrorKind_name = map[int32]string{
+		0: "ERROR_KIND_UNSPECIFIED",
+		1: "ERROR_KIND_FENCED",
+		2: "ERROR_KIND_NO_NODE",
+		3: "ERROR_KIND_SESSION_GONE",
+		4: "ERROR_KIND_OTHER",
+	}
+	ErrorKind_value = map[string]int32{
+		"ERROR_KIND_UNSPECIFIED":  0,
+		"ERROR_KIND_FENCED":       1,
+		"ERROR_KIND_NO_NODE":      2,
+		"ERROR_KIND_SESSION_GONE": 3,
+		"ERROR_KIND_OTHER":        4,
+	}
+)
+
+func (x ErrorKind) Enum() *ErrorKind {
+	p := new(ErrorKind)
+	*p = x
+	return p
+}
+
+func (x ErrorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_common_proto_enumTypes[1].Descriptor()
+}
+
+func (ErrorKind) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_common_proto_enumTypes[1]
+}
+
+func (x ErrorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorKind.Descriptor instead.
+func (ErrorKind) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_common_proto_rawDescGZIP(), []int{1}
+}
+
 // TimerFired comes back to an actor when a timer it asked for expires. The epoch is the one the timer was set
 // under: a machine drops timers of an older epoch.
 type TimerFired struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Timer         Timer                  `protobuf:"varint,3,opt,name=timer,proto3,enum=ochopod.v1.Timer" json:"timer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -63,18 +207,71 @@ func (*TimerFired) Descriptor() ([]byte, []int) {
 	return file_ochopod_v1_common_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *TimerFired) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
 func (x *TimerFired) GetEpoch() uint64 {
 	if x != nil {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *TimerFired) GetTimer() Timer {
+	if x != nil {
+		return x.Timer
+	}
+	return Timer_TIMER_UNSPECIFIED
+}
+
+// Failure is why an operation failed, on every completion that can fail; absent means it succeeded.
+type Failure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=ochopod.v1.ErrorKind" json:"kind,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Failure) Reset() {
+	*x = Failure{}
+	mi := &file_ochopod_v1_common_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Failure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Failure) ProtoMessage() {}
+
+func (x *Failure) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_common_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Failure.ProtoReflect.Descriptor instead.
+func (*Failure) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_common_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Failure) GetKind() ErrorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ErrorKind_ERROR_KIND_UNSPECIFIED
+}
+
+func (x *Failure) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
 }
 
 // InjectCrash makes an actor panic, so tests and the simulation can exercise supervision. It travels down the
@@ -89,7 +286,7 @@ type InjectCrash struct {
 
 func (x *InjectCrash) Reset() {
 	*x = InjectCrash{}
-	mi := &file_ochopod_v1_common_proto_msgTypes[1]
+	mi := &file_ochopod_v1_common_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +298,7 @@ func (x *InjectCrash) String() string {
 func (*InjectCrash) ProtoMessage() {}
 
 func (x *InjectCrash) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_common_proto_msgTypes[1]
+	mi := &file_ochopod_v1_common_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +311,7 @@ func (x *InjectCrash) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InjectCrash.ProtoReflect.Descriptor instead.
 func (*InjectCrash) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_common_proto_rawDescGZIP(), []int{1}
+	return file_ochopod_v1_common_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *InjectCrash) GetReason() string {
@@ -136,14 +333,36 @@ var File_ochopod_v1_common_proto protoreflect.FileDescriptor
 const file_ochopod_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"\x17ochopod/v1/common.proto\x12\n" +
-	"ochopod.v1\"6\n" +
+	"ochopod.v1\"W\n" +
 	"\n" +
-	"TimerFired\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"=\n" +
+	"TimerFired\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12'\n" +
+	"\x05timer\x18\x03 \x01(\x0e2\x11.ochopod.v1.TimerR\x05timerJ\x04\b\x01\x10\x02R\x04name\"N\n" +
+	"\aFailure\x12)\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x15.ochopod.v1.ErrorKindR\x04kind\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"=\n" +
 	"\vInjectCrash\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06targetB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"\x06target\x18\x02 \x01(\tR\x06target*\xd0\x01\n" +
+	"\x05Timer\x12\x15\n" +
+	"\x11TIMER_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rTIMER_CONNECT\x10\x01\x12\x10\n" +
+	"\fTIMER_REDIAL\x10\x02\x12\x11\n" +
+	"\rTIMER_SUSPEND\x10\x03\x12\x0f\n" +
+	"\vTIMER_RETRY\x10\x04\x12\x0f\n" +
+	"\vTIMER_REARM\x10\x05\x12\x10\n" +
+	"\fTIMER_DAMPER\x10\x06\x12\x0f\n" +
+	"\vTIMER_PROBE\x10\a\x12\x0f\n" +
+	"\vTIMER_GRACE\x10\b\x12\x0f\n" +
+	"\vTIMER_CHECK\x10\t\x12\x11\n" +
+	"\rTIMER_RESTART\x10\n" +
+	"*\x89\x01\n" +
+	"\tErrorKind\x12\x1a\n" +
+	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ERROR_KIND_FENCED\x10\x01\x12\x16\n" +
+	"\x12ERROR_KIND_NO_NODE\x10\x02\x12\x1b\n" +
+	"\x17ERROR_KIND_SESSION_GONE\x10\x03\x12\x14\n" +
+	"\x10ERROR_KIND_OTHER\x10\x04B:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_common_proto_rawDescOnce sync.Once
@@ -157,17 +376,23 @@ func file_ochopod_v1_common_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_common_proto_rawDescData
 }
 
-var file_ochopod_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_ochopod_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ochopod_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_ochopod_v1_common_proto_goTypes = []any{
-	(*TimerFired)(nil),  // 0: ochopod.v1.TimerFired
-	(*InjectCrash)(nil), // 1: ochopod.v1.InjectCrash
+	(Timer)(0),          // 0: ochopod.v1.Timer
+	(ErrorKind)(0),      // 1: ochopod.v1.ErrorKind
+	(*TimerFired)(nil),  // 2: ochopod.v1.TimerFired
+	(*Failure)(nil),     // 3: ochopod.v1.Failure
+	(*InjectCrash)(nil), // 4: ochopod.v1.InjectCrash
 }
 var file_ochopod_v1_common_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: ochopod.v1.TimerFired.timer:type_name -> ochopod.v1.Timer
+	1, // 1: ochopod.v1.Failure.kind:type_name -> ochopod.v1.ErrorKind
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_common_proto_init() }
@@ -180,13 +405,14 @@ func file_ochopod_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_common_proto_rawDesc), len(file_ochopod_v1_common_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   2,
+			NumEnums:      2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_ochopod_v1_common_proto_goTypes,
 		DependencyIndexes: file_ochopod_v1_common_proto_depIdxs,
+		EnumInfos:         file_ochopod_v1_common_proto_enumTypes,
 		MessageInfos:      file_ochopod_v1_common_proto_msgTypes,
 	}.Build()
 	File_ochopod_v1_common_proto = out.File

@@ -118,10 +118,10 @@ type ExecStarted struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Incarnation uint64                 `protobuf:"varint,1,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	Pid         int64                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
-	Error       string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
 	// The spawn failed for lack of resources (too many open files, an argument list too long): retried with
 	// backoff, never a reason for the pod to die (DESIGN §12).
-	Resources     bool `protobuf:"varint,4,opt,name=resources,proto3" json:"resources,omitempty"`
+	Resources     bool     `protobuf:"varint,4,opt,name=resources,proto3" json:"resources,omitempty"`
+	Failure       *Failure `protobuf:"bytes,5,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,18 +170,18 @@ func (x *ExecStarted) GetPid() int64 {
 	return 0
 }
 
-func (x *ExecStarted) GetError() string {
-	if x != nil {
-		return x.Error
-	}
-	return ""
-}
-
 func (x *ExecStarted) GetResources() bool {
 	if x != nil {
 		return x.Resources
 	}
 	return false
+}
+
+func (x *ExecStarted) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
 }
 
 // ExecExited reports that the process of an incarnation ended, by itself or torn down.
@@ -402,19 +402,19 @@ var File_ochopod_v1_executor_proto protoreflect.FileDescriptor
 const file_ochopod_v1_executor_proto_rawDesc = "" +
 	"\n" +
 	"\x19ochopod/v1/executor.proto\x12\n" +
-	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\"\x8f\x01\n" +
+	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17ochopod/v1/common.proto\"\x8f\x01\n" +
 	"\tExecStart\x12 \n" +
 	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x12\n" +
 	"\x04argv\x18\x02 \x03(\tR\x04argv\x12\x14\n" +
 	"\x05shell\x18\x03 \x01(\bR\x05shell\x12\x10\n" +
 	"\x03cwd\x18\x04 \x01(\tR\x03cwd\x12\x10\n" +
 	"\x03env\x18\x05 \x03(\tR\x03env\x12\x12\n" +
-	"\x04pipe\x18\x06 \x01(\bR\x04pipe\"u\n" +
+	"\x04pipe\x18\x06 \x01(\bR\x04pipe\"\x9b\x01\n" +
 	"\vExecStarted\x12 \n" +
 	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x10\n" +
-	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1c\n" +
-	"\tresources\x18\x04 \x01(\bR\tresources\"\xa1\x01\n" +
+	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1c\n" +
+	"\tresources\x18\x04 \x01(\bR\tresources\x12-\n" +
+	"\afailure\x18\x05 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x03\x10\x04R\x05error\"\xa1\x01\n" +
 	"\n" +
 	"ExecExited\x12 \n" +
 	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x10\n" +
@@ -452,15 +452,17 @@ var file_ochopod_v1_executor_proto_goTypes = []any{
 	(*ExecExited)(nil),          // 2: ochopod.v1.ExecExited
 	(*ExecSignal)(nil),          // 3: ochopod.v1.ExecSignal
 	(*ExecTearDown)(nil),        // 4: ochopod.v1.ExecTearDown
-	(*durationpb.Duration)(nil), // 5: google.protobuf.Duration
+	(*Failure)(nil),             // 5: ochopod.v1.Failure
+	(*durationpb.Duration)(nil), // 6: google.protobuf.Duration
 }
 var file_ochopod_v1_executor_proto_depIdxs = []int32{
-	5, // 0: ochopod.v1.ExecTearDown.grace:type_name -> google.protobuf.Duration
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	5, // 0: ochopod.v1.ExecStarted.failure:type_name -> ochopod.v1.Failure
+	6, // 1: ochopod.v1.ExecTearDown.grace:type_name -> google.protobuf.Duration
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_executor_proto_init() }
@@ -468,6 +470,7 @@ func file_ochopod_v1_executor_proto_init() {
 	if File_ochopod_v1_executor_proto != nil {
 		return
 	}
+	file_ochopod_v1_common_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

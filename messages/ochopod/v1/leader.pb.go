@@ -23,12 +23,72 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ZkEvent is what a ZooKeeper watch reports when it fires.
+type ZkEvent int32
+
+const (
+	ZkEvent_ZK_EVENT_UNSPECIFIED           ZkEvent = 0
+	ZkEvent_ZK_EVENT_NODE_CREATED          ZkEvent = 1
+	ZkEvent_ZK_EVENT_NODE_DELETED          ZkEvent = 2
+	ZkEvent_ZK_EVENT_NODE_DATA_CHANGED     ZkEvent = 3
+	ZkEvent_ZK_EVENT_NODE_CHILDREN_CHANGED ZkEvent = 4
+	// The watch is lost (the connection closed or the session ended) without its event.
+	ZkEvent_ZK_EVENT_NOT_WATCHING ZkEvent = 5
+)
+
+// Enum value maps for ZkEvent.
+var (
+	ZkEvent_name = map[int32]string{
+		0: "ZK_EVENT_UNSPECIFIED",
+		1: "ZK_EVENT_NODE_CREATED",
+		2: "ZK_EVENT_NODE_DELETED",
+		3: "ZK_EVENT_NODE_DATA_CHANGED",
+		4: "ZK_EVENT_NODE_CHILDREN_CHANGED",
+		5: "ZK_EVENT_NOT_WATCHING",
+	}
+	ZkEvent_value = map[string]int32{
+		"ZK_EVENT_UNSPECIFIED":           0,
+		"ZK_EVENT_NODE_CREATED":          1,
+		"ZK_EVENT_NODE_DELETED":          2,
+		"ZK_EVENT_NODE_DATA_CHANGED":     3,
+		"ZK_EVENT_NODE_CHILDREN_CHANGED": 4,
+		"ZK_EVENT_NOT_WATCHING":          5,
+	}
+)
+
+func (x ZkEvent) Enum() *ZkEvent {
+	p := new(ZkEvent)
+	*p = x
+	return p
+}
+
+func (x ZkEvent) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ZkEvent) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_leader_proto_enumTypes[0].Descriptor()
+}
+
+func (ZkEvent) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_leader_proto_enumTypes[0]
+}
+
+func (x ZkEvent) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ZkEvent.Descriptor instead.
+func (ZkEvent) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{0}
+}
+
 // ContenderReady is the outcome of finding or creating this pod's contender node.
 type ContenderReady struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Generation    uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Failure       *Failure               `protobuf:"bytes,4,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -77,11 +137,11 @@ func (x *ContenderReady) GetPath() string {
 	return ""
 }
 
-func (x *ContenderReady) GetError() string {
+func (x *ContenderReady) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 // ContendersListed is the outcome of listing coordinator/.
@@ -89,7 +149,7 @@ type ContendersListed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Generation    uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	Children      []string               `protobuf:"bytes,2,rep,name=children,proto3" json:"children,omitempty"`
-	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Failure       *Failure               `protobuf:"bytes,4,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,11 +198,11 @@ func (x *ContendersListed) GetChildren() []string {
 	return nil
 }
 
-func (x *ContendersListed) GetError() string {
+func (x *ContendersListed) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 // NodeWatched is the outcome of setting an exists-watch on a contender (the predecessor, or our own while we
@@ -152,7 +212,7 @@ type NodeWatched struct {
 	Generation    uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	Exists        bool                   `protobuf:"varint,3,opt,name=exists,proto3" json:"exists,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Failure       *Failure               `protobuf:"bytes,5,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,20 +268,19 @@ func (x *NodeWatched) GetExists() bool {
 	return false
 }
 
-func (x *NodeWatched) GetError() string {
+func (x *NodeWatched) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 // NodeChanged reports that a watched contender node changed (usually: was deleted).
 type NodeChanged struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
-	Path       string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	// "deleted", "created", "data-changed", "children-changed" or "not-watching".
-	Event         string `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Generation    uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Event         ZkEvent                `protobuf:"varint,4,opt,name=event,proto3,enum=ochopod.v1.ZkEvent" json:"event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -270,11 +329,11 @@ func (x *NodeChanged) GetPath() string {
 	return ""
 }
 
-func (x *NodeChanged) GetEvent() string {
+func (x *NodeChanged) GetEvent() ZkEvent {
 	if x != nil {
 		return x.Event
 	}
-	return ""
+	return ZkEvent_ZK_EVENT_UNSPECIFIED
 }
 
 // LeadershipChanged is sent by the leader actor to its parent whenever it gains or loses the lock.
@@ -344,38 +403,45 @@ var File_ochopod_v1_leader_proto protoreflect.FileDescriptor
 const file_ochopod_v1_leader_proto_rawDesc = "" +
 	"\n" +
 	"\x17ochopod/v1/leader.proto\x12\n" +
-	"ochopod.v1\"Z\n" +
+	"ochopod.v1\x1a\x17ochopod/v1/common.proto\"\x80\x01\n" +
 	"\x0eContenderReady\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"d\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12-\n" +
+	"\afailure\x18\x04 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x03\x10\x04R\x05error\"\x8a\x01\n" +
 	"\x10ContendersListed\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x1a\n" +
-	"\bchildren\x18\x02 \x03(\tR\bchildren\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"o\n" +
+	"\bchildren\x18\x02 \x03(\tR\bchildren\x12-\n" +
+	"\afailure\x18\x04 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x03\x10\x04R\x05error\"\x95\x01\n" +
 	"\vNodeWatched\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
-	"\x06exists\x18\x03 \x01(\bR\x06exists\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"W\n" +
+	"\x06exists\x18\x03 \x01(\bR\x06exists\x12-\n" +
+	"\afailure\x18\x05 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x04\x10\x05R\x05error\"r\n" +
 	"\vNodeChanged\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
-	"\x05event\x18\x03 \x01(\tR\x05event\"h\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12)\n" +
+	"\x05event\x18\x04 \x01(\x0e2\x13.ochopod.v1.ZkEventR\x05eventJ\x04\b\x03\x10\x04\"h\n" +
 	"\x11LeadershipChanged\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\bR\x06leader\x12\x1b\n" +
 	"\tlock_path\x18\x02 \x01(\tR\blockPath\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x03 \x01(\x04R\n" +
-	"generationB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"generation*\xb8\x01\n" +
+	"\aZkEvent\x12\x18\n" +
+	"\x14ZK_EVENT_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15ZK_EVENT_NODE_CREATED\x10\x01\x12\x19\n" +
+	"\x15ZK_EVENT_NODE_DELETED\x10\x02\x12\x1e\n" +
+	"\x1aZK_EVENT_NODE_DATA_CHANGED\x10\x03\x12\"\n" +
+	"\x1eZK_EVENT_NODE_CHILDREN_CHANGED\x10\x04\x12\x19\n" +
+	"\x15ZK_EVENT_NOT_WATCHING\x10\x05B:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_leader_proto_rawDescOnce sync.Once
@@ -389,20 +455,27 @@ func file_ochopod_v1_leader_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_leader_proto_rawDescData
 }
 
+var file_ochopod_v1_leader_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_ochopod_v1_leader_proto_goTypes = []any{
-	(*ContenderReady)(nil),    // 0: ochopod.v1.ContenderReady
-	(*ContendersListed)(nil),  // 1: ochopod.v1.ContendersListed
-	(*NodeWatched)(nil),       // 2: ochopod.v1.NodeWatched
-	(*NodeChanged)(nil),       // 3: ochopod.v1.NodeChanged
-	(*LeadershipChanged)(nil), // 4: ochopod.v1.LeadershipChanged
+	(ZkEvent)(0),              // 0: ochopod.v1.ZkEvent
+	(*ContenderReady)(nil),    // 1: ochopod.v1.ContenderReady
+	(*ContendersListed)(nil),  // 2: ochopod.v1.ContendersListed
+	(*NodeWatched)(nil),       // 3: ochopod.v1.NodeWatched
+	(*NodeChanged)(nil),       // 4: ochopod.v1.NodeChanged
+	(*LeadershipChanged)(nil), // 5: ochopod.v1.LeadershipChanged
+	(*Failure)(nil),           // 6: ochopod.v1.Failure
 }
 var file_ochopod_v1_leader_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6, // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
+	6, // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
+	6, // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
+	0, // 3: ochopod.v1.NodeChanged.event:type_name -> ochopod.v1.ZkEvent
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_leader_proto_init() }
@@ -410,18 +483,20 @@ func file_ochopod_v1_leader_proto_init() {
 	if File_ochopod_v1_leader_proto != nil {
 		return
 	}
+	file_ochopod_v1_common_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_leader_proto_rawDesc), len(file_ochopod_v1_leader_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_ochopod_v1_leader_proto_goTypes,
 		DependencyIndexes: file_ochopod_v1_leader_proto_depIdxs,
+		EnumInfos:         file_ochopod_v1_leader_proto_enumTypes,
 		MessageInfos:      file_ochopod_v1_leader_proto_msgTypes,
 	}.Build()
 	File_ochopod_v1_leader_proto = out.File

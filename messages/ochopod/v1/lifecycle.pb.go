@@ -142,6 +142,78 @@ func (ProcessState) EnumDescriptor() ([]byte, []int) {
 	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{1}
 }
 
+// Callback names a user callback (DESIGN §6, §7).
+type Callback int32
+
+const (
+	Callback_CALLBACK_UNSPECIFIED   Callback = 0
+	Callback_CALLBACK_INITIALIZE    Callback = 1
+	Callback_CALLBACK_CAN_CONFIGURE Callback = 2
+	Callback_CALLBACK_CONFIGURE     Callback = 3
+	Callback_CALLBACK_CONFIGURED    Callback = 4
+	Callback_CALLBACK_SANITY_CHECK  Callback = 5
+	Callback_CALLBACK_TEAR_DOWN     Callback = 6
+	Callback_CALLBACK_SIGNALED      Callback = 7
+	Callback_CALLBACK_FINALIZE      Callback = 8
+	// The model's probe(cluster), run by the leader.
+	Callback_CALLBACK_PROBE Callback = 9
+)
+
+// Enum value maps for Callback.
+var (
+	Callback_name = map[int32]string{
+		0: "CALLBACK_UNSPECIFIED",
+		1: "CALLBACK_INITIALIZE",
+		2: "CALLBACK_CAN_CONFIGURE",
+		3: "CALLBACK_CONFIGURE",
+		4: "CALLBACK_CONFIGURED",
+		5: "CALLBACK_SANITY_CHECK",
+		6: "CALLBACK_TEAR_DOWN",
+		7: "CALLBACK_SIGNALED",
+		8: "CALLBACK_FINALIZE",
+		9: "CALLBACK_PROBE",
+	}
+	Callback_value = map[string]int32{
+		"CALLBACK_UNSPECIFIED":   0,
+		"CALLBACK_INITIALIZE":    1,
+		"CALLBACK_CAN_CONFIGURE": 2,
+		"CALLBACK_CONFIGURE":     3,
+		"CALLBACK_CONFIGURED":    4,
+		"CALLBACK_SANITY_CHECK":  5,
+		"CALLBACK_TEAR_DOWN":     6,
+		"CALLBACK_SIGNALED":      7,
+		"CALLBACK_FINALIZE":      8,
+		"CALLBACK_PROBE":         9,
+	}
+)
+
+func (x Callback) Enum() *Callback {
+	p := new(Callback)
+	*p = x
+	return p
+}
+
+func (x Callback) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Callback) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_lifecycle_proto_enumTypes[2].Descriptor()
+}
+
+func (Callback) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_lifecycle_proto_enumTypes[2]
+}
+
+func (x Callback) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Callback.Descriptor instead.
+func (Callback) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{2}
+}
+
 // ControlRequest is one request for the lifecycle, queued and run one at a time in order. The sender gets a
 // ControlReply.
 type ControlRequest struct {
@@ -399,11 +471,10 @@ func (x *LifecycleStatus) GetDependencies() []string {
 
 // CallbackDone brings the outcome of a user callback, run off the actor, back to the lifecycle.
 type CallbackDone struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	// initialize, can_configure, configure, configured, sanity_check, tear_down, signaled, finalize.
-	Callback string `protobuf:"bytes,2,opt,name=callback,proto3" json:"callback,omitempty"`
-	Error    string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Epoch    uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Callback Callback               `protobuf:"varint,8,opt,name=callback,proto3,enum=ochopod.v1.Callback" json:"callback,omitempty"`
+	Failure  *Failure               `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
 	// configure: the command and environment overrides.
 	Argv []string          `protobuf:"bytes,4,rep,name=argv,proto3" json:"argv,omitempty"`
 	Env  map[string]string `protobuf:"bytes,5,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -453,18 +524,18 @@ func (x *CallbackDone) GetEpoch() uint64 {
 	return 0
 }
 
-func (x *CallbackDone) GetCallback() string {
+func (x *CallbackDone) GetCallback() Callback {
 	if x != nil {
 		return x.Callback
 	}
-	return ""
+	return Callback_CALLBACK_UNSPECIFIED
 }
 
-func (x *CallbackDone) GetError() string {
+func (x *CallbackDone) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 func (x *CallbackDone) GetArgv() []string {
@@ -500,7 +571,7 @@ var File_ochopod_v1_lifecycle_proto protoreflect.FileDescriptor
 const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\n" +
 	"\x1aochopod/v1/lifecycle.proto\x12\n" +
-	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\"\x95\x01\n" +
+	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17ochopod/v1/common.proto\"\x95\x01\n" +
 	"\x0eControlRequest\x12$\n" +
 	"\x04task\x18\x01 \x01(\x0e2\x10.ochopod.v1.TaskR\x04task\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x123\n" +
@@ -516,11 +587,11 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\ametrics\x18\x03 \x01(\fR\ametrics\x12\x16\n" +
 	"\x06starts\x18\x04 \x01(\x05R\x06starts\x12\x1b\n" +
 	"\texit_code\x18\x05 \x01(\x05R\bexitCode\x12\"\n" +
-	"\fdependencies\x18\x06 \x03(\tR\fdependencies\"\x90\x02\n" +
+	"\fdependencies\x18\x06 \x03(\tR\fdependencies\"\xd2\x02\n" +
 	"\fCallbackDone\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x1a\n" +
-	"\bcallback\x18\x02 \x01(\tR\bcallback\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\x12\x12\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x120\n" +
+	"\bcallback\x18\b \x01(\x0e2\x14.ochopod.v1.CallbackR\bcallback\x12-\n" +
+	"\afailure\x18\t \x01(\v2\x13.ochopod.v1.FailureR\afailure\x12\x12\n" +
 	"\x04argv\x18\x04 \x03(\tR\x04argv\x123\n" +
 	"\x03env\x18\x05 \x03(\v2!.ochopod.v1.CallbackDone.EnvEntryR\x03env\x12\x16\n" +
 	"\x06result\x18\x06 \x01(\fR\x06result\x12\x1f\n" +
@@ -528,7 +599,7 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"badCluster\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05error*t\n" +
 	"\x04Task\x12\x14\n" +
 	"\x10TASK_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -543,7 +614,18 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\x15PROCESS_STATE_STOPPED\x10\x01\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x02\x12\x1d\n" +
 	"\x19PROCESS_STATE_TERMINATING\x10\x03\x12\x16\n" +
-	"\x12PROCESS_STATE_DEAD\x10\x04B:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"\x12PROCESS_STATE_DEAD\x10\x04*\xff\x01\n" +
+	"\bCallback\x12\x18\n" +
+	"\x14CALLBACK_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CALLBACK_INITIALIZE\x10\x01\x12\x1a\n" +
+	"\x16CALLBACK_CAN_CONFIGURE\x10\x02\x12\x16\n" +
+	"\x12CALLBACK_CONFIGURE\x10\x03\x12\x17\n" +
+	"\x13CALLBACK_CONFIGURED\x10\x04\x12\x19\n" +
+	"\x15CALLBACK_SANITY_CHECK\x10\x05\x12\x16\n" +
+	"\x12CALLBACK_TEAR_DOWN\x10\x06\x12\x15\n" +
+	"\x11CALLBACK_SIGNALED\x10\a\x12\x15\n" +
+	"\x11CALLBACK_FINALIZE\x10\b\x12\x12\n" +
+	"\x0eCALLBACK_PROBE\x10\tB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_lifecycle_proto_rawDescOnce sync.Once
@@ -557,29 +639,33 @@ func file_ochopod_v1_lifecycle_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_lifecycle_proto_rawDescData
 }
 
-var file_ochopod_v1_lifecycle_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ochopod_v1_lifecycle_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(Task)(0),                   // 0: ochopod.v1.Task
 	(ProcessState)(0),           // 1: ochopod.v1.ProcessState
-	(*ControlRequest)(nil),      // 2: ochopod.v1.ControlRequest
-	(*ControlReply)(nil),        // 3: ochopod.v1.ControlReply
-	(*GetLifecycleStatus)(nil),  // 4: ochopod.v1.GetLifecycleStatus
-	(*LifecycleStatus)(nil),     // 5: ochopod.v1.LifecycleStatus
-	(*CallbackDone)(nil),        // 6: ochopod.v1.CallbackDone
-	nil,                         // 7: ochopod.v1.CallbackDone.EnvEntry
-	(*durationpb.Duration)(nil), // 8: google.protobuf.Duration
+	(Callback)(0),               // 2: ochopod.v1.Callback
+	(*ControlRequest)(nil),      // 3: ochopod.v1.ControlRequest
+	(*ControlReply)(nil),        // 4: ochopod.v1.ControlReply
+	(*GetLifecycleStatus)(nil),  // 5: ochopod.v1.GetLifecycleStatus
+	(*LifecycleStatus)(nil),     // 6: ochopod.v1.LifecycleStatus
+	(*CallbackDone)(nil),        // 7: ochopod.v1.CallbackDone
+	nil,                         // 8: ochopod.v1.CallbackDone.EnvEntry
+	(*durationpb.Duration)(nil), // 9: google.protobuf.Duration
+	(*Failure)(nil),             // 10: ochopod.v1.Failure
 }
 var file_ochopod_v1_lifecycle_proto_depIdxs = []int32{
-	0, // 0: ochopod.v1.ControlRequest.task:type_name -> ochopod.v1.Task
-	8, // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
-	1, // 2: ochopod.v1.LifecycleStatus.process:type_name -> ochopod.v1.ProcessState
-	7, // 3: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: ochopod.v1.ControlRequest.task:type_name -> ochopod.v1.Task
+	9,  // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
+	1,  // 2: ochopod.v1.LifecycleStatus.process:type_name -> ochopod.v1.ProcessState
+	2,  // 3: ochopod.v1.CallbackDone.callback:type_name -> ochopod.v1.Callback
+	10, // 4: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
+	8,  // 5: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_lifecycle_proto_init() }
@@ -587,12 +673,13 @@ func file_ochopod_v1_lifecycle_proto_init() {
 	if File_ochopod_v1_lifecycle_proto != nil {
 		return
 	}
+	file_ochopod_v1_common_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_lifecycle_proto_rawDesc), len(file_ochopod_v1_lifecycle_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,

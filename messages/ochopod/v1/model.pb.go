@@ -23,6 +23,130 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// WatchKind is what a watch target is.
+type WatchKind int32
+
+const (
+	WatchKind_WATCH_KIND_UNSPECIFIED WatchKind = 0
+	// The children of a cluster's pods/ (the own cluster).
+	WatchKind_WATCH_KIND_PODS WatchKind = 1
+	// A dependency's snapshot node.
+	WatchKind_WATCH_KIND_SNAPSHOT WatchKind = 2
+	// The children of /ochopod/clusters, to find clusters a wildcard dependency matches.
+	WatchKind_WATCH_KIND_CLUSTERS WatchKind = 3
+	// A pod node still registering: watched like a snapshot (its data), until the pod writes its seq.
+	WatchKind_WATCH_KIND_POD WatchKind = 4
+)
+
+// Enum value maps for WatchKind.
+var (
+	WatchKind_name = map[int32]string{
+		0: "WATCH_KIND_UNSPECIFIED",
+		1: "WATCH_KIND_PODS",
+		2: "WATCH_KIND_SNAPSHOT",
+		3: "WATCH_KIND_CLUSTERS",
+		4: "WATCH_KIND_POD",
+	}
+	WatchKind_value = map[string]int32{
+		"WATCH_KIND_UNSPECIFIED": 0,
+		"WATCH_KIND_PODS":        1,
+		"WATCH_KIND_SNAPSHOT":    2,
+		"WATCH_KIND_CLUSTERS":    3,
+		"WATCH_KIND_POD":         4,
+	}
+)
+
+func (x WatchKind) Enum() *WatchKind {
+	p := new(WatchKind)
+	*p = x
+	return p
+}
+
+func (x WatchKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_model_proto_enumTypes[0].Descriptor()
+}
+
+func (WatchKind) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_model_proto_enumTypes[0]
+}
+
+func (x WatchKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchKind.Descriptor instead.
+func (WatchKind) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{0}
+}
+
+// ChangeKind is why the watchers tell the model to look again.
+type ChangeKind int32
+
+const (
+	ChangeKind_CHANGE_KIND_UNSPECIFIED ChangeKind = 0
+	// The watch fired with this ZooKeeper event (WatchTarget's event says which).
+	ChangeKind_CHANGE_KIND_FIRED ChangeKind = 1
+	// The target's first watch is set.
+	ChangeKind_CHANGE_KIND_ARMED ChangeKind = 2
+	// A watch that failed or was lost is set again.
+	ChangeKind_CHANGE_KIND_REARMED ChangeKind = 3
+	// Setting the watch failed (it is retried after a backoff).
+	ChangeKind_CHANGE_KIND_FAILED ChangeKind = 4
+	// The watch was lost without its event.
+	ChangeKind_CHANGE_KIND_LOST ChangeKind = 5
+)
+
+// Enum value maps for ChangeKind.
+var (
+	ChangeKind_name = map[int32]string{
+		0: "CHANGE_KIND_UNSPECIFIED",
+		1: "CHANGE_KIND_FIRED",
+		2: "CHANGE_KIND_ARMED",
+		3: "CHANGE_KIND_REARMED",
+		4: "CHANGE_KIND_FAILED",
+		5: "CHANGE_KIND_LOST",
+	}
+	ChangeKind_value = map[string]int32{
+		"CHANGE_KIND_UNSPECIFIED": 0,
+		"CHANGE_KIND_FIRED":       1,
+		"CHANGE_KIND_ARMED":       2,
+		"CHANGE_KIND_REARMED":     3,
+		"CHANGE_KIND_FAILED":      4,
+		"CHANGE_KIND_LOST":        5,
+	}
+)
+
+func (x ChangeKind) Enum() *ChangeKind {
+	p := new(ChangeKind)
+	*p = x
+	return p
+}
+
+func (x ChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_model_proto_enumTypes[1].Descriptor()
+}
+
+func (ChangeKind) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_model_proto_enumTypes[1]
+}
+
+func (x ChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeKind.Descriptor instead.
+func (ChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{1}
+}
+
 // ModelState is what /info's state says of a leader.
 type ModelState int32
 
@@ -60,11 +184,11 @@ func (x ModelState) String() string {
 }
 
 func (ModelState) Descriptor() protoreflect.EnumDescriptor {
-	return file_ochopod_v1_model_proto_enumTypes[0].Descriptor()
+	return file_ochopod_v1_model_proto_enumTypes[2].Descriptor()
 }
 
 func (ModelState) Type() protoreflect.EnumType {
-	return &file_ochopod_v1_model_proto_enumTypes[0]
+	return &file_ochopod_v1_model_proto_enumTypes[2]
 }
 
 func (x ModelState) Number() protoreflect.EnumNumber {
@@ -73,17 +197,14 @@ func (x ModelState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelState.Descriptor instead.
 func (ModelState) EnumDescriptor() ([]byte, []int) {
-	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{0}
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{2}
 }
 
 // WatchTarget is one thing the watchers keep a ZooKeeper watch on.
 type WatchTarget struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// "pods": the children of a cluster's pods/ (the own cluster); "snapshot": a dependency's snapshot node;
-	// "clusters": the children of /ochopod/clusters, to find clusters a wildcard dependency matches; "pod": a
-	// pod node still registering (watched like a snapshot: its data, until the pod writes its seq).
-	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Kind          WatchKind              `protobuf:"varint,3,opt,name=kind,proto3,enum=ochopod.v1.WatchKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -118,18 +239,18 @@ func (*WatchTarget) Descriptor() ([]byte, []int) {
 	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *WatchTarget) GetKind() string {
-	if x != nil {
-		return x.Kind
-	}
-	return ""
-}
-
 func (x *WatchTarget) GetPath() string {
 	if x != nil {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *WatchTarget) GetKind() WatchKind {
+	if x != nil {
+		return x.Kind
+	}
+	return WatchKind_WATCH_KIND_UNSPECIFIED
 }
 
 // WatchSet tells the watchers what to watch; it replaces the previous set. Watches on targets no longer in
@@ -181,9 +302,11 @@ func (x *WatchSet) GetTargets() []*WatchTarget {
 // Changed tells the model that a watched target changed, or that its watch was lost and re-armed: look again.
 // The model never counts on seeing every event (level-triggered, STYLE 7).
 type Changed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Target        *WatchTarget           `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	Event         string                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target *WatchTarget           `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Kind   ChangeKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=ochopod.v1.ChangeKind" json:"kind,omitempty"`
+	// The ZooKeeper event when kind is fired.
+	Event         ZkEvent `protobuf:"varint,4,opt,name=event,proto3,enum=ochopod.v1.ZkEvent" json:"event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,18 +348,25 @@ func (x *Changed) GetTarget() *WatchTarget {
 	return nil
 }
 
-func (x *Changed) GetEvent() string {
+func (x *Changed) GetKind() ChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChangeKind_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *Changed) GetEvent() ZkEvent {
 	if x != nil {
 		return x.Event
 	}
-	return ""
+	return ZkEvent_ZK_EVENT_UNSPECIFIED
 }
 
 // ClusterRead is the outcome of reading the cluster and its dependencies from ZooKeeper.
 type ClusterRead struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
-	Error      string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Failure    *Failure               `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
 	// The registered pods: key -> registration payload (JSON object).
 	Pods map[string][]byte `protobuf:"bytes,3,rep,name=pods,proto3" json:"pods,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Each dependency's snapshot: qualified name -> JSON object key -> payload ("{}" when it has none).
@@ -293,11 +423,11 @@ func (x *ClusterRead) GetGeneration() uint64 {
 	return 0
 }
 
-func (x *ClusterRead) GetError() string {
+func (x *ClusterRead) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 func (x *ClusterRead) GetPods() map[string][]byte {
@@ -346,7 +476,7 @@ func (x *ClusterRead) GetPending() []string {
 type PhaseDone struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
-	Error      string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Failure    *Failure               `protobuf:"bytes,5,opt,name=failure,proto3" json:"failure,omitempty"`
 	// Pods that answered 410 (dead) and were dropped.
 	Dropped []string `protobuf:"bytes,3,rep,name=dropped,proto3" json:"dropped,omitempty"`
 	// The phase cleared the hash before turning pods on (its version went up by one).
@@ -392,11 +522,11 @@ func (x *PhaseDone) GetGeneration() uint64 {
 	return 0
 }
 
-func (x *PhaseDone) GetError() string {
+func (x *PhaseDone) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 func (x *PhaseDone) GetDropped() []string {
@@ -417,9 +547,8 @@ func (x *PhaseDone) GetArmed() bool {
 type Written struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
-	Error      string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	// The fencing check failed: this pod no longer holds the lock.
-	Fenced        bool `protobuf:"varint,3,opt,name=fenced,proto3" json:"fenced,omitempty"`
+	// Its kind is fenced when the fencing check failed: this pod no longer holds the lock.
+	Failure       *Failure `protobuf:"bytes,4,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,18 +590,11 @@ func (x *Written) GetGeneration() uint64 {
 	return 0
 }
 
-func (x *Written) GetError() string {
+func (x *Written) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
-}
-
-func (x *Written) GetFenced() bool {
-	if x != nil {
-		return x.Fenced
-	}
-	return false
+	return nil
 }
 
 // ModelStatus is published on the event stream on every change.
@@ -574,20 +696,21 @@ var File_ochopod_v1_model_proto protoreflect.FileDescriptor
 const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"\x16ochopod/v1/model.proto\x12\n" +
-	"ochopod.v1\"5\n" +
+	"ochopod.v1\x1a\x17ochopod/v1/common.proto\x1a\x17ochopod/v1/leader.proto\"R\n" +
 	"\vWatchTarget\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"=\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12)\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x15.ochopod.v1.WatchKindR\x04kindJ\x04\b\x01\x10\x02\"=\n" +
 	"\bWatchSet\x121\n" +
-	"\atargets\x18\x01 \x03(\v2\x17.ochopod.v1.WatchTargetR\atargets\"P\n" +
+	"\atargets\x18\x01 \x03(\v2\x17.ochopod.v1.WatchTargetR\atargets\"\x97\x01\n" +
 	"\aChanged\x12/\n" +
-	"\x06target\x18\x01 \x01(\v2\x17.ochopod.v1.WatchTargetR\x06target\x12\x14\n" +
-	"\x05event\x18\x02 \x01(\tR\x05event\"\xb0\x03\n" +
+	"\x06target\x18\x01 \x01(\v2\x17.ochopod.v1.WatchTargetR\x06target\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.ochopod.v1.ChangeKindR\x04kind\x12)\n" +
+	"\x05event\x18\x04 \x01(\x0e2\x13.ochopod.v1.ZkEventR\x05eventJ\x04\b\x02\x10\x03\"\xd6\x03\n" +
 	"\vClusterRead\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
-	"generation\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x125\n" +
+	"generation\x12-\n" +
+	"\afailure\x18\t \x01(\v2\x13.ochopod.v1.FailureR\afailure\x125\n" +
 	"\x04pods\x18\x03 \x03(\v2!.ochopod.v1.ClusterRead.PodsEntryR\x04pods\x12M\n" +
 	"\fdependencies\x18\x04 \x03(\v2).ochopod.v1.ClusterRead.DependenciesEntryR\fdependencies\x12\x12\n" +
 	"\x04hash\x18\x05 \x01(\tR\x04hash\x12\x1a\n" +
@@ -599,20 +722,19 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a?\n" +
 	"\x11DependenciesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"q\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01J\x04\b\x02\x10\x03R\x05error\"\x97\x01\n" +
 	"\tPhaseDone\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
-	"generation\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x12\x18\n" +
+	"generation\x12-\n" +
+	"\afailure\x18\x05 \x01(\v2\x13.ochopod.v1.FailureR\afailure\x12\x18\n" +
 	"\adropped\x18\x03 \x03(\tR\adropped\x12\x14\n" +
-	"\x05armed\x18\x04 \x01(\bR\x05armed\"W\n" +
+	"\x05armed\x18\x04 \x01(\bR\x05armedJ\x04\b\x02\x10\x03R\x05error\"s\n" +
 	"\aWritten\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
-	"generation\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x12\x16\n" +
-	"\x06fenced\x18\x03 \x01(\bR\x06fenced\"\xdc\x01\n" +
+	"generation\x12-\n" +
+	"\afailure\x18\x04 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05errorR\x06fenced\"\xdc\x01\n" +
 	"\vModelStatus\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12,\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x16.ochopod.v1.ModelStateR\x05state\x12\x12\n" +
@@ -621,7 +743,21 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x0econfigurations\x18\x05 \x01(\x05R\x0econfigurations\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12\x16\n" +
-	"\x06status\x18\a \x01(\tR\x06status*u\n" +
+	"\x06status\x18\a \x01(\tR\x06status*\x82\x01\n" +
+	"\tWatchKind\x12\x1a\n" +
+	"\x16WATCH_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fWATCH_KIND_PODS\x10\x01\x12\x17\n" +
+	"\x13WATCH_KIND_SNAPSHOT\x10\x02\x12\x17\n" +
+	"\x13WATCH_KIND_CLUSTERS\x10\x03\x12\x12\n" +
+	"\x0eWATCH_KIND_POD\x10\x04*\x9e\x01\n" +
+	"\n" +
+	"ChangeKind\x12\x1b\n" +
+	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CHANGE_KIND_FIRED\x10\x01\x12\x15\n" +
+	"\x11CHANGE_KIND_ARMED\x10\x02\x12\x17\n" +
+	"\x13CHANGE_KIND_REARMED\x10\x03\x12\x16\n" +
+	"\x12CHANGE_KIND_FAILED\x10\x04\x12\x14\n" +
+	"\x10CHANGE_KIND_LOST\x10\x05*u\n" +
 	"\n" +
 	"ModelState\x12\x1b\n" +
 	"\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -641,31 +777,41 @@ func file_ochopod_v1_model_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_model_proto_rawDescData
 }
 
-var file_ochopod_v1_model_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_ochopod_v1_model_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_ochopod_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_ochopod_v1_model_proto_goTypes = []any{
-	(ModelState)(0),     // 0: ochopod.v1.ModelState
-	(*WatchTarget)(nil), // 1: ochopod.v1.WatchTarget
-	(*WatchSet)(nil),    // 2: ochopod.v1.WatchSet
-	(*Changed)(nil),     // 3: ochopod.v1.Changed
-	(*ClusterRead)(nil), // 4: ochopod.v1.ClusterRead
-	(*PhaseDone)(nil),   // 5: ochopod.v1.PhaseDone
-	(*Written)(nil),     // 6: ochopod.v1.Written
-	(*ModelStatus)(nil), // 7: ochopod.v1.ModelStatus
-	nil,                 // 8: ochopod.v1.ClusterRead.PodsEntry
-	nil,                 // 9: ochopod.v1.ClusterRead.DependenciesEntry
+	(WatchKind)(0),      // 0: ochopod.v1.WatchKind
+	(ChangeKind)(0),     // 1: ochopod.v1.ChangeKind
+	(ModelState)(0),     // 2: ochopod.v1.ModelState
+	(*WatchTarget)(nil), // 3: ochopod.v1.WatchTarget
+	(*WatchSet)(nil),    // 4: ochopod.v1.WatchSet
+	(*Changed)(nil),     // 5: ochopod.v1.Changed
+	(*ClusterRead)(nil), // 6: ochopod.v1.ClusterRead
+	(*PhaseDone)(nil),   // 7: ochopod.v1.PhaseDone
+	(*Written)(nil),     // 8: ochopod.v1.Written
+	(*ModelStatus)(nil), // 9: ochopod.v1.ModelStatus
+	nil,                 // 10: ochopod.v1.ClusterRead.PodsEntry
+	nil,                 // 11: ochopod.v1.ClusterRead.DependenciesEntry
+	(ZkEvent)(0),        // 12: ochopod.v1.ZkEvent
+	(*Failure)(nil),     // 13: ochopod.v1.Failure
 }
 var file_ochopod_v1_model_proto_depIdxs = []int32{
-	1, // 0: ochopod.v1.WatchSet.targets:type_name -> ochopod.v1.WatchTarget
-	1, // 1: ochopod.v1.Changed.target:type_name -> ochopod.v1.WatchTarget
-	8, // 2: ochopod.v1.ClusterRead.pods:type_name -> ochopod.v1.ClusterRead.PodsEntry
-	9, // 3: ochopod.v1.ClusterRead.dependencies:type_name -> ochopod.v1.ClusterRead.DependenciesEntry
-	0, // 4: ochopod.v1.ModelStatus.state:type_name -> ochopod.v1.ModelState
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: ochopod.v1.WatchTarget.kind:type_name -> ochopod.v1.WatchKind
+	3,  // 1: ochopod.v1.WatchSet.targets:type_name -> ochopod.v1.WatchTarget
+	3,  // 2: ochopod.v1.Changed.target:type_name -> ochopod.v1.WatchTarget
+	1,  // 3: ochopod.v1.Changed.kind:type_name -> ochopod.v1.ChangeKind
+	12, // 4: ochopod.v1.Changed.event:type_name -> ochopod.v1.ZkEvent
+	13, // 5: ochopod.v1.ClusterRead.failure:type_name -> ochopod.v1.Failure
+	10, // 6: ochopod.v1.ClusterRead.pods:type_name -> ochopod.v1.ClusterRead.PodsEntry
+	11, // 7: ochopod.v1.ClusterRead.dependencies:type_name -> ochopod.v1.ClusterRead.DependenciesEntry
+	13, // 8: ochopod.v1.PhaseDone.failure:type_name -> ochopod.v1.Failure
+	13, // 9: ochopod.v1.Written.failure:type_name -> ochopod.v1.Failure
+	2,  // 10: ochopod.v1.ModelStatus.state:type_name -> ochopod.v1.ModelState
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_model_proto_init() }
@@ -673,12 +819,14 @@ func file_ochopod_v1_model_proto_init() {
 	if File_ochopod_v1_model_proto != nil {
 		return
 	}
+	file_ochopod_v1_common_proto_init()
+	file_ochopod_v1_leader_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_model_proto_rawDesc), len(file_ochopod_v1_model_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      3,
 			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -138,12 +138,13 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 
 // SessionStateChanged relays an event of the ZooKeeper client to the session actor.
 type SessionStateChanged struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	State         ZkState                `protobuf:"varint,2,opt,name=state,proto3,enum=ochopod.v1.ZkState" json:"state,omitempty"`
-	SessionId     int64                  `protobuf:"varint,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	Server        string                 `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
-	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Epoch     uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	State     ZkState                `protobuf:"varint,2,opt,name=state,proto3,enum=ochopod.v1.ZkState" json:"state,omitempty"`
+	SessionId int64                  `protobuf:"varint,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Server    string                 `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
+	// The dial failed (state failed).
+	Failure       *Failure `protobuf:"bytes,6,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -206,20 +207,20 @@ func (x *SessionStateChanged) GetServer() string {
 	return ""
 }
 
-func (x *SessionStateChanged) GetError() string {
+func (x *SessionStateChanged) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 // RegisterDone is the outcome of registering the pod's node under pods/.
 type RegisterDone struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Path  string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	Seq   int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
-	Error string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Epoch   uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Path    string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Seq     int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	Failure *Failure               `protobuf:"bytes,6,opt,name=failure,proto3" json:"failure,omitempty"`
 	// The node was created, so seq is the pod's for life, even when a later step of the registration failed.
 	HasSeq        bool `protobuf:"varint,5,opt,name=has_seq,json=hasSeq,proto3" json:"has_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -277,11 +278,11 @@ func (x *RegisterDone) GetSeq() int64 {
 	return 0
 }
 
-func (x *RegisterDone) GetError() string {
+func (x *RegisterDone) GetFailure() *Failure {
 	if x != nil {
-		return x.Error
+		return x.Failure
 	}
-	return ""
+	return nil
 }
 
 func (x *RegisterDone) GetHasSeq() bool {
@@ -767,20 +768,20 @@ var File_ochopod_v1_session_proto protoreflect.FileDescriptor
 const file_ochopod_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"\x18ochopod/v1/session.proto\x12\n" +
-	"ochopod.v1\"\xa3\x01\n" +
+	"ochopod.v1\x1a\x17ochopod/v1/common.proto\"\xc9\x01\n" +
 	"\x13SessionStateChanged\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.ochopod.v1.ZkStateR\x05state\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x03 \x01(\x03R\tsessionId\x12\x16\n" +
-	"\x06server\x18\x04 \x01(\tR\x06server\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"y\n" +
+	"\x06server\x18\x04 \x01(\tR\x06server\x12-\n" +
+	"\afailure\x18\x06 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x05\x10\x06R\x05error\"\x9f\x01\n" +
 	"\fRegisterDone\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\x12\x17\n" +
-	"\ahas_seq\x18\x05 \x01(\bR\x06hasSeq\"&\n" +
+	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12-\n" +
+	"\afailure\x18\x06 \x01(\v2\x13.ochopod.v1.FailureR\afailure\x12\x17\n" +
+	"\ahas_seq\x18\x05 \x01(\bR\x06hasSeqJ\x04\b\x04\x10\x05R\x05error\"&\n" +
 	"\x0eDeregisterDone\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"$\n" +
 	"\fResetSession\x12\x14\n" +
@@ -852,15 +853,18 @@ var file_ochopod_v1_session_proto_goTypes = []any{
 	(*SeqAssigned)(nil),         // 10: ochopod.v1.SeqAssigned
 	(*GetSessionStatus)(nil),    // 11: ochopod.v1.GetSessionStatus
 	(*SessionStatus)(nil),       // 12: ochopod.v1.SessionStatus
+	(*Failure)(nil),             // 13: ochopod.v1.Failure
 }
 var file_ochopod_v1_session_proto_depIdxs = []int32{
-	0, // 0: ochopod.v1.SessionStateChanged.state:type_name -> ochopod.v1.ZkState
-	1, // 1: ochopod.v1.SessionStatus.role:type_name -> ochopod.v1.Role
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: ochopod.v1.SessionStateChanged.state:type_name -> ochopod.v1.ZkState
+	13, // 1: ochopod.v1.SessionStateChanged.failure:type_name -> ochopod.v1.Failure
+	13, // 2: ochopod.v1.RegisterDone.failure:type_name -> ochopod.v1.Failure
+	1,  // 3: ochopod.v1.SessionStatus.role:type_name -> ochopod.v1.Role
+	4,  // [4:4] is the sub-list for method output_type
+	4,  // [4:4] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_session_proto_init() }
@@ -868,6 +872,7 @@ func file_ochopod_v1_session_proto_init() {
 	if File_ochopod_v1_session_proto != nil {
 		return
 	}
+	file_ochopod_v1_common_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
