@@ -2,13 +2,13 @@ package executor
 
 import (
 	"context"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"io"
 	"log/slog"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/proc"
@@ -90,7 +90,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 	case *actor.Stopping, *actor.Restarting:
 		a.release()
 	case *v1.ExecStart, *v1.ExecSignal, *v1.ExecTearDown, *v1.ExecExited, *v1.TimerFired:
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.ExecutorInput](msg)))
 	}
 }
 
@@ -163,7 +163,7 @@ func (a *adapter) spawn(ctx actor.Context, e Spawn) {
 		a.proc, a.inc = p, e.Incarnation
 		a.wait(ctx, e.Incarnation, p)
 	}
-	a.apply(ctx, a.m.Handle(started))
+	a.apply(ctx, a.m.Handle(protocol.Input[*v1.ExecutorInput](started)))
 }
 
 // wait starts the goroutine that reports the exit of p; it ends when p is reaped or the actor stops.

@@ -1,12 +1,13 @@
 package executor
 
 import (
-	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"log/slog"
 	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
 // Effect is something the machine asks its adapter to do. Effects about a process carry its incarnation, and

@@ -2,11 +2,11 @@ package executor
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"syscall"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
@@ -74,8 +74,8 @@ func (m *Machine) Pid() int64 {
 }
 
 // Handle feeds one input to the machine.
-func (m *Machine) Handle(in any) []Effect {
-	switch in := in.(type) {
+func (m *Machine) Handle(in *v1.ExecutorInput) []Effect {
+	switch in := protocol.Unwrap(in).(type) {
 	case *v1.ExecStart:
 		return m.onStart(in)
 	case *v1.ExecStarted:

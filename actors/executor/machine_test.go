@@ -2,7 +2,6 @@ package executor
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
@@ -85,7 +85,7 @@ type step struct {
 func run(t *testing.T, m *Machine, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		got := kinds(m.Handle(s.in))
+		got := kinds(m.Handle(input(s.in)))
 		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
 			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
 		}
@@ -274,3 +274,6 @@ func TestExecutor_StaleCompletionsAreDropped(t *testing.T) {
 		{fired(1), nil}, // a timer of the old incarnation
 	})
 }
+
+// input is msg as the machine's input (nil, which the machine ignores, when it is none).
+func input(msg any) *v1.ExecutorInput { return protocol.Input[*v1.ExecutorInput](msg) }

@@ -3,12 +3,12 @@ package leader
 import (
 	"context"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -87,7 +87,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 		}
 		panic(fmt.Sprintf("leader: injected crash: %s", msg.GetReason()))
 	case *v1.ContenderReady, *v1.ContendersListed, *v1.NodeWatched, *v1.NodeChanged, *v1.TimerFired:
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LeaderInput](msg)))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"path"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -80,8 +81,8 @@ func (m *Machine) Stop() []Effect {
 }
 
 // Handle feeds one input to the machine.
-func (m *Machine) Handle(in any) []Effect {
-	switch in := in.(type) {
+func (m *Machine) Handle(in *v1.LeaderInput) []Effect {
+	switch in := protocol.Unwrap(in).(type) {
 	case *v1.ContenderReady:
 		if in.GetGeneration() != m.gen || m.phase != phaseEnsuring {
 			return nil

@@ -2,11 +2,11 @@ package leader
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 )
@@ -53,7 +53,7 @@ func run(t *testing.T, m *Machine, steps []step) {
 		if s.in == nil {
 			got = kinds(m.Start())
 		} else {
-			got = kinds(m.Handle(s.in))
+			got = kinds(m.Handle(input(s.in)))
 		}
 		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
 			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
@@ -152,7 +152,10 @@ func TestLeader_StopReleasesTheWorker(t *testing.T) {
 	if got := kinds(m.Stop()); !reflect.DeepEqual(got, []string{"stopworker", "announce(false)"}) {
 		t.Fatalf("stop: %q", got)
 	}
-	if got := kinds(m.Handle(&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED})); len(got) != 0 {
+	if got := kinds(m.Handle(input(&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}))); len(got) != 0 {
 		t.Fatalf("a stopped machine reacted: %q", got)
 	}
 }
+
+// input is msg as the machine's input (nil, which the machine ignores, when it is none).
+func input(msg any) *v1.LeaderInput { return protocol.Input[*v1.LeaderInput](msg) }

@@ -2,12 +2,12 @@ package lifecycle
 
 import (
 	"context"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/sdk"
@@ -112,7 +112,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 		if ctx.Sender() != nil {
 			a.replies[a.handles] = ctx.Sender()
 		}
-		a.apply(ctx, a.m.Handle(Request{Handle: a.handles, Task: msg.GetTask(), Body: msg.GetBody(), Phase: msg.GetPhase()}))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LifecycleInput](&v1.Queued{Handle: a.handles, Request: msg})))
 	case *v1.GetLifecycleStatus:
 		ctx.Respond(a.m.Status())
 	case *v1.CallbackDone:
@@ -120,14 +120,14 @@ func (a *adapter) Receive(ctx actor.Context) {
 			cancel()
 			delete(a.running, msg.GetEpoch())
 		}
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
 	case *v1.ExecStarted, *v1.ExecExited:
 		if ctx.Sender() != nil && a.executor != nil && !ctx.Sender().Equal(a.executor) {
 			return // not from our executor
 		}
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
 	case *v1.TimerFired:
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
 	}
 }
 

@@ -2,11 +2,11 @@ package lifecycle
 
 import (
 	"encoding/json"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"slices"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/sdk"
@@ -152,12 +152,14 @@ func (m *Machine) Start() []Effect { return m.publish(nil) }
 // Dead reports whether the pod is dead.
 func (m *Machine) Dead() bool { return m.dead }
 
-// Handle feeds one input to the machine: a Request, CallbackDone, ExecStarted, ExecExited or TimerFired.
-func (m *Machine) Handle(in any) []Effect {
+// Handle feeds one input to the machine: a queued control request, CallbackDone, ExecStarted, ExecExited or
+// TimerFired.
+func (m *Machine) Handle(in *v1.LifecycleInput) []Effect {
 	var effects []Effect
-	switch in := in.(type) {
-	case Request:
-		effects = m.onRequest(in)
+	switch in := protocol.Unwrap(in).(type) {
+	case *v1.Queued:
+		r := in.GetRequest()
+		effects = m.onRequest(Request{Handle: in.GetHandle(), Task: r.GetTask(), Body: r.GetBody(), Phase: r.GetPhase()})
 	case *v1.CallbackDone:
 		effects = m.onCallbackDone(in)
 	case *v1.ExecStarted:

@@ -3,12 +3,12 @@ package lifecycle
 import (
 	"bytes"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 )
@@ -64,7 +64,7 @@ type step struct {
 func run(t *testing.T, m *Machine, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		got := kinds(m.Handle(s.in))
+		got := kinds(m.Handle(input(s.in)))
 		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
 			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
 		}
@@ -78,11 +78,11 @@ const (
 	clusterC = `{"pods":{"k1":{"ip":"10.0.0.1","seq":1}},"dependencies":{"ns.db":{"d2":{"ip":"10.0.1.2"}}},"key":"k1"}`
 )
 
-func req(h uint64, task v1.Task, body string) Request {
-	return Request{Handle: h, Task: task, Body: []byte(body)}
+func req(h uint64, task v1.Task, body string) *v1.Queued {
+	return &v1.Queued{Handle: h, Request: &v1.ControlRequest{Task: task, Body: []byte(body)}}
 }
 
-func on(h uint64, body string) Request { return req(h, v1.Task_TASK_ON, body) }
+func on(h uint64, body string) *v1.Queued { return req(h, v1.Task_TASK_ON, body) }
 
 func done(epoch uint64, name v1.Callback) *v1.CallbackDone {
 	return &v1.CallbackDone{Epoch: epoch, Callback: name}
@@ -147,8 +147,8 @@ func TestLifecycle_OnInitializesConfiguresAndStarts(t *testing.T) {
 
 func TestLifecycle_OnStartsWithTheOverridesAndTheCluster(t *testing.T) {
 	m := newTestMachine(Settings{Shell: true, Cwd: "/srv", Pipe: true}, Implements{})
-	m.Handle(on(1, clusterA))
-	effects := m.Handle(configured(1, "app"))
+	m.Handle(input(on(1, clusterA)))
+	effects := m.Handle(input(configured(1, "app")))
 	if len(effects) == 0 {
 		t.Fatal("no effects")
 	}
@@ -181,7 +181,7 @@ func TestLifecycle_BareLifecycleNeedsNoCallbackButConfigure(t *testing.T) {
 
 // DESIGN §6, row check: 406 for a failed can_configure and for a body that is not a cluster; never fatal.
 func TestLifecycle_CheckRow(t *testing.T) {
-	check := func(body string) Request { return req(1, v1.Task_TASK_CHECK, body) }
+	check := func(body string) *v1.Queued { return req(1, v1.Task_TASK_CHECK, body) }
 	for _, tc := range []struct {
 		name  string
 		impl  Implements
@@ -222,17 +222,17 @@ func TestLifecycle_OKRow(t *testing.T) {
 // DESIGN §6, row signal.
 func TestLifecycle_SignalRow(t *testing.T) {
 	m := running(t, Settings{})
-	effects := m.Handle(req(2, v1.Task_TASK_SIGNAL, `{"do":"reload"}`))
+	effects := m.Handle(input(req(2, v1.Task_TASK_SIGNAL, `{"do":"reload"}`)))
 	cb, ok := effects[0].(RunCallback)
 	if !ok || cb.Name != cbSignaled || string(cb.Payload) != `{"do":"reload"}` || cb.Pid != 100 {
 		t.Fatalf("effects %+v: want signaled with the payload and the pid", effects)
 	}
-	effects = m.Handle(&v1.CallbackDone{Epoch: cb.Epoch, Callback: cbSignaled, Result: []byte(`{"reloaded":1}`)})
+	effects = m.Handle(input(&v1.CallbackDone{Epoch: cb.Epoch, Callback: cbSignaled, Result: []byte(`{"reloaded":1}`)}))
 	r, ok := effects[0].(Reply)
 	if !ok || r.Code != 200 || string(r.Body) != `{"reloaded":1}` {
 		t.Fatalf("effects %+v: want 200 with the callback's JSON", effects)
 	}
-	effects = m.Handle(req(3, v1.Task_TASK_SIGNAL, ""))
+	effects = m.Handle(input(req(3, v1.Task_TASK_SIGNAL, "")))
 	if cb, ok := effects[0].(RunCallback); !ok || string(cb.Payload) != `{}` {
 		t.Fatalf("effects %+v: want signaled with {} for no body, like the original", effects)
 	}
@@ -258,7 +258,7 @@ func TestLifecycle_TerminatingIsPublished(t *testing.T) {
 	m := running(t, Settings{})
 	var states []v1.ProcessState
 	for _, in := range []any{req(2, v1.Task_TASK_OFF, ""), done(4, cbTearDown), tornDown(1)} {
-		for _, e := range m.Handle(in) {
+		for _, e := range m.Handle(input(in)) {
 			if p, ok := e.(Publish); ok {
 				states = append(states, p.Status.GetProcess())
 			}
@@ -613,7 +613,7 @@ func TestLifecycle_StatusIsPublishedOnChangeOnly(t *testing.T) {
 		{req(2, v1.Task_TASK_CHECK, clusterA), 0},
 		{exited(1, 2), 1},
 	} {
-		if got := count(m.Handle(tc.in)); got != tc.want {
+		if got := count(m.Handle(input(tc.in))); got != tc.want {
 			t.Fatalf("step %d: %d publications, want %d", i, got, tc.want)
 		}
 	}
@@ -672,7 +672,7 @@ func TestLifecycle_EveryCallbackGetsAClusterOfItsOwn(t *testing.T) {
 	m := newTestMachine(Settings{}, every)
 	var seen []*RunCallback
 	handle := func(in any) {
-		for _, e := range m.Handle(in) {
+		for _, e := range m.Handle(input(in)) {
 			if cb, ok := e.(RunCallback); ok && cb.Cluster != nil {
 				seen = append(seen, &cb)
 				if ip := cb.Cluster.Pods[0].Payload.String("ip"); ip != "10.0.0.1" {
@@ -708,11 +708,11 @@ func TestLifecycle_EveryCallbackGetsAClusterOfItsOwn(t *testing.T) {
 func TestLifecycle_KeepsACopyOfTheLentBody(t *testing.T) {
 	m := newTestMachine(Settings{}, every)
 	check := req(1, v1.Task_TASK_CHECK, clusterA)
-	m.Handle(check)
+	m.Handle(input(check))
 	opened := m.opened.env
-	copy(check.Body, bytes.Repeat([]byte("x"), len(check.Body))) // the server's next request
-	m.Handle(done(1, cbCanConfigure))
-	m.Handle(on(2, clusterA))
+	copy(check.Request.Body, bytes.Repeat([]byte("x"), len(check.Request.Body))) // the server's next request
+	m.Handle(input(done(1, cbCanConfigure)))
+	m.Handle(input(on(2, clusterA)))
 	if m.opened.env != opened {
 		t.Fatal("on opened the cluster again: the machine kept the lent body instead of a copy")
 	}
@@ -723,12 +723,12 @@ func TestLifecycle_KeepsACopyOfTheLentBody(t *testing.T) {
 func TestLifecycle_ClusterBlindConfigureGetsNoCluster(t *testing.T) {
 	for _, blind := range []bool{false, true} {
 		m := newTestMachine(Settings{}, Implements{IgnoresCluster: blind})
-		effects := m.Handle(on(1, clusterA))
+		effects := m.Handle(input(on(1, clusterA)))
 		cb, ok := effects[0].(RunCallback)
 		if !ok || cb.Name != cbConfigure || (cb.Cluster == nil) != blind {
 			t.Fatalf("blind %v: effects %q, cluster %v", blind, kinds(effects), cb.Cluster)
 		}
-		s, ok := m.Handle(configured(1, "app"))[0].(StartProcess)
+		s, ok := m.Handle(input(configured(1, "app")))[0].(StartProcess)
 		if !ok || s.Envelope == nil || s.Envelope.Key() != "k1" {
 			t.Fatalf("blind %v: start %+v", blind, s)
 		}
@@ -739,9 +739,9 @@ func TestLifecycle_ClusterBlindConfigureGetsNoCluster(t *testing.T) {
 // request, delivered after the new leader's check, must not undo its configuration. Requests without a phase
 // (an operator, a leader of the original) are run as before.
 func TestLifecycle_RequestsOfAStalePhaseAreRefused(t *testing.T) {
-	at := func(h uint64, task v1.Task, phase string) Request {
+	at := func(h uint64, task v1.Task, phase string) *v1.Queued {
 		r := req(h, task, clusterA)
-		r.Phase = phase
+		r.Request.Phase = phase
 		return r
 	}
 	m := running(t, Settings{})
@@ -763,3 +763,6 @@ func TestLifecycle_RequestsOfAStalePhaseAreRefused(t *testing.T) {
 	})
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 100, 1)
 }
+
+// input is msg as the machine's input (nil, which the machine ignores, when it is none).
+func input(msg any) *v1.LifecycleInput { return protocol.Input[*v1.LifecycleInput](msg) }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -123,11 +124,11 @@ func (m *Machine) Status() *v1.ModelStatus {
 }
 
 // Handle feeds one input to the machine.
-func (m *Machine) Handle(in any) []Effect {
+func (m *Machine) Handle(in *v1.ModelInput) []Effect {
 	if m.phase == phaseFenced {
 		return nil
 	}
-	switch in := in.(type) {
+	switch in := protocol.Unwrap(in).(type) {
 	case *v1.Changed:
 		if m.reading || m.retrying || m.phase == phaseConfiguring || m.phase == phaseWriting {
 			m.readAgain = true

@@ -2,12 +2,12 @@ package model
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -56,7 +56,7 @@ func run(t *testing.T, m *Machine, steps []step) {
 		if s.in == nil {
 			got = kinds(m.Start())
 		} else {
-			got = kinds(m.Handle(s.in))
+			got = kinds(m.Handle(input(s.in)))
 		}
 		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
 			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
@@ -163,7 +163,7 @@ func TestModel_DeadPodsAreLeftOutOfTheSnapshot(t *testing.T) {
 		{read(1, pods("a", "b", "c"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(3)"}},
 	})
-	effects := m.Handle(&v1.PhaseDone{Generation: 3, Dropped: []string{"b"}})
+	effects := m.Handle(input(&v1.PhaseDone{Generation: 3, Dropped: []string{"b"}}))
 	var w Write
 	for _, e := range effects {
 		if x, ok := e.(Write); ok {
@@ -219,10 +219,10 @@ func TestModel_MissingDependencySnapshotKeepsTheLastOne(t *testing.T) {
 	deps := map[string][]byte{"ns.db": []byte(`{"x":{"ip":"1.1.1.1"}}`)}
 	h := hashOf(t, pods("a"), deps)
 	m.Start()
-	m.Handle(&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: h})
-	m.Handle(&v1.Written{Generation: 2})
+	m.Handle(input(&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: h}))
+	m.Handle(input(&v1.Written{Generation: 2}))
 	// db's leader changes hands: its ephemeral snapshot is briefly missing. Nothing to configure.
-	got := kinds(m.Handle(&v1.ClusterRead{Generation: 3, Pods: pods("a"), Dependencies: map[string][]byte{"ns.db": []byte("null")}, Hash: h}))
+	got := kinds(m.Handle(input(&v1.ClusterRead{Generation: 3, Pods: pods("a"), Dependencies: map[string][]byte{"ns.db": []byte("null")}, Hash: h})))
 	if len(got) != 0 {
 		t.Fatalf("a missing snapshot caused %q", got)
 	}
@@ -240,24 +240,24 @@ func TestModel_ProbeRunsAfterEachConfigurationAndPeriodically(t *testing.T) {
 		return n
 	}
 	m.Start()
-	m.Handle(read(1, pods("a"), ""))
-	m.Handle(&v1.TimerFired{Timer: timerDamper, Epoch: 2})
-	m.Handle(&v1.PhaseDone{Generation: 3})
-	if n := probes(m.Handle(&v1.Written{Generation: 4})); n != 1 {
+	m.Handle(input(read(1, pods("a"), "")))
+	m.Handle(input(&v1.TimerFired{Timer: timerDamper, Epoch: 2}))
+	m.Handle(input(&v1.PhaseDone{Generation: 3}))
+	if n := probes(m.Handle(input(&v1.Written{Generation: 4}))); n != 1 {
 		t.Fatalf("%d probes after a configuration, want 1", n)
 	}
 	// While a probe runs, the period passes: no second probe, and the first one's answer still counts.
-	if n := probes(m.Handle(&v1.TimerFired{Timer: timerProbe, Epoch: 2})); n != 0 {
+	if n := probes(m.Handle(input(&v1.TimerFired{Timer: timerProbe, Epoch: 2}))); n != 0 {
 		t.Fatalf("%d probes while one runs", n)
 	}
-	m.Handle(&v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: 1, Failure: protocol.Other("db unreachable")})
+	m.Handle(input(&v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: 1, Failure: protocol.Other("db unreachable")}))
 	if st := m.Status().GetStatus(); st != "* db unreachable" {
 		t.Fatalf("status %q", st)
 	}
-	if n := probes(m.Handle(&v1.TimerFired{Timer: timerProbe, Epoch: 3})); n != 1 {
+	if n := probes(m.Handle(input(&v1.TimerFired{Timer: timerProbe, Epoch: 3}))); n != 1 {
 		t.Fatal("no periodic probe")
 	}
-	m.Handle(&v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: 2, Result: []byte("3 pods ok")})
+	m.Handle(input(&v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: 2, Result: []byte("3 pods ok")}))
 	if st := m.Status().GetStatus(); st != "3 pods ok" {
 		t.Fatalf("status %q", st)
 	}
@@ -289,3 +289,6 @@ func TestModel_WatchesPodsStillRegisteringUntilTheyWroteTheirSeq(t *testing.T) {
 		{read(4, pods("a", "b"), h), []string{"watch(pods)", "timer#5(damper,0s)"}},
 	})
 }
+
+// input is msg as the machine's input (nil, which the machine ignores, when it is none).
+func input(msg any) *v1.ModelInput { return protocol.Input[*v1.ModelInput](msg) }

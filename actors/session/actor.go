@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -105,15 +105,15 @@ func (a *adapter) Receive(ctx actor.Context) {
 		if ctx.Sender() != nil {
 			a.waiters = append(a.waiters, ctx.Sender())
 		}
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	case *v1.LeadershipChanged:
 		if ctx.Sender() != nil && a.leader != nil && !ctx.Sender().Equal(a.leader) {
 			return // from a leader child we already stopped
 		}
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	case *v1.Identity, *v1.SessionStateChanged, *v1.RegisterDone, *v1.DeregisterDone, *v1.TimerFired,
 		*v1.ResetSession:
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	}
 }
 

@@ -117,33 +117,33 @@ func (m *Machine) Status() *v1.SessionStatus {
 func (m *Machine) Phase() string { return m.phase.String() }
 
 // Handle feeds one input to the machine.
-func (m *Machine) Handle(in any) []Effect {
-	switch in := in.(type) {
-	case *v1.Identity:
-		return m.onIdentity(in)
-	case *v1.SessionStateChanged:
-		if in.GetEpoch() != m.epoch {
+func (m *Machine) Handle(in *v1.SessionInput) []Effect {
+	switch in := in.GetInput().(type) {
+	case *v1.SessionInput_Identity:
+		return m.onIdentity(in.Identity)
+	case *v1.SessionInput_State:
+		if in.State.GetEpoch() != m.epoch {
 			return nil // an event of a client we already gave up
 		}
-		return m.onState(in)
-	case *v1.RegisterDone:
-		if in.GetEpoch() != m.epoch || m.phase != phaseRegistering {
+		return m.onState(in.State)
+	case *v1.SessionInput_Registered:
+		if in.Registered.GetEpoch() != m.epoch || m.phase != phaseRegistering {
 			return nil
 		}
-		return m.onRegistered(in)
-	case *v1.TimerFired:
-		if in.GetEpoch() != m.epoch {
+		return m.onRegistered(in.Registered)
+	case *v1.SessionInput_Timer:
+		if in.Timer.GetEpoch() != m.epoch {
 			return nil
 		}
-		return m.onTimer(in)
-	case *v1.LeadershipChanged:
-		return m.onLeadership(in)
-	case *v1.ResetSession:
-		return m.onReset(in)
-	case *v1.StopSession:
+		return m.onTimer(in.Timer)
+	case *v1.SessionInput_Leadership:
+		return m.onLeadership(in.Leadership)
+	case *v1.SessionInput_ResetSession:
+		return m.onReset(in.ResetSession)
+	case *v1.SessionInput_Stop:
 		return m.onStop()
-	case *v1.DeregisterDone:
-		if in.GetEpoch() != m.epoch || m.phase != phaseStopping {
+	case *v1.SessionInput_Deregistered:
+		if in.Deregistered.GetEpoch() != m.epoch || m.phase != phaseStopping {
 			return nil
 		}
 		m.phase = phaseStopped

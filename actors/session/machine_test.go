@@ -2,12 +2,12 @@ package session
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 )
@@ -72,7 +72,7 @@ func run(t *testing.T, m *Machine, steps []step) {
 		if s.in == nil {
 			got = kinds(m.Start())
 		} else {
-			got = kinds(m.Handle(s.in))
+			got = kinds(m.Handle(input(s.in)))
 		}
 		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
 			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
@@ -185,15 +185,15 @@ func TestSession_StopWithoutAClientStopsAtOnce(t *testing.T) {
 
 func TestSession_LeadershipOfAStoppedLeaderIsIgnored(t *testing.T) {
 	m := registeredMachine(t)
-	m.Handle(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"})
+	m.Handle(input(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"}))
 	if m.Status().GetRole() != v1.Role_ROLE_LEADER || m.Status().GetLockPath() != "/lock" {
 		t.Fatalf("status %v", m.Status())
 	}
-	m.Handle(state(1, v1.ZkState_ZK_STATE_EXPIRED))
+	m.Handle(input(state(1, v1.ZkState_ZK_STATE_EXPIRED)))
 	if m.Status().GetRole() != v1.Role_ROLE_FOLLOWER {
 		t.Fatalf("still leader after expiry")
 	}
-	if effects := m.Handle(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"}); len(effects) != 0 {
+	if effects := m.Handle(input(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"})); len(effects) != 0 {
 		t.Fatalf("late leadership news accepted: %v", kinds(effects))
 	}
 }
@@ -201,7 +201,7 @@ func TestSession_LeadershipOfAStoppedLeaderIsIgnored(t *testing.T) {
 func TestSession_IdentityWithoutKeyIsRefused(t *testing.T) {
 	m := newTestMachine()
 	m.Start()
-	if got := kinds(m.Handle(&v1.Identity{})); len(got) != 0 {
+	if got := kinds(m.Handle(input(&v1.Identity{}))); len(got) != 0 {
 		t.Fatalf("dialed without a key: %v", got)
 	}
 	if m.Phase() != "identity" {
@@ -223,7 +223,7 @@ func TestSession_SeqZeroIsASeq(t *testing.T) {
 
 func TestSession_LongDisconnectStepsDownUntilReconnected(t *testing.T) {
 	m := registeredMachine(t)
-	m.Handle(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"})
+	m.Handle(input(&v1.LeadershipChanged{Leader: true, LockPath: "/lock"}))
 	run(t, m, []step{
 		{state(1, v1.ZkState_ZK_STATE_DISCONNECTED), []string{"timer#1(suspend,1s)"}},
 		{&v1.TimerFired{Timer: timerSuspend, Epoch: 1}, []string{"stopleader"}},
@@ -251,3 +251,6 @@ func TestSession_SeqOfANodeCreatedBeforeAFailureIsKept(t *testing.T) {
 		{connected(3, 8), []string{"register#3(k1,2)"}},
 	})
 }
+
+// input is msg as the machine's input (nil, which the machine ignores, when it is none).
+func input(msg any) *v1.SessionInput { return protocol.Input[*v1.SessionInput](msg) }

@@ -3,12 +3,12 @@ package watchers
 import (
 	"context"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -89,7 +89,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		if set, _ := a.mem.load(); set != nil {
-			a.apply(ctx, a.m.Handle(set)) // a restart: arm the last set again, every target reports "armed"
+			a.apply(ctx, a.m.Handle(protocol.Input[*v1.WatchersInput](set))) // a restart: arm the last set again, every target reports "armed"
 		}
 	case *actor.Stopping, *actor.Restarting:
 		a.mem.saveGen(a.m.Generation())
@@ -101,12 +101,12 @@ func (a *adapter) Receive(ctx actor.Context) {
 		panic(fmt.Sprintf("watchers: injected crash: %s", msg.GetReason()))
 	case *v1.WatchSet:
 		a.mem.saveSet(msg)
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.WatchersInput](msg)))
 	case *v1.TimerFired:
 		delete(a.timers, msg.GetEpoch())
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.WatchersInput](msg)))
 	case *v1.NodeWatched, *v1.NodeChanged:
-		a.apply(ctx, a.m.Handle(msg))
+		a.apply(ctx, a.m.Handle(protocol.Input[*v1.WatchersInput](msg)))
 	}
 }
 

@@ -1,9 +1,9 @@
 package watchers
 
 import (
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -74,8 +74,8 @@ func (m *Machine) Generation() uint64 { return m.gen }
 
 // Handle feeds one input to the machine: *v1.WatchSet from the parent, *v1.NodeWatched, *v1.NodeChanged and
 // *v1.TimerFired from the adapter. Anything else is ignored.
-func (m *Machine) Handle(in any) []Effect {
-	switch in := in.(type) {
+func (m *Machine) Handle(in *v1.WatchersInput) []Effect {
+	switch in := protocol.Unwrap(in).(type) {
 	case *v1.WatchSet:
 		return m.onSet(in)
 	case *v1.NodeWatched:

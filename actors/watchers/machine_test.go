@@ -2,11 +2,11 @@ package watchers
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -69,7 +69,7 @@ type step struct {
 func run(t *testing.T, m *Machine, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		got := kinds(m.Handle(s.in))
+		got := kinds(m.Handle(input(s.in)))
 		if !reflect.DeepEqual(got, s.want) && !(len(got) == 0 && len(s.want) == 0) {
 			t.Fatalf("step %d (%T %v): effects %q, want %q", i, s.in, s.in, got, s.want)
 		}
@@ -264,3 +264,6 @@ func TestWatchers_RestartedMachineStartsAfterTheOldGenerations(t *testing.T) {
 		{changed(2, pods, zk.EventNodeChildrenChanged), []string{"arm#3 children(web/pods)"}},
 	})
 }
+
+// input is msg as the machine's input (nil, which the machine ignores, when it is none).
+func input(msg any) *v1.WatchersInput { return protocol.Input[*v1.WatchersInput](msg) }

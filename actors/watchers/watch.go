@@ -3,8 +3,8 @@ package watchers
 import (
 	"errors"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"
 )

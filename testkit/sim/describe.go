@@ -3,9 +3,9 @@ package sim
 import (
 	"cmp"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"slices"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 

@@ -10,9 +10,9 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"log/slog"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	"github.com/ochopod/ochopod/actors/watchers"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"

@@ -1,10 +1,10 @@
 package sim
 
 import (
-	"github.com/ochopod/ochopod/actors/protocol"
 	"time"
 
 	"github.com/ochopod/ochopod/actors/leader"
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -45,7 +45,7 @@ func (x *leaderAdapter) release() {
 func (x *leaderAdapter) receive(env envelope) int {
 	switch env.msg.(type) {
 	case *v1.ContenderReady, *v1.ContendersListed, *v1.NodeWatched, *v1.NodeChanged, *v1.TimerFired:
-		return x.apply(x.m.Handle(env.msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.LeaderInput](env.msg)))
 	}
 	return 0
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/ochopod/ochopod/actors/model"
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
 	clusters "github.com/ochopod/ochopod/runtime/cluster"
@@ -49,7 +50,7 @@ func (x *modelAdapter) release() {
 func (x *modelAdapter) receive(env envelope) int {
 	switch env.msg.(type) {
 	case *v1.Changed, *v1.ClusterRead, *v1.PhaseDone, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
-		return x.apply(x.m.Handle(env.msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.ModelInput](env.msg)))
 	}
 	return 0
 }

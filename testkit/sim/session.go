@@ -2,9 +2,9 @@ package sim
 
 import (
 	"fmt"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	"github.com/ochopod/ochopod/actors/session"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -58,10 +58,10 @@ func (x *sessionAdapter) receive(env envelope) int {
 		if env.from != 0 && x.leader != nil && env.from != x.leader.pid {
 			return 0 // from a leader child we already stopped
 		}
-		return x.apply(x.m.Handle(msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	case *v1.StopSession, *v1.Identity, *v1.SessionStateChanged, *v1.RegisterDone, *v1.DeregisterDone,
 		*v1.TimerFired, *v1.ResetSession:
-		return x.apply(x.m.Handle(msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	}
 	return 0
 }

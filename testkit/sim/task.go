@@ -2,9 +2,9 @@ package sim
 
 import (
 	"errors"
-	"github.com/ochopod/ochopod/actors/protocol"
 	"iter"
 
+	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/testkit/zkmem"

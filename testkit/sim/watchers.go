@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/ochopod/ochopod/actors/protocol"
 	"github.com/ochopod/ochopod/actors/watchers"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -30,7 +31,7 @@ func newWatchersAdapter(a *actor, conn zk.Conn, mem *watchMemory) behaviour {
 
 func (x *watchersAdapter) start() {
 	if x.mem.set != nil {
-		x.apply(x.m.Handle(x.mem.set)) // a restart: arm the last set again
+		x.apply(x.m.Handle(protocol.Input[*v1.WatchersInput](x.mem.set))) // a restart: arm the last set again
 	}
 }
 
@@ -46,12 +47,12 @@ func (x *watchersAdapter) receive(env envelope) int {
 	switch msg := env.msg.(type) {
 	case *v1.WatchSet:
 		x.mem.set = msg
-		return x.apply(x.m.Handle(msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.WatchersInput](msg)))
 	case *v1.TimerFired:
 		delete(x.timers, msg.GetEpoch())
-		return x.apply(x.m.Handle(msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.WatchersInput](msg)))
 	case *v1.NodeWatched, *v1.NodeChanged:
-		return x.apply(x.m.Handle(msg))
+		return x.apply(x.m.Handle(protocol.Input[*v1.WatchersInput](msg)))
 	}
 	return 0
 }

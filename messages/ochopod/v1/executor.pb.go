@@ -397,6 +397,153 @@ func (x *ExecTearDown) GetSoft() bool {
 	return false
 }
 
+// ExecutorInput is everything the executor machine takes (actors/executor Machine.Handle).
+type ExecutorInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*ExecutorInput_Start
+	//	*ExecutorInput_Started
+	//	*ExecutorInput_Exited
+	//	*ExecutorInput_Signal
+	//	*ExecutorInput_TearDown
+	//	*ExecutorInput_Timer
+	Input         isExecutorInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecutorInput) Reset() {
+	*x = ExecutorInput{}
+	mi := &file_ochopod_v1_executor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecutorInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecutorInput) ProtoMessage() {}
+
+func (x *ExecutorInput) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_executor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecutorInput.ProtoReflect.Descriptor instead.
+func (*ExecutorInput) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_executor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ExecutorInput) GetInput() isExecutorInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *ExecutorInput) GetStart() *ExecStart {
+	if x != nil {
+		if x, ok := x.Input.(*ExecutorInput_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *ExecutorInput) GetStarted() *ExecStarted {
+	if x != nil {
+		if x, ok := x.Input.(*ExecutorInput_Started); ok {
+			return x.Started
+		}
+	}
+	return nil
+}
+
+func (x *ExecutorInput) GetExited() *ExecExited {
+	if x != nil {
+		if x, ok := x.Input.(*ExecutorInput_Exited); ok {
+			return x.Exited
+		}
+	}
+	return nil
+}
+
+func (x *ExecutorInput) GetSignal() *ExecSignal {
+	if x != nil {
+		if x, ok := x.Input.(*ExecutorInput_Signal); ok {
+			return x.Signal
+		}
+	}
+	return nil
+}
+
+func (x *ExecutorInput) GetTearDown() *ExecTearDown {
+	if x != nil {
+		if x, ok := x.Input.(*ExecutorInput_TearDown); ok {
+			return x.TearDown
+		}
+	}
+	return nil
+}
+
+func (x *ExecutorInput) GetTimer() *TimerFired {
+	if x != nil {
+		if x, ok := x.Input.(*ExecutorInput_Timer); ok {
+			return x.Timer
+		}
+	}
+	return nil
+}
+
+type isExecutorInput_Input interface {
+	isExecutorInput_Input()
+}
+
+type ExecutorInput_Start struct {
+	Start *ExecStart `protobuf:"bytes,1,opt,name=start,proto3,oneof"`
+}
+
+type ExecutorInput_Started struct {
+	Started *ExecStarted `protobuf:"bytes,2,opt,name=started,proto3,oneof"`
+}
+
+type ExecutorInput_Exited struct {
+	Exited *ExecExited `protobuf:"bytes,3,opt,name=exited,proto3,oneof"`
+}
+
+type ExecutorInput_Signal struct {
+	Signal *ExecSignal `protobuf:"bytes,4,opt,name=signal,proto3,oneof"`
+}
+
+type ExecutorInput_TearDown struct {
+	TearDown *ExecTearDown `protobuf:"bytes,5,opt,name=tear_down,json=tearDown,proto3,oneof"`
+}
+
+type ExecutorInput_Timer struct {
+	Timer *TimerFired `protobuf:"bytes,6,opt,name=timer,proto3,oneof"`
+}
+
+func (*ExecutorInput_Start) isExecutorInput_Input() {}
+
+func (*ExecutorInput_Started) isExecutorInput_Input() {}
+
+func (*ExecutorInput_Exited) isExecutorInput_Input() {}
+
+func (*ExecutorInput_Signal) isExecutorInput_Input() {}
+
+func (*ExecutorInput_TearDown) isExecutorInput_Input() {}
+
+func (*ExecutorInput_Timer) isExecutorInput_Input() {}
+
 var File_ochopod_v1_executor_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_executor_proto_rawDesc = "" +
@@ -431,7 +578,15 @@ const file_ochopod_v1_executor_proto_rawDesc = "" +
 	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\bR\x04term\x12/\n" +
 	"\x05grace\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05grace\x12\x12\n" +
-	"\x04soft\x18\x04 \x01(\bR\x04softB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"\x04soft\x18\x04 \x01(\bR\x04soft\"\xc9\x02\n" +
+	"\rExecutorInput\x12-\n" +
+	"\x05start\x18\x01 \x01(\v2\x15.ochopod.v1.ExecStartH\x00R\x05start\x123\n" +
+	"\astarted\x18\x02 \x01(\v2\x17.ochopod.v1.ExecStartedH\x00R\astarted\x120\n" +
+	"\x06exited\x18\x03 \x01(\v2\x16.ochopod.v1.ExecExitedH\x00R\x06exited\x120\n" +
+	"\x06signal\x18\x04 \x01(\v2\x16.ochopod.v1.ExecSignalH\x00R\x06signal\x127\n" +
+	"\ttear_down\x18\x05 \x01(\v2\x18.ochopod.v1.ExecTearDownH\x00R\btearDown\x12.\n" +
+	"\x05timer\x18\x06 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
+	"\x05inputB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_executor_proto_rawDescOnce sync.Once
@@ -445,24 +600,32 @@ func file_ochopod_v1_executor_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_executor_proto_rawDescData
 }
 
-var file_ochopod_v1_executor_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_ochopod_v1_executor_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_ochopod_v1_executor_proto_goTypes = []any{
 	(*ExecStart)(nil),           // 0: ochopod.v1.ExecStart
 	(*ExecStarted)(nil),         // 1: ochopod.v1.ExecStarted
 	(*ExecExited)(nil),          // 2: ochopod.v1.ExecExited
 	(*ExecSignal)(nil),          // 3: ochopod.v1.ExecSignal
 	(*ExecTearDown)(nil),        // 4: ochopod.v1.ExecTearDown
-	(*Failure)(nil),             // 5: ochopod.v1.Failure
-	(*durationpb.Duration)(nil), // 6: google.protobuf.Duration
+	(*ExecutorInput)(nil),       // 5: ochopod.v1.ExecutorInput
+	(*Failure)(nil),             // 6: ochopod.v1.Failure
+	(*durationpb.Duration)(nil), // 7: google.protobuf.Duration
+	(*TimerFired)(nil),          // 8: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_executor_proto_depIdxs = []int32{
-	5, // 0: ochopod.v1.ExecStarted.failure:type_name -> ochopod.v1.Failure
-	6, // 1: ochopod.v1.ExecTearDown.grace:type_name -> google.protobuf.Duration
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 0: ochopod.v1.ExecStarted.failure:type_name -> ochopod.v1.Failure
+	7, // 1: ochopod.v1.ExecTearDown.grace:type_name -> google.protobuf.Duration
+	0, // 2: ochopod.v1.ExecutorInput.start:type_name -> ochopod.v1.ExecStart
+	1, // 3: ochopod.v1.ExecutorInput.started:type_name -> ochopod.v1.ExecStarted
+	2, // 4: ochopod.v1.ExecutorInput.exited:type_name -> ochopod.v1.ExecExited
+	3, // 5: ochopod.v1.ExecutorInput.signal:type_name -> ochopod.v1.ExecSignal
+	4, // 6: ochopod.v1.ExecutorInput.tear_down:type_name -> ochopod.v1.ExecTearDown
+	8, // 7: ochopod.v1.ExecutorInput.timer:type_name -> ochopod.v1.TimerFired
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_executor_proto_init() }
@@ -471,13 +634,21 @@ func file_ochopod_v1_executor_proto_init() {
 		return
 	}
 	file_ochopod_v1_common_proto_init()
+	file_ochopod_v1_executor_proto_msgTypes[5].OneofWrappers = []any{
+		(*ExecutorInput_Start)(nil),
+		(*ExecutorInput_Started)(nil),
+		(*ExecutorInput_Exited)(nil),
+		(*ExecutorInput_Signal)(nil),
+		(*ExecutorInput_TearDown)(nil),
+		(*ExecutorInput_Timer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_executor_proto_rawDesc), len(file_ochopod_v1_executor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -398,6 +398,137 @@ func (x *LeadershipChanged) GetGeneration() uint64 {
 	return 0
 }
 
+// LeaderInput is everything the leader machine takes (actors/leader Machine.Handle).
+type LeaderInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*LeaderInput_Contender
+	//	*LeaderInput_Listed
+	//	*LeaderInput_Watched
+	//	*LeaderInput_Changed
+	//	*LeaderInput_Timer
+	Input         isLeaderInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderInput) Reset() {
+	*x = LeaderInput{}
+	mi := &file_ochopod_v1_leader_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderInput) ProtoMessage() {}
+
+func (x *LeaderInput) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_leader_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderInput.ProtoReflect.Descriptor instead.
+func (*LeaderInput) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LeaderInput) GetInput() isLeaderInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *LeaderInput) GetContender() *ContenderReady {
+	if x != nil {
+		if x, ok := x.Input.(*LeaderInput_Contender); ok {
+			return x.Contender
+		}
+	}
+	return nil
+}
+
+func (x *LeaderInput) GetListed() *ContendersListed {
+	if x != nil {
+		if x, ok := x.Input.(*LeaderInput_Listed); ok {
+			return x.Listed
+		}
+	}
+	return nil
+}
+
+func (x *LeaderInput) GetWatched() *NodeWatched {
+	if x != nil {
+		if x, ok := x.Input.(*LeaderInput_Watched); ok {
+			return x.Watched
+		}
+	}
+	return nil
+}
+
+func (x *LeaderInput) GetChanged() *NodeChanged {
+	if x != nil {
+		if x, ok := x.Input.(*LeaderInput_Changed); ok {
+			return x.Changed
+		}
+	}
+	return nil
+}
+
+func (x *LeaderInput) GetTimer() *TimerFired {
+	if x != nil {
+		if x, ok := x.Input.(*LeaderInput_Timer); ok {
+			return x.Timer
+		}
+	}
+	return nil
+}
+
+type isLeaderInput_Input interface {
+	isLeaderInput_Input()
+}
+
+type LeaderInput_Contender struct {
+	Contender *ContenderReady `protobuf:"bytes,1,opt,name=contender,proto3,oneof"`
+}
+
+type LeaderInput_Listed struct {
+	Listed *ContendersListed `protobuf:"bytes,2,opt,name=listed,proto3,oneof"`
+}
+
+type LeaderInput_Watched struct {
+	Watched *NodeWatched `protobuf:"bytes,3,opt,name=watched,proto3,oneof"`
+}
+
+type LeaderInput_Changed struct {
+	Changed *NodeChanged `protobuf:"bytes,4,opt,name=changed,proto3,oneof"`
+}
+
+type LeaderInput_Timer struct {
+	Timer *TimerFired `protobuf:"bytes,5,opt,name=timer,proto3,oneof"`
+}
+
+func (*LeaderInput_Contender) isLeaderInput_Input() {}
+
+func (*LeaderInput_Listed) isLeaderInput_Input() {}
+
+func (*LeaderInput_Watched) isLeaderInput_Input() {}
+
+func (*LeaderInput_Changed) isLeaderInput_Input() {}
+
+func (*LeaderInput_Timer) isLeaderInput_Input() {}
+
 var File_ochopod_v1_leader_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_leader_proto_rawDesc = "" +
@@ -434,7 +565,14 @@ const file_ochopod_v1_leader_proto_rawDesc = "" +
 	"\tlock_path\x18\x02 \x01(\tR\blockPath\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x03 \x01(\x04R\n" +
-	"generation*\xb8\x01\n" +
+	"generation\"\xa4\x02\n" +
+	"\vLeaderInput\x12:\n" +
+	"\tcontender\x18\x01 \x01(\v2\x1a.ochopod.v1.ContenderReadyH\x00R\tcontender\x126\n" +
+	"\x06listed\x18\x02 \x01(\v2\x1c.ochopod.v1.ContendersListedH\x00R\x06listed\x123\n" +
+	"\awatched\x18\x03 \x01(\v2\x17.ochopod.v1.NodeWatchedH\x00R\awatched\x123\n" +
+	"\achanged\x18\x04 \x01(\v2\x17.ochopod.v1.NodeChangedH\x00R\achanged\x12.\n" +
+	"\x05timer\x18\x05 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
+	"\x05input*\xb8\x01\n" +
 	"\aZkEvent\x12\x18\n" +
 	"\x14ZK_EVENT_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ZK_EVENT_NODE_CREATED\x10\x01\x12\x19\n" +
@@ -456,7 +594,7 @@ func file_ochopod_v1_leader_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_leader_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_ochopod_v1_leader_proto_goTypes = []any{
 	(ZkEvent)(0),              // 0: ochopod.v1.ZkEvent
 	(*ContenderReady)(nil),    // 1: ochopod.v1.ContenderReady
@@ -464,18 +602,25 @@ var file_ochopod_v1_leader_proto_goTypes = []any{
 	(*NodeWatched)(nil),       // 3: ochopod.v1.NodeWatched
 	(*NodeChanged)(nil),       // 4: ochopod.v1.NodeChanged
 	(*LeadershipChanged)(nil), // 5: ochopod.v1.LeadershipChanged
-	(*Failure)(nil),           // 6: ochopod.v1.Failure
+	(*LeaderInput)(nil),       // 6: ochopod.v1.LeaderInput
+	(*Failure)(nil),           // 7: ochopod.v1.Failure
+	(*TimerFired)(nil),        // 8: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_leader_proto_depIdxs = []int32{
-	6, // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
-	6, // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
-	6, // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
+	7, // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
+	7, // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
+	7, // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
 	0, // 3: ochopod.v1.NodeChanged.event:type_name -> ochopod.v1.ZkEvent
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	1, // 4: ochopod.v1.LeaderInput.contender:type_name -> ochopod.v1.ContenderReady
+	2, // 5: ochopod.v1.LeaderInput.listed:type_name -> ochopod.v1.ContendersListed
+	3, // 6: ochopod.v1.LeaderInput.watched:type_name -> ochopod.v1.NodeWatched
+	4, // 7: ochopod.v1.LeaderInput.changed:type_name -> ochopod.v1.NodeChanged
+	8, // 8: ochopod.v1.LeaderInput.timer:type_name -> ochopod.v1.TimerFired
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_leader_proto_init() }
@@ -484,13 +629,20 @@ func file_ochopod_v1_leader_proto_init() {
 		return
 	}
 	file_ochopod_v1_common_proto_init()
+	file_ochopod_v1_leader_proto_msgTypes[5].OneofWrappers = []any{
+		(*LeaderInput_Contender)(nil),
+		(*LeaderInput_Listed)(nil),
+		(*LeaderInput_Watched)(nil),
+		(*LeaderInput_Changed)(nil),
+		(*LeaderInput_Timer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_leader_proto_rawDesc), len(file_ochopod_v1_leader_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -566,12 +566,196 @@ func (x *CallbackDone) GetBadCluster() bool {
 	return false
 }
 
+// Queued is a ControlRequest as the lifecycle queues it, with the handle its reply goes to (0: no reply).
+type Queued struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        uint64                 `protobuf:"varint,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Request       *ControlRequest        `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Queued) Reset() {
+	*x = Queued{}
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Queued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Queued) ProtoMessage() {}
+
+func (x *Queued) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Queued.ProtoReflect.Descriptor instead.
+func (*Queued) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Queued) GetHandle() uint64 {
+	if x != nil {
+		return x.Handle
+	}
+	return 0
+}
+
+func (x *Queued) GetRequest() *ControlRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// LifecycleInput is everything the lifecycle machine takes (actors/lifecycle Machine.Handle).
+type LifecycleInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*LifecycleInput_Request
+	//	*LifecycleInput_Callback
+	//	*LifecycleInput_Started
+	//	*LifecycleInput_Exited
+	//	*LifecycleInput_Timer
+	Input         isLifecycleInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LifecycleInput) Reset() {
+	*x = LifecycleInput{}
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LifecycleInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LifecycleInput) ProtoMessage() {}
+
+func (x *LifecycleInput) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LifecycleInput.ProtoReflect.Descriptor instead.
+func (*LifecycleInput) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LifecycleInput) GetInput() isLifecycleInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *LifecycleInput) GetRequest() *Queued {
+	if x != nil {
+		if x, ok := x.Input.(*LifecycleInput_Request); ok {
+			return x.Request
+		}
+	}
+	return nil
+}
+
+func (x *LifecycleInput) GetCallback() *CallbackDone {
+	if x != nil {
+		if x, ok := x.Input.(*LifecycleInput_Callback); ok {
+			return x.Callback
+		}
+	}
+	return nil
+}
+
+func (x *LifecycleInput) GetStarted() *ExecStarted {
+	if x != nil {
+		if x, ok := x.Input.(*LifecycleInput_Started); ok {
+			return x.Started
+		}
+	}
+	return nil
+}
+
+func (x *LifecycleInput) GetExited() *ExecExited {
+	if x != nil {
+		if x, ok := x.Input.(*LifecycleInput_Exited); ok {
+			return x.Exited
+		}
+	}
+	return nil
+}
+
+func (x *LifecycleInput) GetTimer() *TimerFired {
+	if x != nil {
+		if x, ok := x.Input.(*LifecycleInput_Timer); ok {
+			return x.Timer
+		}
+	}
+	return nil
+}
+
+type isLifecycleInput_Input interface {
+	isLifecycleInput_Input()
+}
+
+type LifecycleInput_Request struct {
+	Request *Queued `protobuf:"bytes,1,opt,name=request,proto3,oneof"`
+}
+
+type LifecycleInput_Callback struct {
+	Callback *CallbackDone `protobuf:"bytes,2,opt,name=callback,proto3,oneof"`
+}
+
+type LifecycleInput_Started struct {
+	Started *ExecStarted `protobuf:"bytes,3,opt,name=started,proto3,oneof"`
+}
+
+type LifecycleInput_Exited struct {
+	Exited *ExecExited `protobuf:"bytes,4,opt,name=exited,proto3,oneof"`
+}
+
+type LifecycleInput_Timer struct {
+	Timer *TimerFired `protobuf:"bytes,5,opt,name=timer,proto3,oneof"`
+}
+
+func (*LifecycleInput_Request) isLifecycleInput_Input() {}
+
+func (*LifecycleInput_Callback) isLifecycleInput_Input() {}
+
+func (*LifecycleInput_Started) isLifecycleInput_Input() {}
+
+func (*LifecycleInput_Exited) isLifecycleInput_Input() {}
+
+func (*LifecycleInput_Timer) isLifecycleInput_Input() {}
+
 var File_ochopod_v1_lifecycle_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\n" +
 	"\x1aochopod/v1/lifecycle.proto\x12\n" +
-	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17ochopod/v1/common.proto\"\x95\x01\n" +
+	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17ochopod/v1/common.proto\x1a\x19ochopod/v1/executor.proto\"\x95\x01\n" +
 	"\x0eControlRequest\x12$\n" +
 	"\x04task\x18\x01 \x01(\x0e2\x10.ochopod.v1.TaskR\x04task\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x123\n" +
@@ -599,7 +783,17 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"badCluster\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05error*t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05error\"V\n" +
+	"\x06Queued\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\x04R\x06handle\x124\n" +
+	"\arequest\x18\x02 \x01(\v2\x1a.ochopod.v1.ControlRequestR\arequest\"\x98\x02\n" +
+	"\x0eLifecycleInput\x12.\n" +
+	"\arequest\x18\x01 \x01(\v2\x12.ochopod.v1.QueuedH\x00R\arequest\x126\n" +
+	"\bcallback\x18\x02 \x01(\v2\x18.ochopod.v1.CallbackDoneH\x00R\bcallback\x123\n" +
+	"\astarted\x18\x03 \x01(\v2\x17.ochopod.v1.ExecStartedH\x00R\astarted\x120\n" +
+	"\x06exited\x18\x04 \x01(\v2\x16.ochopod.v1.ExecExitedH\x00R\x06exited\x12.\n" +
+	"\x05timer\x18\x05 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
+	"\x05input*t\n" +
 	"\x04Task\x12\x14\n" +
 	"\x10TASK_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -640,7 +834,7 @@ func file_ochopod_v1_lifecycle_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_lifecycle_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(Task)(0),                   // 0: ochopod.v1.Task
 	(ProcessState)(0),           // 1: ochopod.v1.ProcessState
@@ -650,22 +844,33 @@ var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(*GetLifecycleStatus)(nil),  // 5: ochopod.v1.GetLifecycleStatus
 	(*LifecycleStatus)(nil),     // 6: ochopod.v1.LifecycleStatus
 	(*CallbackDone)(nil),        // 7: ochopod.v1.CallbackDone
-	nil,                         // 8: ochopod.v1.CallbackDone.EnvEntry
-	(*durationpb.Duration)(nil), // 9: google.protobuf.Duration
-	(*Failure)(nil),             // 10: ochopod.v1.Failure
+	(*Queued)(nil),              // 8: ochopod.v1.Queued
+	(*LifecycleInput)(nil),      // 9: ochopod.v1.LifecycleInput
+	nil,                         // 10: ochopod.v1.CallbackDone.EnvEntry
+	(*durationpb.Duration)(nil), // 11: google.protobuf.Duration
+	(*Failure)(nil),             // 12: ochopod.v1.Failure
+	(*ExecStarted)(nil),         // 13: ochopod.v1.ExecStarted
+	(*ExecExited)(nil),          // 14: ochopod.v1.ExecExited
+	(*TimerFired)(nil),          // 15: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_lifecycle_proto_depIdxs = []int32{
 	0,  // 0: ochopod.v1.ControlRequest.task:type_name -> ochopod.v1.Task
-	9,  // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
+	11, // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 2: ochopod.v1.LifecycleStatus.process:type_name -> ochopod.v1.ProcessState
 	2,  // 3: ochopod.v1.CallbackDone.callback:type_name -> ochopod.v1.Callback
-	10, // 4: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
-	8,  // 5: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	12, // 4: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
+	10, // 5: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
+	3,  // 6: ochopod.v1.Queued.request:type_name -> ochopod.v1.ControlRequest
+	8,  // 7: ochopod.v1.LifecycleInput.request:type_name -> ochopod.v1.Queued
+	7,  // 8: ochopod.v1.LifecycleInput.callback:type_name -> ochopod.v1.CallbackDone
+	13, // 9: ochopod.v1.LifecycleInput.started:type_name -> ochopod.v1.ExecStarted
+	14, // 10: ochopod.v1.LifecycleInput.exited:type_name -> ochopod.v1.ExecExited
+	15, // 11: ochopod.v1.LifecycleInput.timer:type_name -> ochopod.v1.TimerFired
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_lifecycle_proto_init() }
@@ -674,13 +879,21 @@ func file_ochopod_v1_lifecycle_proto_init() {
 		return
 	}
 	file_ochopod_v1_common_proto_init()
+	file_ochopod_v1_executor_proto_init()
+	file_ochopod_v1_lifecycle_proto_msgTypes[6].OneofWrappers = []any{
+		(*LifecycleInput_Request)(nil),
+		(*LifecycleInput_Callback)(nil),
+		(*LifecycleInput_Started)(nil),
+		(*LifecycleInput_Exited)(nil),
+		(*LifecycleInput_Timer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_lifecycle_proto_rawDesc), len(file_ochopod_v1_lifecycle_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

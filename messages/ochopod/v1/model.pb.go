@@ -691,12 +691,275 @@ func (x *ModelStatus) GetStatus() string {
 	return ""
 }
 
+// ModelInput is everything the model machine takes (actors/model Machine.Handle).
+type ModelInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*ModelInput_Changed
+	//	*ModelInput_Read
+	//	*ModelInput_Timer
+	//	*ModelInput_Probed
+	//	*ModelInput_Phase
+	//	*ModelInput_Written
+	Input         isModelInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelInput) Reset() {
+	*x = ModelInput{}
+	mi := &file_ochopod_v1_model_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelInput) ProtoMessage() {}
+
+func (x *ModelInput) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_model_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelInput.ProtoReflect.Descriptor instead.
+func (*ModelInput) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ModelInput) GetInput() isModelInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *ModelInput) GetChanged() *Changed {
+	if x != nil {
+		if x, ok := x.Input.(*ModelInput_Changed); ok {
+			return x.Changed
+		}
+	}
+	return nil
+}
+
+func (x *ModelInput) GetRead() *ClusterRead {
+	if x != nil {
+		if x, ok := x.Input.(*ModelInput_Read); ok {
+			return x.Read
+		}
+	}
+	return nil
+}
+
+func (x *ModelInput) GetTimer() *TimerFired {
+	if x != nil {
+		if x, ok := x.Input.(*ModelInput_Timer); ok {
+			return x.Timer
+		}
+	}
+	return nil
+}
+
+func (x *ModelInput) GetProbed() *CallbackDone {
+	if x != nil {
+		if x, ok := x.Input.(*ModelInput_Probed); ok {
+			return x.Probed
+		}
+	}
+	return nil
+}
+
+func (x *ModelInput) GetPhase() *PhaseDone {
+	if x != nil {
+		if x, ok := x.Input.(*ModelInput_Phase); ok {
+			return x.Phase
+		}
+	}
+	return nil
+}
+
+func (x *ModelInput) GetWritten() *Written {
+	if x != nil {
+		if x, ok := x.Input.(*ModelInput_Written); ok {
+			return x.Written
+		}
+	}
+	return nil
+}
+
+type isModelInput_Input interface {
+	isModelInput_Input()
+}
+
+type ModelInput_Changed struct {
+	Changed *Changed `protobuf:"bytes,1,opt,name=changed,proto3,oneof"`
+}
+
+type ModelInput_Read struct {
+	Read *ClusterRead `protobuf:"bytes,2,opt,name=read,proto3,oneof"`
+}
+
+type ModelInput_Timer struct {
+	Timer *TimerFired `protobuf:"bytes,3,opt,name=timer,proto3,oneof"`
+}
+
+type ModelInput_Probed struct {
+	// The probe's outcome (callback probe).
+	Probed *CallbackDone `protobuf:"bytes,4,opt,name=probed,proto3,oneof"`
+}
+
+type ModelInput_Phase struct {
+	Phase *PhaseDone `protobuf:"bytes,5,opt,name=phase,proto3,oneof"`
+}
+
+type ModelInput_Written struct {
+	Written *Written `protobuf:"bytes,6,opt,name=written,proto3,oneof"`
+}
+
+func (*ModelInput_Changed) isModelInput_Input() {}
+
+func (*ModelInput_Read) isModelInput_Input() {}
+
+func (*ModelInput_Timer) isModelInput_Input() {}
+
+func (*ModelInput_Probed) isModelInput_Input() {}
+
+func (*ModelInput_Phase) isModelInput_Input() {}
+
+func (*ModelInput_Written) isModelInput_Input() {}
+
+// WatchersInput is everything the watchers machine takes (actors/watchers Machine.Handle).
+type WatchersInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*WatchersInput_Set
+	//	*WatchersInput_Watched
+	//	*WatchersInput_Changed
+	//	*WatchersInput_Timer
+	Input         isWatchersInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchersInput) Reset() {
+	*x = WatchersInput{}
+	mi := &file_ochopod_v1_model_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchersInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchersInput) ProtoMessage() {}
+
+func (x *WatchersInput) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_model_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchersInput.ProtoReflect.Descriptor instead.
+func (*WatchersInput) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WatchersInput) GetInput() isWatchersInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *WatchersInput) GetSet() *WatchSet {
+	if x != nil {
+		if x, ok := x.Input.(*WatchersInput_Set); ok {
+			return x.Set
+		}
+	}
+	return nil
+}
+
+func (x *WatchersInput) GetWatched() *NodeWatched {
+	if x != nil {
+		if x, ok := x.Input.(*WatchersInput_Watched); ok {
+			return x.Watched
+		}
+	}
+	return nil
+}
+
+func (x *WatchersInput) GetChanged() *NodeChanged {
+	if x != nil {
+		if x, ok := x.Input.(*WatchersInput_Changed); ok {
+			return x.Changed
+		}
+	}
+	return nil
+}
+
+func (x *WatchersInput) GetTimer() *TimerFired {
+	if x != nil {
+		if x, ok := x.Input.(*WatchersInput_Timer); ok {
+			return x.Timer
+		}
+	}
+	return nil
+}
+
+type isWatchersInput_Input interface {
+	isWatchersInput_Input()
+}
+
+type WatchersInput_Set struct {
+	Set *WatchSet `protobuf:"bytes,1,opt,name=set,proto3,oneof"`
+}
+
+type WatchersInput_Watched struct {
+	Watched *NodeWatched `protobuf:"bytes,2,opt,name=watched,proto3,oneof"`
+}
+
+type WatchersInput_Changed struct {
+	Changed *NodeChanged `protobuf:"bytes,3,opt,name=changed,proto3,oneof"`
+}
+
+type WatchersInput_Timer struct {
+	Timer *TimerFired `protobuf:"bytes,4,opt,name=timer,proto3,oneof"`
+}
+
+func (*WatchersInput_Set) isWatchersInput_Input() {}
+
+func (*WatchersInput_Watched) isWatchersInput_Input() {}
+
+func (*WatchersInput_Changed) isWatchersInput_Input() {}
+
+func (*WatchersInput_Timer) isWatchersInput_Input() {}
+
 var File_ochopod_v1_model_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"\x16ochopod/v1/model.proto\x12\n" +
-	"ochopod.v1\x1a\x17ochopod/v1/common.proto\x1a\x17ochopod/v1/leader.proto\"R\n" +
+	"ochopod.v1\x1a\x17ochopod/v1/common.proto\x1a\x17ochopod/v1/leader.proto\x1a\x1aochopod/v1/lifecycle.proto\"R\n" +
 	"\vWatchTarget\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12)\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x15.ochopod.v1.WatchKindR\x04kindJ\x04\b\x01\x10\x02\"=\n" +
@@ -743,7 +1006,22 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x0econfigurations\x18\x05 \x01(\x05R\x0econfigurations\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12\x16\n" +
-	"\x06status\x18\a \x01(\tR\x06status*\x82\x01\n" +
+	"\x06status\x18\a \x01(\tR\x06status\"\xb9\x02\n" +
+	"\n" +
+	"ModelInput\x12/\n" +
+	"\achanged\x18\x01 \x01(\v2\x13.ochopod.v1.ChangedH\x00R\achanged\x12-\n" +
+	"\x04read\x18\x02 \x01(\v2\x17.ochopod.v1.ClusterReadH\x00R\x04read\x12.\n" +
+	"\x05timer\x18\x03 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timer\x122\n" +
+	"\x06probed\x18\x04 \x01(\v2\x18.ochopod.v1.CallbackDoneH\x00R\x06probed\x12-\n" +
+	"\x05phase\x18\x05 \x01(\v2\x15.ochopod.v1.PhaseDoneH\x00R\x05phase\x12/\n" +
+	"\awritten\x18\x06 \x01(\v2\x13.ochopod.v1.WrittenH\x00R\awrittenB\a\n" +
+	"\x05input\"\xdc\x01\n" +
+	"\rWatchersInput\x12(\n" +
+	"\x03set\x18\x01 \x01(\v2\x14.ochopod.v1.WatchSetH\x00R\x03set\x123\n" +
+	"\awatched\x18\x02 \x01(\v2\x17.ochopod.v1.NodeWatchedH\x00R\awatched\x123\n" +
+	"\achanged\x18\x03 \x01(\v2\x17.ochopod.v1.NodeChangedH\x00R\achanged\x12.\n" +
+	"\x05timer\x18\x04 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
+	"\x05input*\x82\x01\n" +
 	"\tWatchKind\x12\x1a\n" +
 	"\x16WATCH_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fWATCH_KIND_PODS\x10\x01\x12\x17\n" +
@@ -778,40 +1056,56 @@ func file_ochopod_v1_model_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_model_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ochopod_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_ochopod_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_ochopod_v1_model_proto_goTypes = []any{
-	(WatchKind)(0),      // 0: ochopod.v1.WatchKind
-	(ChangeKind)(0),     // 1: ochopod.v1.ChangeKind
-	(ModelState)(0),     // 2: ochopod.v1.ModelState
-	(*WatchTarget)(nil), // 3: ochopod.v1.WatchTarget
-	(*WatchSet)(nil),    // 4: ochopod.v1.WatchSet
-	(*Changed)(nil),     // 5: ochopod.v1.Changed
-	(*ClusterRead)(nil), // 6: ochopod.v1.ClusterRead
-	(*PhaseDone)(nil),   // 7: ochopod.v1.PhaseDone
-	(*Written)(nil),     // 8: ochopod.v1.Written
-	(*ModelStatus)(nil), // 9: ochopod.v1.ModelStatus
-	nil,                 // 10: ochopod.v1.ClusterRead.PodsEntry
-	nil,                 // 11: ochopod.v1.ClusterRead.DependenciesEntry
-	(ZkEvent)(0),        // 12: ochopod.v1.ZkEvent
-	(*Failure)(nil),     // 13: ochopod.v1.Failure
+	(WatchKind)(0),        // 0: ochopod.v1.WatchKind
+	(ChangeKind)(0),       // 1: ochopod.v1.ChangeKind
+	(ModelState)(0),       // 2: ochopod.v1.ModelState
+	(*WatchTarget)(nil),   // 3: ochopod.v1.WatchTarget
+	(*WatchSet)(nil),      // 4: ochopod.v1.WatchSet
+	(*Changed)(nil),       // 5: ochopod.v1.Changed
+	(*ClusterRead)(nil),   // 6: ochopod.v1.ClusterRead
+	(*PhaseDone)(nil),     // 7: ochopod.v1.PhaseDone
+	(*Written)(nil),       // 8: ochopod.v1.Written
+	(*ModelStatus)(nil),   // 9: ochopod.v1.ModelStatus
+	(*ModelInput)(nil),    // 10: ochopod.v1.ModelInput
+	(*WatchersInput)(nil), // 11: ochopod.v1.WatchersInput
+	nil,                   // 12: ochopod.v1.ClusterRead.PodsEntry
+	nil,                   // 13: ochopod.v1.ClusterRead.DependenciesEntry
+	(ZkEvent)(0),          // 14: ochopod.v1.ZkEvent
+	(*Failure)(nil),       // 15: ochopod.v1.Failure
+	(*TimerFired)(nil),    // 16: ochopod.v1.TimerFired
+	(*CallbackDone)(nil),  // 17: ochopod.v1.CallbackDone
+	(*NodeWatched)(nil),   // 18: ochopod.v1.NodeWatched
+	(*NodeChanged)(nil),   // 19: ochopod.v1.NodeChanged
 }
 var file_ochopod_v1_model_proto_depIdxs = []int32{
 	0,  // 0: ochopod.v1.WatchTarget.kind:type_name -> ochopod.v1.WatchKind
 	3,  // 1: ochopod.v1.WatchSet.targets:type_name -> ochopod.v1.WatchTarget
 	3,  // 2: ochopod.v1.Changed.target:type_name -> ochopod.v1.WatchTarget
 	1,  // 3: ochopod.v1.Changed.kind:type_name -> ochopod.v1.ChangeKind
-	12, // 4: ochopod.v1.Changed.event:type_name -> ochopod.v1.ZkEvent
-	13, // 5: ochopod.v1.ClusterRead.failure:type_name -> ochopod.v1.Failure
-	10, // 6: ochopod.v1.ClusterRead.pods:type_name -> ochopod.v1.ClusterRead.PodsEntry
-	11, // 7: ochopod.v1.ClusterRead.dependencies:type_name -> ochopod.v1.ClusterRead.DependenciesEntry
-	13, // 8: ochopod.v1.PhaseDone.failure:type_name -> ochopod.v1.Failure
-	13, // 9: ochopod.v1.Written.failure:type_name -> ochopod.v1.Failure
+	14, // 4: ochopod.v1.Changed.event:type_name -> ochopod.v1.ZkEvent
+	15, // 5: ochopod.v1.ClusterRead.failure:type_name -> ochopod.v1.Failure
+	12, // 6: ochopod.v1.ClusterRead.pods:type_name -> ochopod.v1.ClusterRead.PodsEntry
+	13, // 7: ochopod.v1.ClusterRead.dependencies:type_name -> ochopod.v1.ClusterRead.DependenciesEntry
+	15, // 8: ochopod.v1.PhaseDone.failure:type_name -> ochopod.v1.Failure
+	15, // 9: ochopod.v1.Written.failure:type_name -> ochopod.v1.Failure
 	2,  // 10: ochopod.v1.ModelStatus.state:type_name -> ochopod.v1.ModelState
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 11: ochopod.v1.ModelInput.changed:type_name -> ochopod.v1.Changed
+	6,  // 12: ochopod.v1.ModelInput.read:type_name -> ochopod.v1.ClusterRead
+	16, // 13: ochopod.v1.ModelInput.timer:type_name -> ochopod.v1.TimerFired
+	17, // 14: ochopod.v1.ModelInput.probed:type_name -> ochopod.v1.CallbackDone
+	7,  // 15: ochopod.v1.ModelInput.phase:type_name -> ochopod.v1.PhaseDone
+	8,  // 16: ochopod.v1.ModelInput.written:type_name -> ochopod.v1.Written
+	4,  // 17: ochopod.v1.WatchersInput.set:type_name -> ochopod.v1.WatchSet
+	18, // 18: ochopod.v1.WatchersInput.watched:type_name -> ochopod.v1.NodeWatched
+	19, // 19: ochopod.v1.WatchersInput.changed:type_name -> ochopod.v1.NodeChanged
+	16, // 20: ochopod.v1.WatchersInput.timer:type_name -> ochopod.v1.TimerFired
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_model_proto_init() }
@@ -821,13 +1115,28 @@ func file_ochopod_v1_model_proto_init() {
 	}
 	file_ochopod_v1_common_proto_init()
 	file_ochopod_v1_leader_proto_init()
+	file_ochopod_v1_lifecycle_proto_init()
+	file_ochopod_v1_model_proto_msgTypes[7].OneofWrappers = []any{
+		(*ModelInput_Changed)(nil),
+		(*ModelInput_Read)(nil),
+		(*ModelInput_Timer)(nil),
+		(*ModelInput_Probed)(nil),
+		(*ModelInput_Phase)(nil),
+		(*ModelInput_Written)(nil),
+	}
+	file_ochopod_v1_model_proto_msgTypes[8].OneofWrappers = []any{
+		(*WatchersInput_Set)(nil),
+		(*WatchersInput_Watched)(nil),
+		(*WatchersInput_Changed)(nil),
+		(*WatchersInput_Timer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_model_proto_rawDesc), len(file_ochopod_v1_model_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -763,12 +763,191 @@ func (x *SessionStatus) GetLockPath() string {
 	return ""
 }
 
+// SessionInput is everything the session machine takes (actors/session Machine.Handle).
+type SessionInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Input:
+	//
+	//	*SessionInput_Identity
+	//	*SessionInput_State
+	//	*SessionInput_Registered
+	//	*SessionInput_Timer
+	//	*SessionInput_Leadership
+	//	*SessionInput_ResetSession
+	//	*SessionInput_Stop
+	//	*SessionInput_Deregistered
+	Input         isSessionInput_Input `protobuf_oneof:"input"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionInput) Reset() {
+	*x = SessionInput{}
+	mi := &file_ochopod_v1_session_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionInput) ProtoMessage() {}
+
+func (x *SessionInput) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_session_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionInput.ProtoReflect.Descriptor instead.
+func (*SessionInput) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_session_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SessionInput) GetInput() isSessionInput_Input {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *SessionInput) GetIdentity() *Identity {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_Identity); ok {
+			return x.Identity
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetState() *SessionStateChanged {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_State); ok {
+			return x.State
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetRegistered() *RegisterDone {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_Registered); ok {
+			return x.Registered
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetTimer() *TimerFired {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_Timer); ok {
+			return x.Timer
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetLeadership() *LeadershipChanged {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_Leadership); ok {
+			return x.Leadership
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetResetSession() *ResetSession {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_ResetSession); ok {
+			return x.ResetSession
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetStop() *StopSession {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_Stop); ok {
+			return x.Stop
+		}
+	}
+	return nil
+}
+
+func (x *SessionInput) GetDeregistered() *DeregisterDone {
+	if x != nil {
+		if x, ok := x.Input.(*SessionInput_Deregistered); ok {
+			return x.Deregistered
+		}
+	}
+	return nil
+}
+
+type isSessionInput_Input interface {
+	isSessionInput_Input()
+}
+
+type SessionInput_Identity struct {
+	Identity *Identity `protobuf:"bytes,1,opt,name=identity,proto3,oneof"`
+}
+
+type SessionInput_State struct {
+	State *SessionStateChanged `protobuf:"bytes,2,opt,name=state,proto3,oneof"`
+}
+
+type SessionInput_Registered struct {
+	Registered *RegisterDone `protobuf:"bytes,3,opt,name=registered,proto3,oneof"`
+}
+
+type SessionInput_Timer struct {
+	Timer *TimerFired `protobuf:"bytes,4,opt,name=timer,proto3,oneof"`
+}
+
+type SessionInput_Leadership struct {
+	Leadership *LeadershipChanged `protobuf:"bytes,5,opt,name=leadership,proto3,oneof"`
+}
+
+type SessionInput_ResetSession struct {
+	ResetSession *ResetSession `protobuf:"bytes,6,opt,name=reset_session,json=resetSession,proto3,oneof"`
+}
+
+type SessionInput_Stop struct {
+	Stop *StopSession `protobuf:"bytes,7,opt,name=stop,proto3,oneof"`
+}
+
+type SessionInput_Deregistered struct {
+	Deregistered *DeregisterDone `protobuf:"bytes,8,opt,name=deregistered,proto3,oneof"`
+}
+
+func (*SessionInput_Identity) isSessionInput_Input() {}
+
+func (*SessionInput_State) isSessionInput_Input() {}
+
+func (*SessionInput_Registered) isSessionInput_Input() {}
+
+func (*SessionInput_Timer) isSessionInput_Input() {}
+
+func (*SessionInput_Leadership) isSessionInput_Input() {}
+
+func (*SessionInput_ResetSession) isSessionInput_Input() {}
+
+func (*SessionInput_Stop) isSessionInput_Input() {}
+
+func (*SessionInput_Deregistered) isSessionInput_Input() {}
+
 var File_ochopod_v1_session_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"\x18ochopod/v1/session.proto\x12\n" +
-	"ochopod.v1\x1a\x17ochopod/v1/common.proto\"\xc9\x01\n" +
+	"ochopod.v1\x1a\x17ochopod/v1/common.proto\x1a\x17ochopod/v1/leader.proto\"\xc9\x01\n" +
 	"\x13SessionStateChanged\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.ochopod.v1.ZkStateR\x05state\x12\x1d\n" +
@@ -811,7 +990,21 @@ const file_ochopod_v1_session_proto_rawDesc = "" +
 	"session_id\x18\b \x01(\x03R\tsessionId\x12\x14\n" +
 	"\x05epoch\x18\t \x01(\x04R\x05epoch\x12\x1b\n" +
 	"\tlock_path\x18\n" +
-	" \x01(\tR\blockPath*\xaf\x01\n" +
+	" \x01(\tR\blockPath\"\xe3\x03\n" +
+	"\fSessionInput\x122\n" +
+	"\bidentity\x18\x01 \x01(\v2\x14.ochopod.v1.IdentityH\x00R\bidentity\x127\n" +
+	"\x05state\x18\x02 \x01(\v2\x1f.ochopod.v1.SessionStateChangedH\x00R\x05state\x12:\n" +
+	"\n" +
+	"registered\x18\x03 \x01(\v2\x18.ochopod.v1.RegisterDoneH\x00R\n" +
+	"registered\x12.\n" +
+	"\x05timer\x18\x04 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timer\x12?\n" +
+	"\n" +
+	"leadership\x18\x05 \x01(\v2\x1d.ochopod.v1.LeadershipChangedH\x00R\n" +
+	"leadership\x12?\n" +
+	"\rreset_session\x18\x06 \x01(\v2\x18.ochopod.v1.ResetSessionH\x00R\fresetSession\x12-\n" +
+	"\x04stop\x18\a \x01(\v2\x17.ochopod.v1.StopSessionH\x00R\x04stop\x12@\n" +
+	"\fderegistered\x18\b \x01(\v2\x1a.ochopod.v1.DeregisterDoneH\x00R\fderegisteredB\a\n" +
+	"\x05input*\xaf\x01\n" +
 	"\aZkState\x12\x18\n" +
 	"\x14ZK_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ZK_STATE_CONNECTING\x10\x01\x12\x16\n" +
@@ -838,7 +1031,7 @@ func file_ochopod_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ochopod_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_ochopod_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_ochopod_v1_session_proto_goTypes = []any{
 	(ZkState)(0),                // 0: ochopod.v1.ZkState
 	(Role)(0),                   // 1: ochopod.v1.Role
@@ -853,18 +1046,29 @@ var file_ochopod_v1_session_proto_goTypes = []any{
 	(*SeqAssigned)(nil),         // 10: ochopod.v1.SeqAssigned
 	(*GetSessionStatus)(nil),    // 11: ochopod.v1.GetSessionStatus
 	(*SessionStatus)(nil),       // 12: ochopod.v1.SessionStatus
-	(*Failure)(nil),             // 13: ochopod.v1.Failure
+	(*SessionInput)(nil),        // 13: ochopod.v1.SessionInput
+	(*Failure)(nil),             // 14: ochopod.v1.Failure
+	(*TimerFired)(nil),          // 15: ochopod.v1.TimerFired
+	(*LeadershipChanged)(nil),   // 16: ochopod.v1.LeadershipChanged
 }
 var file_ochopod_v1_session_proto_depIdxs = []int32{
 	0,  // 0: ochopod.v1.SessionStateChanged.state:type_name -> ochopod.v1.ZkState
-	13, // 1: ochopod.v1.SessionStateChanged.failure:type_name -> ochopod.v1.Failure
-	13, // 2: ochopod.v1.RegisterDone.failure:type_name -> ochopod.v1.Failure
+	14, // 1: ochopod.v1.SessionStateChanged.failure:type_name -> ochopod.v1.Failure
+	14, // 2: ochopod.v1.RegisterDone.failure:type_name -> ochopod.v1.Failure
 	1,  // 3: ochopod.v1.SessionStatus.role:type_name -> ochopod.v1.Role
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	9,  // 4: ochopod.v1.SessionInput.identity:type_name -> ochopod.v1.Identity
+	2,  // 5: ochopod.v1.SessionInput.state:type_name -> ochopod.v1.SessionStateChanged
+	3,  // 6: ochopod.v1.SessionInput.registered:type_name -> ochopod.v1.RegisterDone
+	15, // 7: ochopod.v1.SessionInput.timer:type_name -> ochopod.v1.TimerFired
+	16, // 8: ochopod.v1.SessionInput.leadership:type_name -> ochopod.v1.LeadershipChanged
+	5,  // 9: ochopod.v1.SessionInput.reset_session:type_name -> ochopod.v1.ResetSession
+	6,  // 10: ochopod.v1.SessionInput.stop:type_name -> ochopod.v1.StopSession
+	4,  // 11: ochopod.v1.SessionInput.deregistered:type_name -> ochopod.v1.DeregisterDone
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_session_proto_init() }
@@ -873,13 +1077,24 @@ func file_ochopod_v1_session_proto_init() {
 		return
 	}
 	file_ochopod_v1_common_proto_init()
+	file_ochopod_v1_leader_proto_init()
+	file_ochopod_v1_session_proto_msgTypes[11].OneofWrappers = []any{
+		(*SessionInput_Identity)(nil),
+		(*SessionInput_State)(nil),
+		(*SessionInput_Registered)(nil),
+		(*SessionInput_Timer)(nil),
+		(*SessionInput_Leadership)(nil),
+		(*SessionInput_ResetSession)(nil),
+		(*SessionInput_Stop)(nil),
+		(*SessionInput_Deregistered)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_session_proto_rawDesc), len(file_ochopod_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
