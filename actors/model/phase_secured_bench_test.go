@@ -25,12 +25,7 @@ import (
 // Run: go test -run '^$' -bench RunPhaseSecurity ./actors/model/
 func BenchmarkRunPhaseSecurity(b *testing.B) {
 	dir := b.TempDir()
-	ca, err := certs.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pair, _ := ca.Issue("127.0.0.1")
-	f, err := ca.WriteFiles(dir, "", pair)
+	_, f, err := certs.NewFiles(dir, "127.0.0.1")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,13 +14,7 @@ import (
 
 // The leader's HTTPS client keeps its connection to a pod alive: one handshake, however many requests.
 func TestSecureCaller_KeepsTheTLSConnectionAlive(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := certs.NewCA("test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, _ := ca.Issue("127.0.0.1")
-	f, err := ca.WriteFiles(dir, "", pair)
+	_, f, err := certs.NewFiles(t.TempDir(), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

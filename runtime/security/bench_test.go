@@ -13,13 +13,7 @@ import (
 //
 //	go test -run '^$' -bench Handshake ./runtime/security/
 func BenchmarkHandshake(b *testing.B) {
-	dir := b.TempDir()
-	ca, err := certs.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pair, _ := ca.Issue("127.0.0.1")
-	f, err := ca.WriteFiles(dir, "", pair)
+	_, f, err := certs.NewFiles(b.TempDir(), "127.0.0.1")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -123,3 +123,18 @@ func WriteAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// NewFiles makes a CA named "test CA", issues a certificate for names and writes both into dir (WriteFiles
+// with no prefix): the usual start of a TLS test.
+func NewFiles(dir string, names ...string) (*CA, Files, error) {
+	ca, err := NewCA("test CA")
+	if err != nil {
+		return nil, Files{}, err
+	}
+	pair, err := ca.Issue(names...)
+	if err != nil {
+		return nil, Files{}, err
+	}
+	f, err := ca.WriteFiles(dir, "", pair)
+	return ca, f, err
+}
