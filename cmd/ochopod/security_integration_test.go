@@ -388,7 +388,31 @@ func TestIntegration_PodOverZooKeeperTLSWithPrivateNodes(t *testing.T) {
 
 	str := stranger(t, srv.Addr())
 	cl := zk.ClusterOf("it", "private")
-	nodes := walk(t, owner(t, srv.Addr(), f), cl.Path())
+	own := owner(t, srv.Addr(), f)
+
+	// A new session (POST /reset) authenticates again: the pod registers anew, its new node as private.
+	kids, _, err := own.Children(cl.Pods())
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("pods before the reset: %v %v", kids, err)
+	}
+	_, before, _ := own.Get(cl.Pods() + "/" + kids[0])
+	if code, _ := post(t, c, "http", p, "/reset", ""); code != 200 {
+		t.Fatalf("/reset: %d", code)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		kids, _, err = own.Children(cl.Pods())
+		if err == nil && len(kids) == 1 {
+			if _, st, err := own.Get(cl.Pods() + "/" + kids[0]); err == nil && st.EphemeralOwner != before.EphemeralOwner {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod did not register on a new session: %v %v\n%s", kids, err, p.out.String())
+		}
+	}
+	waitInfoOver(t, c, "http", []*podProcess{p}, 60*time.Second, func(m map[string]any) bool { return mdRunning(m) && isLeader(m) })
+
+	nodes := walk(t, own, cl.Path())
 	for _, n := range nodes {
 		if _, _, err := str.Get(n); !errors.Is(err, gozklib.ErrNoAuth) {
 			t.Errorf("get %s without the digest: %v, want NoAuth", n, err)
