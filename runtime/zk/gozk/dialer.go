@@ -22,6 +22,11 @@
 //   - Errors mapped to the port's sentinels, keeping the library's error in the chain and, when it says
 //     something more, in the text.
 //
+//   - DESIGN §12 (Dialer.Credentials, Private, TLS): digest auth added before the session is reported
+//     Connected (the library resends it first after every reconnection), one ACL (NodeACL) on every node the
+//     Conn creates, Multi included, and TLS to the servers' secure client port, verified against a CA file
+//     that may rotate.
+//
 //   - Hosts resolved at each connection attempt (by the TCP dialer) rather than once when dialing, as the
 //     library's default host provider does: a name that does not resolve does not fail Dial, and a name
 //     whose address changes is followed.
