@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"log/slog"
 	"slices"
@@ -122,9 +123,9 @@ type Machine struct {
 	argv        []string          // the last configuration's command
 	overrides   map[string]string // and environment overrides
 	last        *sdk.Envelope     // the last configuration's cluster
-	opened      struct {          // the last body open opened, and its envelope
-		body []byte
-		env  *sdk.Envelope
+	opened      struct {          // the digest of the last body open opened, and its envelope
+		digest [sha256.Size]byte
+		env    *sdk.Envelope
 	}
 
 	checksLeft int    // the sanity-check budget

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -133,6 +132,10 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	if err != nil {
 		return fmt.Errorf("control port: %w", err)
 	}
+	// DESIGN §12: header, body and idle deadlines, and a cap on open connections (counted under TLS, so that a
+	// handshake that never ends holds a slot only until the header deadline).
+	limits := control.Limits{}
+	ln = limits.Listener(ln)
 	if sec.serverTLS != nil {
 		ln = tls.NewListener(ln, sec.serverTLS)
 	}
@@ -174,10 +177,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	})
 	defer unsubscribe()
 
-	srv := &http.Server{
-		Handler:           sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log), log),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := limits.Server(sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log), log))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {

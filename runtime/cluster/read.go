@@ -95,8 +95,8 @@ func (r *PodReader) Read(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 		pod := Pod{Key: nodes[i].Key, Node: path.Base(paths[i]), Seq: nodes[i].Seq, Payload: payload.Payload{}, Registering: true}
 		if len(bytes.TrimSpace(r.Data)) > 0 {
 			pl, err := payload.Parse(r.Data)
-			if err != nil {
-				skipped = append(skipped, Skipped{Path: paths[i], Reason: err.Error()})
+			if err != nil { // final too: a pod's writes are whole JSON objects
+				skipped, bad[pod.Node] = append(skipped, Skipped{Path: paths[i], Reason: err.Error()}), true
 				continue
 			}
 			pod.Payload = pl

@@ -166,10 +166,20 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := buf.Bytes()
+	if len(body) > keptBufferCap {
+		defer func() { _ = http.NewResponseController(w).Flush(); giveBack() }() // the reply first
+	}
 	if !carriesCluster(task) && !validJSON(body) {
 		s.buffers.put(buf)
 		writeError(w, http.StatusBadRequest, "the body is not valid JSON")
 		return
+	}
+	switch task { // never silent (DESIGN §12)
+	case v1.Task_TASK_OFF:
+		s.log.Warn("the process is turned off by a request: the next on starts it again (the next configuration phase, or POST /control/on)",
+			"from", r.RemoteAddr, "phase", r.URL.Query().Get(PhaseParam))
+	case v1.Task_TASK_KILL:
+		s.log.Warn("the pod is killed by a request", "from", r.RemoteAddr)
 	}
 	code, out, err := s.b.Control(r.Context(), Request{Task: task, Body: body, Phase: r.URL.Query().Get(PhaseParam), Timeout: timeout})
 	if err == nil {
@@ -241,6 +251,9 @@ func validJSON(body []byte) bool {
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
 	buf := s.buffers.get(int(min(max(r.ContentLength, 0), s.set.MaxBody) + 1))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.set.MaxBody))
+	if err == nil {
+		bodyRead(w) // DESIGN §12: the body's deadline (Limits.Server) is over once it is in
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

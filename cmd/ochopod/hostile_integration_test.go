@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/testkit/zkserver"
+)
+
+// Integration tests of DESIGN §12 (issue 13): hostile and oversized input against real pods on a real
+// ZooKeeper. Each names the bullet of the issue it shows.
+
+// hostilePods starts n pods of it.<name> running sleep, and waits until each runs its process.
+func hostilePods(t *testing.T, zkAddr, name string, n int, extra ...string) []*podProcess {
+	t.Helper()
+	pods := make([]*podProcess, n)
+	for i := range pods {
+		pods[i] = mdStartPod(t, zkAddr, name, 5*time.Second, append([]string{"--log-level", "info"}, extra...), "sleep", "600")
+	}
+	mdWaitAll(t, pods, 60*time.Second, mdRunning)
+	return pods
+}
+
+// forge writes a pod node straight into ZooKeeper, as anyone with write access to the cluster could, and
+// returns its path. {seq} in the payload is replaced by the node's sequence.
+func forge(t *testing.T, conn zk.Conn, c zk.Cluster, key, payload string) string {
+	t.Helper()
+	if err := zk.EnsurePath(conn, c.Pods()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := conn.Create(c.Pods()+"/"+key+".", nil, zk.PersistentSequential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, seq, _ := zk.ParseSequential(path.Base(p))
+	if _, err := conn.Set(p, []byte(strings.ReplaceAll(payload, "{seq}", strconv.FormatInt(seq, 10))), zk.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	return p // each test has a ZooKeeper of its own: nothing to clean up
+}
+
+// counter is an HTTP server that counts the requests it gets and answers code (with a Location for 3xx).
+func counter(t *testing.T, code int, location string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		if location != "" {
+			w.Header().Set("Location", location)
+		}
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func portOf(t *testing.T, srv *httptest.Server) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func alive(t *testing.T, pods []*podProcess) {
+	t.Helper()
+	for _, p := range pods {
+		if !p.alive() {
+			t.Fatalf("pod on port %d died:\n%s", p.port, p.out.String())
+		}
+	}
+}
+
+// Issue 13, "the leader as a proxy": a forged pod with an invalid payload gets no request (the leader skips
+// it with one WARN naming it); a valid one that answers 307 is not followed, fails the phase, and the
+// leader's log names the pod and what it answered. The real pods keep running.
+func TestIntegration_HostileForgedPodsGetNoRequestAndNoRedirectIsFollowed(t *testing.T) {
+	srv := zkserver.Start(t)
+	pods := hostilePods(t, srv.Addr(), "web", 2)
+	obs := observe(t, srv.Addr())
+	c := zk.ClusterOf("it", "web")
+	lead := pods[mdLeader(t, pods)]
+
+	trap, trapped := counter(t, http.StatusOK, "")
+	invalid := forge(t, obs, c, "forged-invalid",
+		`{"ip":"127.0.0.1","port":"8080","ports":{"8080":`+strconv.Itoa(portOf(t, trap))+`},"seq":"abc"}`)
+	waitLog(t, lead, path.Base(invalid))
+
+	target, followed := counter(t, http.StatusOK, "")
+	redirect, redirected := counter(t, http.StatusTemporaryRedirect, target.URL+"/steal")
+	forge(t, obs, c, "forged-redirect",
+		`{"ip":"127.0.0.1","port":"8080","ports":{"8080":`+strconv.Itoa(portOf(t, redirect))+`},"seq":{seq}}`)
+	waitLog(t, lead, "forged-redirect")
+	waitLog(t, lead, "answered 307")
+	if n := redirected.Load(); n == 0 {
+		t.Fatal("the valid forged pod got no request")
+	}
+	if n := trapped.Load(); n != 0 {
+		t.Fatalf("the invalid forged pod got %d requests", n)
+	}
+	if n := followed.Load(); n != 0 {
+		t.Fatalf("the leader followed the redirect %d times", n)
+	}
+	if got := strings.Count(lead.out.String(), path.Base(invalid)); got != 1 {
+		t.Errorf("the invalid pod is named %d times in the leader's log, want one WARN", got)
+	}
+	mdWaitAll(t, pods, 10*time.Second, mdRunning)
+	alive(t, pods)
+}
+
+// Issue 13, "clusters killed by size": a 200 KB payload, and a 1 000-pod cluster, written straight into
+// ZooKeeper leave every real pod running, with OCHOPOD_PODS_FILE holding the whole cluster and OCHOPOD_PODS
+// unset (it cannot fit one environment string).
+func TestIntegration_HostileHugeClustersLeaveEveryPodRunning(t *testing.T) {
+	srv := zkserver.Start(t)
+	obs := observe(t, srv.Addr())
+	fake, _ := counter(t, http.StatusOK, "") // answers for every forged pod, as a live pod would
+	// The keys a real pod registers (~280 bytes): 1 000 of them are over the 128 KiB of one variable.
+	fakePod := `{"application":"","binding":"local","cluster":"x","debug":"false","local":"true","namespace":"it",` +
+		`"node":"local","public":"127.0.0.1","status":"","task":"","zk":"127.0.0.1:2181","start":"true","protocol":2,` +
+		`"ip":"127.0.0.1","port":"8080","ports":{"8080":` + strconv.Itoa(portOf(t, fake)) + `},"seq":{seq}`
+	for _, tc := range []struct {
+		name   string
+		forged func(t *testing.T, c zk.Cluster) int
+	}{
+		{"payload of 200 KB", func(t *testing.T, c zk.Cluster) int {
+			forge(t, obs, c, "big-payload", fakePod+`,"blob":"`+strings.Repeat("x", 200<<10)+`"}`)
+			return 1
+		}},
+		{"1000 pods", func(t *testing.T, c zk.Cluster) int {
+			for i := range 1000 {
+				forge(t, obs, c, fmt.Sprintf("forged-%04d", i), fakePod+`}`)
+			}
+			return 1000
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tc.name, " ", "-")
+			forged := tc.forged(t, zk.ClusterOf("it", name))
+			dir := t.TempDir()
+			script := `cp "$OCHOPOD_PODS_FILE" ` + dir + `/pods.$$; echo "${#OCHOPOD_PODS}" > ` + dir + `/len.$$; exec sleep 600`
+			pods := make([]*podProcess, 3)
+			for i := range pods {
+				// --strict: each configuration restarts the process, so each process saw the whole cluster.
+				pods[i] = mdStartPod(t, srv.Addr(), name, 5*time.Second, []string{"--log-level", "info", "--strict"}, "sh", "-c", script)
+			}
+			want := forged + len(pods)
+			mdWaitAll(t, pods, 120*time.Second, func(m map[string]any) bool {
+				if !mdRunning(m) {
+					return false
+				}
+				data, err := os.ReadFile(fmt.Sprintf("%s/pods.%d", dir, mdPid(m)))
+				return err == nil && bytes.Count(data, []byte(`"key":`)) == want // the last configuration's
+			})
+			alive(t, pods)
+			for _, m := range mdWaitAll(t, pods, time.Second, mdRunning) {
+				if l, _ := os.ReadFile(fmt.Sprintf("%s/len.%d", dir, mdPid(m))); strings.TrimSpace(string(l)) != "0" {
+					t.Fatalf("OCHOPOD_PODS was set (%s bytes) though it cannot fit", strings.TrimSpace(string(l)))
+				}
+			}
+		})
+	}
+}
+
+// Issue 13, "one body kills a pod": a control body holding an invalid payload gets 400 and the pod lives.
+func TestIntegration_HostileMalformedBodyIs400AndThePodLives(t *testing.T) {
+	srv := zkserver.Start(t)
+	pods := hostilePods(t, srv.Addr(), "solo", 1)
+	m, _ := pods[0].info()
+	key, _ := m["key"].(string)
+	for _, body := range []string{
+		`{"pods":{"` + key + `":{"seq":"abc","ports":{"x":-1}}},"key":"` + key + `"}`,
+		`{"pods":{"` + key + `":{"ip":"10.9.9.9\"; touch pwned; echo \""}},"key":"` + key + `"}`,
+	} {
+		for _, task := range []string{"check", "on", "ok"} {
+			res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control/%s/5", pods[0].port, task), "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("%s with %s: %d %s, want 400", task, body, res.StatusCode, reply)
+			}
+		}
+	}
+	mdWaitAll(t, pods, 10*time.Second, mdRunning)
+	alive(t, pods)
+}
+
+// Issue 13, "slow clients hold a pod": 300 connections that trickle a body (or their headers) are closed
+// within the documented deadline (control.DefaultBodyTimeout, DefaultHeaderTimeout: 10 s each), and /info
+// answers all along.
+func TestIntegration_HostileSlowConnectionsAreClosedAndInfoAnswers(t *testing.T) {
+	srv := zkserver.Start(t)
+	pods := hostilePods(t, srv.Addr(), "slow", 1)
+	addr := fmt.Sprintf("127.0.0.1:%d", pods[0].port)
+	const n, deadline = 300, 10 * time.Second
+	closed := make(chan time.Duration, n)
+	start := time.Now()
+	for i := range n {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if i%2 == 0 { // a body, one byte and no more
+			fmt.Fprintf(conn, "POST /control/on/5 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+		} else { // headers that never end
+			fmt.Fprintf(conn, "POST /info HTTP/1.1\r\nHost: x\r\n")
+		}
+		go func() {
+			_ = conn.SetReadDeadline(time.Now().Add(time.Minute)) // the test's own bound
+			_, _ = io.Copy(io.Discard, conn)
+			closed <- time.Since(start)
+		}()
+	}
+	client := http.Client{Timeout: 2 * time.Second}
+	var slowest time.Duration
+	for got := 0; got < n; {
+		select {
+		case took := <-closed:
+			got++
+			slowest = max(slowest, took)
+		case <-time.After(100 * time.Millisecond):
+			asked := time.Now()
+			res, err := client.Post("http://"+addr+"/info", "application/json", nil)
+			if err != nil {
+				t.Fatalf("/info with %d slow connections open: %v", n-got, err)
+			}
+			res.Body.Close()
+			if took := time.Since(asked); took > time.Second {
+				t.Errorf("/info took %v with slow connections open", took)
+			}
+		}
+	}
+	// Dialing and the pod's scheduling add to the deadline; a connection never closed fails above.
+	if slowest > deadline+5*time.Second {
+		t.Fatalf("the last slow connection closed after %v, deadline %v", slowest, deadline)
+	}
+	t.Logf("%d slow connections closed, the last after %v (deadline %v)", n, slowest.Round(time.Millisecond), deadline)
+	alive(t, pods)
+}
+
+// Issue 13: a 1 MiB body (the cap) grows the pod's resident memory by at most 3× the body.
+func TestIntegration_HostileMiBBodyKeepsMemoryBounded(t *testing.T) {
+	srv := zkserver.Start(t)
+	pods := hostilePods(t, srv.Addr(), "rss", 1)
+	m, _ := pods[0].info()
+	key, _ := m["key"].(string)
+	var body bytes.Buffer
+	body.WriteString(`{"key":"` + key + `","dependencies":{},"pods":{"` + key + `":{"ip":"127.0.0.1","port":"8080","seq":0}`)
+	for i := 0; body.Len() < 1<<20-400; i++ {
+		fmt.Fprintf(&body, `,"%08x-0000-4000-8000-%012x":{"application":"","binding":"local","cluster":"rss","debug":"false",`+
+			`"ip":"127.0.0.1","local":"true","namespace":"it","node":"local","port":"8080","ports":{"8080":%d},"public":"127.0.0.1",`+
+			`"seq":%d,"status":"","task":"","zk":"127.0.0.1:2181"}`, i, i, 20000+i%40000, i+1)
+	}
+	body.WriteString(`}}`)
+	rss := func() int64 {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pods[0].cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(data)) {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				return kb << 10
+			}
+		}
+		t.Fatal("no VmRSS")
+		return 0
+	}
+	before := rss()
+	for _, task := range []string{"check", "on", "ok"} { // a phase: the same body three times
+		res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control/%s/30", pods[0].port, task), "application/json", bytes.NewReader(body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s of a 1 MiB cluster: %d", task, res.StatusCode)
+		}
+	}
+	after := rss()
+	t.Logf("RSS %d KiB before, %d KiB after a phase of a %d KiB body (+%.1f× the body)", before>>10, after>>10, body.Len()>>10, float64(after-before)/float64(body.Len()))
+	if after-before > 3*int64(body.Len()) {
+		t.Fatalf("RSS grew by %d KiB for a %d KiB body: over 3×", (after-before)>>10, body.Len()>>10)
+	}
+	alive(t, pods)
+}
