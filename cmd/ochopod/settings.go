@@ -299,6 +299,11 @@ func (s *runSettings) loadSpec(fs *pflag.FlagSet, env map[string]string, args []
 	if sp.Shell == nil && open("shell") && len(args) == 0 && sp.Command.Shell {
 		s.shell = true // the spec's command is one string: /bin/sh -c runs it
 	}
+	if s.shell && len(args) == 0 {
+		if err := sp.CheckShell(); err != nil { // --shell turns the spec's list into a shell command (DESIGN §12)
+			return usageError{err}
+		}
+	}
 	setString("cwd", sp.Cwd, &s.cwd)
 	setBool("pipe", sp.Pipe, &s.pipe)
 	setBool("start", sp.Start, &s.start)

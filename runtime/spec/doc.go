@@ -32,6 +32,14 @@
 // line replaces the spec's, taken as is. The process's environment is the pod's, then $ochopod and the
 // OCHOPOD_* variables of DESIGN §11, then env.
 //
+// Values from the cluster are untrusted (DESIGN §12: anyone who can write to ZooKeeper or reach a control
+// port may have written them) and never change a command's structure. In a list each argument stays one
+// argument whatever a value holds. A command run by /bin/sh -c (one string, shell: true, or --shell) must
+// pass every value it prints through shq, which quotes it as one word: {{.Self.ip | shq}}; a spec whose
+// shell command prints a value otherwise does not load (file:line error). File templates are free-form:
+// what they write is read by the process, which must treat those values as untrusted too. A value no exec
+// can pass (a NUL byte), or data a template cannot render, answers the request 400: the pod lives.
+//
 // # Templates
 //
 // Each of templates is a file: path (relative paths are under the process's working directory, cwd), mode
@@ -60,6 +68,7 @@
 //	env NAME                 the pod's environment variable NAME, "" when it is not set
 //	default DEF V            V, or DEF when V is empty: {{env "X" | default "y"}}
 //	add A B                  A + B, integers: {{add .Index 1}}
+//	shq V                    V quoted for /bin/sh as one word: {{.Self.ip | shq}} (required in shell commands)
 //
 // The files are rendered before each start (Configure) and again after each configuration of the cluster
 // (Configured), even when the process keeps running, so they follow the cluster; a file is rewritten only
@@ -96,7 +105,10 @@
 //
 // tools are the commands of /exec (DESIGN §8): X-Shell: "<tool> <args>" runs the tool's argv with args
 // appended, never through a shell (a ";" is just an argument), with the pod's environment and $OCHOPOD_TOOL.
-// The reply's lines are its standard output, then its standard error.
+// The reply's lines are its standard output, then its standard error. args, a list of regular expressions,
+// bounds what a caller appends: at most one argument per pattern, each matching it whole (args: [] takes
+// none); without it any argument goes, so a tool running a program that reads a file its arguments name
+// (tail, cat) would serve any file the pod can read.
 //
 // # Dry run
 //
@@ -206,13 +218,14 @@
 //	  timeout: 5s
 //
 //	# /exec tools: the caller's arguments are appended to argv, never through a shell; the reply holds the
-//	# lines of stdout, then those of stderr.
+//	# lines of stdout, then those of stderr. Callers are untrusted: args says what they may append.
 //	tools:
 //	  reload:
 //	    argv: [nginx, -s, reload]
 //	    description: reload nginx's configuration
-//	  log:
-//	    argv: [tail, -n]
+//	  log:                     # the caller picks how many lines, never which file: X-Shell: log 100
+//	    argv: [sh, -c, 'exec tail -n "$1" /var/log/web/access.log', log]
+//	    args: ['[0-9]{1,4}']      # a regular expression per argument a caller may append; [] takes none
 //	    timeout: 5s
-//	    description: "the last lines of a log: X-Shell: log 100 /var/log/web/access.log"
+//	    description: the last lines of the access log
 package spec

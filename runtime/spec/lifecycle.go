@@ -255,7 +255,11 @@ func (s *Spec) ControlTools(rt Runtime) map[string]control.Tool {
 	out := make(map[string]control.Tool, len(s.Tools))
 	for name, t := range s.Tools {
 		argv, timeout := slices.Clone(t.Argv), timeoutOr(t.Timeout)
+		patterns, _ := t.patterns() // Parse checked them
 		out[name] = func(ctx context.Context, args []string) (int, []string, error) {
+			if err := allowed(patterns, args); err != nil {
+				return 2, nil, fmt.Errorf("tool %s: %w", name, err)
+			}
 			spec := proc.Spec{
 				Argv: append(slices.Clone(argv), args...), Dir: rt.Dir,
 				Env: environ(rt.Env, nil, []string{"OCHOPOD_TOOL=" + name}),

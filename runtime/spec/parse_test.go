@@ -62,7 +62,8 @@ func TestParse_TheExampleLoadsWithEverySetting(t *testing.T) {
 		{"tear_down argv", s.Hooks.TearDown.Argv, []string{"nginx", "-s", "quit"}},
 		{"probe", s.Probe.Shell != "", true},
 		{"tools", len(s.Tools), 2},
-		{"tool argv", s.Tools["log"].Argv, []string{"tail", "-n"}},
+		{"tool argv", s.Tools["log"].Argv, []string{"sh", "-c", `exec tail -n "$1" /var/log/web/access.log`, "log"}},
+		{"tool args", *s.Tools["log"].Args, []string{"[0-9]{1,4}"}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -129,7 +130,7 @@ func TestParse_ErrorsNameTheFileAndLine(t *testing.T) {
 			[]string{`pod.yaml:4: hooks.sanity_check: unknown key "timout": did you mean "timeout"? (known keys: argv, shell, timeout)`}},
 		{"flag spelling", "check-every: 5s\n", []string{`pod.yaml:1: unknown key "check-every": did you mean "check_every"?`}},
 		{"a tool has no shell", "tools:\n  x:\n    shell: ls\n",
-			[]string{`pod.yaml:3: tools.x: unknown key "shell" (known keys: argv, description, timeout)`}},
+			[]string{`pod.yaml:3: tools.x: unknown key "shell" (known keys: args, argv, description, timeout)`}},
 		{"wrong type: string for int", "cluster: web\nport: http\n", []string{`pod.yaml:2: port: want an integer, got "http"`}},
 		{"wrong type: long string", "checks: threethreethree\n", []string{`pod.yaml:1: checks: want an integer, got "threethreethree"`}},
 		{"wrong type: bool", "\n\nsoft: maybe\n", []string{`pod.yaml:3: soft: want true or false, got "maybe"`}},

@@ -64,6 +64,7 @@ func (d *Data) funcs() template.FuncMap {
 		"env":        func(name string) string { return d.Env[name] },
 		"default":    orDefault,
 		"add":        add,
+		"shq":        shq,
 	}
 }
 
@@ -207,6 +208,15 @@ func execute(name, text string, d *Data) (string, error) {
 	return b.String(), nil
 }
 
+// noNUL refuses a rendered argument or variable holding a NUL byte, which no exec can pass: the cluster's
+// data is at fault, and the request gets 400 instead of a spawn that fails and kills the pod.
+func noNUL(v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return dataError{errors.New("the value holds a NUL byte")}
+	}
+	return nil
+}
+
 // dataError is a template that parsed but failed on the cluster it was given: the request's data is at
 // fault (sdk.ErrBadCluster), and the check of the same cluster fails first when the leader sends it. The
 // message is the template's own.
@@ -250,6 +260,9 @@ func (s *Spec) Render(c *sdk.Cluster, rt Runtime) (*Rendered, error) {
 				path = path[:1]
 			}
 			v, err := execute(pathString(path), arg, d)
+			if err == nil {
+				err = noNUL(v)
+			}
 			if err != nil {
 				return nil, s.renderError(err, path...)
 			}
@@ -263,6 +276,9 @@ func (s *Spec) Render(c *sdk.Cluster, rt Runtime) (*Rendered, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		v, err := execute("env."+k, s.Env[k], d)
+		if err == nil {
+			err = noNUL(v)
+		}
 		if err != nil {
 			return nil, s.renderError(err, "env", k)
 		}

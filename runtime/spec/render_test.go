@@ -105,9 +105,9 @@ func TestRender_AMissingKeyIsAnErrorWithTheLine(t *testing.T) {
 }
 
 func TestRender_TheCommandLineReplacesTheCommandAsIs(t *testing.T) {
-	s := mustParse(t, "command: 'exec serve {{.Index}}'\n")
+	s := mustParse(t, "command: 'exec serve {{.Index | shq}}'\n")
 	r, err := s.Render(threePods(t), Runtime{})
-	if err != nil || !r.Shell || !reflect.DeepEqual(r.Command.Argv, []string{"exec serve 1"}) {
+	if err != nil || !r.Shell || !reflect.DeepEqual(r.Command.Argv, []string{"exec serve '1'"}) {
 		t.Fatalf("got %+v, %v", r, err)
 	}
 	r, err = s.Render(threePods(t), Runtime{Argv: []string{"echo", "{{.Index}}"}})

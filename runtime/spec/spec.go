@@ -106,9 +106,13 @@ type Hook struct {
 
 // Tool is a command /exec runs: the caller's arguments are appended to Argv, never through a shell.
 type Tool struct {
-	Argv        []string `yaml:"argv"`
-	Timeout     Duration `yaml:"timeout,omitempty"` // 0: DefaultTimeout
-	Description string   `yaml:"description,omitempty"`
+	Argv []string `yaml:"argv"`
+	// Args, when given, is what a caller may append: at most one argument per pattern, each matching its
+	// regular expression whole (args: [] takes none). Without it any argument goes, so a tool whose program
+	// reads a file named by an argument (tail, cat) lets callers read any file the pod can (DESIGN §12).
+	Args        *[]string `yaml:"args,omitempty"`
+	Timeout     Duration  `yaml:"timeout,omitempty"` // 0: DefaultTimeout
+	Description string    `yaml:"description,omitempty"`
 }
 
 // DefaultTimeout bounds a hook, the probe or a tool that gives no timeout.

@@ -65,6 +65,9 @@ func (s *Spec) validate(l locator, dir string) []Problem {
 				add(err.Error(), path...)
 			}
 		}
+		if c.Shell || (s.Shell != nil && *s.Shell) { // DESIGN §12: values go through shq
+			ps = append(ps, s.shellProblems(l)...)
+		}
 	}
 
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
@@ -136,6 +139,9 @@ func (s *Spec) validate(l locator, dir string) []Problem {
 			add(fmt.Sprintf("tool name %q: want one word (/exec splits its header on white space)", name), "tools", name)
 		case len(t.Argv) == 0 || t.Argv[0] == "":
 			add("a tool needs argv: the program and its first arguments", "tools", name)
+		}
+		if _, err := t.patterns(); err != nil {
+			add(err.Error(), "tools", name, "args")
 		}
 	}
 	return ps
