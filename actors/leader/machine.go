@@ -42,6 +42,7 @@ type MachineConfig struct {
 //	                          └─ any failure → backoff ─timer→ ensuring
 type Machine struct {
 	cfg      MachineConfig
+	warned   map[string]bool // the foreign nodes of the lock directory logged already
 	phase    phase
 	gen      uint64
 	failures int
@@ -140,8 +141,8 @@ func (m *Machine) list() []Effect {
 func (m *Machine) onListed(children []string) []Effect {
 	contenders, foreign := zk.SortContenders(children)
 	var effects []Effect
-	if len(foreign) > 0 {
-		effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring foreign nodes in the lock directory", Args: []any{"nodes", foreign}})
+	if fresh := m.unwarned(foreign); len(fresh) > 0 { // once per node (DESIGN §12)
+		effects = append(effects, Log{Level: slog.LevelWarn, Msg: "ignoring nodes of the lock directory that are not contenders (<hex id>__lock__<10 digits>)", Args: []any{"nodes", fresh}})
 	}
 	idx, ownID := -1, ""
 	if c, err := zk.ParseContender(m.own); err == nil {

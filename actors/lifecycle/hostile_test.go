@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ochopod/ochopod/actors/protocol"
@@ -56,4 +58,31 @@ func TestLifecycle_SpawnWithoutResourcesIsRetriedNotADeath(t *testing.T) {
 		t.Fatal("the pod died of a spawn without resources")
 	}
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 100, 1)
+}
+
+// FuzzControlBody: whatever body check, on or ok carries, the pod answers it (400 or 406 for what it cannot
+// read: DESIGN §12) or goes on to a callback; it never panics and never dies of a body. A running pod's on
+// answers or tears down: never more.
+func FuzzControlBody(f *testing.F) {
+	for _, s := range []string{clusterA, clusterB, `{"pods":{"k1":{"seq":"abc","ports":{"x":-1}}},"key":"k1"}`,
+		`{"pods":{"k1":{"ip":"10.9.9.9\"; touch pwned; echo \""}},"key":"k1"}`, `{"pods":`, `null`, `{}`, `[]`,
+		`{"pods":{"k1":{}},"dependencies":{"d":{"x":{"port":70000}}},"key":"k1"}`, "\xff", `{"key":"k1","pods":{"k1":null}}`} {
+		f.Add([]byte(s), uint8(0))
+	}
+	tasks := []v1.Task{v1.Task_TASK_CHECK, v1.Task_TASK_ON, v1.Task_TASK_OK, v1.Task_TASK_SIGNAL, v1.Task_TASK_OFF}
+	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+		task := tasks[int(which)%len(tasks)]
+		for _, impl := range []Implements{every, {}} {
+			m := newTestMachine(Settings{}, impl)
+			got := kinds(m.Handle(Request{Handle: 1, Task: task, Body: body}))
+			if m.Dead() {
+				t.Fatalf("%v of %q killed the pod: %q", task, body, got)
+			}
+			for _, k := range got {
+				if strings.HasPrefix(k, "reply#1(") && !slices.Contains([]string{"reply#1(200)", "reply#1(400)", "reply#1(406)", "reply#1(500)"}, k) {
+					t.Fatalf("%v of %q: %s", task, body, k)
+				}
+			}
+		}
+	})
 }

@@ -89,13 +89,30 @@ type Contender struct {
 	Seq  int64
 }
 
-// ParseContender reads a child of coordinator/. Names of another form (Kazoo's read locks, foreign nodes) fail.
+// ParseContender reads a child of coordinator/: "<id>__lock__<10 digits>", the id being up to 32 hex digits
+// (Kazoo's uuid4().hex, or a pod's key without its dashes). Names of another form (Kazoo's read locks,
+// foreign nodes, a forged "__lock__0000000000") fail: they hold no place in line (DESIGN §12).
 func ParseContender(name string) (Contender, error) {
 	prefix, seq, ok := ParseSequential(name)
-	if !ok || !strings.HasSuffix(prefix, LockMarker) {
-		return Contender{}, fmt.Errorf("%w: %q is not a lock contender", ErrBadArguments, name)
+	id, marked := strings.CutSuffix(prefix, LockMarker)
+	if !ok || !marked || !hexID(id) {
+		return Contender{}, fmt.Errorf("%w: %q is not a lock contender (<hex id>__lock__<10 digits>)", ErrBadArguments, name)
 	}
-	return Contender{Name: name, ID: strings.TrimSuffix(prefix, LockMarker), Seq: seq}, nil
+	return Contender{Name: name, ID: id, Seq: seq}, nil
+}
+
+// hexID tells a contender's id: 1 to 32 hex digits.
+func hexID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // SortContenders parses names and orders the contenders by sequence, lowest (the holder) first. Names that are
