@@ -2,6 +2,7 @@ package spec
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -19,6 +20,9 @@ var reaper *proc.Reaper //nolint:gochecknoglobals // one per test binary, like t
 type withReaper struct{ m *testing.M }
 
 func (w withReaper) Run() int {
+	if fuzzing() { // the fuzz targets run no process, and a reaper would reap the fuzzer's own workers
+		return w.m.Run()
+	}
 	if err := proc.SetChildSubreaper(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -35,3 +39,16 @@ func (w withReaper) Run() int {
 
 // Every goroutine (the reaper's, the output copies, the timers) must be gone once the processes are.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(withReaper{m}) }
+
+// fuzzing tells a run of go test -fuzz: its coordinator and its workers.
+func fuzzing() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
+}
