@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -304,4 +305,78 @@ func TestIntegration_HostileMiBBodyKeepsMemoryBounded(t *testing.T) {
 		t.Fatalf("RSS grew by %d KiB for a %d KiB body: over 3×", (after-before)>>10, body.Len()>>10)
 	}
 	alive(t, pods)
+}
+
+// Issue 13, "code execution through templates": an injected ip is refused wherever it comes from (a
+// dependency's snapshot written once into ZooKeeper: the leader leaves that pod out; an on body: 400), and a
+// hostile value DESIGN §12 leaves free (a payload key of a binding's) reaches a spec's list command as one
+// argument, its shell command as one quoted word and its file template verbatim: nothing runs, no file
+// appears.
+func TestIntegration_HostileValuesRunNothing(t *testing.T) {
+	const inject = `10.9.9.9"; touch pwned; echo "`
+	const note = "$(touch pwned) `touch pwned` '; touch pwned; '\" ; touch pwned"
+	srv := zkserver.Start(t)
+	obs := observe(t, srv.Addr())
+	db := zk.ClusterOf("it", "db")
+	if err := zk.EnsurePath(obs, db.Path()); err != nil {
+		t.Fatal(err)
+	}
+	snapshot, _ := json.Marshal(map[string]any{
+		"d1": map[string]any{"ip": inject, "port": "8080", "seq": 1},
+		"d2": map[string]any{"ip": "10.0.0.2", "port": "8080", "seq": 2, "note": note},
+	})
+	if _, err := obs.Create(db.Snapshot(), snapshot, zk.Persistent); err != nil { // once, straight into ZooKeeper
+		t.Fatal(err)
+	}
+	template := `{{range .Dependencies}}{{range .}}{{.Payload.ip}} {{index .Payload "note"}}{{end}}{{end}}`
+	for _, tc := range []struct{ name, command string }{
+		{"list", `[sh, -c, 'printf %s "$1" > arg.$$; exec sleep 600', sh, '` + template + `']`},
+		{"shell", `'printf %s {{range .Dependencies}}{{range .}}{{.Payload.ip | shq}}" "{{index .Payload "note" | shq}}{{end}}{{end}} > arg.$$; exec sleep 600'`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			specPath := dir + "/pod.yaml"
+			spec := "depends_on: [db]\ncwd: " + dir + "\ncommand: " + tc.command + "\ntemplates:\n  - path: deps.txt\n    content: '" + template + "'\n"
+			if err := os.WriteFile(specPath, []byte(spec), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			pods := make([]*podProcess, 2)
+			for i := range pods {
+				pods[i] = mdStartPod(t, srv.Addr(), "app-"+tc.name, 5*time.Second, []string{"--log-level", "info", "--spec", specPath})
+			}
+			infos := mdWaitAll(t, pods, 60*time.Second, mdRunning)
+			waitLog(t, pods[mdLeader(t, pods)], "#d1") // the leader left the injected pod out, with a WARN
+			want := "10.0.0.2 " + note
+			for _, m := range infos {
+				got, err := os.ReadFile(fmt.Sprintf("%s/arg.%d", dir, mdPid(m)))
+				if err != nil || string(got) != want {
+					t.Fatalf("the command got %q (%v), want %q as one value", got, err, want)
+				}
+			}
+			if got, err := os.ReadFile(dir + "/deps.txt"); err != nil || string(got) != want {
+				t.Fatalf("the file template wrote %q (%v), want %q", got, err, want)
+			}
+
+			key, _ := infos[0]["key"].(string)
+			body, _ := json.Marshal(map[string]any{
+				"key": key, "pods": map[string]any{key: map[string]any{"ip": "127.0.0.1", "port": "8080", "seq": 0}},
+				"dependencies": map[string]any{"it.db": map[string]any{"x": map[string]any{"ip": inject}}},
+			})
+			res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control/on/5", pods[0].port), "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("an on body with the injected ip: %d, want 400", res.StatusCode)
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if strings.Contains(e.Name(), "pwned") {
+					t.Fatalf("a value ran: %s appeared", e.Name())
+				}
+			}
+			alive(t, pods)
+		})
+	}
 }
