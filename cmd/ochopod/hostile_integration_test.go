@@ -179,30 +179,44 @@ func TestIntegration_HostileHugeClustersLeaveEveryPodRunning(t *testing.T) {
 	}
 }
 
-// Issue 13, "one body kills a pod": a control body holding an invalid payload gets 400 and the pod lives.
+// Issue 13, "one body kills a pod": a control body holding an invalid payload gets 400 and the pod lives,
+// open or with a token file (the request then carries a control token).
 func TestIntegration_HostileMalformedBodyIs400AndThePodLives(t *testing.T) {
 	srv := zkserver.Start(t)
-	pods := hostilePods(t, srv.Addr(), "solo", 1)
-	m, _ := pods[0].info()
-	key, _ := m["key"].(string)
-	for _, body := range []string{
-		`{"pods":{"` + key + `":{"seq":"abc","ports":{"x":-1}}},"key":"` + key + `"}`,
-		`{"pods":{"` + key + `":{"ip":"10.9.9.9\"; touch pwned; echo \""}},"key":"` + key + `"}`,
-	} {
-		for _, task := range []string{"check", "on", "ok"} {
-			res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control/%s/5", pods[0].port, task), "application/json", strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
+	f := newSecFiles(t)
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		secret string
+	}{{"open", nil, ""}, {"token file", []string{"--token-file", f.tokens}, secControl}} {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := hostilePods(t, srv.Addr(), "solo-"+strings.ReplaceAll(tc.name, " ", "-"), 1, tc.flags...)
+			m, _ := pods[0].info()
+			key, _ := m["key"].(string)
+			for _, body := range []string{
+				`{"pods":{"` + key + `":{"seq":"abc","ports":{"x":-1}}},"key":"` + key + `"}`,
+				`{"pods":{"` + key + `":{"ip":"10.9.9.9\"; touch pwned; echo \""}},"key":"` + key + `"}`,
+			} {
+				for _, task := range []string{"check", "on", "ok"} {
+					req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/control/%s/5", pods[0].port, task), strings.NewReader(body))
+					if tc.secret != "" {
+						req.Header.Set("Authorization", "Bearer "+tc.secret)
+					}
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					reply, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusBadRequest {
+						t.Fatalf("%s with %s: %d %s, want 400", task, body, res.StatusCode, reply)
+					}
+				}
 			}
-			reply, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusBadRequest {
-				t.Fatalf("%s with %s: %d %s, want 400", task, body, res.StatusCode, reply)
-			}
-		}
+			mdWaitAll(t, pods, 10*time.Second, mdRunning)
+			alive(t, pods)
+		})
 	}
-	mdWaitAll(t, pods, 10*time.Second, mdRunning)
-	alive(t, pods)
 }
 
 // Issue 13, "slow clients hold a pod": 300 connections that trickle a body (or their headers) are closed
