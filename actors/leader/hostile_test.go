@@ -24,14 +24,14 @@ func warnings(effects []Effect) int {
 func TestLeader_MalformedContenderDoesNotBlockAndIsWarnedOnce(t *testing.T) {
 	m := newTestMachine()
 	m.Start()
-	m.Handle(&v1.ContenderReady{Generation: 1, Path: dir + "/" + b})
+	m.Handle(input(&v1.ContenderReady{Generation: 1, Path: dir + "/" + b}))
 	forged := []string{"__lock__0000000000", "zz__lock__0000000000", "x;y__lock__0000000000"}
-	effects := m.Handle(&v1.ContendersListed{Generation: 1, Children: append([]string{b}, forged...)})
+	effects := m.Handle(input(&v1.ContendersListed{Generation: 1, Children: append([]string{b}, forged...)}))
 	if got := kinds(effects); len(got) < 1 || got[0] != "announce(true)" || warnings(effects) != 1 {
 		t.Fatalf("effects %q with %d warnings: want leading and one WARN", got, warnings(effects))
 	}
 	m.phase = phaseListing // a later listing (a reconnect, a watch event) sees the same nodes
-	effects = m.Handle(&v1.ContendersListed{Generation: 1, Children: append([]string{b}, forged...)})
+	effects = m.Handle(input(&v1.ContendersListed{Generation: 1, Children: append([]string{b}, forged...)}))
 	if got := kinds(effects); len(got) < 1 || got[0] != "announce(true)" || warnings(effects) != 0 {
 		t.Fatalf("a second listing: effects %q with %d warnings, want leading and no WARN", got, warnings(effects))
 	}

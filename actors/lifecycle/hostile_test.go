@@ -74,7 +74,7 @@ func FuzzControlBody(f *testing.F) {
 		task := tasks[int(which)%len(tasks)]
 		for _, impl := range []Implements{every, {}} {
 			m := newTestMachine(Settings{}, impl)
-			got := kinds(m.Handle(Request{Handle: 1, Task: task, Body: body}))
+			got := kinds(m.Handle(input(&v1.Queued{Handle: 1, Request: &v1.ControlRequest{Task: task, Body: body}})))
 			if m.Dead() {
 				t.Fatalf("%v of %q killed the pod: %q", task, body, got)
 			}

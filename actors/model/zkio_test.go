@@ -48,8 +48,8 @@ func TestReadCluster_DuplicateKeysAndInvalidPods(t *testing.T) {
 	cfg := MachineConfig{Cluster: web, Namespace: "ns", DependsOn: []string{"db"}}
 	for range 2 {
 		out := ReadCluster(conn, cfg, reader, 1, log)
-		if out.GetError() != "" {
-			t.Fatal(out.GetError())
+		if out.GetFailure() != nil {
+			t.Fatal(out.GetFailure())
 		}
 		if len(out.GetPods()) != 1 || !strings.Contains(string(out.GetPods()["aaaa"]), "10.0.0.5") {
 			t.Fatalf("pods %q: want aaaa's newest node alone", out.GetPods())
