@@ -394,3 +394,35 @@ func TestIntegration_HostileValuesRunNothing(t *testing.T) {
 		})
 	}
 }
+
+// Issue 13, "identity and lock hijack": a node of the lock directory that is not a contender (a persistent
+// __lock__0000000000 sorts first, and blocked leadership for good) holds no place in line: a pod leads, the
+// cluster runs, and the leader warns about the node once.
+func TestIntegration_HostileLockNodeBlocksNoLeader(t *testing.T) {
+	srv := zkserver.Start(t)
+	obs := observe(t, srv.Addr())
+	c := zk.ClusterOf("it", "locked")
+	if err := zk.EnsurePath(obs, c.Coordinator()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"__lock__0000000000", "not;hex__lock__0000000000"} {
+		if _, err := obs.Create(c.Coordinator()+"/"+name, nil, zk.Persistent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pods := hostilePods(t, srv.Addr(), "locked", 2)
+	lead := mdLeader(t, pods)
+	if lead < 0 {
+		t.Fatal("no pod leads")
+	}
+	waitLog(t, pods[lead], "__lock__0000000000")
+	// Every pod lists the lock directory as it contends, one more pod too: none warns twice about one node.
+	pods = append(pods, hostilePods(t, srv.Addr(), "locked", 1)...)
+	mdWaitAll(t, pods, 30*time.Second, mdRunning)
+	for _, p := range pods {
+		if n := strings.Count(p.out.String(), "not;hex__lock__0000000000"); n > 1 {
+			t.Fatalf("pod on port %d warned %d times about the same node", p.port, n)
+		}
+	}
+	alive(t, pods)
+}
