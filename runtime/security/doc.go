@@ -3,13 +3,14 @@
 // port and ZooKeeper (--tls-*, --zk-tls-*). `ochopod run` and the operator CLI share it.
 //
 // Rotation without restart (DESIGN §12): every file is watched by its reader on use. A reader stats its file
-// each time it is asked (one system call, no goroutine, no timer) and parses it again only when the file's
-// identity, size or modification time changed; a Kubernetes Secret volume, which swaps a symlink, is followed
-// too. A file that changed into something unreadable or invalid keeps the last good contents in force and is
-// reported once (WARN) per change; it is never a reason to open up.
+// when it is asked (one system call, no goroutine, no timer; a token file at most once a second, as it is
+// asked at every request) and parses it again only when the file's identity, size or modification time
+// changed; a Kubernetes Secret volume, which swaps a symlink, is followed too. A file that changed into
+// something unreadable or invalid keeps the last good contents in force and is reported once (WARN) per
+// change; it is never a reason to open up.
 //
-// Secrets never leave this package in a printable form: Token, ZKCredentials and their errors format as
-// "[redacted]" in fmt and slog, and parse errors name a line, never its contents.
+// Secrets never leave this package in a printable form: Token and ZKCredentials print (fmt, slog) without
+// their secret, and parse errors name a line, never its contents.
 //
 // The API in brief:
 //

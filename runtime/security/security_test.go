@@ -155,6 +155,10 @@ func TestSecurity_TokenFileReloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.w.recheck != TokenRecheck {
+		t.Fatalf("recheck = %v", f.w.recheck)
+	}
+	f.w.recheck = 0 // every use looks at the file: no waiting in a unit test
 	if _, ok := f.Lookup(secretA); !ok {
 		t.Fatal("A not found")
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 // Scope is a set of rights a token grants (DESIGN §12). Scopes are independent: control does not imply read.
@@ -156,7 +157,12 @@ func (t *Tokens) Secrets() []string {
 	return out
 }
 
-// TokenFile is a token file kept current (see the package doc). Safe for concurrent use.
+// TokenRecheck is how long a TokenFile trusts its last look at the file: a rotated token file is in force
+// within this delay, and a request costs no system call.
+const TokenRecheck = time.Second
+
+// TokenFile is a token file kept current (see the package doc), looked at again at most every TokenRecheck.
+// Safe for concurrent use.
 type TokenFile struct{ w *watched[*Tokens] }
 
 // OpenTokenFile reads path; it fails when the file cannot be read or is not valid. Later changes are picked
@@ -166,6 +172,7 @@ func OpenTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.recheck = TokenRecheck
 	return &TokenFile{w: w}, nil
 }
 

@@ -15,8 +15,12 @@ type watched[T any] struct {
 	what  string // what the file is, for messages: "token file"
 	parse func([]byte) (T, error)
 	log   *slog.Logger
+	// recheck is how long a look at the file stays good: 0 stats it at every use. Files read at every request
+	// (tokens) use a second: a stat is a system call, a tenth of a secured request's CPU in a phase.
+	recheck time.Duration
 
 	mu      sync.Mutex
+	checked time.Time // when the file was last stat'ed
 	stamp   fileStamp // of the file last read, good or bad
 	info    os.FileInfo
 	value   T
@@ -46,6 +50,13 @@ func newWatched[T any](path, what string, parse func([]byte) (T, error), log *sl
 func (w *watched[T]) current() (T, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.recheck > 0 && w.loaded {
+		now := time.Now()
+		if now.Sub(w.checked) < w.recheck {
+			return w.value, nil
+		}
+		w.checked = now
+	}
 	st, err := os.Stat(w.path)
 	if err != nil {
 		w.failLocked(fmt.Errorf("%s %s: %w", w.what, w.path, err), nil, fileStamp{})
