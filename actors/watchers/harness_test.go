@@ -16,6 +16,7 @@ import (
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/protohost"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
@@ -49,7 +50,7 @@ func newHarness(t *testing.T, conn zk.Conn, clk clock.Clock) *harness {
 	h := &harness{t: t, changed: make(chan *v1.Changed, 256), logs: newLogSink()}
 	quiet := slog.New(slog.DiscardHandler)
 	h.sys = actor.NewActorSystemWithConfig(actor.Configure(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet })))
-	props := Props(Config{Conn: conn, Clock: clk, Logger: slog.New(h.logs), Backoff: testBackoff})
+	props := protohost.Props(Props(Config{Conn: conn, Backoff: testBackoff}), protohost.Env{Clock: clk, Logger: slog.New(h.logs)})
 	h.parent = h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &parent{props: props, out: h.changed} }))
 	t.Cleanup(func() {
 		if err := h.sys.Root.StopFuture(h.parent).Wait(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -14,7 +15,7 @@ import (
 // set (an error, or ChildrenW on a missing node), else when the watch fires or the connection closes: the port
 // then delivers EventNotWatching and closes the channel (zk.Conn's contract), so no watch goroutine outlives
 // its session.
-func watch(c zk.Conn, e Arm, tell func(any)) {
+func watch(t host.Task, c zk.Conn, e Arm) {
 	var (
 		exists bool
 		ch     <-chan zk.WatchEvent
@@ -36,10 +37,10 @@ func watch(c zk.Conn, e Arm, tell func(any)) {
 	if err != nil {
 		out.Failure = protocol.Failure(fmt.Errorf("%s watch on %s: %w", e.Call, e.Path, err))
 	}
-	tell(out)
+	t.Tell(out)
 	if err != nil || ch == nil {
 		return
 	}
-	ev, open := <-ch
-	tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
+	ev, open := host.Recv(t, ch)
+	t.Tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ochopod/ochopod/actors/watchers"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/protohost"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
@@ -48,7 +49,7 @@ func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
 			Grace: mc.Grace, Sequential: mc.Sequential, FullShutdown: mc.FullShutdown, Caller: mc.Caller,
 			Clock: cfg.Clock, Logger: log,
 			Watchers: func(conn zk.Conn) *actor.Props {
-				return watchers.Props(watchers.Config{Conn: conn, Clock: cfg.Clock, Logger: log, Backoff: cfg.Backoff})
+				return protohost.Props(watchers.Props(watchers.Config{Conn: conn, Backoff: cfg.Backoff}), protohost.Env{Clock: cfg.Clock, Logger: log})
 			},
 		})
 	}

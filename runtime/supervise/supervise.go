@@ -11,34 +11,15 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/ochopod/ochopod/runtime/backoff"
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/runtime/clock"
 )
 
-// Policy decides when a crashed child restarts.
-type Policy struct {
-	Backoff backoff.Policy
-	// Window: crashes older than this are forgotten, so a child that ran well for a while restarts at once.
-	Window time.Duration
-}
+// Policy decides when a crashed child restarts: the supervisor an actor states (actors/host).
+type Policy = host.Supervisor
 
 // DefaultPolicy restarts at once, then after 100 ms, 200 ms, ... up to 10 s, forgetting crashes after a minute.
-func DefaultPolicy() Policy {
-	return Policy{Backoff: backoff.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second}, Window: time.Minute}
-}
-
-// Decide returns the delay before restarting a child that crashed at now, given the times of its earlier
-// crashes, and the history to keep.
-func (p Policy) Decide(history []time.Time, now time.Time) (time.Duration, []time.Time) {
-	kept := make([]time.Time, 0, len(history)+1)
-	for _, t := range history {
-		if p.Window <= 0 || now.Sub(t) < p.Window {
-			kept = append(kept, t)
-		}
-	}
-	delay := p.Backoff.Delay(len(kept)) // earlier crashes in the window: 0 → at once
-	return delay, append(kept, now)
-}
+func DefaultPolicy() Policy { return host.DefaultSupervisor() }
 
 // Strategy is a protoactor SupervisorStrategy applying a Policy on a Clock. One Strategy may serve several
 // children; it is safe for concurrent use.
@@ -48,6 +29,7 @@ type Strategy struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	history map[string][]time.Time
+	stated  map[string]Policy // children that stated their own policy
 }
 
 // NewStrategy builds a restart strategy. log may be nil.
@@ -55,7 +37,23 @@ func NewStrategy(p Policy, c clock.Clock, log *slog.Logger) *Strategy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Strategy{policy: p, clock: c, log: log, history: map[string][]time.Time{}}
+	return &Strategy{policy: p, clock: c, log: log, history: map[string][]time.Time{}, stated: map[string]Policy{}}
+}
+
+// State makes p the policy of the child with this id (a host actor's stated supervisor, actors/host);
+// other children get the strategy's own. Forget drops it once the child is stopped.
+func (s *Strategy) State(child string, p Policy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stated[child] = p
+}
+
+// Forget drops what the strategy keeps of a stopped child.
+func (s *Strategy) Forget(child string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.stated, child)
+	delete(s.history, child)
 }
 
 var _ actor.SupervisorStrategy = (*Strategy)(nil)
@@ -63,7 +61,11 @@ var _ actor.SupervisorStrategy = (*Strategy)(nil)
 // HandleFailure restarts the failed child after the policy's delay.
 func (s *Strategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
 	s.mu.Lock()
-	delay, h := s.policy.Decide(s.history[child.Id], s.clock.Now())
+	p, ok := s.stated[child.Id]
+	if !ok {
+		p = s.policy
+	}
+	delay, h := p.Decide(s.history[child.Id], s.clock.Now())
 	s.history[child.Id] = h
 	s.mu.Unlock()
 	s.log.Warn("actor crashed: restarting", "child", child.Id, "reason", reason, "crashes", len(h), "delay", delay)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/supervise"
 )
@@ -17,6 +18,19 @@ const (
 	kindModel
 	kindWatchers
 )
+
+// kindNamed is the kind of a host.Props's name.
+func kindNamed(name string) kind {
+	switch name {
+	case "session":
+		return kindSession
+	case "leader":
+		return kindLeader
+	case "model":
+		return kindModel
+	}
+	return kindWatchers
+}
 
 func (k kind) String() string {
 	switch k {
@@ -55,20 +69,27 @@ type actor struct {
 	// suspended: crashed, waiting for the supervisor's restart; messages are held until then.
 	suspended bool
 	held      []envelope
-	crashes   []time.Time // the supervisor's history of this child
+	crashes   []time.Time     // the supervisor's history of this child
+	sup       host.Supervisor // the supervisor it states (runtime/pod's restarts for the sim's own adapters)
 }
 
 // envelope is a message on its way to an actor.
 type envelope struct {
 	to, from int
-	inc      int // the recipient's incarnation that issued the work this completes; -1 if none
+	inc      int  // the recipient's incarnation that issued the work this completes; -1 if none
+	asks     bool // sent with Request: the recipient may Respond
 	msg      any
 }
 
 // spawn starts a child actor (ctx.Spawn): a new pid, Started at once.
 func (s *Sim) spawn(parent *actor, p *pod, k kind, props func(a *actor) behaviour) *actor {
+	return s.spawnWith(parent, p, k, supervise.DefaultPolicy(), props)
+}
+
+// spawnWith is spawn under a stated supervisor.
+func (s *Sim) spawnWith(parent *actor, p *pod, k kind, sup host.Supervisor, props func(a *actor) behaviour) *actor {
 	s.nextPID++
-	a := &actor{s: s, pid: s.nextPID, kind: k, pod: p, parent: parent, props: props, alive: true}
+	a := &actor{s: s, pid: s.nextPID, kind: k, pod: p, parent: parent, props: props, alive: true, sup: sup}
 	a.who = fmt.Sprintf("%s/%s %s#%d", p.cl.name, p.key, k, a.pid)
 	if parent != nil {
 		parent.children = append(parent.children, a)
@@ -123,8 +144,8 @@ func remove(list []*actor, a *actor) []*actor {
 	return list
 }
 
-// crash makes the actor panic. As under protoactor, its mailbox is suspended and its parent's supervisor
-// restarts it after the policy's delay (runtime/supervise; the watchers have protoactor's default, at once).
+// crash makes the actor panic. As under protoactor, its mailbox is suspended and it is restarted after the
+// delay of the supervisor it states (actors/host, runtime/supervise).
 // Until then its children keep running and its messages wait. The restart runs Restarting on the old
 // incarnation, stops the children, and starts a new incarnation under the same pid, which then receives the
 // held messages, including the completions of work the old incarnation started.
@@ -134,9 +155,7 @@ func (s *Sim) crash(a *actor) {
 	}
 	a.suspended = true
 	var delay time.Duration
-	if a.kind != kindWatchers {
-		delay, a.crashes = supervise.DefaultPolicy().Decide(a.crashes, s.clk.Now())
-	}
+	delay, a.crashes = a.sup.Decide(a.crashes, s.clk.Now())
 	s.trace(a.who, "crash", nil, "restart in "+delay.String())
 	s.at(delay, func() { s.restart(a) })
 }
@@ -191,6 +210,15 @@ func (a *actor) tell(to *actor, msg any) {
 		return
 	}
 	a.s.send(a.s.pair(a.pid, to.pid), to.pid, a.pid, -1, msg)
+}
+
+// ask is tell with a as the sender, which the recipient may answer (host.Context's Request).
+func (a *actor) ask(to *actor, msg any) {
+	if to == nil || a.s.ending {
+		return
+	}
+	s, from := a.s, a.pid
+	s.on(s.pair(a.pid, to.pid), func() { s.deliver(envelope{to: to.pid, from: from, inc: -1, asks: true, msg: msg}) })
 }
 
 // timer fires msg into the actor after d, as its adapter's clock.AfterFunc does.

@@ -13,15 +13,17 @@
 // # How it runs the actors
 //
 // protoactor-go schedules actors on goroutines, which no seed can order. So the sim does not run protoactor:
-// it drives the actors' pure machines (actors/session, leader, model, watchers: NewMachine, Start, Handle,
-// Status) directly, on one goroutine, through adapters of its own that do what each package's actor.go
-// does with the effects: the same ZooKeeper calls, the same timers, the same completion messages
-// (messages/ochopod/v1) fed back with their epochs. The issue allows this. What protoactor provides is
-// modelled explicitly (actor.go): a pid that survives restarts; messages of one sender to one receiver in
-// order; a crash suspends the mailbox until the supervisor restarts the actor (runtime/supervise's delays;
-// protoactor's default, at once, for the watchers), during which its children keep running; a restart runs
-// Restarting on the old incarnation, stops the children and starts a new machine from scratch, which must
-// rebuild from ZooKeeper (STYLE 7) and receives whatever was still on its way to the pid.
+// it is itself a host of the actors' behaviours (actors/host, DESIGN §4 "One actor, two hosts"; host.go),
+// on one goroutine. The watchers run as shipped: their behaviour's host calls become sim events. The
+// session, leader and model are not behaviours on the host yet: the sim drives their pure machines
+// (NewMachine, Start, Handle, Status) through adapters of its own that do what each package's actor.go does
+// with the effects: the same ZooKeeper calls, the same timers, the same completion messages
+// (messages/ochopod/v1) fed back with their epochs. What protoactor provides is modelled explicitly
+// (actor.go): a pid that survives restarts; messages of one sender to one receiver in order; a crash
+// suspends the mailbox until the actor is restarted after the delay of the supervisor it states, during
+// which its children keep running; a restart runs Restarting on the old incarnation, stops the children and
+// starts a new incarnation from scratch, which must rebuild from ZooKeeper (STYLE 7) and receives whatever
+// was still on its way to the pid.
 //
 // Every event sits on one virtual clock (testkit/vclock) ordered by (time, sequence): message deliveries,
 // timers, I/O and faults. The seed (math/rand/v2's PCG; no global random source) draws the topology, every
@@ -31,11 +33,12 @@
 // reordered by its latencies, which is how the sim picks "the next message in a random pending order where
 // reordering is legal".
 //
-// The adapters' I/O goroutines become tasks (task.go): the body (a copy of the adapter's I/O function,
-// io.go) runs as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the
-// sim before each call, so every ZooKeeper call of every task is an event of its own: other pods' calls,
-// watch and session events and faults interleave between the calls of one registration or one read. Watch
-// and session events, which zkmem emits synchronously into channels, are forwarded after each event.
+// I/O off the actor (host.Context's Go, and the adapters' goroutines) becomes tasks (task.go): the body runs
+// as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the sim before
+// each call, so every ZooKeeper call of every task is an event of its own: other pods' calls, watch and
+// session events and faults interleave between the calls of one registration or one read. A task that waits
+// for a watch's event (host.Recv) is parked; watch and session events, which zkmem emits synchronously into
+// channels, are taken after each event and resume it.
 //
 // # What is simulated, and what is not
 //

@@ -3,6 +3,7 @@ package sim
 import (
 	"github.com/ochopod/ochopod/actors/model"
 	"github.com/ochopod/ochopod/actors/protocol"
+	"github.com/ochopod/ochopod/actors/watchers"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
 	clusters "github.com/ochopod/ochopod/runtime/cluster"
@@ -30,9 +31,8 @@ func newModelAdapter(a *actor, conn zk.Conn, lock string) behaviour {
 }
 
 func (x *modelAdapter) start() {
-	conn, mem := x.conn, &watchMemory{}
-	// model.Config.Watchers: a new Props, so a new memory, each time the model starts.
-	x.watchers = x.s.spawn(x.a, x.a.pod, kindWatchers, func(a *actor) behaviour { return newWatchersAdapter(a, conn, mem) })
+	// model.Config.Watchers: new Props, so a new memory, each time the model starts; the shipped behaviour.
+	x.watchers = x.s.spawnHosted(x.a, watchers.Props(watchers.Config{Conn: x.conn, Backoff: x.s.topo.backoff}))
 	x.apply(x.m.Start())
 }
 

@@ -39,9 +39,10 @@ type Sim struct {
 	tasks  []*task // tasks not finished yet
 	relays []*relay
 	waits  []*watchWait
-	dirty  bool   // ZooKeeper emitted something since the last poll
-	zkGen  uint64 // counts what ZooKeeper emitted: its state may have changed when it moves
-	ending bool   // the scenario is over: tasks are being unwound, nothing is sent any more
+	parked []*task // tasks waiting for a watch's event (host.Task's Wait)
+	dirty  bool    // ZooKeeper emitted something since the last poll
+	zkGen  uint64  // counts what ZooKeeper emitted: its state may have changed when it moves
+	ending bool    // the scenario is over: tasks are being unwound, nothing is sent any more
 
 	events     int
 	faults     int

@@ -29,6 +29,8 @@ type task struct {
 	stop  func()
 	yield func(struct{}) bool
 	done  bool
+	// parked: the task waits (host.Task's Wait) for what recv takes; poll resumes it once recv took it.
+	parked func(block bool) bool
 }
 
 // goIO starts a task for owner: body runs now up to its first ZooKeeper call, then call by call.
@@ -51,6 +53,10 @@ func (s *Sim) resume(t *task) {
 	if !more {
 		t.done = true
 		s.dropDone()
+		return
+	}
+	if t.parked != nil {
+		s.parked = append(s.parked, t)
 		return
 	}
 	s.net(t.ch, func() { s.resume(t) })
@@ -94,6 +100,7 @@ func (s *Sim) dropDone() {
 // errAborted, and nothing it sends is delivered.
 func (s *Sim) unwind() {
 	s.ending = true
+	s.parked = nil
 	for _, t := range s.tasks {
 		s.cur = t
 		t.stop()
@@ -154,6 +161,26 @@ func (s *Sim) poll() {
 		s.waits[i] = nil
 	}
 	s.waits = waits
+	if len(s.parked) == 0 {
+		return
+	}
+	var ready []*task
+	parked := s.parked[:0]
+	for _, t := range s.parked {
+		if t.parked(false) {
+			t.parked = nil
+			ready = append(ready, t)
+		} else {
+			parked = append(parked, t)
+		}
+	}
+	for i := len(parked); i < len(s.parked); i++ {
+		s.parked[i] = nil
+	}
+	s.parked = parked
+	for _, t := range ready {
+		s.resume(t)
+	}
 }
 
 // drainRelay forwards a client's pending session events; false once the channel is closed.

@@ -1,0 +1,169 @@
+// Package protohost is the production host of the actors' behaviours (actors/host, DESIGN §4): each behaviour
+// runs as a protoactor-go actor. Tasks are goroutines, timers run on the pod's clock port, Publish goes to the
+// actor system's event stream, and each child is restarted as its stated supervisor says (runtime/supervise),
+// on the same clock.
+package protohost
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/host"
+	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/supervise"
+)
+
+// Env is what every actor of a tree shares: the clock of its timers and restarts, and the logger.
+type Env struct {
+	Clock  clock.Clock  // nil: the wall clock
+	Logger *slog.Logger // nil: discard
+}
+
+func (e Env) withDefaults() Env {
+	if e.Clock == nil {
+		e.Clock = clock.Real{}
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	return e
+}
+
+// Props makes protoactor props of a behaviour's props. The actor's children are restarted as each states; p's
+// own Supervisor applies when its parent is a host actor too (a protoactor parent applies its own strategy).
+func Props(p host.Props, env Env) *actor.Props {
+	env = env.withDefaults()
+	log := env.Logger.With("actor", p.Name)
+	children := supervise.NewStrategy(supervise.DefaultPolicy(), env.Clock, log)
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &adapter{props: p, env: env, log: log, children: children, b: p.New()}
+	}, actor.WithSupervisor(children))
+}
+
+// Ref is the host.Ref of a protoactor pid: comparable, so refs of one actor are equal.
+type Ref struct{ Address, ID string }
+
+func (r Ref) String() string { return r.ID }
+
+// PID is the protoactor pid of r.
+func (r Ref) PID() *actor.PID { return actor.NewPID(r.Address, r.ID) }
+
+// RefOf is pid as a host.Ref; nil for nil.
+func RefOf(pid *actor.PID) host.Ref {
+	if pid == nil {
+		return nil
+	}
+	return Ref{Address: pid.Address, ID: pid.Id}
+}
+
+func pidOf(r host.Ref) *actor.PID {
+	if ref, ok := r.(Ref); ok {
+		return ref.PID()
+	}
+	return nil
+}
+
+type adapter struct {
+	props    host.Props
+	env      Env
+	log      *slog.Logger
+	children *supervise.Strategy
+	b        host.Behaviour
+}
+
+// Receive is the protoactor entry point.
+func (a *adapter) Receive(ac actor.Context) {
+	c := &hostContext{ac: ac, a: a}
+	switch msg := ac.Message().(type) {
+	case *actor.Started:
+		a.b.Started(c)
+	case *actor.Stopping:
+		a.b.Release(c, false)
+	case *actor.Restarting:
+		a.b.Release(c, true)
+	case *actor.Terminated:
+		a.children.Forget(msg.GetWho().GetId())
+	case proto.Message:
+		a.b.Receive(c, msg)
+	}
+}
+
+// hostContext is host.Context over one protoactor context.
+type hostContext struct {
+	ac actor.Context
+	a  *adapter
+}
+
+var _ host.Context = (*hostContext)(nil)
+
+func (c *hostContext) Self() host.Ref   { return RefOf(c.ac.Self()) }
+func (c *hostContext) Parent() host.Ref { return RefOf(c.ac.Parent()) }
+func (c *hostContext) Sender() host.Ref { return RefOf(c.ac.Sender()) }
+
+func (c *hostContext) Send(to host.Ref, msg proto.Message) {
+	if pid := pidOf(to); pid != nil {
+		c.ac.Send(pid, msg)
+	}
+}
+
+func (c *hostContext) Request(to host.Ref, msg proto.Message) {
+	if pid := pidOf(to); pid != nil {
+		c.ac.Request(pid, msg)
+	}
+}
+
+func (c *hostContext) Respond(msg proto.Message) {
+	if c.ac.Sender() != nil {
+		c.ac.Respond(msg)
+	}
+}
+
+func (c *hostContext) Spawn(p host.Props) host.Ref {
+	pid := c.ac.Spawn(Props(p, c.a.env))
+	c.a.children.State(pid.Id, p.Supervisor)
+	return RefOf(pid)
+}
+
+func (c *hostContext) Stop(child host.Ref) {
+	if pid := pidOf(child); pid != nil {
+		c.ac.Stop(pid)
+		c.a.children.Forget(pid.Id)
+	}
+}
+
+func (c *hostContext) Go(_ string, io func(host.Task)) {
+	go io(task{tell: c.tell()})
+}
+
+func (c *hostContext) After(d time.Duration, msg proto.Message) host.Timer {
+	tell := c.tell()
+	return c.a.env.Clock.AfterFunc(d, func() { tell(msg) })
+}
+
+func (c *hostContext) Publish(msg proto.Message) { c.ac.ActorSystem().EventStream.Publish(msg) }
+
+func (c *hostContext) Logger() *slog.Logger { return c.a.log }
+
+// tell delivers to this actor from any goroutine.
+func (c *hostContext) tell() func(proto.Message) {
+	root, self := c.ac.ActorSystem().Root, c.ac.Self()
+	return func(m proto.Message) { root.Send(self, m) }
+}
+
+// task is a goroutine: it blocks where it waits.
+type task struct{ tell func(proto.Message) }
+
+func (t task) Tell(msg proto.Message)          { t.tell(msg) }
+func (t task) Wait(recv func(block bool) bool) { recv(true) }
+
+// String names a ref in logs.
+func String(r host.Ref) string {
+	if r == nil {
+		return "nobody"
+	}
+	return fmt.Sprint(r)
+}

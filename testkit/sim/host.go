@@ -1,0 +1,144 @@
+package sim
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/host"
+)
+
+// hosted is the sim as the host of a shipped behaviour (actors/host, DESIGN §4 "One actor, two hosts"): the
+// behaviour's own code runs, and each of its host calls becomes a sim event: a delivery after a mailbox
+// latency, a task whose ZooKeeper calls yield to the scheduler, a timer on the virtual clock.
+type hosted struct {
+	a      *actor
+	b      host.Behaviour
+	again  bool   // the incarnation ends in a restart
+	sender *actor // of the message being handled, when it was a Request
+	acted  int    // host calls of the message being handled that act (logs and publications aside)
+}
+
+// hostedProps makes the sim actor props of a behaviour's props.
+func hostedProps(p host.Props) func(a *actor) behaviour {
+	return func(a *actor) behaviour { return &hosted{a: a, b: p.New()} }
+}
+
+var _ host.Context = (*hosted)(nil)
+
+func (h *hosted) start()      { h.b.Started(h) }
+func (h *hosted) restarting() { h.again = true }
+func (h *hosted) release()    { h.b.Release(h, h.again) }
+func (h *hosted) receive(env envelope) int {
+	msg, ok := env.msg.(proto.Message)
+	if !ok {
+		return 0
+	}
+	h.acted, h.sender = 0, nil
+	if env.asks {
+		h.sender = h.a.s.actors[env.from]
+	}
+	h.b.Receive(h, msg)
+	h.sender = nil
+	return h.acted
+}
+
+func (h *hosted) Self() host.Ref { return h.a }
+
+func (h *hosted) Parent() host.Ref {
+	if h.a.parent == nil {
+		return nil
+	}
+	return h.a.parent
+}
+
+func (h *hosted) Sender() host.Ref {
+	if h.sender == nil {
+		return nil
+	}
+	return h.sender
+}
+
+func (h *hosted) Send(to host.Ref, msg proto.Message) {
+	if a, ok := to.(*actor); ok {
+		h.acted++
+		h.a.tell(a, msg)
+	}
+}
+
+func (h *hosted) Request(to host.Ref, msg proto.Message) {
+	if a, ok := to.(*actor); ok {
+		h.acted++
+		h.a.ask(a, msg)
+	}
+}
+
+func (h *hosted) Respond(msg proto.Message) {
+	if h.sender != nil {
+		h.acted++
+		h.a.tell(h.sender, msg)
+	}
+}
+
+func (h *hosted) Spawn(p host.Props) host.Ref {
+	h.acted++
+	return h.a.s.spawnHosted(h.a, p)
+}
+
+func (h *hosted) Stop(child host.Ref) {
+	if a, ok := child.(*actor); ok {
+		h.acted++
+		h.a.s.stop(a)
+	}
+}
+
+func (h *hosted) Go(name string, io func(host.Task)) {
+	h.acted++
+	h.a.s.goIO(h.a, name, func(t *task) { io(t) })
+}
+
+func (h *hosted) After(d time.Duration, msg proto.Message) host.Timer {
+	h.acted++
+	return h.a.timer(d, msg)
+}
+
+func (h *hosted) Publish(msg proto.Message) { h.a.s.trace(h.a.who, "publish", msg, "") }
+
+// Logger traces what the behaviour logs at Info and above (its debug chatter is in the messages already).
+func (h *hosted) Logger() *slog.Logger { return slog.New(traceLog{a: h.a}) }
+
+// traceLog is a slog handler that writes to the sim's trace.
+type traceLog struct{ a *actor }
+
+func (l traceLog) Enabled(_ context.Context, lvl slog.Level) bool { return lvl >= slog.LevelInfo }
+func (l traceLog) Handle(_ context.Context, r slog.Record) error {
+	l.a.s.trace(l.a.who, "log", nil, r.Message)
+	return nil
+}
+func (l traceLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l traceLog) WithGroup(string) slog.Handler      { return l }
+
+// spawnHosted starts a child running a shipped behaviour, under the supervisor it states.
+func (s *Sim) spawnHosted(parent *actor, p host.Props) *actor {
+	return s.spawnWith(parent, parent.pod, kindNamed(p.Name), p.Supervisor, hostedProps(p))
+}
+
+// String names the actor in logs (host.Ref).
+func (a *actor) String() string { return a.who }
+
+// Tell is host.Task's: the task's completion, in order with its earlier ones.
+func (t *task) Tell(msg proto.Message) { t.tell(msg) }
+
+// Wait is host.Task's: the scheduler must not block, so a task waiting for something outside it (a watch's
+// event) is parked, and poll tries recv after each event that made ZooKeeper emit, then resumes the task.
+func (t *task) Wait(recv func(block bool) bool) {
+	if recv(false) {
+		return
+	}
+	t.parked = recv
+	if !t.yield(struct{}{}) {
+		t.parked = nil // unwound at the end of the scenario: nothing comes any more
+	}
+}
