@@ -43,6 +43,9 @@ type Props struct {
 	Supervisor Supervisor
 	// New makes an incarnation: once at the start, once more after each crash.
 	New func() Behaviour
+	// Native, with New nil, is an actor of the host's own kind (protoactor props for runtime/protohost, an
+	// adapter of the simulation's) for the actors that are not behaviours yet. It goes once every actor is one.
+	Native any
 }
 
 // Context is the host as one incarnation sees it while it handles a message.

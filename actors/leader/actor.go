@@ -3,21 +3,20 @@ package leader
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 
-	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
-	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
 // WorkerProps builds what the leader runs while it holds the lock: the cluster model. lockPath is the fencing
 // token for every write the worker makes (zk.Fenced).
-type WorkerProps func(conn zk.Conn, lockPath string) *actor.Props
+type WorkerProps func(conn zk.Conn, lockPath string) host.Props
 
 // Config is what the leader actor needs.
 type Config struct {
@@ -25,124 +24,116 @@ type Config struct {
 	Cluster zk.Cluster
 	Key     string // the pod's key: its contender is named after it and holds it (FindOrCreateContender)
 	Backoff backoff.Policy
-	Clock   clock.Clock
-	Logger  *slog.Logger
 	Worker  WorkerProps // nil: nothing runs under the lock
-	// Supervisor handles the worker's failures (a crashed model restarts; the lock stays); nil: protoactor's default.
-	Supervisor actor.SupervisorStrategy
+	// Supervisor restarts the leader after a crash; zero: host.DefaultSupervisor(). The worker states its own
+	// (a crashed model restarts; the lock stays).
+	Supervisor host.Supervisor
 }
 
-// Props returns the props of a leader actor. It reports LeadershipChanged to its parent.
-func Props(cfg Config) *actor.Props {
-	opts := []actor.PropsOption{}
-	if cfg.Supervisor != nil {
-		opts = append(opts, actor.WithSupervisor(cfg.Supervisor))
+// Props returns the props of a leader actor. It reports LeadershipChanged to its parent, with Request so the
+// parent can tell a leader it already stopped from the current one.
+func Props(cfg Config) host.Props {
+	if cfg.Supervisor == (host.Supervisor{}) {
+		cfg.Supervisor = host.DefaultSupervisor()
 	}
 	var instances atomic.Uint64 // each instance's generations start past the previous instance's
-	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg, instances.Add(1)<<32) }, opts...)
+	return host.Props{Name: "leader", Supervisor: cfg.Supervisor, New: func() host.Behaviour {
+		return newBehaviour(cfg, instances.Add(1)<<32)
+	}}
 }
 
-type adapter struct {
+// behaviour carries out the machine's effects on the host.
+type behaviour struct {
 	cfg    Config
-	log    *slog.Logger
 	m      *Machine
-	timer  clock.Timer
-	worker *actor.PID
+	timer  host.Timer
+	worker host.Ref
 }
 
-func newAdapter(cfg Config, firstGen uint64) *adapter {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func newBehaviour(cfg Config, firstGen uint64) *behaviour {
+	return &behaviour{cfg: cfg, m: NewMachine(MachineConfig{Coordinator: cfg.Cluster.Coordinator(), Backoff: cfg.Backoff, FirstGeneration: firstGen})}
+}
+
+// Belief is what this incarnation believes: whether it leads, and on which lock node.
+// The simulation checks it against ZooKeeper (invariants c and d).
+func (b *behaviour) Belief() *v1.LeadershipChanged {
+	return &v1.LeadershipChanged{Leader: b.m.Leading(), LockPath: b.m.LockPath()}
+}
+
+func (b *behaviour) Started(ctx host.Context) { b.apply(ctx, b.m.Start()) }
+
+func (b *behaviour) Release(ctx host.Context, restarting bool) {
+	// Stopped, the parent forgot our role: our node goes with the session, or stays for a new leader of this
+	// session to reuse. Restarting, the new incarnation may not win the lock again: until it says so, we do
+	// not lead.
+	if restarting && b.m.Leading() {
+		ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: false, LockPath: b.m.LockPath()})
 	}
-	log = log.With("actor", "leader", "cluster", cfg.Cluster.Qualified)
-	return &adapter{cfg: cfg, log: log, m: NewMachine(MachineConfig{Coordinator: cfg.Cluster.Coordinator(), Backoff: cfg.Backoff, FirstGeneration: firstGen})}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 }
 
-// Receive is the protoactor entry point.
-func (a *adapter) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		a.apply(ctx, a.m.Start())
-	case *actor.Restarting:
-		// The new instance may not win the lock again: until it says so, we do not lead.
-		if a.m.Leading() && ctx.Parent() != nil {
-			ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: false, LockPath: a.m.LockPath()})
-		}
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-	case *actor.Stopping:
-		// The parent stopped us and forgot our role. Our node goes with the session, or stays for a new
-		// leader of this session to reuse.
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-	case *v1.InjectCrash:
-		if msg.GetTarget() != "" && msg.GetTarget() != "leader" {
-			if a.worker != nil {
-				ctx.Forward(a.worker)
-			}
+func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
+	if c, ok := msg.(*v1.InjectCrash); ok {
+		if c.GetTarget() != "" && c.GetTarget() != "leader" {
+			ctx.Send(b.worker, c)
 			return
 		}
-		panic(fmt.Sprintf("leader: injected crash: %s", msg.GetReason()))
-	case *v1.ContenderReady, *v1.ContendersListed, *v1.NodeWatched, *v1.NodeChanged, *v1.TimerFired:
-		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LeaderInput](msg)))
+		panic(fmt.Sprintf("leader: injected crash: %s", c.GetReason()))
 	}
+	b.apply(ctx, b.m.Handle(protocol.Input[*v1.LeaderInput](msg)))
 }
 
-func (a *adapter) apply(ctx actor.Context, effects []Effect) {
+func (b *behaviour) apply(ctx host.Context, effects []Effect) {
 	for _, e := range effects {
-		a.do(ctx, e)
+		b.do(ctx, e)
 	}
 }
 
-func (a *adapter) do(ctx actor.Context, e Effect) {
-	root, self, conn := ctx.ActorSystem().Root, ctx.Self(), a.cfg.Conn
-	tell := func(m any) { root.Send(self, m) }
+func (b *behaviour) do(ctx host.Context, e Effect) {
+	conn, log := b.cfg.Conn, ctx.Logger().With("cluster", b.cfg.Cluster.Qualified)
 	switch e := e.(type) {
 	case EnsureContender:
-		dir, key, log := a.cfg.Cluster.Coordinator(), a.cfg.Key, a.log
-		go func() {
+		dir, key := b.cfg.Cluster.Coordinator(), b.cfg.Key
+		ctx.Go("contender", func(t host.Task) {
 			p, err := FindOrCreateContender(conn, dir, key, log)
-			tell(&v1.ContenderReady{Generation: e.Generation, Path: p, Failure: protocol.Failure(err)})
-		}()
+			t.Tell(&v1.ContenderReady{Generation: e.Generation, Path: p, Failure: protocol.Failure(err)})
+		})
 	case ListContenders:
-		dir := a.cfg.Cluster.Coordinator()
-		go func() {
+		dir := b.cfg.Cluster.Coordinator()
+		ctx.Go("list", func(t host.Task) {
 			children, _, err := conn.Children(dir)
-			tell(&v1.ContendersListed{Generation: e.Generation, Children: children, Failure: protocol.Failure(err)})
-		}()
+			t.Tell(&v1.ContendersListed{Generation: e.Generation, Children: children, Failure: protocol.Failure(err)})
+		})
 	case Watch:
-		go func() {
+		ctx.Go("watch", func(t host.Task) {
 			ok, _, ch, err := conn.ExistsW(e.Path)
-			tell(&v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: ok, Failure: protocol.Failure(err)})
+			t.Tell(&v1.NodeWatched{Generation: e.Generation, Path: e.Path, Exists: ok, Failure: protocol.Failure(err)})
 			if err != nil {
 				return
 			}
-			ev, open := <-ch // one-shot; the client closes it when the session ends
-			tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
-		}()
+			ev, open := host.Recv(t, ch) // one-shot; the client closes it when the session ends
+			t.Tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
+		})
 	case StartWorker:
-		if a.cfg.Worker != nil {
-			a.worker = ctx.Spawn(a.cfg.Worker(conn, e.LockPath))
+		if b.cfg.Worker != nil {
+			b.worker = ctx.Spawn(b.cfg.Worker(conn, e.LockPath))
 		}
 	case StopWorker:
-		if a.worker != nil {
-			ctx.Stop(a.worker)
-			a.worker = nil
+		if b.worker != nil {
+			ctx.Stop(b.worker)
+			b.worker = nil
 		}
 	case Announce:
-		if ctx.Parent() != nil {
-			// Request, not Send: the parent checks the sender to drop news from a leader it already stopped.
-			ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: e.Leader, LockPath: e.LockPath, Generation: e.Generation})
-		}
+		// Request, not Send: the parent checks the sender to drop news from a leader it already stopped.
+		ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: e.Leader, LockPath: e.LockPath, Generation: e.Generation})
 	case StartTimer:
-		if a.timer != nil {
-			a.timer.Stop()
+		if b.timer != nil {
+			b.timer.Stop()
 		}
-		a.timer = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Generation}) })
+		b.timer = ctx.After(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Generation})
 	case Log:
-		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
+		log.Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}
 }

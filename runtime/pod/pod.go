@@ -24,6 +24,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/podlog"
 	"github.com/ochopod/ochopod/runtime/proc"
+	"github.com/ochopod/ochopod/runtime/protohost"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/supervise"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -113,10 +114,10 @@ func Start(cfg Config) (*Pod, error) {
 		worker = modelWorker(cfg, log)
 	}
 	leaderProps := func(conn zk.Conn, epoch uint64) *actor.Props {
-		return leader.Props(leader.Config{
+		return protohost.Props(leader.Props(leader.Config{
 			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff,
-			Clock: cfg.Clock, Logger: log.With("epoch", epoch), Worker: worker, Supervisor: restarts,
-		})
+			Worker: worker, Supervisor: cfg.Restart,
+		}), protohost.Env{Clock: cfg.Clock, Logger: log.With("epoch", epoch)})
 	}
 	sessionProps := session.Props(session.Config{
 		Cluster: cfg.Cluster, Ensemble: cfg.Ensemble, SessionTimeout: cfg.SessionTimeout, Backoff: cfg.Backoff,

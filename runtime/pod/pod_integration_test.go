@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/leader"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -99,16 +100,25 @@ func (f *fixture) start(clusterName string, timeout time.Duration) (*pod.Pod, *w
 // workerStarts is a leader worker that reports each start (with its lock) on a channel.
 func workerStarts() (leader.WorkerProps, chan string) {
 	starts := make(chan string, 16)
-	return func(_ zk.Conn, lock string) *actor.Props {
-		return actor.PropsFromFunc(func(ctx actor.Context) {
-			switch m := ctx.Message().(type) {
-			case *actor.Started:
-				starts <- lock
-			case *v1.InjectCrash:
-				panic("worker: " + m.GetReason())
-			}
-		})
+	return func(_ zk.Conn, lock string) host.Props {
+		return host.Props{Name: "worker", Supervisor: host.DefaultSupervisor(), New: func() host.Behaviour {
+			return startsWorker{lock: lock, starts: starts}
+		}}
 	}, starts
+}
+
+// startsWorker reports its start on starts and crashes when asked to.
+type startsWorker struct {
+	lock   string
+	starts chan<- string
+}
+
+func (w startsWorker) Started(host.Context)       { w.starts <- w.lock }
+func (w startsWorker) Release(host.Context, bool) {}
+func (w startsWorker) Receive(_ host.Context, msg proto.Message) {
+	if m, ok := msg.(*v1.InjectCrash); ok {
+		panic("worker: " + m.GetReason())
+	}
 }
 
 func (f *fixture) startWith(clusterName string, timeout time.Duration, worker leader.WorkerProps) (*pod.Pod, *watcher) {

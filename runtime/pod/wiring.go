@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/ochopod/ochopod/actors/executor"
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/leader"
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	"github.com/ochopod/ochopod/actors/model"
@@ -39,8 +40,9 @@ func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
 			}
 		}
 	}
-	return func(conn zk.Conn, lock string) *actor.Props {
-		return model.Props(model.Config{
+	return func(conn zk.Conn, lock string) host.Props {
+		// The model is not a behaviour yet: the host runs its protoactor props (host.Props.Native).
+		return host.Props{Name: "model", Supervisor: cfg.Restart, Native: model.Props(model.Config{
 			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe,
 			Machine: model.MachineConfig{
 				Cluster: cfg.Cluster, Namespace: namespaceOf(cfg.Cluster, cfg.Payload), DependsOn: mc.DependsOn,
@@ -51,7 +53,7 @@ func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
 			Watchers: func(conn zk.Conn) *actor.Props {
 				return protohost.Props(watchers.Props(watchers.Config{Conn: conn, Backoff: cfg.Backoff}), protohost.Env{Clock: cfg.Clock, Logger: log})
 			},
-		})
+		})}
 	}
 }
 

@@ -5,7 +5,6 @@
 package protohost
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -36,6 +35,9 @@ func (e Env) withDefaults() Env {
 // Props makes protoactor props of a behaviour's props. The actor's children are restarted as each states; p's
 // own Supervisor applies when its parent is a host actor too (a protoactor parent applies its own strategy).
 func Props(p host.Props, env Env) *actor.Props {
+	if native, ok := p.Native.(*actor.Props); ok && p.New == nil {
+		return native
+	}
 	env = env.withDefaults()
 	log := env.Logger.With("actor", p.Name)
 	children := supervise.NewStrategy(supervise.DefaultPolicy(), env.Clock, log)
@@ -159,11 +161,3 @@ type task struct{ tell func(proto.Message) }
 
 func (t task) Tell(msg proto.Message)          { t.tell(msg) }
 func (t task) Wait(recv func(block bool) bool) { recv(true) }
-
-// String names a ref in logs.
-func String(r host.Ref) string {
-	if r == nil {
-		return "nobody"
-	}
-	return fmt.Sprint(r)
-}

@@ -128,7 +128,7 @@ func (s *Sim) staleLeaderRole() bool {
 		if st.GetRole() != v1.Role_ROLE_LEADER {
 			continue
 		}
-		if _, la := p.leaderOf(); la == nil || !la.m.Leading() || la.m.LockPath() != st.GetLockPath() {
+		if _, la := p.leaderOf(); la == nil || !la.belief().GetLeader() || la.belief().GetLockPath() != st.GetLockPath() {
 			return true
 		}
 	}
@@ -139,10 +139,10 @@ func (s *Sim) staleLeaderRole() bool {
 func (s *Sim) modelPending() bool {
 	for _, p := range s.pods {
 		_, la := p.leaderOf()
-		if p.state == podGone || la == nil || la.worker == nil || !la.worker.alive {
+		if p.state == podGone || la == nil || la.worker() == nil || !la.worker().alive {
 			continue
 		}
-		if ma, ok := la.worker.impl.(*modelAdapter); ok && ma.m.Status().GetState() == v1.ModelState_MODEL_STATE_PENDING {
+		if ma, ok := la.worker().impl.(*modelAdapter); ok && ma.m.Status().GetState() == v1.ModelState_MODEL_STATE_PENDING {
 			return true
 		}
 	}
@@ -183,10 +183,10 @@ func (s *Sim) missedChange() bool {
 	for _, c := range s.clusters {
 		for _, p := range c.pods {
 			_, la := p.leaderOf()
-			if !p.live() || la == nil || !la.m.Leading() || la.worker == nil || !la.worker.alive {
+			if !p.live() || la == nil || !la.belief().GetLeader() || la.worker() == nil || !la.worker().alive {
 				continue
 			}
-			ma, ok := la.worker.impl.(*modelAdapter)
+			ma, ok := la.worker().impl.(*modelAdapter)
 			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}
@@ -247,10 +247,10 @@ func (s *Sim) staleIncarnationWrite() bool {
 	for _, c := range s.clusters {
 		for _, p := range c.pods {
 			_, la := p.leaderOf()
-			if !p.live() || la == nil || !la.m.Leading() || la.worker == nil || !la.worker.alive {
+			if !p.live() || la == nil || !la.belief().GetLeader() || la.worker() == nil || !la.worker().alive {
 				continue
 			}
-			ma, ok := la.worker.impl.(*modelAdapter)
+			ma, ok := la.worker().impl.(*modelAdapter)
 			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}

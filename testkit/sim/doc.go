@@ -14,8 +14,8 @@
 //
 // protoactor-go schedules actors on goroutines, which no seed can order. So the sim does not run protoactor:
 // it is itself a host of the actors' behaviours (actors/host, DESIGN §4 "One actor, two hosts"; host.go),
-// on one goroutine. The watchers run as shipped: their behaviour's host calls become sim events. The
-// session, leader and model are not behaviours on the host yet: the sim drives their pure machines
+// on one goroutine. The leader and the watchers run as shipped: their behaviours' host calls become sim
+// events. The session and the model are not behaviours on the host yet: the sim drives their pure machines
 // (NewMachine, Start, Handle, Status) through adapters of its own that do what each package's actor.go does
 // with the effects: the same ZooKeeper calls, the same timers, the same completion messages
 // (messages/ochopod/v1) fed back with their epochs. What protoactor provides is modelled explicitly

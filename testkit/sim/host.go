@@ -122,6 +122,9 @@ func (l traceLog) WithGroup(string) slog.Handler      { return l }
 
 // spawnHosted starts a child running a shipped behaviour, under the supervisor it states.
 func (s *Sim) spawnHosted(parent *actor, p host.Props) *actor {
+	if native, ok := p.Native.(func(a *actor) behaviour); ok && p.New == nil {
+		return s.spawnWith(parent, parent.pod, kindNamed(p.Name), p.Supervisor, native)
+	}
 	return s.spawnWith(parent, parent.pod, kindNamed(p.Name), p.Supervisor, hostedProps(p))
 }
 

@@ -115,7 +115,7 @@ func (s *Sim) podSeqInZK(v zkmem.View) error {
 }
 
 // leaderOf is the pod's leader adapter and its actor, if a leader child runs (suspended or not).
-func (p *pod) leaderOf() (*actor, *leaderAdapter) {
+func (p *pod) leaderOf() (*actor, *hostedLeader) {
 	if p.session == nil || !p.session.alive {
 		return nil, nil
 	}
@@ -123,7 +123,7 @@ func (p *pod) leaderOf() (*actor, *leaderAdapter) {
 	if sa == nil || sa.leader == nil || !sa.leader.alive {
 		return nil, nil
 	}
-	la, _ := sa.leader.impl.(*leaderAdapter)
+	la, _ := sa.leader.impl.(*hostedLeader)
 	return sa.leader, la
 }
 
@@ -140,7 +140,7 @@ func (s *Sim) checkSafety() {
 			if p.state == podGone {
 				continue
 			}
-			if _, la := p.leaderOf(); la != nil && la.m.Leading() {
+			if _, la := p.leaderOf(); la != nil && la.belief().GetLeader() {
 				believers = append(believers, la)
 			}
 		}
@@ -161,7 +161,7 @@ func (s *Sim) checkSafety() {
 				limit = max(limit, cut.from+s.topo.sessionTimeout/3+s.opts.OverlapBound, cut.to+s.opts.OverlapBound)
 			}
 			if now > limit {
-				s.fail("(d) pod %s still believes it leads %s with %s, gone for %s", la.a.pod.key, c.name, la.m.LockPath(), now-la.lostAt)
+				s.fail("(d) pod %s still believes it leads %s with %s, gone for %s", la.a.pod.key, c.name, la.belief().GetLockPath(), now-la.lostAt)
 				return
 			}
 		}
@@ -169,10 +169,10 @@ func (s *Sim) checkSafety() {
 }
 
 // checkHolders is invariant (c) for one cluster, and notes when each believer's lock node went (for (d)).
-func (s *Sim) checkHolders(c *cluster, believers []*leaderAdapter, now time.Duration) bool {
+func (s *Sim) checkHolders(c *cluster, believers []*hostedLeader, now time.Duration) bool {
 	holders := 0
 	for _, la := range believers {
-		lock := la.m.LockPath()
+		lock := la.belief().GetLockPath()
 		n, ok := s.srv.Node(lock)
 		if !ok || n.Stat.EphemeralOwner != la.conn.SessionID() {
 			if la.lostAt < 0 {

@@ -79,7 +79,7 @@ func (s *Sim) clusterConverged(c *cluster) error {
 		}
 		_, la := p.leaderOf()
 		if !p.live() {
-			if la != nil && la.m.Leading() {
+			if la != nil && la.belief().GetLeader() {
 				return fmt.Errorf("pod %s is stopping yet leads", p.key)
 			}
 			continue
@@ -175,7 +175,7 @@ func (s *Sim) podConverged(p *pod) error {
 func (s *Sim) leaderConverged(c *cluster, p *pod) (string, error) {
 	st := p.sessionAdapter().m.Status()
 	leaderActor, la := p.leaderOf()
-	if la == nil || leaderActor.suspended || !la.m.Leading() || la.m.LockPath() != st.GetLockPath() {
+	if la == nil || leaderActor.suspended || !la.belief().GetLeader() || la.belief().GetLockPath() != st.GetLockPath() {
 		return "", fmt.Errorf("pod %s reports the leader role (lock %s) but its leader does not hold it", p.key, st.GetLockPath())
 	}
 	coord, _ := s.srv.Node(c.zc.Coordinator())
@@ -183,10 +183,10 @@ func (s *Sim) leaderConverged(c *cluster, p *pod) (string, error) {
 	if len(contenders) == 0 || path.Join(c.zc.Coordinator(), contenders[0].Name) != st.GetLockPath() {
 		return "", fmt.Errorf("pod %s leads with %s, which is not the lowest contender", p.key, st.GetLockPath())
 	}
-	if la.worker == nil || !la.worker.alive || la.worker.suspended {
+	if la.worker() == nil || !la.worker().alive || la.worker().suspended {
 		return "", fmt.Errorf("leader %s runs no model", p.key)
 	}
-	ma := la.worker.impl.(*modelAdapter)
+	ma := la.worker().impl.(*modelAdapter)
 	ms := ma.m.Status()
 	hash, _, err := s.admin.Get(c.zc.Hash())
 	if err != nil {

@@ -124,8 +124,7 @@ func (x *sessionAdapter) do(e session.Effect) {
 		if x.conn == nil || x.epoch != e.Epoch {
 			return
 		}
-		conn := x.conn
-		x.leader = s.spawn(x.a, p, kindLeader, func(a *actor) behaviour { return newLeaderAdapter(a, conn) })
+		x.leader = s.spawnLeader(x.a, x.conn)
 	case session.StopLeader:
 		if x.leader != nil {
 			s.stop(x.leader)

@@ -27,9 +27,9 @@ type cluster struct {
 
 	lastLockSeq int64 // the lock sequence of its last accepted fenced write; -1 before any
 
-	believers  []*leaderAdapter // the leaders that believe they lead, as of the last check
-	checked    []*leaderAdapter // the believers invariant (c) last looked at
-	checkedGen uint64           // and the ZooKeeper generation it looked at
+	believers  []*hostedLeader // the leaders that believe they lead, as of the last check
+	checked    []*hostedLeader // the believers invariant (c) last looked at
+	checkedGen uint64          // and the ZooKeeper generation it looked at
 }
 
 // topology is the scenario's shape, drawn from the seed.
