@@ -2,7 +2,6 @@ package model
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/control"
-	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
@@ -114,7 +112,13 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 	case Configure:
 		phaseCtx := a.ctx
 		go func() {
+			start := cfg.Clock.Now()
 			done := &v1.PhaseDone{Generation: e.Generation}
+			defer func() { // DESIGN §13: the history entry's times, from the clock port
+				end := cfg.Clock.Now()
+				done.EndedUnixMs, done.DurationMs = end.UnixMilli(), end.Sub(start).Milliseconds()
+				tell(done)
+			}()
 			plan, err := planPhase(cfg, e)
 			plan.Phase = PhaseID(cfg.LockPath, e.Generation)
 			plan.Guard = func(context.Context) error { return HoldsLock(conn, cfg.LockPath) }
@@ -129,7 +133,6 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			if err != nil {
 				done.Failure = protocol.Failure(err)
 			}
-			tell(done)
 		}()
 	case Probe:
 		probeCtx, probe, key := a.ctx, a.cfg.Probe, a.cfg.Key
@@ -141,6 +144,12 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 				return // this model stopped: a newer one (maybe under the same lock) owns the write now
 			}
 			tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion, Fenced))
+		}()
+	case History:
+		go func() {
+			if err := WriteHistory(conn, cfg.Machine.Cluster, cfg.LockPath, cfg.Key, e.Entry); err != nil {
+				log.Warn("cannot append the phase to the history", "err", err)
+			}
 		}()
 	case StartTimer:
 		if t, ok := a.timers[e.Name]; ok {
@@ -156,23 +165,9 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 
 // planPhase turns what the machine read into the phase's requests: every pod gets the whole cluster.
 func planPhase(cfg Config, e Configure) (PhasePlan, error) {
-	w := sdk.Wire{Pods: map[string]payload.Payload{}, Dependencies: map[string]map[string]payload.Payload{}}
-	for k, raw := range e.Pods {
-		p, err := payload.Parse(raw)
-		if err != nil {
-			return PhasePlan{}, fmt.Errorf("pod %s: %w", k, err)
-		}
-		w.Pods[k] = p
-	}
-	for name, raw := range e.Dependencies {
-		var snap map[string]payload.Payload
-		if err := json.Unmarshal(raw, &snap); err != nil {
-			return PhasePlan{}, fmt.Errorf("snapshot of %s: %w", name, err)
-		}
-		if snap == nil {
-			snap = map[string]payload.Payload{}
-		}
-		w.Dependencies[name] = snap
+	w, err := WireOf(e.Pods, e.Dependencies)
+	if err != nil {
+		return PhasePlan{}, err
 	}
 	return PhasePlan{Pods: PhasePods(w.Pods), Wire: w, Grace: cfg.Grace, Sequential: cfg.Sequential,
 		FullShutdown: cfg.FullShutdown, Clock: cfg.Clock}, nil

@@ -50,6 +50,20 @@ type Probe struct {
 	Dependencies map[string]json.RawMessage
 }
 
+// History: append this entry to the cluster's history node, fenced by the lock (DESIGN §13); the adapter
+// fills the leader's key and lock. Nothing completes: a lost entry costs the operator a line, not the cluster.
+type History struct{ Entry HistoryEntry }
+
+// HistoryEntry is one phase as the machine saw it end; the times come from the adapter's clock (PhaseDone).
+type HistoryEntry struct {
+	EndedUnixMs int64
+	DurationMs  int64
+	Hash        string
+	Pods        int
+	Outcome     string
+	Dropped     []string
+}
+
 // Publish: make the status known.
 type Publish struct{ Status *v1.ModelStatus }
 
@@ -67,4 +81,5 @@ func (Write) isEffect()      {}
 func (StartTimer) isEffect() {}
 func (Probe) isEffect()      {}
 func (Publish) isEffect()    {}
+func (History) isEffect()    {}
 func (Log) isEffect()        {}

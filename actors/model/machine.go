@@ -55,6 +55,7 @@ type view struct {
 	zkVer    int32 // the hash node's version
 	clusters []string
 	hash     string // computed from pods and declared
+	paused   bool   // the paused node exists (DESIGN §13)
 }
 
 // Machine is the cluster model's pure state machine (DESIGN §7). It is level-triggered (STYLE 7): every
@@ -88,6 +89,9 @@ type Machine struct {
 	probeCall uint64 // tags the probe in flight
 	probing   bool   // a probe is in flight
 	status    string // the last probe's answer, "* <reason>" when it failed
+
+	paused bool          // the last read saw the paused node: no phase starts (DESIGN §13)
+	done   *v1.PhaseDone // the phase whose snapshot and hash are being written, for its history entry
 }
 
 // NewMachine returns a model that has read nothing yet.
@@ -111,10 +115,12 @@ func (m *Machine) Status() *v1.ModelStatus {
 	st := &v1.ModelStatus{Cluster: m.cfg.Cluster.Qualified, State: v1.ModelState_MODEL_STATE_IDLE,
 		Configurations: int32(m.configurations), LastError: m.lastErr, Status: m.status}
 	switch {
-	case m.phase == phasePending, m.phase == phaseIdle && m.view != nil && m.view.hash != m.view.zkHash:
-		st.State = v1.ModelState_MODEL_STATE_PENDING
 	case m.phase == phaseConfiguring, m.phase == phaseWriting:
 		st.State = v1.ModelState_MODEL_STATE_CONFIGURING
+	case m.paused:
+		st.State = v1.ModelState_MODEL_STATE_PAUSED
+	case m.phase == phasePending, m.phase == phaseIdle && m.view != nil && m.view.hash != m.view.zkHash:
+		st.State = v1.ModelState_MODEL_STATE_PENDING
 	}
 	if m.view != nil {
 		st.Hash = m.view.zkHash
@@ -195,7 +201,8 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 	if in.GetFailure() != nil {
 		return m.retry("cannot read the cluster: " + in.GetFailure().GetMessage())
 	}
-	v := &view{pods: rawMap(in.GetPods()), deps: rawMap(in.GetDependencies()), zkHash: in.GetHash(), zkVer: in.GetHashVersion(), clusters: in.GetClusters()}
+	v := &view{pods: rawMap(in.GetPods()), deps: rawMap(in.GetDependencies()), zkHash: in.GetHash(), zkVer: in.GetHashVersion(),
+		clusters: in.GetClusters(), paused: in.GetPaused()}
 	for name, snap := range v.deps {
 		if string(snap) != "null" {
 			continue
@@ -229,6 +236,15 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 	if m.readAgain {
 		return append(effects, m.read()...)
 	}
+	resumed := m.paused && !v.paused
+	if m.paused != v.paused {
+		m.paused = v.paused
+		msg := "the cluster is paused: no phase starts until its paused node is deleted"
+		if resumed {
+			msg = "the cluster is resumed"
+		}
+		effects = append(effects, Log{Level: slog.LevelInfo, Msg: msg})
+	}
 	if v.hash == v.zkHash {
 		wasPending := m.phase == phasePending
 		m.phase = phaseIdle
@@ -244,6 +260,17 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 			return append(effects, Write{Generation: m.gen, Pods: v.pods, Hash: v.hash, HashVersion: v.zkVer}, m.publish())
 		}
 		return append(effects, m.publish())
+	}
+	if v.paused { // DESIGN §13: the change waits; a damper that runs is dropped
+		if m.phase == phasePending {
+			m.phase = phaseIdle
+			m.gen++
+			m.damperGen = m.gen // no timer carries it: the damper's is stale
+		}
+		return append(effects, m.publish())
+	}
+	if resumed { // DESIGN §13: a cluster that changed while paused is configured at once
+		return append(effects, m.configure()...)
 	}
 	if m.phase == phasePending {
 		return effects // the damper is running: it will configure whatever is there when it fires
@@ -285,8 +312,10 @@ func (m *Machine) configure() []Effect {
 func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 	if in.GetFailure() != nil {
 		m.phase = phaseIdle // still dirty: the read after the retry delay starts a new damper
-		return m.retry("configuration failed: " + in.GetFailure().GetMessage())
+		why := in.GetFailure().GetMessage()
+		return append([]Effect{m.history(in, "failed: "+why)}, m.retry("configuration failed: "+why)...)
 	}
+	m.done = in
 	pods := make(map[string]json.RawMessage, len(m.view.pods))
 	for k, v := range m.view.pods {
 		pods[k] = v
@@ -315,7 +344,13 @@ func (m *Machine) onWritten(in *v1.Written) []Effect {
 	}
 	if in.GetFailure() != nil {
 		m.phase = phaseIdle // the read after the retry delay sees the old hash and configures again
-		return m.retry("cannot write snapshot and hash: " + in.GetFailure().GetMessage())
+		why := in.GetFailure().GetMessage()
+		effects := m.retry("cannot write snapshot and hash: " + why)
+		if m.done != nil {
+			effects = append(effects, m.history(m.done, "failed: cannot write snapshot and hash: "+why))
+			m.done = nil
+		}
+		return effects
 	}
 	m.phase = phaseIdle
 	m.failures = 0
@@ -328,6 +363,10 @@ func (m *Machine) onWritten(in *v1.Written) []Effect {
 		m.view.zkHash = m.configuredHash
 	}
 	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "snapshot and hash written", Args: []any{"hash", m.configuredHash}}, m.publish()}
+	if m.done != nil { // a phase's write, not a clean snapshot's
+		effects = append(effects, m.history(m.done, OutcomeOK))
+		m.done = nil
+	}
 	// DESIGN §7 step 4: probe at once, and look again: anything that changed during the phase is configured next.
 	effects = append(effects, m.probe()...)
 	return append(effects, m.read()...)
@@ -368,7 +407,8 @@ func (m *Machine) retry(why string) []Effect {
 // after the create, which changes no child of pods/.
 func (m *Machine) watchSet(deps, pending []string) Effect {
 	m.watching, m.awaiting = deps, pending
-	targets := []*v1.WatchTarget{{Kind: v1.WatchKind_WATCH_KIND_PODS, Path: m.cfg.Cluster.Pods()}}
+	targets := []*v1.WatchTarget{{Kind: v1.WatchKind_WATCH_KIND_PODS, Path: m.cfg.Cluster.Pods()},
+		{Kind: v1.WatchKind_WATCH_KIND_PAUSED, Path: m.cfg.Cluster.Paused()}}
 	for _, d := range deps {
 		targets = append(targets, &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_SNAPSHOT, Path: zk.Cluster{Qualified: d}.Snapshot()})
 	}
@@ -382,6 +422,20 @@ func (m *Machine) watchSet(deps, pending []string) Effect {
 }
 
 func (m *Machine) publish() Effect { return Publish{Status: m.Status()} }
+
+// OutcomeOK is the outcome of a phase that configured the cluster and wrote snapshot and hash; others read
+// "failed: <why>".
+const OutcomeOK = "ok"
+
+// history is the entry of the phase that done ended (DESIGN §13), configured on what was last read.
+func (m *Machine) history(done *v1.PhaseDone, outcome string) Effect {
+	pods := 0
+	if m.view != nil {
+		pods = len(m.view.pods) - len(done.GetDropped())
+	}
+	return History{Entry: HistoryEntry{EndedUnixMs: done.GetEndedUnixMs(), DurationMs: done.GetDurationMs(),
+		Hash: m.configuredHash, Pods: pods, Outcome: outcome, Dropped: slices.Clone(done.GetDropped())}}
+}
 
 func rawMap(in map[string][]byte) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(in))

@@ -39,6 +39,9 @@ func kinds(effects []Effect) []string {
 			out = append(out, fmt.Sprintf("write#%d(%d,%s)", e.Generation, len(e.Pods), e.Hash[:5]))
 		case StartTimer:
 			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Generation, protocol.Name(e.Name), e.After))
+		case History:
+			outcome, _, _ := strings.Cut(e.Entry.Outcome, ":")
+			out = append(out, fmt.Sprintf("history(%s,%d)", outcome, e.Entry.Pods))
 		}
 	}
 	return out
@@ -91,11 +94,11 @@ func TestModel_ConfiguresANewClusterAfterTheDamper(t *testing.T) {
 	m := newTestMachine(2 * time.Second)
 	h := hashOf(t, pods("a", "b"), nil)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,2s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h[:5] + ")"}},
-		{&v1.Written{Generation: 4}, []string{"read#5"}},
+		{&v1.Written{Generation: 4}, []string{"history(ok,2)", "read#5"}},
 		{read(5, pods("a", "b"), h), nil},
 	})
 	if st := m.Status(); st.GetConfigurations() != 1 || st.GetState() != v1.ModelState_MODEL_STATE_IDLE || st.GetHash() != h {
@@ -107,7 +110,7 @@ func TestModel_DamperCancelsRevertedChange(t *testing.T) {
 	m := newTestMachine(2 * time.Second)
 	h := hashOf(t, pods("a"), nil)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a"), h), []string{"write#2(1," + h[:5] + ")"}}, // clean: own the snapshot
 		{&v1.Written{Generation: 2}, []string{"read#3"}},
 		{read(3, pods("a"), h), nil},
@@ -126,13 +129,13 @@ func TestModel_ChangesDuringAPhaseAreReadAfterIt(t *testing.T) {
 	m := newTestMachine(0)
 	h2 := hashOf(t, pods("a", "b"), nil)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
 		{changed, nil}, // c joins during the phase
 		{changed, nil}, // duplicated events cost nothing
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h2[:5] + ")"}},
-		{&v1.Written{Generation: 4}, []string{"read#5"}},
+		{&v1.Written{Generation: 4}, []string{"history(ok,2)", "read#5"}},
 		{read(5, pods("a", "b", "c"), h2), []string{"timer#6(damper,0s)"}},
 	})
 }
@@ -140,26 +143,26 @@ func TestModel_ChangesDuringAPhaseAreReadAfterIt(t *testing.T) {
 func TestModel_FailedPhaseRetriesWithAFloorAndBackoff(t *testing.T) {
 	m := newTestMachine(0)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
-		{&v1.PhaseDone{Generation: 3, Failure: protocol.Other("pod a: 406")}, []string{"timer#4(retry,1s)"}},
+		{&v1.PhaseDone{Generation: 3, Failure: protocol.Other("pod a: 406")}, []string{"history(failed,1)", "timer#4(retry,1s)"}},
 		{changed, nil}, // waits for the retry
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 4}, []string{"read#5"}},
 		{read(5, pods("a"), ""), []string{"timer#6(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 6}, []string{"configure#7(1)"}},
-		{&v1.PhaseDone{Generation: 7, Failure: protocol.Other("again")}, []string{"timer#8(retry,1s)"}},
+		{&v1.PhaseDone{Generation: 7, Failure: protocol.Other("again")}, []string{"history(failed,1)", "timer#8(retry,1s)"}},
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 8}, []string{"read#9"}},
 		{read(9, pods("a"), ""), []string{"timer#10(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 10}, []string{"configure#11(1)"}},
-		{&v1.PhaseDone{Generation: 11, Failure: protocol.Other("and again")}, []string{"timer#12(retry,2s)"}},
+		{&v1.PhaseDone{Generation: 11, Failure: protocol.Other("and again")}, []string{"history(failed,1)", "timer#12(retry,2s)"}},
 	})
 }
 
 func TestModel_DeadPodsAreLeftOutOfTheSnapshot(t *testing.T) {
 	m := newTestMachine(0)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a", "b", "c"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(3)"}},
 	})
@@ -178,7 +181,7 @@ func TestModel_DeadPodsAreLeftOutOfTheSnapshot(t *testing.T) {
 func TestModel_FencedWriteStopsTheModel(t *testing.T) {
 	m := newTestMachine(0)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(1," + hashOf(t, pods("a"), nil)[:5] + ")"}},
@@ -194,7 +197,7 @@ func TestModel_FencedWriteStopsTheModel(t *testing.T) {
 func TestModel_StaleCompletionsAreDropped(t *testing.T) {
 	m := newTestMachine(time.Second)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(7, pods("a"), ""), nil},
 		{&v1.PhaseDone{Generation: 1}, nil},
 		{&v1.Written{Generation: 1}, nil},
@@ -208,9 +211,9 @@ func TestModel_WatchesDependenciesAndNewWildcardMatches(t *testing.T) {
 	deps := map[string][]byte{"ns.db-a": []byte(`{}`)}
 	declared := map[string][]byte{"db-*": []byte(`{}`)} // DESIGN §11: the hash covers the entries as declared
 	run(t, m, []step{
-		{nil, []string{"watch(pods,clusters)", "read#1"}},
+		{nil, []string{"watch(pods,paused,clusters)", "read#1"}},
 		{&v1.ClusterRead{Generation: 1, Pods: pods("a"), Dependencies: deps, Hash: hashOf(t, pods("a"), declared), Clusters: []string{"ns.db-a", "ns.web"}},
-			[]string{"watch(pods,snapshot,clusters)", "write#2(1," + hashOf(t, pods("a"), declared)[:5] + ")"}},
+			[]string{"watch(pods,paused,snapshot,clusters)", "write#2(1," + hashOf(t, pods("a"), declared)[:5] + ")"}},
 	})
 }
 
@@ -266,7 +269,7 @@ func TestModel_ProbeRunsAfterEachConfigurationAndPeriodically(t *testing.T) {
 func TestModel_ChangeDuringTheDamperIsConfiguredWhenItExpires(t *testing.T) {
 	m := newTestMachine(2 * time.Second)
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,2s)"}},
 		{changed, []string{"read#3"}}, // b joins while the damper runs
 		{read(3, pods("a", "b"), ""), nil},
@@ -281,12 +284,12 @@ func TestModel_WatchesPodsStillRegisteringUntilTheyWroteTheirSeq(t *testing.T) {
 	h := hashOf(t, pods("a"), nil)
 	pending := &v1.ClusterRead{Generation: 1, Pods: pods("a"), Hash: h, Pending: []string{"/ochopod/clusters/ns.web/pods/b.0000000002"}}
 	run(t, m, []step{
-		{nil, []string{"watch(pods)", "read#1"}},
-		{pending, []string{"watch(pods,pod)", "write#2(1," + h[:5] + ")"}},
+		{nil, []string{"watch(pods,paused)", "read#1"}},
+		{pending, []string{"watch(pods,paused,pod)", "write#2(1," + h[:5] + ")"}},
 		{&v1.Written{Generation: 2}, []string{"read#3"}},
 		{&v1.ClusterRead{Generation: 3, Pods: pods("a"), Hash: h, Pending: pending.Pending}, nil}, // same set: no new watch
 		{&v1.Changed{Target: &v1.WatchTarget{Kind: v1.WatchKind_WATCH_KIND_POD, Path: pending.Pending[0]}, Kind: v1.ChangeKind_CHANGE_KIND_FIRED, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"read#4"}},
-		{read(4, pods("a", "b"), h), []string{"watch(pods)", "timer#5(damper,0s)"}},
+		{read(4, pods("a", "b"), h), []string{"watch(pods,paused)", "timer#5(damper,0s)"}},
 	})
 }
 

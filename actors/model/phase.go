@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"path"
@@ -65,19 +64,15 @@ func PhasePods(pods map[string]payload.Payload) []PhasePod {
 }
 
 func controlURL(p payload.Payload) string {
-	ip, port := p.String(payload.KeyIP), p.String(payload.KeyPort)
-	if ip == "" || port == "" {
-		return ""
-	}
-	host, ok := p.Ports()[port]
-	if !ok || host <= 0 || host > math.MaxUint16 {
+	addr := p.ControlAddress()
+	if addr == "" {
 		return ""
 	}
 	scheme := "http://"
 	if p.String(payload.KeyScheme) == "https" { // DESIGN §12
 		scheme = "https://"
 	}
-	return scheme + net.JoinHostPort(ip, strconv.FormatInt(host, 10))
+	return scheme + addr
 }
 
 // PhaseID names the phase of generation gen run under the lock node lock: unique across leaders (each holds

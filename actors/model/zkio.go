@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"time"
 
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -90,6 +91,9 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 		out.HashVersion = st.Version
 	}
 	out.Hash = string(hash)
+	if out.Paused, _, err = c.Exists(cfg.Cluster.Paused()); err != nil {
+		return fail(err)
+	}
 	return out
 }
 
@@ -145,4 +149,47 @@ func seqOf(node string) int64 {
 		return seq
 	}
 	return -1
+}
+
+// historyTries bounds the compare-and-set loop of WriteHistory: only the leader writes the node, so a
+// conflict is a previous entry's write finishing late, and one more try is enough.
+const historyTries = 3
+
+// WriteHistory appends the phase to the cluster's history node in a multi fenced by the lock (DESIGN §13),
+// compare-and-set on the version read so that two writes of the same leader never lose an entry; the last
+// cluster.HistoryLimit entries are kept. A node that does not parse is started again rather than left to
+// block the history forever.
+func WriteHistory(c zk.Conn, cl zk.Cluster, lock, leader string, e HistoryEntry) error {
+	p := cluster.Phase{At: time.UnixMilli(e.EndedUnixMs).UTC().Format(cluster.TimeFormat), Leader: leader, Lock: path.Base(lock),
+		Hash: e.Hash, Pods: e.Pods, Outcome: e.Outcome, DurationMs: e.DurationMs, Dropped: e.Dropped}
+	var err error
+	for range historyTries {
+		var data []byte
+		var st zk.Stat
+		data, st, err = c.Get(cl.History())
+		exists := err == nil
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("read %s: %w", cl.History(), err)
+		}
+		phases, perr := cluster.ParseHistory(data)
+		if perr != nil {
+			phases = nil
+		}
+		var body []byte
+		if body, err = json.Marshal(cluster.AppendHistory(phases, p)); err != nil {
+			return err
+		}
+		op := zk.Op(zk.CreateOp{Path: cl.History(), Data: body, Mode: zk.Persistent})
+		if exists {
+			op = zk.SetOp{Path: cl.History(), Data: body, Version: st.Version}
+		}
+		_, err = zk.Fenced(c, lock, op)
+		if err == nil || errors.Is(err, zk.ErrFenced) || !(errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode)) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", cl.History(), err)
+	}
+	return nil
 }

@@ -14,7 +14,8 @@ const (
 	KindPods     = v1.WatchKind_WATCH_KIND_PODS
 	KindSnapshot = v1.WatchKind_WATCH_KIND_SNAPSHOT
 	KindClusters = v1.WatchKind_WATCH_KIND_CLUSTERS
-	KindPod      = v1.WatchKind_WATCH_KIND_POD // a pod node still registering: watched as a snapshot is
+	KindPod      = v1.WatchKind_WATCH_KIND_POD    // a pod node still registering: watched as a snapshot is
+	KindPaused   = v1.WatchKind_WATCH_KIND_PAUSED // the cluster's paused node (DESIGN §13): its creation and deletion
 )
 
 // What the watchers report (Changed.kind); see the package doc.
@@ -240,4 +241,6 @@ func firstCall(kind v1.WatchKind, event v1.ZkEvent) Call {
 }
 
 // watchesData tells the kinds watched with ExistsW on the node itself (its data, or its creation).
-func watchesData(kind v1.WatchKind) bool { return kind == KindSnapshot || kind == KindPod }
+func watchesData(kind v1.WatchKind) bool {
+	return kind == KindSnapshot || kind == KindPod || kind == KindPaused
+}

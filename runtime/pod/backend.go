@@ -104,6 +104,8 @@ func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
 			state = "leader (configuration pending)"
 		case v1.ModelState_MODEL_STATE_CONFIGURING:
 			state = "leader (configuring)"
+		case v1.ModelState_MODEL_STATE_PAUSED:
+			state = "leader (paused)" // DESIGN §13
 		}
 		status = model.GetStatus()
 	}

@@ -39,6 +39,12 @@ func (c Cluster) Snapshot() string { return c.Path() + "/snapshot" }
 // Hash is the persistent node holding the last configuration's hash.
 func (c Cluster) Hash() string { return c.Path() + "/hash" }
 
+// History is the persistent node of the cluster's last phases, written by the leader (DESIGN §13).
+func (c Cluster) History() string { return c.Path() + "/history" }
+
+// Paused is the persistent node whose presence stops the leader from starting phases (DESIGN §13).
+func (c Cluster) Paused() string { return c.Path() + "/paused" }
+
 // PodPrefix is the name a pod's node starts with before the server appends the sequence.
 func (c Cluster) PodPrefix(key string) string { return c.Pods() + "/" + key + "." }
 

@@ -59,6 +59,8 @@ func (s *Sim) fencedTarget(op zkmem.CommitOp) *cluster {
 			if op.Op == zkmem.OpSet {
 				return c
 			}
+		case c.zc.History(): // DESIGN §13: fenced like the snapshot
+			return c
 		}
 	}
 	return nil

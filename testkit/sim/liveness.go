@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ochopod/ochopod/actors/model"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	clusters "github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
@@ -124,6 +126,9 @@ func (s *Sim) clusterConverged(c *cluster) error {
 	if hash != want {
 		return fmt.Errorf("hash %q in ZooKeeper, %q for the live pods and dependencies", hash, want)
 	}
+	if err := s.historyConverged(c); err != nil {
+		return err
+	}
 	snap, _, err := s.admin.Get(c.zc.Snapshot())
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -214,4 +219,33 @@ func rawMap(in map[string][]byte) map[string]json.RawMessage {
 		out[k] = v
 	}
 	return out
+}
+
+// historyConverged: the cluster's history (DESIGN §13) parses, keeps at most its bound, is in order of its
+// phases' ends, and names only pods of the cluster as leaders. An entry may be missing (a leader can die
+// between its write of the hash and of the history), so nothing says which phases it must hold.
+func (s *Sim) historyConverged(c *cluster) error {
+	data, _, err := s.admin.Get(c.zc.History())
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	phases, err := clusters.ParseHistory(data)
+	if err != nil {
+		return err
+	}
+	if len(phases) > clusters.HistoryLimit {
+		return fmt.Errorf("the history holds %d phases, more than %d", len(phases), clusters.HistoryLimit)
+	}
+	for i, ph := range phases {
+		if i > 0 && ph.At < phases[i-1].At {
+			return fmt.Errorf("history entry %d ended at %s, before entry %d (%s)", i, ph.At, i-1, phases[i-1].At)
+		}
+		if p := s.byKey[ph.Leader]; p == nil || p.cl != c {
+			return fmt.Errorf("history entry %d names leader %q, no pod of the cluster", i, ph.Leader)
+		}
+	}
+	return nil
 }

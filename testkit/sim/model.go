@@ -95,6 +95,13 @@ func (x *modelAdapter) do(e model.Effect) {
 			}
 			t.tell(model.WriteConfiguration(conn, c.zc, lock, e.Generation, e.Pods, e.Hash, e.HashVersion, commit))
 		})
+	case model.History:
+		lock, key := x.lock, x.a.pod.key
+		s.goIO(x.a, "history", func(t *task) {
+			if err := model.WriteHistory(conn, c.zc, lock, key, e.Entry); err != nil {
+				s.trace(x.a.who, "log", nil, "cannot append the phase to the history: "+err.Error())
+			}
+		})
 	case model.Probe:
 		// The pods in the sim have no probe; should the model ask, the answer is a plain status.
 		x.a.completion(&channel{}, &v1.CallbackDone{Callback: v1.Callback_CALLBACK_PROBE, Epoch: e.Generation, Result: []byte("ok")})

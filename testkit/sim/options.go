@@ -30,6 +30,11 @@ type Options struct {
 	// machine's suspend timer, so a leader cut off from ZooKeeper never steps down.
 	NoStepDown bool
 
+	// Paused creates every cluster's paused node (DESIGN §13) before any pod starts and deletes it when the
+	// liveness phase begins: no pod may be configured during the safety phase, and the clusters must converge
+	// once resumed.
+	Paused bool
+
 	// KeepTrace keeps the whole trace in Result.Trace (else only its tail). Formatting every line costs time:
 	// use it for the determinism test and for replaying one seed.
 	KeepTrace bool

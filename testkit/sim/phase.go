@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/ochopod/ochopod/actors/model"
 	"github.com/ochopod/ochopod/actors/protocol"
@@ -39,6 +40,7 @@ type phaseRun struct {
 	dropped  []string
 	left     []model.PhasePod
 	finished bool
+	started  time.Time // on the virtual clock, for the history entry's duration
 }
 
 type phaseReply struct {
@@ -48,7 +50,7 @@ type phaseReply struct {
 
 func (s *Sim) startPhase(owner *actor, c *cluster, e model.Configure, conn zk.Conn, lock string) *phaseRun {
 	ph := &phaseRun{s: s, owner: owner, inc: owner.inc, gen: e.Generation, sequential: c.sequential,
-		fullShutdown: c.fullShutdown, ch: &channel{}, conn: conn, lock: lock, hashVersion: e.HashVersion}
+		fullShutdown: c.fullShutdown, ch: &channel{}, conn: conn, lock: lock, hashVersion: e.HashVersion, started: s.clk.Now()}
 	s.trace(owner.who, "phase", nil, fmt.Sprintf("gen %d pods %v", e.Generation, sortedKeys(e.Pods)))
 	w := &wire{pods: map[string]payload.Payload{}, keys: sortedKeys(e.Pods), deps: sortedKeys(e.Dependencies)}
 	for _, k := range w.keys {
@@ -225,6 +227,7 @@ func (ph *phaseRun) cancel() {
 
 func (ph *phaseRun) finish(err error) {
 	ph.finished = true
-	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Failure: protocol.Failure(err), Armed: ph.armed}
+	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Failure: protocol.Failure(err), Armed: ph.armed,
+		EndedUnixMs: ph.s.clk.Now().UnixMilli(), DurationMs: ph.s.clk.Now().Sub(ph.started).Milliseconds()}
 	ph.s.send(ph.ch, ph.owner.pid, ph.owner.pid, ph.inc, done)
 }

@@ -47,6 +47,9 @@ func (s *Sim) run() (res Result) {
 	s.admin = admin
 	s.buildTopology()
 	s.trace("sim", "topology", nil, s.describeTopology())
+	if s.opts.Paused {
+		s.pause()
+	}
 	for _, c := range s.clusters {
 		for range c.initial {
 			s.at(time.Duration(s.rng.IntN(500))*time.Millisecond, func() { s.startPod(c) })
@@ -59,10 +62,40 @@ func (s *Sim) run() (res Result) {
 		}
 		s.runFor(time.Duration(s.rng.Int64N(int64(maxSlice))))
 	}
+	if s.failure == "" && s.opts.Paused {
+		s.unpause()
+	}
 	if s.failure == "" {
 		s.liveness()
 	}
 	return
+}
+
+// pause creates every cluster's paused node, from outside the pods as `ochopod pause` does.
+func (s *Sim) pause() {
+	for _, c := range s.clusters {
+		if err := zk.EnsurePath(s.admin, c.zc.Paused()); err != nil {
+			s.fail("pause %s: %v", c.name, err)
+			return
+		}
+	}
+}
+
+// unpause checks that no pod was configured while its cluster was paused, then deletes the paused nodes.
+func (s *Sim) unpause() {
+	for _, p := range s.pods {
+		if p.config != nil {
+			s.fail("pod %s was configured while its cluster was paused", p.key)
+			return
+		}
+	}
+	for _, c := range s.clusters {
+		s.trace("sim", "resume", nil, c.name)
+		if err := s.admin.Delete(c.zc.Paused(), zk.AnyVersion); err != nil {
+			s.fail("resume %s: %v", c.name, err)
+			return
+		}
+	}
 }
 
 // runFor delivers every event due within d, checking the invariants after each, then moves the clock to

@@ -36,6 +36,8 @@ const (
 	WatchKind_WATCH_KIND_CLUSTERS WatchKind = 3
 	// A pod node still registering: watched like a snapshot (its data), until the pod writes its seq.
 	WatchKind_WATCH_KIND_POD WatchKind = 4
+	// The cluster's paused node (DESIGN §13): its creation and deletion, watched like a snapshot.
+	WatchKind_WATCH_KIND_PAUSED WatchKind = 5
 )
 
 // Enum value maps for WatchKind.
@@ -46,6 +48,7 @@ var (
 		2: "WATCH_KIND_SNAPSHOT",
 		3: "WATCH_KIND_CLUSTERS",
 		4: "WATCH_KIND_POD",
+		5: "WATCH_KIND_PAUSED",
 	}
 	WatchKind_value = map[string]int32{
 		"WATCH_KIND_UNSPECIFIED": 0,
@@ -53,6 +56,7 @@ var (
 		"WATCH_KIND_SNAPSHOT":    2,
 		"WATCH_KIND_CLUSTERS":    3,
 		"WATCH_KIND_POD":         4,
+		"WATCH_KIND_PAUSED":      5,
 	}
 )
 
@@ -155,6 +159,8 @@ const (
 	ModelState_MODEL_STATE_IDLE        ModelState = 1
 	ModelState_MODEL_STATE_PENDING     ModelState = 2
 	ModelState_MODEL_STATE_CONFIGURING ModelState = 3
+	// The paused node exists: changes wait until it is deleted (DESIGN §13).
+	ModelState_MODEL_STATE_PAUSED ModelState = 4
 )
 
 // Enum value maps for ModelState.
@@ -164,12 +170,14 @@ var (
 		1: "MODEL_STATE_IDLE",
 		2: "MODEL_STATE_PENDING",
 		3: "MODEL_STATE_CONFIGURING",
+		4: "MODEL_STATE_PAUSED",
 	}
 	ModelState_value = map[string]int32{
 		"MODEL_STATE_UNSPECIFIED": 0,
 		"MODEL_STATE_IDLE":        1,
 		"MODEL_STATE_PENDING":     2,
 		"MODEL_STATE_CONFIGURING": 3,
+		"MODEL_STATE_PAUSED":      4,
 	}
 )
 
@@ -381,7 +389,9 @@ type ClusterRead struct {
 	// Pod nodes still registering (not in pods): no seq in the payload yet, or no payload at all (the
 	// original's pods create the node empty). A pod counts once it wrote its seq: a leader never configures a
 	// seq the pod may not keep (its registration can still fail and take another).
-	Pending       []string `protobuf:"bytes,8,rep,name=pending,proto3" json:"pending,omitempty"`
+	Pending []string `protobuf:"bytes,8,rep,name=pending,proto3" json:"pending,omitempty"`
+	// The cluster's paused node exists: the leader starts no phase (DESIGN §13).
+	Paused        bool `protobuf:"varint,10,opt,name=paused,proto3" json:"paused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -472,6 +482,13 @@ func (x *ClusterRead) GetPending() []string {
 	return nil
 }
 
+func (x *ClusterRead) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
 // PhaseDone is the outcome of a configuration phase (DESIGN §7 steps 1-3).
 type PhaseDone struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -480,7 +497,11 @@ type PhaseDone struct {
 	// Pods that answered 410 (dead) and were dropped.
 	Dropped []string `protobuf:"bytes,3,rep,name=dropped,proto3" json:"dropped,omitempty"`
 	// The phase cleared the hash before turning pods on (its version went up by one).
-	Armed         bool `protobuf:"varint,4,opt,name=armed,proto3" json:"armed,omitempty"`
+	Armed bool `protobuf:"varint,4,opt,name=armed,proto3" json:"armed,omitempty"`
+	// When the phase ended (Unix milliseconds) and how long it took, from the adapter's clock: the machine
+	// reads no clock, and puts these in the cluster's history (DESIGN §13).
+	EndedUnixMs   int64 `protobuf:"varint,6,opt,name=ended_unix_ms,json=endedUnixMs,proto3" json:"ended_unix_ms,omitempty"`
+	DurationMs    int64 `protobuf:"varint,7,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -541,6 +562,20 @@ func (x *PhaseDone) GetArmed() bool {
 		return x.Armed
 	}
 	return false
+}
+
+func (x *PhaseDone) GetEndedUnixMs() int64 {
+	if x != nil {
+		return x.EndedUnixMs
+	}
+	return 0
+}
+
+func (x *PhaseDone) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
 }
 
 // Written is the outcome of writing snapshot and hash, fenced by the leader's lock.
@@ -968,7 +1003,7 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\aChanged\x12/\n" +
 	"\x06target\x18\x01 \x01(\v2\x17.ochopod.v1.WatchTargetR\x06target\x12*\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x16.ochopod.v1.ChangeKindR\x04kind\x12)\n" +
-	"\x05event\x18\x04 \x01(\x0e2\x13.ochopod.v1.ZkEventR\x05eventJ\x04\b\x02\x10\x03\"\xd6\x03\n" +
+	"\x05event\x18\x04 \x01(\x0e2\x13.ochopod.v1.ZkEventR\x05eventJ\x04\b\x02\x10\x03\"\xee\x03\n" +
 	"\vClusterRead\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -979,20 +1014,25 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x04hash\x18\x05 \x01(\tR\x04hash\x12\x1a\n" +
 	"\bclusters\x18\x06 \x03(\tR\bclusters\x12!\n" +
 	"\fhash_version\x18\a \x01(\x05R\vhashVersion\x12\x18\n" +
-	"\apending\x18\b \x03(\tR\apending\x1a7\n" +
+	"\apending\x18\b \x03(\tR\apending\x12\x16\n" +
+	"\x06paused\x18\n" +
+	" \x01(\bR\x06paused\x1a7\n" +
 	"\tPodsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a?\n" +
 	"\x11DependenciesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01J\x04\b\x02\x10\x03R\x05error\"\x97\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01J\x04\b\x02\x10\x03R\x05error\"\xdc\x01\n" +
 	"\tPhaseDone\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12-\n" +
 	"\afailure\x18\x05 \x01(\v2\x13.ochopod.v1.FailureR\afailure\x12\x18\n" +
 	"\adropped\x18\x03 \x03(\tR\adropped\x12\x14\n" +
-	"\x05armed\x18\x04 \x01(\bR\x05armedJ\x04\b\x02\x10\x03R\x05error\"s\n" +
+	"\x05armed\x18\x04 \x01(\bR\x05armed\x12\"\n" +
+	"\rended_unix_ms\x18\x06 \x01(\x03R\vendedUnixMs\x12\x1f\n" +
+	"\vduration_ms\x18\a \x01(\x03R\n" +
+	"durationMsJ\x04\b\x02\x10\x03R\x05error\"s\n" +
 	"\aWritten\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -1021,13 +1061,14 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\awatched\x18\x02 \x01(\v2\x17.ochopod.v1.NodeWatchedH\x00R\awatched\x123\n" +
 	"\achanged\x18\x03 \x01(\v2\x17.ochopod.v1.NodeChangedH\x00R\achanged\x12.\n" +
 	"\x05timer\x18\x04 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
-	"\x05input*\x82\x01\n" +
+	"\x05input*\x99\x01\n" +
 	"\tWatchKind\x12\x1a\n" +
 	"\x16WATCH_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fWATCH_KIND_PODS\x10\x01\x12\x17\n" +
 	"\x13WATCH_KIND_SNAPSHOT\x10\x02\x12\x17\n" +
 	"\x13WATCH_KIND_CLUSTERS\x10\x03\x12\x12\n" +
-	"\x0eWATCH_KIND_POD\x10\x04*\x9e\x01\n" +
+	"\x0eWATCH_KIND_POD\x10\x04\x12\x15\n" +
+	"\x11WATCH_KIND_PAUSED\x10\x05*\x9e\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1035,13 +1076,14 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x11CHANGE_KIND_ARMED\x10\x02\x12\x17\n" +
 	"\x13CHANGE_KIND_REARMED\x10\x03\x12\x16\n" +
 	"\x12CHANGE_KIND_FAILED\x10\x04\x12\x14\n" +
-	"\x10CHANGE_KIND_LOST\x10\x05*u\n" +
+	"\x10CHANGE_KIND_LOST\x10\x05*\x8d\x01\n" +
 	"\n" +
 	"ModelState\x12\x1b\n" +
 	"\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10MODEL_STATE_IDLE\x10\x01\x12\x17\n" +
 	"\x13MODEL_STATE_PENDING\x10\x02\x12\x1b\n" +
-	"\x17MODEL_STATE_CONFIGURING\x10\x03B:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"\x17MODEL_STATE_CONFIGURING\x10\x03\x12\x16\n" +
+	"\x12MODEL_STATE_PAUSED\x10\x04B:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_model_proto_rawDescOnce sync.Once
