@@ -25,18 +25,24 @@ func historyOf(t *testing.T, c zk.Conn, cl zk.Cluster) []cluster.Phase {
 	return phases
 }
 
-// DESIGN §13: the history keeps the last 100 phases, newest last, and only the lock's holder writes it.
-func TestWriteHistory_BoundedNewestLastAndFenced(t *testing.T) {
-	srv := zkmem.New(vclock.New())
-	c, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
+// historyConn is a session on an in-memory ZooKeeper with the cluster's coordinator/ in place.
+func historyConn(t *testing.T) (zk.Conn, zk.Cluster) {
+	t.Helper()
+	c, _, err := zkmem.New(vclock.New()).Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
 	cl := zk.ClusterOf("ns", "web")
 	if err := zk.EnsurePath(c, cl.Coordinator()); err != nil {
 		t.Fatal(err)
 	}
+	return c, cl
+}
+
+// DESIGN §13: the history keeps the last 100 phases, newest last, and only the lock's holder writes it.
+func TestWriteHistory_BoundedNewestLastAndFenced(t *testing.T) {
+	c, cl := historyConn(t)
 	lock, err := c.Create(cl.Coordinator()+"/abc"+zk.LockMarker, nil, zk.EphemeralSequential)
 	if err != nil {
 		t.Fatal(err)
@@ -68,16 +74,7 @@ func TestWriteHistory_BoundedNewestLastAndFenced(t *testing.T) {
 
 // A history node that does not parse (someone wrote garbage) is started again, not a history blocked forever.
 func TestWriteHistory_GarbageIsReplaced(t *testing.T) {
-	srv := zkmem.New(vclock.New())
-	c, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl := zk.ClusterOf("ns", "web")
-	if err := zk.EnsurePath(c, cl.Coordinator()); err != nil {
-		t.Fatal(err)
-	}
+	c, cl := historyConn(t)
 	if _, err := c.Create(cl.History(), []byte("{not json"), zk.Persistent); err != nil {
 		t.Fatal(err)
 	}

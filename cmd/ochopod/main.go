@@ -73,7 +73,8 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCommand(), newPodsCommand())
+	root.AddCommand(newRunCommand())
+	root.AddCommand(operatorCommands()...)
 	markFailures(root)
 	return root
 }

@@ -24,6 +24,9 @@ type Pod struct {
 	// Registering: the payload holds no seq yet, or the node no payload at all (the original's pods create
 	// it empty): the pod has not finished registering, and Seq is the node's sequence.
 	Registering bool
+	// Owner is the session that created the node (Stat.EphemeralOwner): the lock's lowest contender of the
+	// same session is this pod's, whatever the contender's name or data (DESIGN §14).
+	Owner int64
 }
 
 // Skipped is a node that was passed over, and why.
@@ -92,7 +95,8 @@ func (r *PodReader) Read(conn zk.Conn, c zk.Cluster) ([]Pod, []Skipped, error) {
 		if r.Err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", paths[i], r.Err)
 		}
-		pod := Pod{Key: nodes[i].Key, Node: path.Base(paths[i]), Seq: nodes[i].Seq, Payload: payload.Payload{}, Registering: true}
+		pod := Pod{Key: nodes[i].Key, Node: path.Base(paths[i]), Seq: nodes[i].Seq, Payload: payload.Payload{}, Registering: true,
+			Owner: r.Stat.EphemeralOwner}
 		if len(bytes.TrimSpace(r.Data)) > 0 {
 			pl, err := payload.Parse(r.Data)
 			if err != nil { // final too: a pod's writes are whole JSON objects
