@@ -14,6 +14,8 @@ import (
 
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/security"
+	"github.com/ochopod/ochopod/testkit/certs"
 )
 
 // DESIGN §12, §14: a 401 or 403 reads as what to do about it, never as the pod's JSON nor the secret.
@@ -25,10 +27,10 @@ func TestPodClient_RefusalsAreExplained(t *testing.T) {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":"missing token"}`))
-		case "Bearer s3cret-read":
+		case "Bearer s3cret-read-0123456789":
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = w.Write([]byte(`{"error":"scope"}`))
-		case "Bearer s3cret-control":
+		case "Bearer s3cret-control-0123456789":
 			w.WriteHeader(http.StatusConflict)
 			_, _ = w.Write([]byte(`{"error":"off of phase x refused"}`))
 		default:
@@ -38,14 +40,15 @@ func TestPodClient_RefusalsAreExplained(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte("# ops\ns3cret-read   alice read\ns3cret-control bob control,read # bob\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("# ops\ns3cret-read-0123456789   alice read\ns3cret-control-0123456789 bob control,read # bob\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pod := podRef{Cluster: "it.web", Seq: 3, Address: strings.TrimPrefix(srv.URL, "http://"), Scheme: "http"}
 	cases := []struct {
-		tokenFile, scope string
-		code             int
-		want             string
+		tokenFile string
+		scope     security.Scope
+		code      int
+		want      string
 	}{
 		{"", scopeControl, 401, `it.web/3: refused (401): the pod requires a token; give --token-file with a token of scope "control"`},
 		{tokens, scopeExec, 401, `it.web/3: refused (401): the pod requires a token; give --token-file with a token of scope "exec"`},
@@ -69,13 +72,73 @@ func TestPodClient_RefusalsAreExplained(t *testing.T) {
 	}
 }
 
-func TestParseTokens_BadLinesAreErrors(t *testing.T) {
-	if _, err := parseTokens([]byte("hunter2 name\n")); err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Fatalf("a line without scope: %v", err)
+// DESIGN §12: with --tls-ca the CLI speaks HTTPS to a pod and verifies it against the CA; with --tls-cert it
+// presents its certificate to a pod that requires one; a pod signed by another CA is refused.
+func TestPodClient_TLSVerifiesThePodAndPresentsTheClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := certs.NewCA("ops test CA")
+	if err != nil {
+		t.Fatal(err)
 	}
-	got, err := parseTokens([]byte("\n# x\na n read,exec\n"))
-	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0].scopes, []string{"read", "exec"}) {
-		t.Fatalf("%+v, %v", got, err)
+	server, err := ca.Issue("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.Issue("operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := ca.WriteFiles(dir, "server", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := ca.WriteFiles(dir, "client", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := security.ServerTLS(security.TLSFiles{Cert: sf.Cert, Key: sf.Key, ClientCA: sf.CA}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"state":"leader"}`))
+	}))
+	srv.TLS = srvTLS
+	srv.StartTLS()
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	call := func(s opsSecurity) error {
+		o := &opsSettings{security: s}
+		if err := o.security.load(); err != nil {
+			t.Fatal(err)
+		}
+		ref, ok := o.addressTarget(addr)
+		if !ok || ref.Scheme != "https" {
+			t.Fatalf("%s with TLS settings: %+v", addr, ref)
+		}
+		_, err := o.podClient().post(context.Background(), ref, "/info", scopeRead, nil, nil)
+		return err
+	}
+	if err := call(opsSecurity{tlsCA: sf.CA, tlsCert: cf.Cert, tlsKey: cf.Key}); err != nil {
+		t.Fatalf("mutual TLS: %v", err)
+	}
+	if err := call(opsSecurity{tlsCA: sf.CA}); err == nil {
+		t.Fatal("no client certificate, yet the pod answered")
+	}
+	other, err := certs.NewCA("another CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := other.Issue("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	of, err := other.WriteFiles(dir, "other", op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call(opsSecurity{tlsCA: of.CA, tlsCert: cf.Cert, tlsKey: cf.Key}); err == nil || !errors.Is(err, errUnreachable) {
+		t.Fatalf("a pod the CA did not sign: %v", err)
 	}
 }
 

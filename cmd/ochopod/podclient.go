@@ -10,13 +10,15 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ochopod/ochopod/runtime/security"
 )
 
 // Scopes of the token a verb sends (DESIGN §12).
 const (
-	scopeRead    = "read"
-	scopeControl = "control"
-	scopeExec    = "exec"
+	scopeRead    = security.ScopeRead
+	scopeControl = security.ScopeControl
+	scopeExec    = security.ScopeExec
 )
 
 // maxPodReply caps what a verb reads of a pod's reply: /log is the largest, at least 32 KB of lines.
@@ -33,7 +35,7 @@ type podClient struct {
 func (o *opsSettings) podClient() *podClient {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
-	t.TLSClientConfig = o.security.tls
+	o.security.transport(t)
 	t.MaxIdleConnsPerHost = 4
 	return &podClient{
 		http: &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
@@ -55,7 +57,7 @@ var errUnreachable = errors.New("unreachable")
 
 // post sends a POST to the pod's path with the token of scope, and returns the reply of a 2xx. Any other code
 // is a *podError whose message is the pod's own ("error" of its JSON), or for 401 and 403 what to do about it.
-func (c *podClient) post(ctx context.Context, pod podRef, path, scope string, body []byte, header map[string]string) ([]byte, error) {
+func (c *podClient) post(ctx context.Context, pod podRef, path string, scope security.Scope, body []byte, header map[string]string) ([]byte, error) {
 	url := pod.Scheme + "://" + pod.Address + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -85,7 +87,7 @@ func (c *podClient) post(ctx context.Context, pod podRef, path, scope string, bo
 
 // explain words a refusal: 401 and 403 say which token is missing (never the secret), others carry the pod's
 // own message.
-func (c *podClient) explain(code int, scope string, reply []byte) string {
+func (c *podClient) explain(code int, scope security.Scope, reply []byte) string {
 	switch code {
 	case http.StatusUnauthorized:
 		if c.sec.token(scope) == "" {
