@@ -317,14 +317,15 @@ func TestIntegration_GarbageUnderPodsIsSkippedWithAWarning(t *testing.T) {
 	pods = append(pods, startPodProcess(t, srv.Addr(), "web", 5*time.Second))
 	waitOneLeader(t, pods, -1, 30*time.Second)
 
-	cmd := exec.Command(buildBinary(t), "pods", "--zk", srv.Addr(), "--cluster", "it.web")
+	cmd := exec.Command(buildBinary(t), "ls", "it.web", "--zk-only", "--zk", srv.Addr(), "-o", "json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("ochopod pods: %v\n%s", err, stderr.String())
 	}
-	if got := strings.Count(stdout.String(), "it.web"); got != 2 {
-		t.Fatalf("listed %d pods, want 2:\n%s", got, stdout.String())
+	var views []lsCluster
+	if err := json.Unmarshal(stdout.Bytes(), &views); err != nil || len(views) != 1 || len(views[0].Pods) != 2 || len(views[0].Skipped) != 4 {
+		t.Fatalf("listed %+v (%v), want 2 pods and 4 nodes skipped:\n%s", views, err, stdout.String())
 	}
 	for _, bad := range []string{"not-a-pod", "deadbeef", "cafebabe", "0000-0000"} {
 		if !strings.Contains(stderr.String(), bad) {

@@ -38,6 +38,7 @@ type lsPod struct {
 	State   string `json:"state"`
 	Process string `json:"process"`
 	Status  string `json:"status"`
+	ref     podRef // where its /info is
 }
 
 type lsSkipped struct {
@@ -46,7 +47,8 @@ type lsSkipped struct {
 }
 
 func newLsCommand() *cobra.Command {
-	var zkOnly bool
+	var zkOnly, legacyJSON bool
+	var legacyPrefix string
 	cmd := &cobra.Command{
 		Use:     "ls [GLOB]",
 		Aliases: []string{"pods"},
@@ -60,6 +62,12 @@ func newLsCommand() *cobra.Command {
 		if len(args) == 1 {
 			glob = args[0]
 		}
+		if legacyPrefix != "" { // `ochopod pods --cluster PREFIX`, as it was
+			glob = legacyPrefix + "*"
+		}
+		if legacyJSON {
+			o.output = "json"
+		}
 		if o.namespace != "" && !strings.Contains(glob, ".") {
 			glob = o.namespace + "." + glob
 		}
@@ -70,9 +78,19 @@ func newLsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		for _, v := range views {
+			for _, s := range v.Skipped {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipped %s: %s\n", s.Path, s.Reason)
+			}
+		}
 		return emit(cmd.OutOrStdout(), o.output, views, func(t *table) { lsTable(t, views, time.Now()) })
 	})
 	cmd.Flags().BoolVar(&zkOnly, "zk-only", false, "read ZooKeeper only: no /info from each pod (no state, process or status)")
+	// The flags of the former `ochopod pods`, kept working for scripts.
+	cmd.Flags().StringVar(&legacyPrefix, "cluster", "", "clusters whose qualified name starts with this (GLOB says more)")
+	cmd.Flags().BoolVar(&legacyJSON, "json", false, "-o json")
+	_ = cmd.Flags().MarkHidden("cluster")
+	_ = cmd.Flags().MarkHidden("json")
 	return cmd
 }
 
@@ -117,7 +135,8 @@ func (o *opsSettings) lsView(st cluster.Status) lsCluster {
 		case p.Registering:
 			role = "registering" // its seq is not written yet: no leader counts it
 		}
-		v.Pods = append(v.Pods, lsPod{Key: p.Key, Seq: p.Seq, Address: p.Payload.ControlAddress(), Role: role})
+		ref := o.refOf(st.Cluster, p)
+		v.Pods = append(v.Pods, lsPod{Key: p.Key, Seq: p.Seq, Address: ref.Address, Role: role, ref: ref})
 	}
 	sort.SliceStable(v.Pods, func(i, j int) bool { return v.Pods[i].Seq < v.Pods[j].Seq })
 	for _, s := range st.Skipped {
@@ -163,11 +182,7 @@ func (o *opsSettings) fillInfo(ctx context.Context, views []lsCluster) {
 				defer func() { <-slots }()
 				rctx, cancel := withTimeout(ctx, min(o.timeout, 2*time.Second))
 				defer cancel()
-				ref := podRef{Cluster: views[i].Cluster, Key: p.Key, Seq: p.Seq, Address: p.Address, Scheme: "http"}
-				if o.security.tls != nil {
-					ref.Scheme = "https"
-				}
-				reply, err := client.post(rctx, ref, "/info", scopeRead, nil, nil)
+				reply, err := client.post(rctx, p.ref, "/info", scopeRead, nil, nil)
 				var info struct {
 					State   string `json:"state"`
 					Process string `json:"process"`

@@ -372,13 +372,17 @@ func TestIntegration_ModelConfiguresAPodAsSoonAsItWroteItsSeq(t *testing.T) {
 	if err := json.Unmarshal(v.snapshot[theirs], &got); err != nil || got["seq"] != float64(seq) {
 		t.Fatalf("their payload in the snapshot: %s (%v), want seq %d", v.snapshot[theirs], err, seq)
 	}
-	out, err := exec.Command(buildBinary(t), "pods", "--zk", srv.Addr(), "--cluster", c.Qualified).CombinedOutput()
+	out, err := exec.Command(buildBinary(t), "ls", c.Qualified, "--zk-only", "--zk", srv.Addr(), "-o", "json").Output()
 	if err != nil {
-		t.Fatalf("ochopod pods: %v\n%s", err, out)
+		t.Fatalf("ochopod ls: %v\n%s", err, out)
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, stuck) != strings.HasSuffix(strings.TrimSpace(line), "registering") {
-			t.Errorf("ochopod pods: %q: only %s is still registering", line, stuck)
+	var views []lsCluster
+	if err := json.Unmarshal(out, &views); err != nil || len(views) != 1 {
+		t.Fatalf("ochopod ls: %v\n%s", err, out)
+	}
+	for _, p := range views[0].Pods {
+		if (p.Key == stuck) != (p.Role == "registering") {
+			t.Errorf("ochopod ls: %+v: only %s is still registering", p, stuck)
 		}
 	}
 }

@@ -195,6 +195,10 @@ func TestIntegration_OpsVerbs(t *testing.T) {
 		if len(all) != 2 || all[0].Cluster != "it.lb" || all[1].Cluster != "it.web" {
 			t.Fatalf("ls: %+v", all)
 		}
+		var legacy []lsCluster // the former `ochopod pods` flags
+		if err := json.Unmarshal([]byte(opsOK(t, "pods", "--cluster", "it.w", "--json", "--zk", zkAddr)), &legacy); err != nil || len(legacy) != 1 || legacy[0].Cluster != "it.web" {
+			t.Fatalf("pods --cluster it.w --json: %+v, %v", legacy, err)
+		}
 		var none []lsCluster
 		opsJSON(t, &none, "ls", "nothing-*", "--zk", zkAddr)
 		if none == nil || len(none) != 0 {
@@ -204,6 +208,26 @@ func TestIntegration_OpsVerbs(t *testing.T) {
 		opsJSON(t, &zkOnly, "ls", "web", "--zk-only", "--zk", zkAddr)
 		if len(zkOnly) != 1 || zkOnly[0].Leader != leader || zkOnly[0].Pods[0].Process != "" {
 			t.Fatalf("ls --zk-only: %+v", zkOnly)
+		}
+	})
+
+	t.Run("completion", func(t *testing.T) {
+		// cobra's hidden __complete is what the shell scripts of `ochopod completion` call.
+		out := opsOK(t, "__complete", "info", "--zk", zkAddr, "it.")
+		if !strings.Contains(out, "it.web/\n") || !strings.Contains(out, "it.lb/\n") {
+			t.Fatalf("clusters:\n%s", out)
+		}
+		out = opsOK(t, "__complete", "info", "--zk", zkAddr, "it.web/")
+		for _, p := range web.Pods {
+			if !strings.Contains(out, fmt.Sprintf("it.web/%d\t%s", p.Seq, p.Key)) {
+				t.Fatalf("pods of it.web lack %d:\n%s", p.Seq, out)
+			}
+		}
+		if out := opsOK(t, "__complete", "ctl", "--zk", zkAddr, ""); !strings.Contains(out, "signal\n") {
+			t.Fatalf("tasks:\n%s", out)
+		}
+		if out := opsOK(t, "__complete", "history", "--zk", zkAddr, ""); !strings.Contains(out, "it.web\n") || strings.Contains(out, "it.web/") {
+			t.Fatalf("history completes clusters only:\n%s", out)
 		}
 	})
 

@@ -173,6 +173,7 @@ func completeTargets(o *opsSettings, withPods, withClusters bool) cobra.Completi
 			if err != nil {
 				return err
 			}
+			sort.SliceStable(pods, func(i, j int) bool { return pods[i].Seq < pods[j].Seq })
 			for _, p := range pods {
 				out = append(out, cobra.CompletionWithDesc(fmt.Sprintf("%s/%d", name, p.Seq), p.Key))
 			}

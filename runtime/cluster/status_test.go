@@ -36,7 +36,7 @@ func TestReadStatus_HolderMatchedBySessionDataOrName(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, seq, _ := zk.ParseSequential(n)
-		if _, err := c.Set(n, []byte(`{"ip":"127.0.0.1","seq":`+itoa(seq)+`}`), zk.AnyVersion); err != nil {
+		if _, err := c.Set(n, []byte(`{"ip":"127.0.0.1","port":"8080","ports":{"8080":31000},"seq":`+itoa(seq)+`}`), zk.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
 	}
