@@ -13,7 +13,6 @@ import (
 
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
-	"github.com/ochopod/ochopod/runtime/zk/gozk"
 )
 
 // opsSettings are the flags every operator verb shares (DESIGN §14): where ZooKeeper is, the namespace of
@@ -68,7 +67,7 @@ func (o *opsSettings) prepare(cmd *cobra.Command) error {
 			env[k] = v
 		}
 	}
-	for flag, key := range o.envFallbacks() {
+	for flag, key := range opsEnv() {
 		v, ok := env[key]
 		if !ok || cmd.Flags().Changed(flag) {
 			continue
@@ -76,6 +75,9 @@ func (o *opsSettings) prepare(cmd *cobra.Command) error {
 		if err := cmd.Flags().Set(flag, v); err != nil {
 			return usagef("%s=%q: %v", key, v, err)
 		}
+	}
+	if err := applySecurityEnv(cmd, env); err != nil { // ochopod_<flag>, as `run` (DESIGN §12)
+		return err
 	}
 	switch o.output {
 	case "table", "json", "yaml":
@@ -95,14 +97,6 @@ func (o *opsSettings) prepare(cmd *cobra.Command) error {
 		}
 	}
 	return o.security.load()
-}
-
-func (o *opsSettings) envFallbacks() map[string]string {
-	out := opsEnv()
-	for k, v := range o.security.envFallbacks() {
-		out[k] = v
-	}
-	return out
 }
 
 // connect opens a ZooKeeper session for one command; the caller closes it.
@@ -181,9 +175,4 @@ func (o *opsSettings) withZK(ctx context.Context, fn func(conn zk.Conn) error) e
 	}
 	defer conn.Close()
 	return fn(conn)
-}
-
-// plainDial is the ZooKeeper connection without §12 settings.
-func plainDial(ctx context.Context, ens zk.Ensemble, timeout time.Duration) (zk.Conn, error) {
-	return gozk.Connect(ctx, ens, timeout, nil)
 }

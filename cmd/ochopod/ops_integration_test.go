@@ -23,8 +23,14 @@ import (
 // opsRun runs the ochopod binary with args (an operator verb) and returns its output and exit status.
 func opsRun(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return opsRunEnv(t, nil, args...)
+}
+
+// opsRunEnv is opsRun with more environment variables.
+func opsRunEnv(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(buildBinary(t), args...)
-	cmd.Env = opsEnviron()
+	cmd.Env = append(opsEnviron(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

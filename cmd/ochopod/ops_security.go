@@ -9,39 +9,30 @@ import (
 
 	"github.com/ochopod/ochopod/runtime/security"
 	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/runtime/zk/gozk"
 )
 
 // opsSecurity is the client side of DESIGN §12 for the operator verbs, read through runtime/security: the
 // token sent to pods, the CA their certificates are verified with, the client certificate for mutual TLS,
-// and ZooKeeper's digest.
+// and the ZooKeeper settings `run` has (digest, private nodes, TLS), with the same environment fallbacks.
 type opsSecurity struct {
-	tokenFile  string
-	zkAuthFile string
-	tlsCA      string
-	tlsCert    string
-	tlsKey     string
+	tokenFile string
+	tlsCA     string
+	tlsCert   string
+	tlsKey    string
+	zk        securitySettings // its --zk-* settings only
 
 	tokens *security.TokenFile // nil without --token-file
 	tls    *security.ClientTLS // nil: plain HTTP unless a pod registers https
-	zkAuth *security.ZKCredentialsFile
+	zkSec  *secured            // the ZooKeeper credentials and TLS, opened
 }
 
 func (s *opsSecurity) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.tokenFile, "token-file", "", "token file (<secret> <name> <scopes> a line): the first token with the scope a verb needs is sent to pods (env ochopod_token_file)")
-	fs.StringVar(&s.zkAuthFile, "zk-auth-file", "", "file holding user:password: ZooKeeper digest auth (env ochopod_zk_auth_file)")
 	fs.StringVar(&s.tlsCA, "tls-ca", "", "CA to verify the pods' certificates with: HTTPS (env ochopod_tls_ca)")
 	fs.StringVar(&s.tlsCert, "tls-cert", "", "client certificate for pods that require one (mutual TLS) (env ochopod_tls_cert)")
 	fs.StringVar(&s.tlsKey, "tls-key", "", "key of --tls-cert (env ochopod_tls_key)")
-}
-
-func (s *opsSecurity) envFallbacks() map[string]string {
-	return map[string]string{
-		"token-file":   "ochopod_token_file",
-		"zk-auth-file": "ochopod_zk_auth_file",
-		"tls-ca":       "ochopod_tls_ca",
-		"tls-cert":     "ochopod_tls_cert",
-		"tls-key":      "ochopod_tls_key",
-	}
+	s.zk.registerZK(fs)
 }
 
 // load opens the files the flags name. Their contents never reach an error message or a log line.
@@ -52,10 +43,8 @@ func (s *opsSecurity) load() error {
 			return usagef("--token-file: %v", err)
 		}
 	}
-	if s.zkAuthFile != "" {
-		if s.zkAuth, err = security.OpenZKCredentials(s.zkAuthFile, nil); err != nil {
-			return usagef("--zk-auth-file: %v", err)
-		}
+	if s.zkSec, err = s.zk.open(nil); err != nil {
+		return err
 	}
 	if s.tlsCA != "" || s.tlsCert != "" || s.tlsKey != "" {
 		if s.tls, err = security.NewClientTLS(security.TLSFiles{CA: s.tlsCA, Cert: s.tlsCert, Key: s.tlsKey}, nil); err != nil {
@@ -65,12 +54,16 @@ func (s *opsSecurity) load() error {
 	return nil
 }
 
-// token is the secret of the first token with scope, "" when there is none.
+// token is the secret of the first token with scope; failing that the file's first token, so that the pod
+// answers 403 (the scope is missing) rather than 401; "" without a token file.
 func (s *opsSecurity) token(scope security.Scope) string {
 	if s.tokens == nil {
 		return ""
 	}
 	tok, ok := s.tokens.First(scope)
+	if !ok {
+		tok, ok = s.tokens.First(0) // every token has the empty set of scopes
+	}
 	if !ok {
 		return ""
 	}
@@ -84,10 +77,8 @@ func (s *opsSecurity) transport(t *http.Transport) {
 	}
 }
 
-// dialZK opens the ZooKeeper session.
+// dialZK opens the ZooKeeper session with the digest and TLS of the settings; a node the CLI creates (the
+// paused node) gets the same ACL as the pods' nodes.
 func (s *opsSecurity) dialZK(ctx context.Context, ens zk.Ensemble, timeout time.Duration) (zk.Conn, error) {
-	if s.zkAuth != nil {
-		return nil, usagef("--zk-auth-file is not supported by this build yet")
-	}
-	return plainDial(ctx, ens, timeout)
+	return gozk.ConnectWith(ctx, s.zkSec.dialer(nil), ens, timeout)
 }

@@ -51,7 +51,7 @@ func TestPodClient_RefusalsAreExplained(t *testing.T) {
 		want      string
 	}{
 		{"", scopeControl, 401, `it.web/3: refused (401): the pod requires a token; give --token-file with a token of scope "control"`},
-		{tokens, scopeExec, 401, `it.web/3: refused (401): the pod requires a token; give --token-file with a token of scope "exec"`},
+		{tokens, scopeExec, 403, `it.web/3: refused (403): the token sent lacks the scope "exec"`}, // no exec token: the first one goes
 		{tokens, scopeRead, 403, `it.web/3: refused (403): the token sent lacks the scope "read"`},
 		{tokens, scopeControl, 409, `it.web/3: 409 Conflict: off of phase x refused`},
 	}
