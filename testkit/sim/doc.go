@@ -70,8 +70,8 @@
 //
 // After every event and fault (invariants.go):
 //
-//	(a) a cluster's snapshot or hash is written only by the session holding the lowest lock contender, and
-//	    an older holder never writes after a newer one (checked inside zkmem on every commit)
+//	(a) a cluster's snapshot, hash or history is written only by the session holding the lowest lock
+//	    contender, and an older holder never writes after a newer one (checked inside zkmem on every commit)
 //	(b) a pod's seq never changes: its session registers with it, its node carries it, every configuration
 //	    gives it that seq (and no other pod the same one), from the first configuration on
 //	(c) at most one pod per cluster believes it leads while holding a live lock node of its session, and
@@ -85,8 +85,13 @@
 // left, runs until nothing is due within a minute, and requires convergence (liveness.go): every live pod
 // registered with its seq; one leader per cluster, holding the lowest lock node, its model idle on the hash
 // in ZooKeeper; that hash the hash of the live pods and the dependencies' snapshots, the snapshot their
-// payloads; every live pod last configured with exactly the live pods. zkmem's own structural checks and
-// recorded violations must be clean too.
+// payloads; every live pod last configured with exactly the live pods; the history (DESIGN §13) parses, keeps
+// at most 100 phases, in order of their ends, each naming a pod of the cluster as leader. zkmem's own
+// structural checks and recorded violations must be clean too.
+//
+// Options.Paused creates every cluster's paused node before any pod starts and deletes it when the liveness
+// phase begins: no pod may be configured before, and every cluster must converge after
+// (TestSim_PausedClustersWaitThenConverge).
 //
 // # Broken variants
 //
