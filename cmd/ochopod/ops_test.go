@@ -183,9 +183,10 @@ func TestSelectPods_SeqKeyPrefixAndAmbiguity(t *testing.T) {
 		{Key: "aa11", Node: "aa11.0000000000", Seq: 0, Payload: pl},
 		{Key: "aa22", Node: "aa22.0000000001", Seq: 1, Payload: pl},
 		{Key: "aa22", Node: "aa22.0000000004", Seq: 1, Payload: pl.With("ip", "10.0.0.2")}, // re-registered
+		{Key: "664807ab", Node: "664807ab.0000000002", Seq: 2, Payload: pl},
 	}
 	o := &opsSettings{}
-	for sel, want := range map[string]string{"0": "aa11", "1": "aa22", "aa1": "aa11", "aa22": "aa22"} {
+	for sel, want := range map[string]string{"0": "aa11", "1": "aa22", "aa1": "aa11", "aa22": "aa22", "2": "664807ab", "6648": "664807ab"} {
 		got, err := o.selectPods("ns.web", pods, sel, true)
 		if err != nil || len(got) != 1 || got[0].Key != want {
 			t.Errorf("%q: %+v, %v", sel, got, err)
@@ -200,7 +201,7 @@ func TestSelectPods_SeqKeyPrefixAndAmbiguity(t *testing.T) {
 	if _, err := o.selectPods("ns.web", pods, "7", true); err == nil {
 		t.Error("no pod 7, yet no error")
 	}
-	if got, err := o.selectPods("ns.web", pods, "", false); err != nil || len(got) != 2 {
+	if got, err := o.selectPods("ns.web", pods, "", false); err != nil || len(got) != 3 {
 		t.Errorf("whole cluster: %+v, %v", got, err)
 	}
 }

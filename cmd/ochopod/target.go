@@ -64,11 +64,16 @@ func (o *opsSettings) selectPods(q string, pods []cluster.Pod, sel string, hasSe
 	var out []podRef
 	seq, err := strconv.ParseInt(sel, 10, 64)
 	bySeq := err == nil
-	for _, p := range newestByKey(pods) {
-		if hasSel && !(bySeq && p.Seq == seq) && !(!bySeq && sel != "" && strings.HasPrefix(p.Key, sel)) {
-			continue
+	pick := func(match func(cluster.Pod) bool) {
+		for _, p := range newestByKey(pods) {
+			if !hasSel || match(p) {
+				out = append(out, o.refOf(q, p))
+			}
 		}
-		out = append(out, o.refOf(q, p))
+	}
+	pick(func(p cluster.Pod) bool { return bySeq && p.Seq == seq })
+	if len(out) == 0 && hasSel && sel != "" { // a key prefix, digits only or not ("664807" is both)
+		pick(func(p cluster.Pod) bool { return strings.HasPrefix(p.Key, sel) })
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	switch {
