@@ -32,7 +32,7 @@ func TestModel_PauseDropsTheDamperAndResumeConfiguresAtOnce(t *testing.T) {
 		{changed, []string{"read#3"}}, // the paused node appears
 		{pausedRead(3, pods("a", "b"), ""), nil},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, nil}, // the damper is stale now
-		{changed, []string{"read#5"}},                      // c joins while paused
+		{changed, []string{"read#5"}},                       // c joins while paused
 		{pausedRead(5, pods("a", "b", "c"), ""), nil},
 	})
 	wantState(t, m, v1.ModelState_MODEL_STATE_PAUSED)

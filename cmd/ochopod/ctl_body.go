@@ -37,8 +37,8 @@ func (o *opsSettings) clusterBody(ctx context.Context, conn zk.Conn, client *pod
 	ns := id.Cluster[:strings.LastIndex(id.Cluster, ".")]
 	cfg := model.MachineConfig{Cluster: zk.Cluster{Qualified: id.Cluster}, Namespace: ns, DependsOn: id.Dependencies}
 	read := model.ReadCluster(conn, cfg, nil, 0, slog.New(slog.DiscardHandler))
-	if read.GetError() != "" {
-		return nil, fmt.Errorf("read %s: %s", id.Cluster, read.GetError())
+	if f := read.GetFailure(); f != nil {
+		return nil, fmt.Errorf("read %s: %s", id.Cluster, f.GetMessage())
 	}
 	pods := map[string]json.RawMessage{}
 	for k, v := range read.GetPods() {
@@ -55,12 +55,17 @@ func (o *opsSettings) clusterBody(ctx context.Context, conn zk.Conn, client *pod
 	if pods[id.Key] == nil {
 		return nil, fmt.Errorf("%s (key %s) is not registered in %s", pod.name(), id.Key, id.Cluster)
 	}
-	deps := map[string]json.RawMessage{}
+	snaps := map[string]json.RawMessage{}
 	for k, v := range read.GetDependencies() {
 		if string(v) == "null" {
 			v = []byte("{}") // that cluster has no leader now: no pods, as the leader would send
 		}
-		deps[k] = v
+		snaps[k] = v
+	}
+	// Keyed as the pod's depends_on declares them, as its leader sends them (DESIGN §11).
+	deps, err := model.DeclaredDependencies(ns, id.Cluster, id.Dependencies, read.GetClusters(), snaps)
+	if err != nil {
+		return nil, err
 	}
 	w, err := model.WireOf(pods, deps)
 	if err != nil {

@@ -161,3 +161,37 @@ func TestIntegration_LsShowsAnOriginalPodAsLeader(t *testing.T) {
 		return len(v) == 1 && len(v[0].Pods) == 1 && v[0].Leader == info["key"] && v[0].Pods[0].Role == "leader"
 	})
 }
+
+// The same with testkit/original's pod, which behaves on the wire as the original's (it leads and configures
+// ours): ls names it leader, its pods follow, and once it stops one of ours leads.
+func TestIntegration_LsShowsAnOriginalLeaderOfAMixedCluster(t *testing.T) {
+	srv := zkserver.Start(t)
+	zkAddr := srv.Addr()
+	orig := mdStartOriginal(t, zkAddr, "mixed", nil)
+	opsWaitLs(t, zkAddr, "it.mixed", 30*time.Second, func(v []lsCluster) bool { return len(v) == 1 && v[0].Leader == orig.Key() })
+	for range 2 {
+		mdStartPod(t, zkAddr, "mixed", 10*time.Second, nil, "sleep", "600")
+	}
+	v := opsWaitLs(t, zkAddr, "it.mixed", 30*time.Second, func(v []lsCluster) bool {
+		if len(v) != 1 || len(v[0].Pods) != 3 || v[0].Leader != orig.Key() {
+			return false
+		}
+		running := 0
+		for _, p := range v[0].Pods {
+			if p.Process == "running" && p.Role == "follower" {
+				running++
+			}
+		}
+		return running == 2 // the original leader configured ours
+	})[0]
+	for _, p := range v.Pods {
+		if (p.Key == orig.Key()) != (p.Role == "leader") {
+			t.Fatalf("roles: %+v", v.Pods)
+		}
+	}
+	orig.Stop()
+	opsWaitLs(t, zkAddr, "it.mixed", 30*time.Second, func(v []lsCluster) bool {
+		return len(v) == 1 && len(v[0].Pods) == 2 && v[0].Leader != "" && v[0].Leader != orig.Key() &&
+			v[0].LastPhase != nil && v[0].LastPhase.Pods == 2
+	})
+}

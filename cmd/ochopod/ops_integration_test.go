@@ -303,6 +303,7 @@ func TestIntegration_OpsVerbs(t *testing.T) {
 		mdWaitAll(t, pods, 10*time.Second, mdRunning)
 		opsYAML(t, "ctl", "check", fmt.Sprintf("it.web/%d", web.Pods[2].Seq), "--zk", zkAddr)
 		opsOK(t, "ctl", "ok", web.Pods[2].Address, "--zk", zkAddr)
+		opsOK(t, "ctl", "check", "it.lb", "--zk", zkAddr) // its body carries web, keyed as lb's depends_on declares it
 		if _, errOut, code := opsRun(t, "ctl", "signal", "it.web", "--data", `{"x":1}`, "--zk", zkAddr); code != 0 {
 			t.Fatalf("ctl signal: exit %d: %s", code, errOut)
 		}
