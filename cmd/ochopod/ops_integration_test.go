@@ -390,11 +390,13 @@ func TestIntegration_OpsVerbs(t *testing.T) {
 		if !strings.Contains(out, "reset: 3 of 3 pods ok") {
 			t.Fatalf("reset:\n%s", out)
 		}
+		opsWaitLs(t, zkAddr, "it.web", 30*time.Second, settled(3)) // each pod registers again on its new session
 		var res []rolloutResult
 		opsJSON(t, &res, "reset", fmt.Sprintf("it.web/%d", web.Pods[0].Seq), "--zk", zkAddr)
 		if len(res) != 1 || !res[0].OK {
 			t.Fatalf("reset -o json: %+v", res)
 		}
+		opsWaitLs(t, zkAddr, "it.web", 30*time.Second, settled(3))
 		opsYAML(t, "reset", web.Pods[1].Address)
 		// Same keys and seqs after the new sessions.
 		after := opsWaitLs(t, zkAddr, "it.web", 30*time.Second, settled(3))
