@@ -123,6 +123,7 @@ type Machine struct {
 	argv        []string          // the last configuration's command
 	overrides   map[string]string // and environment overrides
 	last        *sdk.Envelope     // the last configuration's cluster
+	base        *sdk.Envelope     // the cluster of the last on answered 200: what delta bodies build on (DESIGN §7)
 	opened      struct {          // the digest of the last body open opened, and its envelope
 		digest [sha256.Size]byte
 		env    *sdk.Envelope

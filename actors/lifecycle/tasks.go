@@ -22,6 +22,7 @@ const (
 	codeNotAcceptable = 406
 	codeConflict      = 409
 	codeGone          = 410
+	codeStaleBase     = 412 // a delta body against a cluster this pod does not hold (DESIGN §7)
 	codeFailed        = 500
 )
 
@@ -94,8 +95,11 @@ func (m *Machine) begin() []Effect {
 // badCluster answers a request whose cluster cannot be read: code, or 400 when the body is not JSON at all
 // (the control server leaves that check to the reader of the body) or holds an invalid payload.
 func (m *Machine) badCluster(code int32, task string, err error) []Effect {
-	if errors.Is(err, sdk.ErrNotJSON) || errors.Is(err, sdk.ErrBadCluster) { // DESIGN §12: 400, the pod lives
+	switch {
+	case errors.Is(err, sdk.ErrNotJSON) || errors.Is(err, sdk.ErrBadCluster): // DESIGN §12: 400, the pod lives
 		code = codeBadRequest
+	case errors.Is(err, sdk.ErrStaleBase): // DESIGN §7: the leader sends the whole cluster instead
+		code = codeStaleBase
 	}
 	return m.fail(code, task+": bad cluster", err)
 }
@@ -296,6 +300,9 @@ func (m *Machine) finish(code int32, body []byte) []Effect {
 	if r == nil {
 		return nil
 	}
+	if r.Task == v1.Task_TASK_ON && code == codeOK && r.env != nil {
+		m.base = r.env // the leader's base for this pod from now on (DESIGN §7)
+	}
 	return reply(r.Handle, code, body)
 }
 
@@ -342,7 +349,9 @@ func hasBody(b []byte) bool {
 
 // open checks a request's cluster. check, on and ok of one phase carry the same body, and reading the
 // cluster of hundreds of pods costs a pod milliseconds, so the last body opened is remembered (its envelope
-// parses the payloads once, when a callback or a start first needs them).
+// parses the payloads once, when a callback or a start first needs them). A delta body is rebuilt into the
+// whole cluster here, on the base of the last on answered 200 or on the last body opened, before anything
+// else sees it (DESIGN §7).
 func (m *Machine) open(body []byte) (*sdk.Envelope, error) {
 	if !hasBody(body) {
 		return nil, fmt.Errorf("no cluster in the request")
@@ -353,7 +362,7 @@ func (m *Machine) open(body []byte) (*sdk.Envelope, error) {
 	if m.opened.env != nil && digest == m.opened.digest {
 		return m.opened.env, nil
 	}
-	env, err := sdk.OpenEnvelope(body)
+	env, err := sdk.OpenBody(body, m.base, m.opened.env)
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}

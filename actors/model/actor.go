@@ -14,6 +14,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/delta"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
@@ -56,6 +57,7 @@ type adapter struct {
 	pods     *cluster.PodReader // reads don't overlap: the machine has one in flight at most
 	ctx      context.Context    // cancelled when the actor stops: ends a phase in flight
 	cancel   context.CancelFunc
+	bases    *delta.Tracker // each pod's base for delta bodies (DESIGN §7); phases never overlap
 }
 
 func newAdapter(cfg Config) *adapter {
@@ -67,6 +69,7 @@ func newAdapter(cfg Config) *adapter {
 	return &adapter{
 		cfg: cfg, log: log.With("actor", "model", "cluster", cfg.Machine.Cluster.Qualified),
 		m: NewMachine(cfg.Machine), timers: map[v1.Timer]clock.Timer{}, pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel,
+		bases: delta.NewTracker(),
 	}
 }
 
@@ -110,7 +113,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		pods := a.pods
 		go func() { tell(ReadCluster(conn, cfg.Machine, pods, e.Generation, log)) }()
 	case Configure:
-		phaseCtx := a.ctx
+		phaseCtx, bodies := a.ctx, DeltaBodies(a.bases)
 		go func() {
 			start := cfg.Clock.Now()
 			done := &v1.PhaseDone{Generation: e.Generation}
@@ -121,6 +124,7 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 			}()
 			plan, err := planPhase(cfg, e)
 			plan.Phase = PhaseID(cfg.LockPath, e.Generation)
+			plan.Bodies = bodies
 			plan.Guard = func(context.Context) error { return HoldsLock(conn, cfg.LockPath) }
 			plan.Arm = func(context.Context) error {
 				err := ClearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion)

@@ -50,6 +50,19 @@ type PhasePlan struct {
 	// leaves ZooKeeper saying "not configured" and the next leader configures again (DESIGN §7 step 4 then
 	// records the new hash).
 	Arm func(ctx context.Context) error
+	// Bodies, when set, makes the pods' bodies for a cluster (runtime/delta: deltas to the pods that read
+	// them, DESIGN §7); nil: every pod gets the whole cluster.
+	Bodies func(pods map[string]payload.Payload, deps map[string]map[string]payload.Payload) (Bodies, error)
+}
+
+// Bodies are the bodies of one phase's cluster, pod by pod (runtime/delta.Bodies); safe for concurrent use.
+type Bodies interface {
+	// Body is the pod's body; isDelta when it holds only what changed since the pod's base.
+	Body(key string) (body []byte, isDelta bool, err error)
+	// Refused: the pod answered 412 to its delta; it gets the whole cluster from now on.
+	Refused(key string)
+	// Accepted: the pod answered 200 to on; this cluster is its base from now on.
+	Accepted(key string)
 }
 
 // PhasePods lists the pods of a cluster, sorted by key, each with its control URL built from the payload's
@@ -182,7 +195,7 @@ type phaseRun struct {
 	c    control.Caller
 	plan PhasePlan
 	wire sdk.Wire
-	enc  func(key string) ([]byte, error) // the bodies of wire; nil once a pod was dropped from it
+	enc  Bodies // the bodies of wire; nil once a pod was dropped from it
 }
 
 // reply is one pod's answer to one request.
@@ -215,7 +228,7 @@ func (r *phaseRun) judge(ctx context.Context, task string, failures []error) err
 func (r *phaseRun) step(ctx context.Context, task string, pods []PhasePod) []reply {
 	out := make([]reply, len(pods))
 	if r.enc == nil { // the cluster is encoded once per phase, again only if check dropped pods
-		r.enc = r.encoder()
+		r.enc = r.bodies()
 	}
 	enc := r.enc
 	if r.plan.Sequential {
@@ -237,14 +250,14 @@ func (r *phaseRun) step(ctx context.Context, task string, pods []PhasePod) []rep
 }
 
 // send posts task to one pod with the wire whose key is that pod's, within 1.25 × grace.
-func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc func(key string) ([]byte, error)) reply {
+func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc Bodies) reply {
 	secs := int64(math.Ceil(r.plan.Grace.Seconds()))
 	url := strings.TrimRight(p.URL, "/") + "/control/" + task + "/" + strconv.FormatInt(secs, 10)
 	if r.plan.Phase != "" {
 		url += "?" + control.PhaseParam + "=" + neturl.QueryEscape(r.plan.Phase)
 	}
 	rep := reply{url: url}
-	body, err := enc(p.Key)
+	body, isDelta, err := enc.Body(p.Key)
 	if err != nil {
 		rep.err = fmt.Errorf("%s: encode the cluster: %w", task, err)
 		return rep
@@ -257,6 +270,17 @@ func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc func(k
 	})
 	defer timer.Stop()
 	rep.code, rep.body, err = r.c.Post(reqCtx, url, body)
+	if err == nil && isDelta && rep.code == http.StatusPreconditionFailed { // DESIGN §7: the whole cluster, in the same step
+		enc.Refused(p.Key)
+		if body, _, err = enc.Body(p.Key); err != nil {
+			rep.err = fmt.Errorf("%s: encode the cluster: %w", task, err)
+			return rep
+		}
+		rep.code, rep.body, err = r.c.Post(reqCtx, url, body)
+	}
+	if err == nil && task == taskOn && rep.code == http.StatusOK {
+		enc.Accepted(p.Key)
+	}
 	if err != nil {
 		if cause := context.Cause(reqCtx); cause != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (%w)", cause, err) // our timeout, not the phase's end

@@ -21,6 +21,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/delta"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/podlog"
 	"github.com/ochopod/ochopod/runtime/proc"
@@ -72,6 +73,9 @@ type LifecycleConfig struct {
 	// Output receives piped output lines; Stdout and Stderr the output of a process that is not piped.
 	Output         func(line string)
 	Stdout, Stderr io.Writer
+	// WholeBodies registers the pod without "protocol": 2, so leaders send it the whole cluster with every
+	// request, as to the original's pods (benchmarks compare both; DESIGN §7).
+	WholeBodies bool
 }
 
 // Pod is a running actor tree.
@@ -102,6 +106,9 @@ func Start(cfg Config) (*Pod, error) {
 	}
 	if cfg.Restart == (supervise.Policy{}) {
 		cfg.Restart = supervise.DefaultPolicy()
+	}
+	if cfg.Lifecycle != nil && !cfg.Lifecycle.WholeBodies {
+		cfg.Payload = cfg.Payload.With(delta.KeyProtocol, delta.Protocol) // its lifecycle reads delta bodies (DESIGN §7)
 	}
 	log := cfg.Logger.With("key", cfg.Key)
 	libLog := slog.New(minLevel{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")

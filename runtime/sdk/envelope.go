@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 
 	fastjson "github.com/segmentio/encoding/json"
 
+	"github.com/ochopod/ochopod/runtime/delta"
 	"github.com/ochopod/ochopod/runtime/payload"
 )
 
@@ -17,16 +19,26 @@ import (
 // which must be one of the pods, and the dependencies. The pods' payloads stay raw until Cluster parses them.
 // A phase sends the same cluster with check, on and ok, and at hundreds of pods parsing every payload costs
 // a pod a millisecond or more, which a pod whose process keeps running does not need to spend.
+//
+// An envelope always holds a whole cluster: one opened from a delta body (DESIGN §7) was rebuilt from its
+// base before anything could see it.
 type Envelope struct {
 	key     string
 	pods    map[string]json.RawMessage
 	deps    map[string][]Pod
-	cluster *Cluster // parsed on first use, never handed out
+	rawDeps map[string]json.RawMessage // the dependencies' entries as sent, for Sum and deltas
+	sum     *delta.Sum                 // the cluster's sum: as the leader named it, or computed when first asked
+	cluster *Cluster                   // parsed on first use, never handed out
 }
 
 // ErrNotJSON is wrapped by OpenEnvelope (and ParseCluster) when the body is not JSON at all, as opposed to JSON
 // that is not a cluster: the control API answers the first 400.
 var ErrNotJSON = errors.New("not JSON")
+
+// ErrStaleBase is wrapped by OpenBody when a delta body's base is none of the clusters the pod holds, or the
+// cluster it rebuilt does not have the sum the leader named: the pod answers 412, and the leader sends the
+// whole cluster (DESIGN §7).
+var ErrStaleBase = errors.New("delta against a cluster this pod does not hold")
 
 // notJSON is encoding/json's error, in its own words, that is also ErrNotJSON.
 type notJSON struct{ err error }
@@ -34,44 +46,157 @@ type notJSON struct{ err error }
 func (e notJSON) Error() string   { return e.err.Error() }
 func (e notJSON) Unwrap() []error { return []error{ErrNotJSON, e.err} }
 
+// body is a control body as sent: a whole cluster, or with Base a delta.
+type body struct {
+	Pods         map[string]json.RawMessage `json:"pods"`
+	Dependencies map[string]json.RawMessage `json:"dependencies"`
+	Key          string                     `json:"key"`
+	Base         string                     `json:"base"`
+	Hash         string                     `json:"hash"`
+	Gone         []string                   `json:"gone"`
+}
+
 // OpenEnvelope checks body as ParseCluster does: JSON, a key among the pods, every payload an object that
-// passes payload.Validate (an invalid one is ErrBadCluster).
-func OpenEnvelope(body []byte) (*Envelope, error) {
-	type wire struct {
-		Pods         map[string]json.RawMessage            `json:"pods"`
-		Dependencies map[string]map[string]payload.Payload `json:"dependencies"`
-		Key          string                                `json:"key"`
-	}
-	var w wire
+// passes payload.Validate (an invalid one is ErrBadCluster). A delta body is ErrStaleBase: see OpenBody.
+func OpenEnvelope(data []byte) (*Envelope, error) { return OpenBody(data) }
+
+// OpenBody opens a control body: a whole cluster, or a delta (DESIGN §7) against one of bases (nil ones are
+// skipped), rebuilt into the whole cluster and checked against the sum the leader named. Without a matching
+// base, or when the rebuilt cluster's sum differs, the error wraps ErrStaleBase.
+func OpenBody(data []byte, bases ...*Envelope) (*Envelope, error) {
+	var w body
 	// segmentio's decoder, a drop-in for encoding/json's: every pod reads the whole cluster with every phase,
 	// and it does so about five times faster (BenchmarkCluster). On an error, encoding/json has the last word
 	// and says what is wrong in the words users know.
-	if fastjson.Unmarshal(body, &w) != nil {
-		w = wire{}
-		if err := json.Unmarshal(body, &w); err != nil {
-			if !json.Valid(body) {
+	if fastjson.Unmarshal(data, &w) != nil {
+		w = body{}
+		if err := json.Unmarshal(data, &w); err != nil {
+			if !json.Valid(data) {
 				err = notJSON{err}
 			}
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-	}
-	_, among := w.Pods[w.Key]
-	if err := checkKey(w.Key, len(w.Pods), among); err != nil {
-		return nil, err
 	}
 	for key, raw := range w.Pods {
 		if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] != '{' && string(t) != "null" {
 			return nil, fmt.Errorf("cluster: the payload of pod %q is not a JSON object", key)
 		}
 	}
-	if err := validCluster(w.Pods, w.Dependencies); err != nil { // DESIGN §12: hostile until valid
+	deps, err := parseDependencies(w.Dependencies, w.Base != "")
+	if err != nil {
 		return nil, err
 	}
-	e := &Envelope{key: w.Key, pods: w.Pods, deps: map[string][]Pod{}}
-	for name, pods := range w.Dependencies {
-		e.deps[name] = sortedPods(pods)
+	if err := validCluster(w.Pods, deps); err != nil { // DESIGN §12: hostile until valid
+		return nil, err
+	}
+	var e *Envelope
+	if w.Base != "" {
+		if e, err = rebuild(w, deps, bases); err != nil {
+			return nil, err
+		}
+	} else {
+		e = &Envelope{key: w.Key, pods: w.Pods, deps: map[string][]Pod{}, rawDeps: w.Dependencies}
+		for name, pods := range deps {
+			e.deps[name] = sortedPods(pods)
+		}
+		if w.Hash != "" {
+			if s, err := delta.ParseSum(w.Hash); err == nil {
+				e.sum = &s
+			}
+		}
+	}
+	_, among := e.pods[e.key]
+	if err := checkKey(e.key, len(e.pods), among); err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+// parseDependencies reads the dependencies' entries; in a delta, null is an entry the cluster no longer has
+// (kept as a nil map), elsewhere an empty one.
+func parseDependencies(raw map[string]json.RawMessage, isDelta bool) (map[string]map[string]payload.Payload, error) {
+	deps := make(map[string]map[string]payload.Payload, len(raw))
+	for name, r := range raw {
+		var pods map[string]payload.Payload
+		if fastjson.Unmarshal(r, &pods) != nil {
+			pods = nil
+			if err := json.Unmarshal(r, &pods); err != nil {
+				return nil, fmt.Errorf("cluster: dependency %q: %w", name, err)
+			}
+		}
+		if pods == nil && !isDelta {
+			pods = map[string]payload.Payload{}
+		}
+		deps[name] = pods
+	}
+	return deps, nil
+}
+
+// rebuild applies the delta w to the base it names: the whole cluster, or ErrStaleBase.
+func rebuild(w body, deps map[string]map[string]payload.Payload, bases []*Envelope) (*Envelope, error) {
+	want, err := delta.ParseSum(w.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	baseSum, err := delta.ParseSum(w.Base)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	var base *Envelope
+	for _, b := range bases {
+		if b != nil && b.Sum() == baseSum {
+			base = b
+			break
+		}
+	}
+	if base == nil {
+		return nil, fmt.Errorf("cluster: %w: base %s", ErrStaleBase, w.Base)
+	}
+	e := &Envelope{key: w.Key, pods: maps.Clone(base.pods), deps: maps.Clone(base.deps), rawDeps: maps.Clone(base.rawDeps)}
+	sum := baseSum
+	for _, k := range w.Gone {
+		if old, ok := e.pods[k]; ok {
+			sum = sum.Sub(delta.Entry(delta.KindPod, k, old))
+			delete(e.pods, k)
+		}
+	}
+	for k, raw := range w.Pods {
+		if old, ok := e.pods[k]; ok {
+			sum = sum.Sub(delta.Entry(delta.KindPod, k, old))
+		}
+		sum = sum.Add(delta.Entry(delta.KindPod, k, raw))
+		e.pods[k] = raw
+	}
+	for name, raw := range w.Dependencies {
+		if old, ok := e.rawDeps[name]; ok {
+			sum = sum.Sub(delta.Entry(delta.KindDependency, name, old))
+		}
+		if deps[name] == nil { // null: gone
+			delete(e.rawDeps, name)
+			delete(e.deps, name)
+			continue
+		}
+		sum = sum.Add(delta.Entry(delta.KindDependency, name, raw))
+		e.rawDeps[name], e.deps[name] = raw, sortedPods(deps[name])
+	}
+	if sum != want {
+		return nil, fmt.Errorf("cluster: %w: the rebuilt cluster is %s, the leader's %s", ErrStaleBase, sum, w.Hash)
+	}
+	e.sum = &sum
+	return e, nil
+}
+
+// Sum names the envelope's cluster for delta bodies (runtime/delta): as the leader named it, else computed
+// over the payloads and entries as sent. The zero Sum for a nil envelope.
+func (e *Envelope) Sum() delta.Sum {
+	if e == nil {
+		return delta.Sum{}
+	}
+	if e.sum == nil {
+		s := delta.Of(e.pods, e.rawDeps)
+		e.sum = &s
+	}
+	return *e.sum
 }
 
 // Key is the key of the pod the cluster was sent to.
