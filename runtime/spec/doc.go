@@ -82,7 +82,9 @@
 // A hook is argv (a program and its arguments, run as is) or shell (a command line for /bin/sh -c), and a
 // timeout (DefaultTimeout when left out) after which it is SIGKILLed with its process group. It runs in cwd
 // with the pod's environment, the OCHOPOD_* variables and the spec's env for the cluster (for hooks without a
-// cluster: those of the last configuration), and $OCHOPOD_HOOK, its name. It fails when it exits with a status
+// cluster: those of the last configuration), and $OCHOPOD_HOOK, its name; OCHOPOD_PODS and OCHOPOD_DEPENDENCIES
+// only while each fits one environment string (128 KiB, a few hundred pods: a hook that needs a larger
+// cluster reads a file a template rendered). It fails when it exits with a status
 // other than 0, or times out; the error carries the last line of its standard error. Every process is started
 // through the program's reaper (runtime/proc), which alone waits for children.
 //
