@@ -544,3 +544,37 @@ func TestSecuritySettingsErrorsExitWithStatus2(t *testing.T) {
 		}
 	}
 }
+
+// DESIGN §12: a pod with credentials on a cluster whose tree was made without them says so (one WARN a node
+// it found open) and still registers, leads and runs its process.
+func TestIntegration_CredentialsOnATreeMadeWithoutThem(t *testing.T) {
+	t.Parallel()
+	f := newSecFiles(t)
+	srv := zkserver.Start(t)
+	c := &http.Client{Timeout: 10 * time.Second}
+	open := mdStartPod(t, srv.Addr(), "legacy", 10*time.Second, nil, "sleep", "600")
+	waitInfoOver(t, c, "http", []*podProcess{open}, 60*time.Second, mdRunning)
+	if err := open.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	mdWaitExit(t, open, 60*time.Second)
+
+	p := mdStartPod(t, srv.Addr(), "legacy", 10*time.Second, []string{"--zk-auth-file", f.zkAuth}, "sleep", "600")
+	waitInfoOver(t, c, "http", []*podProcess{p}, 60*time.Second, func(m map[string]any) bool { return mdRunning(m) && isLeader(m) })
+	waitLog(t, p, "created without credentials")
+	out := p.out.String()
+	cl := zk.ClusterOf("it", "legacy")
+	if strings.Count(out, "created without credentials") != 1 {
+		t.Errorf("want one WARN:\n%s", out)
+	}
+	warn := out[strings.Index(out, "created without credentials"):]
+	warn = warn[:strings.IndexByte(warn, '\n')]
+	for _, n := range []string{cl.Pods(), cl.Hash(), cl.Coordinator()} {
+		if !strings.Contains(warn, n+" ") && !strings.Contains(warn, n+"]") {
+			t.Errorf("the WARN does not name %s: %s", n, warn)
+		}
+	}
+	if strings.Contains(out, secZKPass) {
+		t.Fatal("the ZooKeeper password is in the log")
+	}
+}

@@ -66,8 +66,8 @@ func (c *conn) authenticate(server string) {
 	c.checkGuarded()
 }
 
-// checkGuarded warns about each guarded node that exists with an ACL more open than NodeACL: the tree was made
-// without credentials (or without --zk-private). The pod still works on it.
+// checkGuarded warns, in one line, about the guarded nodes that exist with an ACL more open than NodeACL: the
+// tree was made without credentials (or without --zk-private). The pod still works on it.
 func (c *conn) checkGuarded() {
 	private := true
 	for _, a := range c.acl {
@@ -75,6 +75,7 @@ func (c *conn) checkGuarded() {
 			private = false
 		}
 	}
+	var writable, readable, acls []string
 	for _, p := range c.guarded {
 		acl, _, err := c.raw.GetACL(c.full(p))
 		if err != nil {
@@ -86,11 +87,17 @@ func (c *conn) checkGuarded() {
 			}
 			switch {
 			case a.Perms&^gozk.PermRead != 0:
-				c.log.Warn("zookeeper node was created without credentials: anyone may change it", "path", p, "acl", aclString(acl))
+				writable, acls = append(writable, p), append(acls, aclString(acl))
 			case private:
-				c.log.Warn("zookeeper node was created without --zk-private: anyone may read it", "path", p, "acl", aclString(acl))
+				readable, acls = append(readable, p), append(acls, aclString(acl))
 			}
 		}
+	}
+	if len(writable) > 0 {
+		c.log.Warn("zookeeper nodes were created without credentials: anyone may change them (set their ACL, see docs/SECURITY.md)",
+			"paths", writable, "acls", acls)
+	} else if len(readable) > 0 {
+		c.log.Warn("zookeeper nodes were created without --zk-private: anyone may read them", "paths", readable, "acls", acls)
 	}
 }
 

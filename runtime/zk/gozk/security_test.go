@@ -126,7 +126,7 @@ func TestIntegration_GuardedNodesMadeWithoutCredentials(t *testing.T) {
 	for !strings.Contains(logs.String(), "created without credentials") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // the check runs right after Connected, off the caller
 	}
-	if n := strings.Count(logs.String(), "created without credentials"); n != 1 || !strings.Contains(logs.String(), "path=/old") {
+	if n := strings.Count(logs.String(), "created without credentials"); n != 1 || !strings.Contains(logs.String(), "paths=[/old]") {
 		t.Fatalf("want one WARN naming /old:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "pw-0123456789") {
