@@ -17,7 +17,7 @@ import (
 )
 
 // ctlTasks are the tasks `ochopod ctl` sends (DESIGN §6, §8).
-var ctlTasks = []string{"on", "off", "check", "ok", "kill", "signal"} //nolint:gochecknoglobals // a constant list
+func ctlTasks() []string { return []string{"on", "off", "check", "ok", "kill", "signal"} }
 
 // rolloutResult is one pod's answer in a rollout (ctl, reset).
 type rolloutResult struct {
@@ -113,15 +113,15 @@ of the pod's dependencies, read from ZooKeeper.`,
 		Args: cobra.ExactArgs(2),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) == 0 {
-				return ctlTasks, cobra.ShellCompDirectiveNoFileComp
+				return ctlTasks(), cobra.ShellCompDirectiveNoFileComp
 			}
 			return completeTargets(o, true, true)(cmd, args[1:], toComplete)
 		},
 	}
 	cmd = opsCommandWith(cmd, o, func(cmd *cobra.Command, o *opsSettings, args []string) error {
 		task := args[0]
-		if !slices.Contains(ctlTasks, task) {
-			return usagef("unknown task %q: want one of %v", task, ctlTasks)
+		if !slices.Contains(ctlTasks(), task) {
+			return usagef("unknown task %q: want one of %v", task, ctlTasks())
 		}
 		if wait <= 0 {
 			return usagef("--wait %s must be positive", wait)
