@@ -257,11 +257,6 @@ func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc Bodies
 		url += "?" + control.PhaseParam + "=" + neturl.QueryEscape(r.plan.Phase)
 	}
 	rep := reply{url: url}
-	body, isDelta, err := enc.Body(p.Key)
-	if err != nil {
-		rep.err = fmt.Errorf("%s: encode the cluster: %w", task, err)
-		return rep
-	}
 	wait := time.Duration(secs) * time.Second * 5 / 4
 	reqCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -269,14 +264,16 @@ func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc Bodies
 		cancel(fmt.Errorf("no reply within %v: %w", wait, context.DeadlineExceeded))
 	})
 	defer timer.Stop()
-	rep.code, rep.body, err = r.c.Post(reqCtx, url, body)
-	if err == nil && isDelta && rep.code == http.StatusPreconditionFailed { // DESIGN §7: the whole cluster, in the same step
+	var isDelta bool
+	var encErr, err error
+	rep.code, rep.body, isDelta, encErr, err = r.post(reqCtx, url, enc, p.Key)
+	if encErr == nil && err == nil && isDelta && rep.code == http.StatusPreconditionFailed { // DESIGN §7: the whole cluster, in the same step
 		enc.Refused(p.Key)
-		if body, _, err = enc.Body(p.Key); err != nil {
-			rep.err = fmt.Errorf("%s: encode the cluster: %w", task, err)
-			return rep
-		}
-		rep.code, rep.body, err = r.c.Post(reqCtx, url, body)
+		rep.code, rep.body, _, encErr, err = r.post(reqCtx, url, enc, p.Key)
+	}
+	if encErr != nil {
+		rep.err = fmt.Errorf("%s: encode the cluster: %w", task, encErr)
+		return rep
 	}
 	if err == nil && task == taskOn && rep.code == http.StatusOK {
 		enc.Accepted(p.Key)

@@ -170,6 +170,9 @@ func TestIntegration_HostileHugeClustersLeaveEveryPodRunning(t *testing.T) {
 				return err == nil && bytes.Count(data, []byte(`"key":`)) == want // the last configuration's
 			})
 			alive(t, pods)
+			for i, p := range pods {
+				t.Logf("pod %d: peak RSS %d MiB", i, procMemory(t, p.cmd.Process.Pid, "VmHWM")>>20)
+			}
 			for _, m := range mdWaitAll(t, pods, time.Second, mdRunning) {
 				if l, _ := os.ReadFile(fmt.Sprintf("%s/len.%d", dir, mdPid(m))); strings.TrimSpace(string(l)) != "0" {
 					t.Fatalf("OCHOPOD_PODS was set (%s bytes) though it cannot fit", strings.TrimSpace(string(l)))
@@ -287,20 +290,7 @@ func TestIntegration_HostileMiBBodyKeepsMemoryBounded(t *testing.T) {
 			`"seq":%d,"status":"","task":"","zk":"127.0.0.1:2181"}`, i, i, 20000+i%40000, i+1)
 	}
 	body.WriteString(`}}`)
-	rss := func() int64 {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pods[0].cmd.Process.Pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for line := range strings.Lines(string(data)) {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				return kb << 10
-			}
-		}
-		t.Fatal("no VmRSS")
-		return 0
-	}
+	rss := func() int64 { return procMemory(t, pods[0].cmd.Process.Pid, "VmRSS") }
 	before := rss()
 	for _, task := range []string{"check", "on", "ok"} { // a phase: the same body three times
 		res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control/%s/30", pods[0].port, task), "application/json", bytes.NewReader(body.Bytes()))
@@ -425,4 +415,21 @@ func TestIntegration_HostileLockNodeBlocksNoLeader(t *testing.T) {
 		}
 	}
 	alive(t, pods)
+}
+
+// procMemory reads a memory figure of /proc/<pid>/status (VmRSS, VmHWM...), in bytes.
+func procMemory(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
 }

@@ -1,12 +1,12 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 )
 
 // Caller is the client side of the control API: the port through which the leader sends control requests to
@@ -18,6 +18,46 @@ import (
 // it means. ctx bounds the whole exchange, reply body included. Post is safe for concurrent use.
 type Caller interface {
 	Post(ctx context.Context, url string, body []byte) (code int, reply []byte, err error)
+}
+
+// PartsCaller is a Caller that also sends a body given in parts, one after the other, without joining them:
+// the leader's bodies of one phase share the encoded cluster and differ only by their key, so a phase holds
+// the cluster once instead of once per pod (at 1 000 pods, 290 KB instead of 290 MB). HTTPCaller is one.
+type PartsCaller interface {
+	Caller
+	PostParts(ctx context.Context, url string, parts ...[]byte) (code int, reply []byte, err error)
+}
+
+// partsReader reads the parts in order. Its WriteTo hands each part to the connection's writer as it is:
+// io.MultiReader's, like io.Copy, would allocate 32 KB a request.
+func partsReader(parts [][]byte) io.Reader { return &partReader{parts: parts} }
+
+type partReader struct{ parts [][]byte }
+
+func (r *partReader) Read(b []byte) (int, error) {
+	for len(r.parts) > 0 && len(r.parts[0]) == 0 {
+		r.parts = r.parts[1:]
+	}
+	if len(r.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.parts[0])
+	r.parts[0] = r.parts[0][n:]
+	return n, nil
+}
+
+func (r *partReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for len(r.parts) > 0 {
+		n, err := w.Write(r.parts[0])
+		total += int64(n)
+		r.parts[0] = r.parts[0][n:]
+		if err != nil {
+			return total, err
+		}
+		r.parts = r.parts[1:]
+	}
+	return total, nil
 }
 
 // DefaultMaxReply caps the reply body HTTPCaller reads when MaxReply is zero (DESIGN §12: 1 MiB). Control
@@ -40,7 +80,7 @@ type HTTPCaller struct {
 	MaxReply int64        // reply bytes read at most; zero: DefaultMaxReply
 }
 
-var _ Caller = HTTPCaller{}
+var _ PartsCaller = HTTPCaller{}
 
 // NewHTTPCaller returns the leader's HTTPCaller: a transport of its own that keeps one connection alive per
 // pod however many pods there are (net/http's default transport keeps 100 in all, so every step of a phase
@@ -61,6 +101,11 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 
 // Post implements Caller.
 func (h HTTPCaller) Post(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	return h.PostParts(ctx, url, body)
+}
+
+// PostParts implements PartsCaller.
+func (h HTTPCaller) PostParts(ctx context.Context, url string, parts ...[]byte) (int, []byte, error) {
 	client, limit := h.Client, h.MaxReply
 	switch {
 	case client == nil:
@@ -73,9 +118,19 @@ func (h HTTPCaller) Post(ctx context.Context, url string, body []byte) (int, []b
 	if limit <= 0 {
 		limit = DefaultMaxReply
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return 0, nil, fmt.Errorf("control: POST %s: %w", url, err)
+	}
+	req.GetBody = func() (io.ReadCloser, error) { // also for a retry on another connection
+		return io.NopCloser(partsReader(slices.Clone(parts))), nil
+	}
+	req.Body, _ = req.GetBody()
+	for _, p := range parts {
+		req.ContentLength += int64(len(p))
+	}
+	if req.ContentLength == 0 {
+		req.Body, req.GetBody = http.NoBody, nil
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")

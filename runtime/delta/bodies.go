@@ -102,6 +102,40 @@ func (b *Bodies) Body(key string) (body []byte, isDelta bool, err error) {
 	if m, ok := b.made[key]; ok {
 		return m.body, m.delta, nil
 	}
+	prefix, isDelta := b.prefix(key)
+	k, err := keyPart(key)
+	if err != nil {
+		return nil, false, err
+	}
+	body = append(append(make([]byte, 0, len(prefix)+len(k)), prefix...), k...)
+	b.made[key] = made{body, isDelta}
+	return body, isDelta, nil
+}
+
+// Parts is Body in two parts, the body up to "key" (shared by the pods of one base) and the key, never
+// joined: a leader of 1 000 pods would hold a copy of the cluster per pod (DESIGN §12). Nothing is kept.
+func (b *Bodies) Parts(key string) (parts [][]byte, isDelta bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	prefix, isDelta := b.prefix(key)
+	k, err := keyPart(key)
+	if err != nil {
+		return nil, false, err
+	}
+	return [][]byte{prefix, k}, isDelta, nil
+}
+
+// keyPart ends a body: "key":<key>}.
+func keyPart(key string) ([]byte, error) {
+	k, err := json.Marshal(key)
+	if err != nil {
+		return nil, fmt.Errorf("delta: key: %w", err)
+	}
+	return append(append([]byte(`"key":`), k...), '}'), nil
+}
+
+// prefix is the body of pod key up to "key", and whether it is a delta; b.mu is held.
+func (b *Bodies) prefix(key string) ([]byte, bool) {
 	var base *version
 	if b.deltas[key] && !b.refused[key] {
 		b.t.mu.Lock()
@@ -120,15 +154,7 @@ func (b *Bodies) Body(key string) (body []byte, isDelta bool, err error) {
 	default:
 		prefix = b.wholePrefix(0)
 	}
-	k, err := json.Marshal(key)
-	if err != nil {
-		return nil, false, fmt.Errorf("delta: key: %w", err)
-	}
-	body = make([]byte, 0, len(prefix)+len(k)+8)
-	body = append(append(append(body, prefix...), `"key":`...), k...)
-	body = append(body, '}')
-	b.made[key] = made{body, base != nil}
-	return body, base != nil, nil
+	return prefix, base != nil
 }
 
 // Refused records that pod key answered 412 to its delta: its base is not the leader's idea of it, and it
