@@ -82,6 +82,10 @@ func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
 		}
 		panic(fmt.Sprintf("leader: injected crash: %s", c.GetReason()))
 	}
+	if nc, ok := msg.(*v1.NodeChanged); ok && nc.GetEvent() == v1.ZkEvent_ZK_EVENT_NODE_DELETED && !b.m.Leading() {
+		// The start of a takeover, if the lock follows (DESIGN §13: runtime/metrics times it).
+		ctx.Publish(&v1.PredecessorGone{Path: nc.GetPath()})
+	}
 	b.apply(ctx, b.m.Handle(protocol.Input[*v1.LeaderInput](msg)))
 }
 

@@ -126,7 +126,7 @@ func (a *adapter) Receive(ctx actor.Context) {
 			return // not from our executor
 		}
 		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
-	case *v1.TimerFired:
+	case *v1.TimerFired, *v1.ForwardSignal:
 		a.apply(ctx, a.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
 	}
 }

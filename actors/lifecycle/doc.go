@@ -41,10 +41,11 @@
 //   - An on with a body that is not a cluster, or an on before any configuration, answers 406 and the pod
 //     lives: it is the caller's error, not the user's. A failed initialize, configure or start kills the pod.
 //   - The first restart after a crash is immediate, later consecutive ones back off (Settings.RestartBackoff);
-//     a passed sanity check, off or kill forget the crashes. A configured start is checked at once (like the
-//     original); a restart after a crash is checked one period later, so a process that crashed once runs
-//     again and only one that keeps crashing turns the pod off (the original checked at once and turned the
-//     pod off after a single crash with the default budget).
+//     a passed sanity check, off or kill forget the crashes. While it waits, the status reads backoff.
+//   - The sanity checks run on a schedule of their own, from a configured start (after Settings.CheckStart;
+//     0: at once, like the original) until off, kill or a reconfiguration. Crashes and restarts do not move
+//     it: a check while the process is down, or after it failed, fails without asking sanity_check, so a
+//     process that crashes at once still uses its checks up and turns the pod off (DESIGN §6).
 //   - The user's tear_down runs while the executor's grace period runs, so a slow tear_down cannot keep the
 //     process past grace; if the process ends first, the tear_down's context is cancelled and the request goes
 //     on once it returned (callbacks never overlap). A tear_down that fails falls back to SIGTERM.

@@ -16,7 +16,10 @@ import (
 // Settings are the lifecycle's settings (DESIGN §6, §11). Zero values take the defaults of §6.
 type Settings struct {
 	Checks     int           // sanity-check failures tolerated before the pod turns off; 0: 1
-	CheckEvery time.Duration // period of the sanity check while the process runs; 0: 60 s
+	CheckEvery time.Duration // period of the sanity checks, from the first on; 0: 60 s
+	// CheckStart is the start period: how long after a configured start the first sanity check runs. 0: at
+	// once, like the original (ochopod run defaults it to one CheckEvery, DESIGN §13).
+	CheckStart time.Duration
 	Grace      time.Duration // how long a tear-down waits before SIGKILL; 0: 60 s
 	Soft       bool          // never SIGKILL
 	Strict     bool          // restart on every configuration, not only when the dependencies changed
@@ -135,6 +138,16 @@ type Machine struct {
 	restartGen uint64 // a restart belongs to one generation; off, kill and every start move on
 	checkDue   bool
 	metrics    []byte
+	// The sanity checks run on a schedule of their own from a configured start until off, kill or a
+	// reconfiguration: a crash does not move them, so a crash loop still fails its checks (DESIGN §6).
+	checking       bool
+	checkGen       uint64 // the schedule's epoch: timers of an older schedule are dropped
+	restartPending bool   // a crashed process waits for its restart (status: backoff)
+	restarts       int32  // restarts after a crash
+	exits          int32  // processes ended
+	lastExit       *v1.ExitStatus
+	checksPassed   int64
+	checksFailed   int64
 
 	published statusKey
 	// lastCheck is the phase of the last check run: off, on and ok of another phase are refused, so that a
@@ -154,8 +167,8 @@ func (m *Machine) Start() []Effect { return m.publish(nil) }
 // Dead reports whether the pod is dead.
 func (m *Machine) Dead() bool { return m.dead }
 
-// Handle feeds one input to the machine: a queued control request, CallbackDone, ExecStarted, ExecExited or
-// TimerFired.
+// Handle feeds one input to the machine: a queued control request, CallbackDone, ExecStarted, ExecExited,
+// TimerFired or ForwardSignal.
 func (m *Machine) Handle(in *v1.LifecycleInput) []Effect {
 	var effects []Effect
 	switch in := protocol.Unwrap(in).(type) {
@@ -170,6 +183,8 @@ func (m *Machine) Handle(in *v1.LifecycleInput) []Effect {
 		effects = m.onExited(in)
 	case *v1.TimerFired:
 		effects = m.onTimer(in)
+	case *v1.ForwardSignal:
+		effects = m.onForward(in)
 	default:
 		return nil
 	}
@@ -185,13 +200,19 @@ func (m *Machine) pump() []Effect {
 		case len(m.queue) > 0:
 			m.cur, m.queue = m.queue[0], m.queue[1:]
 			effects = append(effects, m.begin()...)
-		case m.checkDue && m.proc == procRunning:
+		case m.checkDue && m.checkable():
 			effects = append(effects, m.startCheck()...)
 		default:
 			return effects
 		}
 	}
 	return effects
+}
+
+// checkable tells whether a due sanity check can run now: while the process runs, or while it is down after
+// crashes or waiting for its restart (the check then fails without asking the user's sanity_check).
+func (m *Machine) checkable() bool {
+	return m.proc == procRunning || ((m.failures > 0 || m.restartPending) && m.proc != procTerminating)
 }
 
 // call issues a callback under a new epoch.
@@ -228,6 +249,14 @@ func (m *Machine) Status() *v1.LifecycleStatus {
 		Metrics:      slices.Clone(m.metrics),
 		Starts:       m.starts,
 		Dependencies: m.dependencies(),
+		Restarts:     m.restarts,
+		Exits:        m.exits,
+		ChecksPassed: m.checksPassed,
+		ChecksFailed: m.checksFailed,
+		Configured:   m.argv != nil,
+	}
+	if m.lastExit != nil {
+		st.LastExit = &v1.ExitStatus{Code: m.lastExit.GetCode(), Signal: m.lastExit.GetSignal()}
 	}
 	if m.dead {
 		st.ExitCode = m.exitCode
@@ -243,6 +272,8 @@ func (m *Machine) processState() v1.ProcessState {
 		return v1.ProcessState_PROCESS_STATE_RUNNING
 	case m.proc == procTerminating:
 		return v1.ProcessState_PROCESS_STATE_TERMINATING
+	case m.proc == procStopped && m.restartPending:
+		return v1.ProcessState_PROCESS_STATE_BACKOFF
 	}
 	return v1.ProcessState_PROCESS_STATE_STOPPED
 }
@@ -262,12 +293,17 @@ type statusKey struct {
 	exitCode int32
 	metrics  string
 	deps     string
+	restarts int32
+	exits    int32
+	checks   [2]int64
+	ready    bool
 }
 
 func (m *Machine) publish(effects []Effect) []Effect {
 	st := m.Status()
 	deps, _ := json.Marshal(st.GetDependencies())
-	k := statusKey{st.GetProcess(), st.GetPid(), st.GetStarts(), st.GetExitCode(), string(st.GetMetrics()), string(deps)}
+	k := statusKey{st.GetProcess(), st.GetPid(), st.GetStarts(), st.GetExitCode(), string(st.GetMetrics()), string(deps),
+		st.GetRestarts(), st.GetExits(), [2]int64{st.GetChecksPassed(), st.GetChecksFailed()}, st.GetConfigured()}
 	if k == m.published {
 		return effects
 	}

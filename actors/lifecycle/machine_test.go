@@ -328,7 +328,8 @@ func TestLifecycle_OnRestartsOnlyWhenDependenciesChanged(t *testing.T) {
 		// initialize ran once already: straight to configure.
 		{tornDown(1), []string{"cb#5(configure)"}},
 		{configured(5, "app", "--y"), []string{"start#2(app --y)"}},
-		{started(2, 101), []string{"reply#4(200)", "timer#2(check,1m0s)", "cb#6(sanity_check)"}},
+		// A new schedule of checks: the tear-down ended the first one.
+		{started(2, 101), []string{"reply#4(200)", "timer#3(check,1m0s)", "cb#6(sanity_check)"}},
 	})
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 101, 2)
 }
@@ -340,7 +341,7 @@ func TestLifecycle_StrictOnRestartsOnEveryConfiguration(t *testing.T) {
 		{tornDown(1), []string{"cancel#4"}},
 		{done(4, cbTearDown), []string{"cb#5(configure)"}},
 		{configured(5, "app"), []string{"start#2(app)"}},
-		{started(2, 101), []string{"reply#2(200)", "timer#2(check,1m0s)", "cb#6(sanity_check)"}},
+		{started(2, 101), []string{"reply#2(200)", "timer#3(check,1m0s)", "cb#6(sanity_check)"}},
 		{done(6, cbSanityCheck), nil},
 		{on(3, ""), []string{"reply#3(200)"}}, // strict, but no cluster: nothing to reconfigure
 	})
@@ -451,23 +452,69 @@ func TestLifecycle_CrashRestartsWithTheSameCommandAndBacksOff(t *testing.T) {
 	m := running(t, Settings{Checks: 10, RestartBackoff: backoffPolicy})
 	run(t, m, []step{
 		{exited(1, 3), []string{"start#2(app --x)"}}, // no configure, at once
-		// The failure fails the check that follows the start.
-		{started(2, 101), []string{"timer#2(check,1m0s)"}},
+		// A restart keeps the schedule of checks: no new timer.
+		{started(2, 101), nil},
 		{exited(2, 3), []string{"timer#4(restart,1s)"}},
+	})
+	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_BACKOFF, 0, 2) // DESIGN §13: /info reads backoff
+	run(t, m, []step{
 		{fired(timerRestart, 3), nil}, // stale generation
 		{fired(timerRestart, 4), []string{"start#3(app --x)"}},
-		{started(3, 102), []string{"timer#3(check,1m0s)"}},
+		{started(3, 102), nil},
 		{exited(3, 3), []string{"timer#6(restart,2s)"}},
+		// The check comes on schedule while the process waits for its restart, and fails (1 of 10).
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)"}},
 		{fired(timerRestart, 6), []string{"start#4(app --x)"}},
-		{started(4, 103), []string{"timer#4(check,1m0s)"}},
-		// The crashes fail the next check (1 of 10), one period after the restart.
-		{fired(timerCheck, 4), []string{"timer#4(check,1m0s)"}},
+		{started(4, 103), nil},
 		// A passed check forgets the crashes: the next restart is immediate again.
-		{fired(timerCheck, 4), []string{"timer#4(check,1m0s)", "cb#4(sanity_check)"}},
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)", "cb#4(sanity_check)"}},
 		{done(4, cbSanityCheck), nil},
 		{exited(4, 3), []string{"start#5(app --x)"}},
 	})
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_STOPPED, 0, 4)
+	st := m.Status()
+	if st.GetRestarts() != 3 || st.GetExits() != 4 || st.GetLastExit().GetCode() != 3 || st.GetChecksFailed() != 1 || st.GetChecksPassed() != 2 {
+		t.Fatalf("status %v: want 3 restarts, 4 exits (last code 3), checks 2 passed and 1 failed", st)
+	}
+}
+
+// DESIGN §6, §13: a process that crashes at once, again and again, uses its checks up on schedule (the checks
+// run while it is down) and the pod turns itself off; nothing restarts it after.
+func TestLifecycle_CrashLoopUsesTheChecksUpWhileDown(t *testing.T) {
+	m := running(t, Settings{Checks: 3, RestartBackoff: backoffPolicy})
+	run(t, m, []step{
+		{exited(1, 3), []string{"start#2(app --x)"}},
+		{started(2, 101), nil},
+		{exited(2, 3), []string{"timer#4(restart,1s)"}},
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)"}}, // 1 of 3, in backoff
+		// No crash since the last check, but still down waiting for the restart: no better (2 of 3).
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)"}},
+		{fired(timerRestart, 4), []string{"start#3(app --x)"}},
+		{started(3, 102), nil},
+		{exited(3, 3), []string{"timer#6(restart,2s)"}},
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)"}}, // 3 of 3: off, the restart is cancelled
+		{fired(timerRestart, 6), nil},
+		{fired(timerCheck, 1), nil}, // the schedule ended with the off
+	})
+	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_STOPPED, 0, 3)
+	if m.Dead() {
+		t.Fatal("turned off is not dead")
+	}
+}
+
+// --check-start: after a configured start the first check waits for the start period.
+func TestLifecycle_CheckStartDelaysTheFirstCheck(t *testing.T) {
+	m := newTestMachine(Settings{CheckStart: 5 * time.Second, CheckEvery: time.Minute}, every)
+	run(t, m, []step{
+		{on(1, clusterA), []string{"cb#1(initialize)"}},
+		{done(1, cbInitialize), []string{"cb#2(configure)"}},
+		{configured(2, "app"), []string{"start#1(app)"}},
+		{started(1, 100), []string{"timer#1(check,5s)", "reply#1(200)"}},
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)", "cb#3(sanity_check)"}},
+	})
+	if m.Status().GetConfigured() != true {
+		t.Fatal("a configured pod reads configured false")
+	}
 }
 
 // off cancels a pending restart.
@@ -475,7 +522,7 @@ func TestLifecycle_OffCancelsAPendingRestart(t *testing.T) {
 	m := running(t, Settings{Checks: 10, RestartBackoff: backoffPolicy})
 	run(t, m, []step{
 		{exited(1, 3), []string{"start#2(app --x)"}},
-		{started(2, 101), []string{"timer#2(check,1m0s)"}},
+		{started(2, 101), nil},
 		{exited(2, 3), []string{"timer#4(restart,1s)"}},
 		{req(2, v1.Task_TASK_OFF, ""), []string{"reply#2(200)"}},
 		{fired(timerRestart, 4), nil},
@@ -483,16 +530,15 @@ func TestLifecycle_OffCancelsAPendingRestart(t *testing.T) {
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_STOPPED, 0, 2)
 }
 
-// With the default budget of one check, a crash restarts the process at once and it runs; the check one
-// period later fails for the crash and turns the pod off. (The original checked right after the restart, so
-// a single crash turned the pod off at once; DESIGN §6 says the next check fails, and a restarted process
-// deserves its period.)
+// With the budget of one check (DESIGN §6's default, the original's), a crash restarts the process at once
+// and it runs; the next check on schedule fails for the crash and turns the pod off. (ochopod run defaults
+// --checks to 3, so that a single crash costs one check only: README.)
 func TestLifecycle_CrashThenFailedCheckTurnsThePodOff(t *testing.T) {
 	m := running(t, Settings{})
 	run(t, m, []step{
 		{exited(1, 1), []string{"start#2(app --x)"}},
-		{started(2, 101), []string{"timer#2(check,1m0s)"}},
-		{fired(timerCheck, 2), []string{"timer#2(check,1m0s)", "cb#4(tear_down)", "teardown#2(user,1m0s)"}},
+		{started(2, 101), nil},
+		{fired(timerCheck, 1), []string{"timer#1(check,1m0s)", "cb#4(tear_down)", "teardown#2(user,1m0s)"}},
 		{tornDown(2), []string{"cancel#4"}},
 		{done(4, cbTearDown), nil},
 	})
@@ -515,7 +561,7 @@ func TestLifecycle_SanityCheckBudgetTurnsThePodOff(t *testing.T) {
 		{fired(timerCheck, 1), nil}, // nothing runs: no check
 		// Alive: the next on starts it again, with a fresh budget.
 		{on(2, ""), []string{"start#2(app --x)"}},
-		{started(2, 101), []string{"reply#2(200)", "timer#2(check,1m0s)", "cb#7(sanity_check)"}},
+		{started(2, 101), []string{"reply#2(200)", "timer#4(check,1m0s)", "cb#7(sanity_check)"}},
 		{failed(7, cbSanityCheck, "slow"), nil}, // 1 of 2 again
 	})
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 101, 2)
@@ -624,14 +670,14 @@ func TestLifecycle_RestartOvertakenByAConfigurationIsDropped(t *testing.T) {
 	m := running(t, Settings{Checks: 10, RestartBackoff: backoffPolicy})
 	run(t, m, []step{
 		{exited(1, 3), []string{"start#2(app --x)"}},
-		{started(2, 101), []string{"timer#2(check,1m0s)"}},
+		{started(2, 101), nil},
 		{exited(2, 3), []string{"timer#4(restart,1s)"}},
 		{req(2, v1.Task_TASK_OK, clusterA), []string{"cb#4(configured)"}},
 		{on(3, clusterC), nil},
 		{fired(timerRestart, 4), nil}, // queued behind the on
 		{done(4, cbConfigured), []string{"reply#2(200)", "cb#5(configure)"}},
 		{configured(5, "app", "--c"), []string{"start#3(app --c)"}},
-		{started(3, 102), []string{"reply#3(200)", "timer#3(check,1m0s)"}}, // the restart is gone
+		{started(3, 102), []string{"reply#3(200)", "timer#2(check,1m0s)"}}, // the restart is gone
 	})
 	wantStatus(t, m, v1.ProcessState_PROCESS_STATE_RUNNING, 102, 3)
 }
@@ -766,3 +812,20 @@ func TestLifecycle_RequestsOfAStalePhaseAreRefused(t *testing.T) {
 
 // input is msg as the machine's input (nil, which the machine ignores, when it is none).
 func input(msg any) *v1.LifecycleInput { return protocol.Input[*v1.LifecycleInput](msg) }
+
+// DESIGN §13: a signal the pod received goes to the running or terminating process at once, even while a
+// request waits on a callback; without a process it is dropped.
+func TestLifecycle_ForwardedSignalsReachTheProcess(t *testing.T) {
+	m := running(t, Settings{})
+	hup := &v1.ForwardSignal{Signal: 1}
+	run(t, m, []step{
+		{req(2, v1.Task_TASK_OK, clusterA), []string{"cb#4(configured)"}},
+		{hup, []string{"signal#1(1)"}},
+		{done(4, cbConfigured), []string{"reply#2(200)"}},
+		{req(3, v1.Task_TASK_OFF, ""), []string{"cb#5(tear_down)", "teardown#1(user,1m0s)"}},
+		{&v1.ForwardSignal{Signal: 9}, []string{"signal#1(9)"}}, // a second SIGTERM: skip the grace
+		{tornDown(1), []string{"cancel#5"}},
+		{done(5, cbTearDown), []string{"reply#3(200)"}},
+		{hup, nil},
+	})
+}

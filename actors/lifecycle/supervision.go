@@ -3,13 +3,14 @@ package lifecycle
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
 // Timer names.
 const (
-	timerCheck   = v1.Timer_TIMER_CHECK   // the next sanity check is due; epoch: the process incarnation
+	timerCheck   = v1.Timer_TIMER_CHECK   // the next sanity check is due; epoch: the check schedule (checkGen)
 	timerRestart = v1.Timer_TIMER_RESTART // the backoff after a crash is over; epoch: the restart generation
 )
 
@@ -22,7 +23,7 @@ const sigTerm int32 = 15
 // ended and the tear_down returned.
 func (m *Machine) tearDown(r *request, why string) []Effect {
 	m.proc = procTerminating
-	m.checkDue = false
+	m.stopChecks()
 	r.stage = stageTearDown
 	s := m.cfg.Settings
 	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "tearing the process down", Args: []any{"pid", m.pid, "why", why}}}
@@ -62,12 +63,17 @@ func (m *Machine) onStarted(in *v1.ExecStarted) []Effect {
 	m.proc, m.pid = procRunning, in.GetPid()
 	m.starts++
 	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "process started", Args: []any{"pid", m.pid, "argv", m.argv, "starts", m.starts}}}
-	if m.cur != nil && m.cur.restartGen != 0 {
-		// A restart after a crash: the crash counts against the next check, one period from now, so a
-		// process that crashes once runs again while one that keeps crashing turns the pod off (DESIGN §6).
-		effects = append(effects, StartTimer{Name: timerCheck, Epoch: m.inc, After: m.cfg.Settings.CheckEvery})
-	} else {
-		m.checkDue = true // the first sanity check right after a configured start, like the original
+	switch {
+	case m.cur == nil || m.cur.restartGen == 0:
+		// A configured start: the checks begin after the start period (0: at once, like the original).
+		effects = append(effects, m.startChecks(m.cfg.Settings.CheckStart)...)
+	case !m.checking:
+		m.restarts++
+		effects = append(effects, m.startChecks(m.cfg.Settings.CheckEvery)...)
+	default:
+		// A restart after a crash keeps the schedule: the crash counts against the next check, so a process
+		// that keeps crashing uses its checks up and turns the pod off however fast it crashes (DESIGN §6).
+		m.restarts++
 	}
 	if m.cur != nil && m.cur.stage == stageStart {
 		effects = append(effects, m.finish(codeOK, nil)...)
@@ -81,8 +87,10 @@ func (m *Machine) onExited(in *v1.ExecExited) []Effect {
 	}
 	was := m.proc
 	args := []any{"pid", m.pid, "code", in.GetCode(), "signal", in.GetSignal(), "killed", in.GetKilled()}
-	m.proc, m.pid, m.metrics, m.checkDue = procStopped, 0, nil, false
+	m.proc, m.pid, m.metrics = procStopped, 0, nil
 	m.exitCode = in.GetCode()
+	m.exits++
+	m.lastExit = &v1.ExitStatus{Code: in.GetCode(), Signal: in.GetSignal()}
 	if was == procTerminating {
 		effects := []Effect{Log{Level: slog.LevelInfo, Msg: "process torn down", Args: args}}
 		if m.cb == cbTearDown {
@@ -100,6 +108,7 @@ func (m *Machine) onExited(in *v1.ExecExited) []Effect {
 	m.failures++
 	m.crashes++
 	m.restartGen++
+	m.restartPending = true
 	delay := m.cfg.Settings.RestartBackoff.Delay(m.crashes - 1) // the first restart is immediate
 	effects := []Effect{Log{Level: slog.LevelWarn, Msg: "process failed: restarting it", Args: append(args, "crashes", m.crashes, "restart_in", delay)}}
 	if delay <= 0 {
@@ -107,6 +116,18 @@ func (m *Machine) onExited(in *v1.ExecExited) []Effect {
 		return effects
 	}
 	return append(effects, StartTimer{Name: timerRestart, Epoch: m.restartGen, After: delay})
+}
+
+// onForward passes a signal the pod received on to the process's group (DESIGN §13), out of the request
+// queue: a signal does not wait for a slow callback.
+func (m *Machine) onForward(in *v1.ForwardSignal) []Effect {
+	if m.proc != procRunning && m.proc != procTerminating {
+		return []Effect{Log{Level: slog.LevelInfo, Msg: "no process to forward the signal to", Args: []any{"signal", in.GetSignal()}}}
+	}
+	return []Effect{
+		Log{Level: slog.LevelInfo, Msg: "forwarding a signal to the process group", Args: []any{"pid", m.pid, "signal", in.GetSignal()}},
+		SignalProcess{Incarnation: m.inc, Signal: in.GetSignal()},
+	}
 }
 
 // enqueueRestart queues an on without a body: the last configuration again, no reconfiguration.
@@ -132,7 +153,7 @@ func (m *Machine) afterTearDown() []Effect {
 func (m *Machine) onTimer(in *v1.TimerFired) []Effect {
 	switch in.GetTimer() {
 	case timerCheck:
-		if in.GetEpoch() == m.inc && m.proc == procRunning {
+		if in.GetEpoch() == m.checkGen && m.checking {
 			m.checkDue = true
 		}
 	case timerRestart:
@@ -143,14 +164,34 @@ func (m *Machine) onTimer(in *v1.TimerFired) []Effect {
 	return nil
 }
 
-// startCheck runs a sanity check (DESIGN §6): it fails at once when the process failed since the last one,
-// else asks the user's sanity_check. The next one is due check_every from now.
+// startChecks begins the schedule of sanity checks: the first one after the given delay (0: now).
+func (m *Machine) startChecks(after time.Duration) []Effect {
+	m.checking = true
+	m.checkGen++
+	if after <= 0 {
+		m.checkDue = true
+		return nil
+	}
+	m.checkDue = false
+	return []Effect{StartTimer{Name: timerCheck, Epoch: m.checkGen, After: after}}
+}
+
+// stopChecks ends the schedule: the process is torn down, turned off or the pod dies.
+func (m *Machine) stopChecks() {
+	m.checking, m.checkDue = false, false
+	m.checkGen++
+}
+
+// startCheck runs a sanity check (DESIGN §6): it fails at once when the process failed since the last one
+// (running again or not), else asks the user's sanity_check. The next one is due check_every from now.
 func (m *Machine) startCheck() []Effect {
 	m.checkDue = false
-	effects := []Effect{StartTimer{Name: timerCheck, Epoch: m.inc, After: m.cfg.Settings.CheckEvery}}
+	effects := []Effect{StartTimer{Name: timerCheck, Epoch: m.checkGen, After: m.cfg.Settings.CheckEvery}}
 	switch {
 	case m.failures > 0:
 		return append(effects, m.checkFailed(fmt.Sprintf("%d process failure(s) since the last check", m.failures))...)
+	case m.proc != procRunning:
+		return append(effects, m.checkFailed("the process is not running: it waits for its restart after a crash")...)
 	case !m.cfg.Implements.SanityCheck:
 		return append(effects, m.checkPassed(nil)...)
 	}
@@ -173,6 +214,7 @@ func (m *Machine) checkPassed(metrics []byte) []Effect {
 	m.checksLeft = m.cfg.Settings.Checks
 	m.failures, m.crashes = 0, 0
 	m.metrics = metrics
+	m.checksPassed++
 	return nil
 }
 
@@ -180,6 +222,7 @@ func (m *Machine) checkPassed(metrics []byte) []Effect {
 func (m *Machine) checkFailed(why string) []Effect {
 	m.failures = 0
 	m.checksLeft--
+	m.checksFailed++
 	n := m.cfg.Settings.Checks
 	effects := []Effect{Log{Level: slog.LevelWarn, Msg: "sanity check failed", Args: []any{"failed", n - m.checksLeft, "checks", n, "err", why}}}
 	if m.checksLeft > 0 {

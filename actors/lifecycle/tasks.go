@@ -110,7 +110,9 @@ func taskName(t v1.Task) string { return strings.ToLower(strings.TrimPrefix(t.St
 // settle forgets the crash history and any pending restart: off and kill are the operator's word.
 func (m *Machine) settle() {
 	m.restartGen++
+	m.restartPending = false
 	m.failures, m.crashes = 0, 0
+	m.stopChecks()
 }
 
 // check: can_configure(cluster) → 200, 406 if it failed or the body is not a cluster.
@@ -150,6 +152,9 @@ func (m *Machine) beginOK(r *request) []Effect {
 // on (DESIGN §6): reconfigure a running process only when strict or its dependencies changed; otherwise
 // initialize once, configure when there is a cluster, and start.
 func (m *Machine) beginOn(r *request) []Effect {
+	if r.restartGen != 0 {
+		m.restartPending = false
+	}
 	if r.restartGen != 0 && r.restartGen != m.restartGen {
 		m.cur = nil
 		return []Effect{Log{Level: slog.LevelDebug, Msg: "restart overtaken by a later request: dropped"}}
@@ -205,6 +210,7 @@ func (m *Machine) start(r *request) []Effect {
 	m.inc++
 	m.proc = procStarting
 	m.restartGen++ // a restart still pending is superseded by this start
+	m.restartPending = false
 	r.stage = stageStart
 	s := m.cfg.Settings
 	return []Effect{StartProcess{
@@ -280,8 +286,10 @@ func (m *Machine) finalize(r *request) []Effect {
 
 // die ends the pod: the kill is answered, every request still queued gets 410.
 func (m *Machine) die(r *request) []Effect {
-	m.dead, m.checkDue = true, false
+	m.dead = true
+	m.stopChecks()
 	m.restartGen++
+	m.restartPending = false
 	if r.failed {
 		m.exitCode = 1
 	}

@@ -82,6 +82,8 @@ type Machine struct {
 	failures       int
 	configurations int
 	lastErr        string
+	phasesOK       int32 // phases that configured the cluster, for ochopod_phases_total (DESIGN §13)
+	phasesFailed   int32
 	snapshotOK     bool // our snapshot node is written since we lead
 
 	damperGen uint64 // tags the damper's timer: reads while it runs move gen, not the damper
@@ -113,7 +115,8 @@ func (m *Machine) Start() []Effect {
 // Status is the machine's view as a message.
 func (m *Machine) Status() *v1.ModelStatus {
 	st := &v1.ModelStatus{Cluster: m.cfg.Cluster.Qualified, State: v1.ModelState_MODEL_STATE_IDLE,
-		Configurations: int32(m.configurations), LastError: m.lastErr, Status: m.status}
+		Configurations: int32(m.configurations), LastError: m.lastErr, Status: m.status,
+		Phases: m.phasesOK, PhasesFailed: m.phasesFailed}
 	switch {
 	case m.phase == phaseConfiguring, m.phase == phaseWriting:
 		st.State = v1.ModelState_MODEL_STATE_CONFIGURING
@@ -311,6 +314,7 @@ func (m *Machine) configure() []Effect {
 
 func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 	if in.GetFailure() != nil {
+		m.phasesFailed++
 		m.phase = phaseIdle // still dirty: the read after the retry delay starts a new damper
 		why := in.GetFailure().GetMessage()
 		return append([]Effect{m.history(in, "failed: "+why)}, m.retry("configuration failed: "+why)...)
@@ -339,10 +343,12 @@ func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 func (m *Machine) onWritten(in *v1.Written) []Effect {
 	if in.GetFailure().GetKind() == v1.ErrorKind_ERROR_KIND_FENCED {
 		m.phase = phaseFenced
+		m.phasesFailed++
 		m.lastErr = "fenced: " + in.GetFailure().GetMessage()
 		return []Effect{Log{Level: slog.LevelWarn, Msg: "our lock is gone: this model stops writing", Args: []any{"err", in.GetFailure().GetMessage()}}, m.publish()}
 	}
 	if in.GetFailure() != nil {
+		m.phasesFailed++
 		m.phase = phaseIdle // the read after the retry delay sees the old hash and configures again
 		why := in.GetFailure().GetMessage()
 		effects := m.retry("cannot write snapshot and hash: " + why)
@@ -356,6 +362,7 @@ func (m *Machine) onWritten(in *v1.Written) []Effect {
 	m.failures = 0
 	m.lastErr = ""
 	m.snapshotOK = true
+	m.phasesOK++
 	if m.view != nil {
 		if m.view.zkHash != m.configuredHash {
 			m.configurations++

@@ -184,7 +184,7 @@ func (a *adapter) dial(ctx actor.Context, epoch uint64) {
 	a.log.Debug("dialing ZooKeeper", "ensemble", a.cfg.Ensemble.String(), "epoch", epoch)
 	go func() { // ends when the client closes its event channel
 		for ev := range events {
-			tell(&v1.SessionStateChanged{Epoch: epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server})
+			tell(&v1.SessionStateChanged{Epoch: epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server, Failure: dialFailure(ev.Err)})
 		}
 	}()
 }
@@ -261,4 +261,12 @@ func (a *adapter) release() {
 		a.conn = nil
 	}
 	a.closing.Wait() // every client this actor opened is closed when it is gone
+}
+
+// dialFailure is the cause a client gave for a server it could not reach (zk.SessionEvent.Err), nil for none.
+func dialFailure(cause string) *v1.Failure {
+	if cause == "" {
+		return nil
+	}
+	return &v1.Failure{Kind: v1.ErrorKind_ERROR_KIND_OTHER, Message: cause}
 }

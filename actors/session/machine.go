@@ -81,6 +81,7 @@ type Machine struct {
 	leading  bool // a leader child runs
 	role     v1.Role
 	lockPath string
+	cause    string // why the current dial cannot reach a server, as the client last said
 }
 
 // NewMachine returns a machine in its idle phase.
@@ -171,6 +172,7 @@ func (m *Machine) onIdentity(in *v1.Identity) []Effect {
 
 func (m *Machine) dial() []Effect {
 	m.epoch++
+	m.cause = ""
 	m.phase = phaseConnecting
 	m.conn = true
 	m.online = false
@@ -183,6 +185,14 @@ func (m *Machine) dial() []Effect {
 
 func (m *Machine) onState(in *v1.SessionStateChanged) []Effect {
 	switch in.GetState() {
+	case v1.ZkState_ZK_STATE_CONNECTING:
+		// The cause at WARN once per attempt (the client retries every server meanwhile): a person can act on
+		// "connection refused" or "no such host", not on a timeout alone.
+		if in.GetFailure().GetMessage() == "" || m.phase != phaseConnecting || in.GetFailure().GetMessage() == m.cause {
+			return nil
+		}
+		m.cause = in.GetFailure().GetMessage()
+		return []Effect{Log{Level: slog.LevelWarn, Msg: "cannot reach ZooKeeper (retrying): " + m.cause, Args: []any{"epoch", m.epoch}}}
 	case v1.ZkState_ZK_STATE_CONNECTED:
 		wasOnline := m.online
 		m.online = true
@@ -263,7 +273,11 @@ func (m *Machine) onRegistered(in *v1.RegisterDone) []Effect {
 func (m *Machine) onTimer(in *v1.TimerFired) []Effect {
 	switch {
 	case in.GetTimer() == timerConnect && m.phase == phaseConnecting:
-		return m.restart(slog.LevelWarn, fmt.Sprintf("no ZooKeeper session after %s", m.cfg.ConnectTimeout), true)
+		why := fmt.Sprintf("no ZooKeeper session after %s", m.cfg.ConnectTimeout)
+		if m.cause != "" {
+			why += " (last error: " + m.cause + ")"
+		}
+		return m.restart(slog.LevelWarn, why, true)
 	case in.GetTimer() == timerRedial && m.phase == phaseBackoff:
 		return m.dial()
 	case in.GetTimer() == timerSuspend && m.phase == phaseRegistered && !m.online && m.leading:

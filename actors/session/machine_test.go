@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -254,3 +255,41 @@ func TestSession_SeqOfANodeCreatedBeforeAFailureIsKept(t *testing.T) {
 
 // input is msg as the machine's input (nil, which the machine ignores, when it is none).
 func input(msg any) *v1.SessionInput { return protocol.Input[*v1.SessionInput](msg) }
+
+// warnings returns the messages of the WARN log effects.
+func warnings(effects []Effect) []string {
+	var out []string
+	for _, e := range effects {
+		if l, ok := e.(Log); ok && l.Level == slog.LevelWarn {
+			out = append(out, l.Msg)
+		}
+	}
+	return out
+}
+
+// Issue 15: why ZooKeeper cannot be reached is logged at WARN once per attempt, and named again when the
+// attempt is given up; a cause repeated within the attempt, or from a client given up, says nothing.
+func TestSession_TheConnectionsCauseIsAWarningOncePerAttempt(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{{nil, []string{"askidentity"}}, {&v1.Identity{Key: "k1"}, []string{"dial#1", "timer#1(connect,5s)"}}})
+	refused := &v1.SessionStateChanged{Epoch: 1, State: v1.ZkState_ZK_STATE_CONNECTING,
+		Failure: &v1.Failure{Message: "dial tcp 127.0.0.1:2181: connect: connection refused"}}
+	if got := warnings(m.Handle(input(refused))); len(got) != 1 || !strings.Contains(got[0], "connection refused") {
+		t.Fatalf("first cause: warnings %q", got)
+	}
+	if got := warnings(m.Handle(input(refused))); len(got) != 0 {
+		t.Fatalf("the same cause again: warnings %q", got)
+	}
+	got := warnings(m.Handle(input(&v1.TimerFired{Timer: timerConnect, Epoch: 1})))
+	if len(got) != 1 || !strings.Contains(got[0], "no ZooKeeper session after 5s (last error: dial tcp 127.0.0.1:2181: connect: connection refused)") {
+		t.Fatalf("the attempt given up: warnings %q", got)
+	}
+	if got := warnings(m.Handle(input(refused))); len(got) != 0 {
+		t.Fatalf("a cause from the client given up: warnings %q", got)
+	}
+	m.Handle(input(&v1.TimerFired{Timer: timerRedial, Epoch: 2})) // the next attempt: epoch 3
+	refused.Epoch = 3
+	if got := warnings(m.Handle(input(refused))); len(got) != 1 {
+		t.Fatalf("the next attempt's cause: warnings %q", got)
+	}
+}

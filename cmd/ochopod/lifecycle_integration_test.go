@@ -373,7 +373,7 @@ func TestIntegration_ACrashCostsTheNextSanityCheck(t *testing.T) {
 	srv := zkserver.Start(t)
 	const every = 300 * time.Millisecond
 	flags := []string{"--check-every", every.String()}
-	one := lcStartPod(t, srv.Addr(), "checks-one", flags, "sleep", "600") // --checks 1, the default
+	one := lcStartPod(t, srv.Addr(), "checks-one", append(flags, "--checks", "1"), "sleep", "600") // the original's budget
 	two := lcStartPod(t, srv.Addr(), "checks-two", append(flags, "--checks", "2"), "sleep", "600")
 	pids := []int{lcWaitRunning(t, one, 0), lcWaitRunning(t, two, 0)}
 	for _, pid := range pids {
@@ -501,16 +501,34 @@ func TestIntegration_StartFalseWaitsForASecondOn(t *testing.T) {
 	}
 }
 
-func TestIntegration_ACommandThatCannotStartKillsThePodWithStatus1(t *testing.T) {
+// A command that is not there, or cannot be executed, is reported before the pod registers (no node of its
+// cluster is ever created), and ochopod run exits as a shell would: 127 not found, 126 not executable.
+func TestIntegration_ACommandThatCannotRunExits127Or126BeforeRegistering(t *testing.T) {
 	srv := zkserver.Start(t)
-	p := lcStartPod(t, srv.Addr(), "broken", []string{"--linger", "500ms"}, "/nonexistent/ochopod-command")
-	lcWaitProcess(t, p, "dead")
-	waitNoPods(t, observe(t, srv.Addr()), zk.ClusterOf("it", "broken"))
-	if code := lcWaitExit(t, p, 15*time.Second); code != 1 {
-		t.Fatalf("ochopod run exited with %d, want 1 (a failed configuration)", code)
+	notExec := filepath.Join(t.TempDir(), "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(p.out.String(), "nonexistent") {
-		t.Error("the log does not name the command that failed")
+	conn := observe(t, srv.Addr())
+	for _, c := range []struct {
+		cluster string
+		command string
+		code    int
+	}{
+		{"no-such-cmd", "no-such-cmd", 127},
+		{"no-such-path", "/nonexistent/ochopod-command", 127},
+		{"not-executable", notExec, 126},
+	} {
+		p := lcStartPod(t, srv.Addr(), c.cluster, nil, c.command)
+		if code := lcWaitExit(t, p, 15*time.Second); code != c.code {
+			t.Errorf("%s: ochopod run exited with %d, want %d", c.command, code, c.code)
+		}
+		if !strings.Contains(p.out.String(), c.command) {
+			t.Errorf("%s: the message does not name the command: %s", c.command, p.out.String())
+		}
+		if ok, _, err := conn.Exists(zk.ClusterOf("it", c.cluster).Path()); err != nil || ok {
+			t.Errorf("%s: the cluster's node exists (%v, %v): the pod registered", c.command, ok, err)
+		}
 	}
 }
 
@@ -676,7 +694,7 @@ func TestIntegration_BadRequestsGetJSONErrorsAndThePodKeepsWorking(t *testing.T)
 		{"oversized body to /exec", http.MethodPost, "/exec", big, map[string]string{"X-Shell": "ls"}, http.StatusRequestEntityTooLarge},
 		{"JSON that is not a cluster", http.MethodPost, "/control/on", []byte(`{"pods": 1}`), nil, http.StatusNotAcceptable},
 		{"a cluster without this pod", http.MethodPost, "/control/on", []byte(`{"pods": {"x": {}}, "dependencies": {}, "key": "y"}`), nil, http.StatusNotAcceptable},
-		{"GET /info", http.MethodGet, "/info", nil, nil, http.StatusMethodNotAllowed},
+		{"GET /log (GET is for /info and the probes of DESIGN §13)", http.MethodGet, "/log", nil, nil, http.StatusMethodNotAllowed},
 		{"GET /control/on", http.MethodGet, "/control/on", nil, nil, http.StatusMethodNotAllowed},
 		{"PUT /log", http.MethodPut, "/log", nil, nil, http.StatusMethodNotAllowed},
 		{"unknown tool", http.MethodPost, "/exec", nil, map[string]string{"X-Shell": "dance --now"}, http.StatusNotFound},

@@ -30,11 +30,15 @@ func run(args []string) int {
 	var ue usageError
 	var ee exitError
 	var fe failure
+	var ce commandError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ce):
+		fmt.Fprintln(os.Stderr, "ochopod:", err)
+		return ce.code
 	case errors.As(err, &fe) && !errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "ochopod:", err)
 		return 1

@@ -20,6 +20,8 @@ import (
 	"github.com/ochopod/ochopod/runtime/binding"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/control"
+	"github.com/ochopod/ochopod/runtime/health"
+	"github.com/ochopod/ochopod/runtime/metrics"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/pod"
 	"github.com/ochopod/ochopod/runtime/podlog"
@@ -89,13 +91,23 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	tuneRuntime(os.Getenv)
 	ring := podlog.NewRing(podlog.DefaultBytes)
 	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
+	userZK := s.zk
 	loc, err := s.locate(env) // first: it may fill --zk
 	if err != nil {
 		return err
 	}
+	if userZK == "" && s.zk == localZK {
+		log.Warn("no --zk and no ochopod_zk: assuming ZooKeeper on "+localZK+"; give --zk host:port[,host:port...] if it runs elsewhere", "binding", loc.Binding)
+	}
 	ens, err := zk.ParseEnsemble(s.zk)
 	if err != nil {
 		return usagef("--zk: %v", err)
+	}
+	if s.podSpec == nil {
+		// Before anything registers: a command that is not there is the user's to fix, not a crash loop.
+		if err := checkCommand(args, s.cwd, s.shell, os.Getenv("PATH")); err != nil {
+			return err
+		}
 	}
 	key := uuid.NewString()
 	cluster := zk.ClusterOf(s.namespace, s.cluster)
@@ -140,9 +152,10 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 		ln = tls.NewListener(ln, sec.serverTLS)
 	}
 
+	mx := metrics.New(clock.Real{}) // DESIGN §13, fed from the actors' events
 	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
-		Dialer: sec.dialer(log, guardedNodes(cluster)...), Clock: clock.Real{}, Logger: log, Log: ring,
+		Dialer: sec.dialer(log, guardedNodes(cluster)...), Clock: clock.Real{}, Logger: log, Log: ring, Observe: mx.Feed,
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
 			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(),
@@ -152,7 +165,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 		cfg.Lifecycle = &pod.LifecycleConfig{
 			Lifecycle: s.lifecycleOf(args, reaper, log),
 			Settings: lifecycle.Settings{
-				Checks: s.checks, CheckEvery: s.checkEvery, Grace: s.grace, Soft: s.soft, Strict: s.strict,
+				Checks: s.checks, CheckEvery: s.checkEvery, CheckStart: s.checkStart, Grace: s.grace, Soft: s.soft, Strict: s.strict,
 				DeferStart: !s.start, Shell: s.shell, Cwd: s.cwd, Pipe: s.pipe,
 			},
 			Env: os.Environ(), Spawner: reaper, Stdout: os.Stdout, Stderr: os.Stderr,
@@ -165,6 +178,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 		return err
 	}
 	log.Info("pod starting", "key", key, "cluster", cluster.Qualified, "zk", ens.String(), "binding", loc.Binding, "port", s.port)
+	defer forwardSignals(p, log)()
 
 	dead := make(chan int32, 1)
 	unsubscribe := p.SubscribeLifecycle(func(st *v1.LifecycleStatus) {
@@ -177,7 +191,8 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	})
 	defer unsubscribe()
 
-	srv := limits.Server(sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log), log))
+	srv := limits.Server(health.Handler(p, mx.Handler(),
+		mx.Instrument(sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log), log))))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {

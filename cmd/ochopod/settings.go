@@ -49,6 +49,7 @@ type runSettings struct {
 	// The lifecycle of the process (DESIGN §6).
 	checks     int
 	checkEvery time.Duration
+	checkStart time.Duration // negative: one checkEvery (the flag was not given)
 	soft       bool
 	strict     bool
 	shell      bool
@@ -93,8 +94,9 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.grace, "grace", 60*time.Second, "timeout of each control request, and how long a tear-down waits before SIGKILL")
 	fs.BoolVar(&s.sequential, "sequential", false, "configure the pods one after the other instead of all at once")
 	fs.BoolVar(&s.fullShutdown, "full-shutdown", false, "turn every pod off before turning them on again")
-	fs.IntVar(&s.checks, "checks", 1, "sanity-check failures tolerated before the pod turns its process off")
+	fs.IntVar(&s.checks, "checks", defaultChecks, "sanity-check failures tolerated before the pod turns its process off (the original: 1)")
 	fs.DurationVar(&s.checkEvery, "check-every", 60*time.Second, "period of the sanity check")
+	fs.DurationVar(&s.checkStart, "check-start", -1, "start period: how long after a configured start the first sanity check runs (default one --check-every; the original: 0)")
 	fs.BoolVar(&s.soft, "soft", false, "never SIGKILL the process")
 	fs.BoolVar(&s.strict, "strict", false, "restart the process at every configuration, not only when dependencies changed")
 	fs.BoolVar(&s.shell, "shell", false, "run the command through /bin/sh -c")
@@ -146,6 +148,9 @@ func (s *runSettings) validate(env map[string]string) error {
 		if d <= 0 {
 			return usagef("%s %s must be positive", name, d)
 		}
+	}
+	if s.checkStart < 0 {
+		s.checkStart = s.checkEvery
 	}
 	if s.checks < 1 {
 		return usagef("--checks %d must be at least 1", s.checks)

@@ -26,3 +26,28 @@ func TestPolicy_ZeroInitialNeverWaits(t *testing.T) {
 		t.Fatalf("zero policy waited %v", d)
 	}
 }
+
+func TestBackoff_JitterShortensWithinTheFractionAndSpreadsSeeds(t *testing.T) {
+	base := Policy{Initial: time.Second, Max: 30 * time.Second}
+	for attempt := 1; attempt <= 8; attempt++ {
+		full := base.Delay(attempt)
+		distinct := map[time.Duration]bool{}
+		for seed := uint64(1); seed <= 50; seed++ {
+			p := base.WithJitter(0.5, seed)
+			d := p.Delay(attempt)
+			if d > full || d < full/2 {
+				t.Fatalf("attempt %d seed %d: %s outside [%s, %s]", attempt, seed, d, full/2, full)
+			}
+			if d != p.Delay(attempt) {
+				t.Fatalf("attempt %d seed %d: not the same delay twice", attempt, seed)
+			}
+			distinct[d] = true
+		}
+		if len(distinct) < 40 {
+			t.Fatalf("attempt %d: 50 seeds gave only %d distinct delays: pods would retry in lockstep", attempt, len(distinct))
+		}
+	}
+	if got := base.WithJitter(0.5, 7).Delay(0); got != 0 {
+		t.Fatalf("attempt 0 waits %s", got)
+	}
+}

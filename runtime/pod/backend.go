@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,6 +39,11 @@ func (p *Pod) Control(ctx context.Context, r control.Request) (int, []byte, erro
 		return 0, nil, fmt.Errorf("pod: %s: unexpected reply %T", r.Task, res)
 	}
 	return int(reply.GetCode()), reply.GetBody(), nil
+}
+
+// Signal sends sig to the process's group, if one runs (DESIGN §13); it does not wait.
+func (p *Pod) Signal(sig syscall.Signal) {
+	p.system.Root.Send(p.root, &v1.ForwardSignal{Signal: int32(sig)})
 }
 
 // LifecycleStatus asks the lifecycle for its status; nil without a lifecycle.
@@ -81,11 +87,13 @@ func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
 		return nil, err
 	}
 	process, metrics, pid := "stopped", any(map[string]any{}), int64(0)
+	restarts, lastExit := int32(0), any(nil)
 	if lc, err := p.LifecycleStatus(timeoutOf(ctx)); err != nil {
 		return nil, err
 	} else if lc != nil {
-		process = strings.ToLower(strings.TrimPrefix(lc.GetProcess().String(), "PROCESS_STATE_"))
+		process = processName(lc.GetProcess())
 		pid = lc.GetPid()
+		restarts, lastExit = lc.GetRestarts(), p.lastExit(lc)
 		if len(lc.GetMetrics()) > 0 {
 			var m any
 			if json.Unmarshal(lc.GetMetrics(), &m) == nil && m != nil {
@@ -132,5 +140,28 @@ func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
 		"cluster":      p.cfg.Cluster.Qualified,
 		"registered":   st.GetRegistered(),
 		"pid":          pid,
+		"restarts":     restarts,
+		"last_exit":    lastExit,
 	}, nil
+}
+
+// processName is the process state as /info spells it: stopped, running, terminating, dead, backoff.
+func processName(s v1.ProcessState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "PROCESS_STATE_"))
+}
+
+// lastExit is /info's last_exit (DESIGN §13): {code, signal, at}, nil while no process ended. at is when the
+// pod heard of it (RFC 3339, UTC).
+func (p *Pod) lastExit(lc *v1.LifecycleStatus) any {
+	if lc.GetLastExit() == nil {
+		return nil
+	}
+	p.mu.Lock()
+	at := p.lastExitAt
+	p.mu.Unlock()
+	out := map[string]any{"code": lc.GetLastExit().GetCode(), "signal": lc.GetLastExit().GetSignal(), "at": nil}
+	if !at.IsZero() {
+		out["at"] = at.UTC().Format(time.RFC3339Nano)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"sync"
@@ -51,6 +52,9 @@ type Config struct {
 	Lifecycle *LifecycleConfig
 	// Log holds the pod's recent log lines for /log; nil: /log is empty.
 	Log *podlog.Ring
+	// Observe, if set, gets every event the actors publish (statuses, takeovers), from before the first one,
+	// on the publisher's goroutine: it must not block (runtime/metrics.Feed, DESIGN §13).
+	Observe func(evt any)
 }
 
 // ModelConfig holds the settings of the cluster model (DESIGN §7).
@@ -88,9 +92,11 @@ type Pod struct {
 
 	files sdk.ClusterFiles // the process's cluster files, removed when the pod stops
 
-	mu    sync.Mutex
-	model *v1.ModelStatus // the last status of this pod's model, while it leads
-	sub   *eventstream.Subscription
+	mu         sync.Mutex
+	model      *v1.ModelStatus // the last status of this pod's model, while it leads
+	exits      int32           // processes ended, as the lifecycle last said
+	lastExitAt time.Time       // when the last of them was heard of (DESIGN §13: last_exit.at)
+	sub        *eventstream.Subscription
 }
 
 // Start builds the actor tree and starts it. The pod registers in the background; watch Subscribe or Status.
@@ -102,7 +108,8 @@ func Start(cfg Config) (*Pod, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Backoff == (backoff.Policy{}) {
-		cfg.Backoff = backoff.Default()
+		// Jittered by the pod's key: pods of a cluster do not retry in lockstep after an outage.
+		cfg.Backoff = backoff.Default().WithJitter(backoffJitter, seedOf(cfg.Key))
 	}
 	if cfg.Restart == (supervise.Policy{}) {
 		cfg.Restart = supervise.DefaultPolicy()
@@ -152,10 +159,20 @@ func Start(cfg Config) (*Pod, error) {
 	p := &Pod{cfg: cfg, system: system, files: files}
 	// Listen before anything runs, so no model status is missed.
 	p.sub = system.EventStream.Subscribe(func(evt any) {
-		if st, ok := evt.(*v1.ModelStatus); ok {
+		switch st := evt.(type) {
+		case *v1.ModelStatus:
 			p.mu.Lock()
 			p.model = st
 			p.mu.Unlock()
+		case *v1.LifecycleStatus:
+			p.mu.Lock()
+			if st.GetExits() != p.exits {
+				p.exits, p.lastExitAt = st.GetExits(), cfg.Clock.Now()
+			}
+			p.mu.Unlock()
+		}
+		if cfg.Observe != nil {
+			cfg.Observe(evt)
 		}
 	})
 	pid, err := system.Root.SpawnNamed(rootProps, "pod")
@@ -166,6 +183,16 @@ func Start(cfg Config) (*Pod, error) {
 	}
 	p.root = pid
 	return p, nil
+}
+
+// backoffJitter is how much of each retry delay the jitter may take off (runtime/backoff).
+const backoffJitter = 0.5
+
+// seedOf draws the pod's jitter seed from its key (random at start): FNV-1a.
+func seedOf(key string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return h.Sum64()
 }
 
 // Status asks the session for its status.

@@ -36,6 +36,10 @@ func (r *root) Receive(ctx actor.Context) {
 		if r.session != nil {
 			ctx.Forward(r.session)
 		}
+	case *v1.ForwardSignal:
+		if r.lifecycle != nil {
+			ctx.Forward(r.lifecycle)
+		}
 	case *v1.ControlRequest, *v1.GetLifecycleStatus:
 		if r.lifecycle != nil {
 			ctx.Forward(r.lifecycle)

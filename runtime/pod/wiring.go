@@ -14,6 +14,7 @@ import (
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	"github.com/ochopod/ochopod/actors/model"
 	"github.com/ochopod/ochopod/actors/watchers"
+	"github.com/ochopod/ochopod/runtime/backoff"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/protohost"
@@ -93,11 +94,15 @@ func lifecycleActor(cfg Config, files sdk.ClusterFiles, log *slog.Logger) (*acto
 		return nil, err
 	}
 	env := append(append([]string{}, lc.Env...), "ochopod="+string(infoJSON))
+	settings := lc.Settings
+	if settings.RestartBackoff == (backoff.Policy{}) {
+		settings.RestartBackoff = lifecycle.Settings{}.WithDefaults().RestartBackoff.WithJitter(backoffJitter, seedOf(cfg.Key))
+	}
 	exec := executor.Props(executor.Config{
 		Spawner: lc.Spawner, Clock: cfg.Clock, Logger: log, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr,
 	})
 	return lifecycle.Props(lifecycle.Config{
-		Lifecycle: lc.Lifecycle, Settings: lc.Settings, Env: env, ClusterEnv: files.Environ,
+		Lifecycle: lc.Lifecycle, Settings: settings, Env: env, ClusterEnv: files.Environ,
 		Clock: cfg.Clock, Logger: log, Executor: exec,
 	}), nil
 }

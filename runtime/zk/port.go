@@ -131,6 +131,9 @@ type SessionEvent struct {
 	State     SessionState
 	SessionID int64  // the session's id, in every event after the first Connected; 0 before
 	Server    string // the server the client talks to, when known
+	// Err, in a Connecting event, is why the last attempt to reach a server failed (connection refused, no
+	// such host): a client reports each new cause once, so that a person can act on it.
+	Err string
 }
 
 // Conn is one ZooKeeper session.

@@ -529,6 +529,53 @@ func (*LeaderInput_Changed) isLeaderInput_Input() {}
 
 func (*LeaderInput_Timer) isLeaderInput_Input() {}
 
+// PredecessorGone is published on the event stream when a contender node this pod waited on went away: the
+// start of a takeover if the lock follows (DESIGN §13: ochopod_leader_takeover_seconds, timed by
+// runtime/metrics from this event to the role of leader).
+type PredecessorGone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PredecessorGone) Reset() {
+	*x = PredecessorGone{}
+	mi := &file_ochopod_v1_leader_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PredecessorGone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PredecessorGone) ProtoMessage() {}
+
+func (x *PredecessorGone) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_leader_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PredecessorGone.ProtoReflect.Descriptor instead.
+func (*PredecessorGone) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PredecessorGone) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 var File_ochopod_v1_leader_proto protoreflect.FileDescriptor
 
 const file_ochopod_v1_leader_proto_rawDesc = "" +
@@ -572,7 +619,9 @@ const file_ochopod_v1_leader_proto_rawDesc = "" +
 	"\awatched\x18\x03 \x01(\v2\x17.ochopod.v1.NodeWatchedH\x00R\awatched\x123\n" +
 	"\achanged\x18\x04 \x01(\v2\x17.ochopod.v1.NodeChangedH\x00R\achanged\x12.\n" +
 	"\x05timer\x18\x05 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
-	"\x05input*\xb8\x01\n" +
+	"\x05input\"%\n" +
+	"\x0fPredecessorGone\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path*\xb8\x01\n" +
 	"\aZkEvent\x12\x18\n" +
 	"\x14ZK_EVENT_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ZK_EVENT_NODE_CREATED\x10\x01\x12\x19\n" +
@@ -594,7 +643,7 @@ func file_ochopod_v1_leader_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_leader_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_ochopod_v1_leader_proto_goTypes = []any{
 	(ZkEvent)(0),              // 0: ochopod.v1.ZkEvent
 	(*ContenderReady)(nil),    // 1: ochopod.v1.ContenderReady
@@ -603,19 +652,20 @@ var file_ochopod_v1_leader_proto_goTypes = []any{
 	(*NodeChanged)(nil),       // 4: ochopod.v1.NodeChanged
 	(*LeadershipChanged)(nil), // 5: ochopod.v1.LeadershipChanged
 	(*LeaderInput)(nil),       // 6: ochopod.v1.LeaderInput
-	(*Failure)(nil),           // 7: ochopod.v1.Failure
-	(*TimerFired)(nil),        // 8: ochopod.v1.TimerFired
+	(*PredecessorGone)(nil),   // 7: ochopod.v1.PredecessorGone
+	(*Failure)(nil),           // 8: ochopod.v1.Failure
+	(*TimerFired)(nil),        // 9: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_leader_proto_depIdxs = []int32{
-	7, // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
-	7, // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
-	7, // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
+	8, // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
+	8, // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
+	8, // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
 	0, // 3: ochopod.v1.NodeChanged.event:type_name -> ochopod.v1.ZkEvent
 	1, // 4: ochopod.v1.LeaderInput.contender:type_name -> ochopod.v1.ContenderReady
 	2, // 5: ochopod.v1.LeaderInput.listed:type_name -> ochopod.v1.ContendersListed
 	3, // 6: ochopod.v1.LeaderInput.watched:type_name -> ochopod.v1.NodeWatched
 	4, // 7: ochopod.v1.LeaderInput.changed:type_name -> ochopod.v1.NodeChanged
-	8, // 8: ochopod.v1.LeaderInput.timer:type_name -> ochopod.v1.TimerFired
+	9, // 8: ochopod.v1.LeaderInput.timer:type_name -> ochopod.v1.TimerFired
 	9, // [9:9] is the sub-list for method output_type
 	9, // [9:9] is the sub-list for method input_type
 	9, // [9:9] is the sub-list for extension type_name
@@ -642,7 +692,7 @@ func file_ochopod_v1_leader_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_leader_proto_rawDesc), len(file_ochopod_v1_leader_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

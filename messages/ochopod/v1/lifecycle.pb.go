@@ -95,6 +95,8 @@ const (
 	ProcessState_PROCESS_STATE_RUNNING     ProcessState = 2
 	ProcessState_PROCESS_STATE_TERMINATING ProcessState = 3
 	ProcessState_PROCESS_STATE_DEAD        ProcessState = 4
+	// Stopped after a crash, its restart pending (DESIGN §13: /info reads "backoff").
+	ProcessState_PROCESS_STATE_BACKOFF ProcessState = 5
 )
 
 // Enum value maps for ProcessState.
@@ -105,6 +107,7 @@ var (
 		2: "PROCESS_STATE_RUNNING",
 		3: "PROCESS_STATE_TERMINATING",
 		4: "PROCESS_STATE_DEAD",
+		5: "PROCESS_STATE_BACKOFF",
 	}
 	ProcessState_value = map[string]int32{
 		"PROCESS_STATE_UNSPECIFIED": 0,
@@ -112,6 +115,7 @@ var (
 		"PROCESS_STATE_RUNNING":     2,
 		"PROCESS_STATE_TERMINATING": 3,
 		"PROCESS_STATE_DEAD":        4,
+		"PROCESS_STATE_BACKOFF":     5,
 	}
 )
 
@@ -392,7 +396,18 @@ type LifecycleStatus struct {
 	// The exit status the pod dies with, once dead.
 	ExitCode int32 `protobuf:"varint,5,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	// Dependencies (qualified names) of the last configuration.
-	Dependencies  []string `protobuf:"bytes,6,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
+	Dependencies []string `protobuf:"bytes,6,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
+	// How many times the process was restarted after a crash (DESIGN §13).
+	Restarts int32 `protobuf:"varint,7,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// How the last process ended; unset while none ended.
+	LastExit *ExitStatus `protobuf:"bytes,8,opt,name=last_exit,json=lastExit,proto3" json:"last_exit,omitempty"`
+	// How many processes ended so far: a new count is a new last_exit (the runtime stamps its time).
+	Exits int32 `protobuf:"varint,9,opt,name=exits,proto3" json:"exits,omitempty"`
+	// Sanity checks passed and failed so far (DESIGN §13: ochopod_sanity_checks_total).
+	ChecksPassed int64 `protobuf:"varint,10,opt,name=checks_passed,json=checksPassed,proto3" json:"checks_passed,omitempty"`
+	ChecksFailed int64 `protobuf:"varint,11,opt,name=checks_failed,json=checksFailed,proto3" json:"checks_failed,omitempty"`
+	// The pod was configured at least once (DESIGN §13: /readyz).
+	Configured    bool `protobuf:"varint,12,opt,name=configured,proto3" json:"configured,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -469,6 +484,101 @@ func (x *LifecycleStatus) GetDependencies() []string {
 	return nil
 }
 
+func (x *LifecycleStatus) GetRestarts() int32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *LifecycleStatus) GetLastExit() *ExitStatus {
+	if x != nil {
+		return x.LastExit
+	}
+	return nil
+}
+
+func (x *LifecycleStatus) GetExits() int32 {
+	if x != nil {
+		return x.Exits
+	}
+	return 0
+}
+
+func (x *LifecycleStatus) GetChecksPassed() int64 {
+	if x != nil {
+		return x.ChecksPassed
+	}
+	return 0
+}
+
+func (x *LifecycleStatus) GetChecksFailed() int64 {
+	if x != nil {
+		return x.ChecksFailed
+	}
+	return 0
+}
+
+func (x *LifecycleStatus) GetConfigured() bool {
+	if x != nil {
+		return x.Configured
+	}
+	return false
+}
+
+// ExitStatus is how a process ended: its exit code (128 + n when killed by signal n) and the signal.
+type ExitStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Signal        int32                  `protobuf:"varint,2,opt,name=signal,proto3" json:"signal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExitStatus) Reset() {
+	*x = ExitStatus{}
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExitStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExitStatus) ProtoMessage() {}
+
+func (x *ExitStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
+func (*ExitStatus) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExitStatus) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ExitStatus) GetSignal() int32 {
+	if x != nil {
+		return x.Signal
+	}
+	return 0
+}
+
 // CallbackDone brings the outcome of a user callback, run off the actor, back to the lifecycle.
 type CallbackDone struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -489,7 +599,7 @@ type CallbackDone struct {
 
 func (x *CallbackDone) Reset() {
 	*x = CallbackDone{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +611,7 @@ func (x *CallbackDone) String() string {
 func (*CallbackDone) ProtoMessage() {}
 
 func (x *CallbackDone) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +624,7 @@ func (x *CallbackDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackDone.ProtoReflect.Descriptor instead.
 func (*CallbackDone) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{4}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CallbackDone) GetEpoch() uint64 {
@@ -577,7 +687,7 @@ type Queued struct {
 
 func (x *Queued) Reset() {
 	*x = Queued{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +699,7 @@ func (x *Queued) String() string {
 func (*Queued) ProtoMessage() {}
 
 func (x *Queued) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +712,7 @@ func (x *Queued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queued.ProtoReflect.Descriptor instead.
 func (*Queued) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{5}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Queued) GetHandle() uint64 {
@@ -629,6 +739,7 @@ type LifecycleInput struct {
 	//	*LifecycleInput_Started
 	//	*LifecycleInput_Exited
 	//	*LifecycleInput_Timer
+	//	*LifecycleInput_Forward
 	Input         isLifecycleInput_Input `protobuf_oneof:"input"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -636,7 +747,7 @@ type LifecycleInput struct {
 
 func (x *LifecycleInput) Reset() {
 	*x = LifecycleInput{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +759,7 @@ func (x *LifecycleInput) String() string {
 func (*LifecycleInput) ProtoMessage() {}
 
 func (x *LifecycleInput) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +772,7 @@ func (x *LifecycleInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleInput.ProtoReflect.Descriptor instead.
 func (*LifecycleInput) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{6}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LifecycleInput) GetInput() isLifecycleInput_Input {
@@ -716,6 +827,15 @@ func (x *LifecycleInput) GetTimer() *TimerFired {
 	return nil
 }
 
+func (x *LifecycleInput) GetForward() *ForwardSignal {
+	if x != nil {
+		if x, ok := x.Input.(*LifecycleInput_Forward); ok {
+			return x.Forward
+		}
+	}
+	return nil
+}
+
 type isLifecycleInput_Input interface {
 	isLifecycleInput_Input()
 }
@@ -740,6 +860,10 @@ type LifecycleInput_Timer struct {
 	Timer *TimerFired `protobuf:"bytes,5,opt,name=timer,proto3,oneof"`
 }
 
+type LifecycleInput_Forward struct {
+	Forward *ForwardSignal `protobuf:"bytes,6,opt,name=forward,proto3,oneof"`
+}
+
 func (*LifecycleInput_Request) isLifecycleInput_Input() {}
 
 func (*LifecycleInput_Callback) isLifecycleInput_Input() {}
@@ -749,6 +873,55 @@ func (*LifecycleInput_Started) isLifecycleInput_Input() {}
 func (*LifecycleInput_Exited) isLifecycleInput_Input() {}
 
 func (*LifecycleInput_Timer) isLifecycleInput_Input() {}
+
+func (*LifecycleInput_Forward) isLifecycleInput_Input() {}
+
+// ForwardSignal asks the lifecycle to send a signal to the running process's group (DESIGN §13: ochopod run
+// forwards SIGHUP, SIGUSR1, SIGUSR2 and SIGQUIT; a second SIGTERM or SIGINT during the tear-down forwards
+// SIGKILL, skipping the grace). Without a process it is dropped.
+type ForwardSignal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Signal        int32                  `protobuf:"varint,1,opt,name=signal,proto3" json:"signal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardSignal) Reset() {
+	*x = ForwardSignal{}
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardSignal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardSignal) ProtoMessage() {}
+
+func (x *ForwardSignal) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardSignal.ProtoReflect.Descriptor instead.
+func (*ForwardSignal) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ForwardSignal) GetSignal() int32 {
+	if x != nil {
+		return x.Signal
+	}
+	return 0
+}
 
 var File_ochopod_v1_lifecycle_proto protoreflect.FileDescriptor
 
@@ -764,14 +937,27 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\fControlReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\"\x14\n" +
-	"\x12GetLifecycleStatus\"\xca\x01\n" +
+	"\x12GetLifecycleStatus\"\x9b\x03\n" +
 	"\x0fLifecycleStatus\x122\n" +
 	"\aprocess\x18\x01 \x01(\x0e2\x18.ochopod.v1.ProcessStateR\aprocess\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x18\n" +
 	"\ametrics\x18\x03 \x01(\fR\ametrics\x12\x16\n" +
 	"\x06starts\x18\x04 \x01(\x05R\x06starts\x12\x1b\n" +
 	"\texit_code\x18\x05 \x01(\x05R\bexitCode\x12\"\n" +
-	"\fdependencies\x18\x06 \x03(\tR\fdependencies\"\xd2\x02\n" +
+	"\fdependencies\x18\x06 \x03(\tR\fdependencies\x12\x1a\n" +
+	"\brestarts\x18\a \x01(\x05R\brestarts\x123\n" +
+	"\tlast_exit\x18\b \x01(\v2\x16.ochopod.v1.ExitStatusR\blastExit\x12\x14\n" +
+	"\x05exits\x18\t \x01(\x05R\x05exits\x12#\n" +
+	"\rchecks_passed\x18\n" +
+	" \x01(\x03R\fchecksPassed\x12#\n" +
+	"\rchecks_failed\x18\v \x01(\x03R\fchecksFailed\x12\x1e\n" +
+	"\n" +
+	"configured\x18\f \x01(\bR\n" +
+	"configured\"8\n" +
+	"\n" +
+	"ExitStatus\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
+	"\x06signal\x18\x02 \x01(\x05R\x06signal\"\xd2\x02\n" +
 	"\fCallbackDone\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x120\n" +
 	"\bcallback\x18\b \x01(\x0e2\x14.ochopod.v1.CallbackR\bcallback\x12-\n" +
@@ -786,14 +972,17 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05error\"V\n" +
 	"\x06Queued\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\x04R\x06handle\x124\n" +
-	"\arequest\x18\x02 \x01(\v2\x1a.ochopod.v1.ControlRequestR\arequest\"\x98\x02\n" +
+	"\arequest\x18\x02 \x01(\v2\x1a.ochopod.v1.ControlRequestR\arequest\"\xcf\x02\n" +
 	"\x0eLifecycleInput\x12.\n" +
 	"\arequest\x18\x01 \x01(\v2\x12.ochopod.v1.QueuedH\x00R\arequest\x126\n" +
 	"\bcallback\x18\x02 \x01(\v2\x18.ochopod.v1.CallbackDoneH\x00R\bcallback\x123\n" +
 	"\astarted\x18\x03 \x01(\v2\x17.ochopod.v1.ExecStartedH\x00R\astarted\x120\n" +
 	"\x06exited\x18\x04 \x01(\v2\x16.ochopod.v1.ExecExitedH\x00R\x06exited\x12.\n" +
-	"\x05timer\x18\x05 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timerB\a\n" +
-	"\x05input*t\n" +
+	"\x05timer\x18\x05 \x01(\v2\x16.ochopod.v1.TimerFiredH\x00R\x05timer\x125\n" +
+	"\aforward\x18\x06 \x01(\v2\x19.ochopod.v1.ForwardSignalH\x00R\aforwardB\a\n" +
+	"\x05input\"'\n" +
+	"\rForwardSignal\x12\x16\n" +
+	"\x06signal\x18\x01 \x01(\x05R\x06signal*t\n" +
 	"\x04Task\x12\x14\n" +
 	"\x10TASK_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -802,13 +991,14 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\bTASK_OFF\x10\x03\x12\v\n" +
 	"\aTASK_OK\x10\x04\x12\r\n" +
 	"\tTASK_KILL\x10\x05\x12\x0f\n" +
-	"\vTASK_SIGNAL\x10\x06*\x9a\x01\n" +
+	"\vTASK_SIGNAL\x10\x06*\xb5\x01\n" +
 	"\fProcessState\x12\x1d\n" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_STOPPED\x10\x01\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x02\x12\x1d\n" +
 	"\x19PROCESS_STATE_TERMINATING\x10\x03\x12\x16\n" +
-	"\x12PROCESS_STATE_DEAD\x10\x04*\xff\x01\n" +
+	"\x12PROCESS_STATE_DEAD\x10\x04\x12\x19\n" +
+	"\x15PROCESS_STATE_BACKOFF\x10\x05*\xff\x01\n" +
 	"\bCallback\x12\x18\n" +
 	"\x14CALLBACK_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CALLBACK_INITIALIZE\x10\x01\x12\x1a\n" +
@@ -834,7 +1024,7 @@ func file_ochopod_v1_lifecycle_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_lifecycle_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(Task)(0),                   // 0: ochopod.v1.Task
 	(ProcessState)(0),           // 1: ochopod.v1.ProcessState
@@ -843,34 +1033,38 @@ var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(*ControlReply)(nil),        // 4: ochopod.v1.ControlReply
 	(*GetLifecycleStatus)(nil),  // 5: ochopod.v1.GetLifecycleStatus
 	(*LifecycleStatus)(nil),     // 6: ochopod.v1.LifecycleStatus
-	(*CallbackDone)(nil),        // 7: ochopod.v1.CallbackDone
-	(*Queued)(nil),              // 8: ochopod.v1.Queued
-	(*LifecycleInput)(nil),      // 9: ochopod.v1.LifecycleInput
-	nil,                         // 10: ochopod.v1.CallbackDone.EnvEntry
-	(*durationpb.Duration)(nil), // 11: google.protobuf.Duration
-	(*Failure)(nil),             // 12: ochopod.v1.Failure
-	(*ExecStarted)(nil),         // 13: ochopod.v1.ExecStarted
-	(*ExecExited)(nil),          // 14: ochopod.v1.ExecExited
-	(*TimerFired)(nil),          // 15: ochopod.v1.TimerFired
+	(*ExitStatus)(nil),          // 7: ochopod.v1.ExitStatus
+	(*CallbackDone)(nil),        // 8: ochopod.v1.CallbackDone
+	(*Queued)(nil),              // 9: ochopod.v1.Queued
+	(*LifecycleInput)(nil),      // 10: ochopod.v1.LifecycleInput
+	(*ForwardSignal)(nil),       // 11: ochopod.v1.ForwardSignal
+	nil,                         // 12: ochopod.v1.CallbackDone.EnvEntry
+	(*durationpb.Duration)(nil), // 13: google.protobuf.Duration
+	(*Failure)(nil),             // 14: ochopod.v1.Failure
+	(*ExecStarted)(nil),         // 15: ochopod.v1.ExecStarted
+	(*ExecExited)(nil),          // 16: ochopod.v1.ExecExited
+	(*TimerFired)(nil),          // 17: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_lifecycle_proto_depIdxs = []int32{
 	0,  // 0: ochopod.v1.ControlRequest.task:type_name -> ochopod.v1.Task
-	11, // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
+	13, // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 2: ochopod.v1.LifecycleStatus.process:type_name -> ochopod.v1.ProcessState
-	2,  // 3: ochopod.v1.CallbackDone.callback:type_name -> ochopod.v1.Callback
-	12, // 4: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
-	10, // 5: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
-	3,  // 6: ochopod.v1.Queued.request:type_name -> ochopod.v1.ControlRequest
-	8,  // 7: ochopod.v1.LifecycleInput.request:type_name -> ochopod.v1.Queued
-	7,  // 8: ochopod.v1.LifecycleInput.callback:type_name -> ochopod.v1.CallbackDone
-	13, // 9: ochopod.v1.LifecycleInput.started:type_name -> ochopod.v1.ExecStarted
-	14, // 10: ochopod.v1.LifecycleInput.exited:type_name -> ochopod.v1.ExecExited
-	15, // 11: ochopod.v1.LifecycleInput.timer:type_name -> ochopod.v1.TimerFired
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 3: ochopod.v1.LifecycleStatus.last_exit:type_name -> ochopod.v1.ExitStatus
+	2,  // 4: ochopod.v1.CallbackDone.callback:type_name -> ochopod.v1.Callback
+	14, // 5: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
+	12, // 6: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
+	3,  // 7: ochopod.v1.Queued.request:type_name -> ochopod.v1.ControlRequest
+	9,  // 8: ochopod.v1.LifecycleInput.request:type_name -> ochopod.v1.Queued
+	8,  // 9: ochopod.v1.LifecycleInput.callback:type_name -> ochopod.v1.CallbackDone
+	15, // 10: ochopod.v1.LifecycleInput.started:type_name -> ochopod.v1.ExecStarted
+	16, // 11: ochopod.v1.LifecycleInput.exited:type_name -> ochopod.v1.ExecExited
+	17, // 12: ochopod.v1.LifecycleInput.timer:type_name -> ochopod.v1.TimerFired
+	11, // 13: ochopod.v1.LifecycleInput.forward:type_name -> ochopod.v1.ForwardSignal
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_lifecycle_proto_init() }
@@ -880,12 +1074,13 @@ func file_ochopod_v1_lifecycle_proto_init() {
 	}
 	file_ochopod_v1_common_proto_init()
 	file_ochopod_v1_executor_proto_init()
-	file_ochopod_v1_lifecycle_proto_msgTypes[6].OneofWrappers = []any{
+	file_ochopod_v1_lifecycle_proto_msgTypes[7].OneofWrappers = []any{
 		(*LifecycleInput_Request)(nil),
 		(*LifecycleInput_Callback)(nil),
 		(*LifecycleInput_Started)(nil),
 		(*LifecycleInput_Exited)(nil),
 		(*LifecycleInput_Timer)(nil),
+		(*LifecycleInput_Forward)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -893,7 +1088,7 @@ func file_ochopod_v1_lifecycle_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_lifecycle_proto_rawDesc), len(file_ochopod_v1_lifecycle_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

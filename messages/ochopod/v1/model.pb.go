@@ -642,7 +642,11 @@ type ModelStatus struct {
 	Configurations int32                  `protobuf:"varint,5,opt,name=configurations,proto3" json:"configurations,omitempty"`
 	LastError      string                 `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	// The probe's status for this cluster ("* <reason>" when it failed).
-	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	Status string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	// Configuration phases that configured the cluster (snapshot and hash written), and phases that failed,
+	// so far (DESIGN §13: ochopod_phases_total).
+	Phases        int32 `protobuf:"varint,8,opt,name=phases,proto3" json:"phases,omitempty"`
+	PhasesFailed  int32 `protobuf:"varint,9,opt,name=phases_failed,json=phasesFailed,proto3" json:"phases_failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -724,6 +728,20 @@ func (x *ModelStatus) GetStatus() string {
 		return x.Status
 	}
 	return ""
+}
+
+func (x *ModelStatus) GetPhases() int32 {
+	if x != nil {
+		return x.Phases
+	}
+	return 0
+}
+
+func (x *ModelStatus) GetPhasesFailed() int32 {
+	if x != nil {
+		return x.PhasesFailed
+	}
+	return 0
 }
 
 // ModelInput is everything the model machine takes (actors/model Machine.Handle).
@@ -1037,7 +1055,7 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12-\n" +
-	"\afailure\x18\x04 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05errorR\x06fenced\"\xdc\x01\n" +
+	"\afailure\x18\x04 \x01(\v2\x13.ochopod.v1.FailureR\afailureJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x05errorR\x06fenced\"\x99\x02\n" +
 	"\vModelStatus\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12,\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x16.ochopod.v1.ModelStateR\x05state\x12\x12\n" +
@@ -1046,7 +1064,9 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x0econfigurations\x18\x05 \x01(\x05R\x0econfigurations\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12\x16\n" +
-	"\x06status\x18\a \x01(\tR\x06status\"\xb9\x02\n" +
+	"\x06status\x18\a \x01(\tR\x06status\x12\x16\n" +
+	"\x06phases\x18\b \x01(\x05R\x06phases\x12#\n" +
+	"\rphases_failed\x18\t \x01(\x05R\fphasesFailed\"\xb9\x02\n" +
 	"\n" +
 	"ModelInput\x12/\n" +
 	"\achanged\x18\x01 \x01(\v2\x13.ochopod.v1.ChangedH\x00R\achanged\x12-\n" +

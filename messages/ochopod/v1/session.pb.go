@@ -143,7 +143,8 @@ type SessionStateChanged struct {
 	State     ZkState                `protobuf:"varint,2,opt,name=state,proto3,enum=ochopod.v1.ZkState" json:"state,omitempty"`
 	SessionId int64                  `protobuf:"varint,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	Server    string                 `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
-	// The dial failed (state failed).
+	// The dial failed (state failed), or, with state connecting, why the last attempt to reach a server failed
+	// (connection refused, no such host), once per new cause.
 	Failure       *Failure `protobuf:"bytes,6,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -45,6 +45,7 @@ type conn struct {
 	closed    bool            // Close was called: every call fails with ErrClosed
 	noDial    bool            // the library may not open connections any more
 	netConn   net.Conn        // the library's current TCP connection
+	dialErr   string          // the last cause reported by reportDialError
 	loopEnded bool            // loopDone is closed: new watches need no goroutine
 	libUp     bool            // the library holds a live connection with the session
 	authing   bool            // an authentication is in flight
@@ -136,6 +137,18 @@ func (c *conn) emitLocked(s zk.SessionState, server string) {
 	c.events.push(ev, s == zk.StateClosed)
 }
 
+// reportDialError tells the consumer why a server cannot be reached: a Connecting event with the cause, once
+// per new cause (the library retries every server over and over), none once the Conn is ending.
+func (c *conn) reportDialError(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.expired || c.noDial || err.Error() == c.dialErr {
+		return
+	}
+	c.dialErr = err.Error()
+	c.events.push(zk.SessionEvent{State: zk.StateConnecting, Err: c.dialErr}, false)
+}
+
 // dial is the library's TCP dialer. It refuses once the session expired or the Conn is shutting down, which
 // is what keeps the library from opening a second session.
 func (c *conn) dial(network, addr string, _ time.Duration) (net.Conn, error) {
@@ -160,6 +173,7 @@ func (c *conn) dial(network, addr string, _ time.Duration) (net.Conn, error) {
 		nc, err = d.DialContext(ctx, network, addr)
 	}
 	if err != nil {
+		c.reportDialError(err)
 		return nil, err
 	}
 	c.mu.Lock()
