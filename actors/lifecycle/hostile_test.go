@@ -52,7 +52,7 @@ func TestLifecycle_SpawnWithoutResourcesIsRetriedNotADeath(t *testing.T) {
 		{fired(timerRestart, 2), []string{"start#2(server)"}},
 		{&v1.ExecStarted{Incarnation: 2, Failure: protocol.Other("proc: spawn: too many open files"), Resources: true}, []string{"timer#4(restart,2s)"}},
 		{fired(timerRestart, 4), []string{"start#3(server)"}},
-		{started(3, 100), []string{"timer#3(check,1m0s)"}},
+		{started(3, 100), []string{"timer#1(check,1m0s)"}}, // the checks begin, one period later
 	})
 	if m.Dead() {
 		t.Fatal("the pod died of a spawn without resources")

@@ -68,7 +68,9 @@ func (m *Machine) onStarted(in *v1.ExecStarted) []Effect {
 		// A configured start: the checks begin after the start period (0: at once, like the original).
 		effects = append(effects, m.startChecks(m.cfg.Settings.CheckStart)...)
 	case !m.checking:
-		m.restarts++
+		if m.starts > 1 { // else the first start, retried for want of resources: no restart
+			m.restarts++
+		}
 		effects = append(effects, m.startChecks(m.cfg.Settings.CheckEvery)...)
 	default:
 		// A restart after a crash keeps the schedule: the crash counts against the next check, so a process

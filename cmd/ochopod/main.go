@@ -79,6 +79,7 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCommand())
 	root.AddCommand(operatorCommands()...)
+	withVersion(root)
 	markFailures(root)
 	return root
 }

@@ -33,7 +33,9 @@ import (
 //     the CPU time the new leader's process used meanwhile;
 //   - join and hand-over come in OCHOPOD_BENCH_ROUNDS rounds (default 3) of one each: the medians;
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
-//     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3).
+//     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3);
+//   - info p50: the median of 200 POST /info to the leader, one at a time on a kept-alive connection, after
+//     the rounds.
 //
 // Pods start in batches of OCHOPOD_BENCH_BATCH (default 50): the next batch once the previous one registered.
 // Each count runs in each mode of OCHOPOD_BENCH_MODES (default "plain,secured"; see scaleModes): side by side,
@@ -67,6 +69,7 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 				b.ReportMetric(ms(r.handOver), "ms/hand-over")
 				b.ReportMetric(ms(r.joinPhase), "ms/join-phase")
 				b.ReportMetric(r.idleRate, "zk-pkts/s-idle")
+				b.ReportMetric(float64(r.infoP50.Microseconds()), "µs/info-p50")
 				b.ReportMetric(r.pingRate, "pings/s-expected")
 				rows = append(rows, r)
 			})
@@ -78,12 +81,12 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs (%s); targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU(), machineCosts(b))
-	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %11s %11s %12s %15s %6s %9s\n",
-		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod")
+	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %11s %11s %10s %12s %15s %6s %9s %8s\n",
+		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "info p50", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod", "scrapes")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %11s %11s %12.1f %15.1f %6.2f %7.1fMB\n",
+		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %11s %11s %10s %12.1f %15.1f %6.2f %7.1fMB %8d\n",
 			r.n, r.mode, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
-			r.handOver.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB)
+			r.handOver.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.infoP50.Round(time.Microsecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB, r.scrapes)
 	}
 	fmt.Print(sb.String())
 }
@@ -100,7 +103,9 @@ type scaleRow struct {
 	joinLeaderCPU         time.Duration // CPU time the leader's process used during the join
 	handOverLeaderCPU     time.Duration // CPU time the new leader's process used during the hand-over
 	idleRate, pingRate    float64
-	rssMB                 float64 // mean resident memory of one `ochopod run` process
+	rssMB                 float64       // mean resident memory of one `ochopod run` process
+	infoP50               time.Duration // median POST /info to the leader
+	scrapes               int           // GET /metrics answered meanwhile (mode scraped)
 	sessions, idlePackets int64
 	idleWindow            time.Duration
 }
@@ -151,6 +156,10 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	c := zk.ClusterOf("it", "scale")
 	warmUp(b, obs)
 	deadline := 60*time.Second + time.Duration(n)*200*time.Millisecond
+	var scr *scraper
+	if mode.scrape {
+		scr = startScraper(b)
+	}
 
 	// Start: batches, each once the previous one registered (a pod that could not listen is replaced).
 	began := time.Now()
@@ -159,6 +168,9 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 		k := min(batch, n-len(pods))
 		for range k {
 			pods = append(pods, benchPod(b, srv.Addr(), mode))
+		}
+		if scr != nil {
+			scr.set(pods)
 		}
 		waitRegistered(b, obs, c, pods, srv.Addr(), deadline, mode)
 	}
@@ -177,6 +189,9 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	for range rounds {
 		var j joinRound
 		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline, mode)
+		if scr != nil {
+			scr.set(pods)
+		}
 		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
 		lead, h := handOver(b, obs, c, pods, keys, deadline)
 		handOvers, handOverCPUs = append(handOvers, h.took), append(handOverCPUs, h.cpu)
@@ -187,6 +202,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	r.handOver, r.handOverLeaderCPU = median(handOvers), median(handOverCPUs)
 	benchInfos(b, pods, deadline, mode)
 	r.rssMB = meanRSS(pods)
+	r.infoP50 = infoP50(b, pods[leaderOf(b, obs, c, keys)], mode, 200)
 	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
 		for _, p := range pods {
 			for _, l := range strings.Split(p.out.String(), "\n") {
@@ -207,6 +223,14 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	r.sessions = after["zk_num_alive_connections"] - 1 // mntr's own connection is counted
 	r.idleRate = float64(r.idlePackets) / r.idleWindow.Seconds()
 	r.pingRate = float64(r.sessions) / (scaleSessionTimeout.Seconds() / 3)
+	if scr != nil {
+		scr.close()
+		var failed int
+		r.scrapes, failed = scr.counts()
+		if failed > 0 {
+			b.Logf("%d scrapes of /metrics failed", failed)
+		}
+	}
 	b.Logf("pods=%d: start %s (%d configurations written on the way), join %s, hand-over %s; idle %d packets in %s from %d sessions (%.1f/s, pings alone %.1f/s); RSS %.1f MB/pod",
 		n, r.start.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.handOver.Round(time.Millisecond),
 		r.idlePackets, r.idleWindow.Round(time.Millisecond), r.sessions, r.idleRate, r.pingRate, r.rssMB)
@@ -257,6 +281,20 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
 	mdWaitExit(b, pods[lead], within)
 	return lead, round
+}
+
+// infoP50 is the median of n POST /info to p, one at a time.
+func infoP50(b *testing.B, p *podProcess, mode scaleMode, n int) time.Duration {
+	took := make([]time.Duration, 0, n)
+	mode.info(p) // the connection, once
+	for range n {
+		t0 := time.Now()
+		if _, ok := mode.info(p); !ok {
+			b.Fatalf("/info of the leader failed")
+		}
+		took = append(took, time.Since(t0))
+	}
+	return median(took)
 }
 
 func median(d []time.Duration) time.Duration {

@@ -15,23 +15,27 @@ import (
 
 // scaleMode is how the scale benchmark runs its pods.
 type scaleMode struct {
-	name  string
-	flags []string                                   // added to every pod's
-	info  func(p *podProcess) (map[string]any, bool) // /info of one pod
+	name   string
+	flags  []string                                   // added to every pod's
+	info   func(p *podProcess) (map[string]any, bool) // /info of one pod
+	scrape bool                                       // GET /metrics of every pod every second meanwhile
 }
 
-// scaleModes are the modes of OCHOPOD_BENCH_MODES: plain (no §12 setting) and secured (a token file and TLS
-// on the control port: the leader calls every pod over HTTPS with its control token).
+// scaleModes are the modes of OCHOPOD_BENCH_MODES: plain (no §12 setting), scraped (plain, with /metrics of
+// every pod scraped every second, as Prometheus would: what DESIGN §13's metrics cost) and secured (a token
+// file and TLS on the control port: the leader calls every pod over HTTPS with its control token).
 func scaleModes(b *testing.B) []scaleMode {
 	names := strings.Split(os.Getenv("OCHOPOD_BENCH_MODES"), ",")
 	if os.Getenv("OCHOPOD_BENCH_MODES") == "" {
-		names = []string{"plain", "secured"}
+		names = []string{"plain", "scraped", "secured"}
 	}
 	var out []scaleMode
 	for _, n := range names {
 		switch strings.TrimSpace(n) {
 		case "plain":
-			out = append(out, scaleMode{name: "plain", info: (*podProcess).info})
+			out = append(out, scaleMode{name: "plain", info: plainInfo})
+		case "scraped":
+			out = append(out, scaleMode{name: "scraped", info: plainInfo, scrape: true})
 		case "secured":
 			f := newSecFiles(b)
 			c := f.client(b)
@@ -40,7 +44,7 @@ func scaleModes(b *testing.B) []scaleMode {
 				info:  func(p *podProcess) (map[string]any, bool) { return infoOver(c, "https", p) },
 			})
 		default:
-			b.Fatalf("OCHOPOD_BENCH_MODES=%q: want plain and/or secured", os.Getenv("OCHOPOD_BENCH_MODES"))
+			b.Fatalf("OCHOPOD_BENCH_MODES=%q: want plain, scraped and/or secured", os.Getenv("OCHOPOD_BENCH_MODES"))
 		}
 	}
 	return out

@@ -185,8 +185,12 @@ func Start(cfg Config) (*Pod, error) {
 	return p, nil
 }
 
-// backoffJitter is how much of each retry delay the jitter may take off (runtime/backoff).
-const backoffJitter = 0.5
+// How much of each delay the jitter may take off (runtime/backoff): half of a retry of ZooKeeper, where many
+// pods retry at once after an outage; a fifth of a process's restart, which is the pod's alone.
+const (
+	backoffJitter = 0.5
+	restartJitter = 0.2
+)
 
 // seedOf draws the pod's jitter seed from its key (random at start): FNV-1a.
 func seedOf(key string) uint64 {

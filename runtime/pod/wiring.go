@@ -96,7 +96,7 @@ func lifecycleActor(cfg Config, files sdk.ClusterFiles, log *slog.Logger) (*acto
 	env := append(append([]string{}, lc.Env...), "ochopod="+string(infoJSON))
 	settings := lc.Settings
 	if settings.RestartBackoff == (backoff.Policy{}) {
-		settings.RestartBackoff = lifecycle.Settings{}.WithDefaults().RestartBackoff.WithJitter(backoffJitter, seedOf(cfg.Key))
+		settings.RestartBackoff = lifecycle.Settings{}.WithDefaults().RestartBackoff.WithJitter(restartJitter, seedOf(cfg.Key))
 	}
 	exec := executor.Props(executor.Config{
 		Spawner: lc.Spawner, Clock: cfg.Clock, Logger: log, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr,

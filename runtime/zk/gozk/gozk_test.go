@@ -234,8 +234,16 @@ func TestIntegration_CloseWithoutServer(t *testing.T) {
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("Close and the end of the events took %v", d)
 	}
-	if want := []string{"connecting", "closed"}; !reflect.DeepEqual(states(evs), want) {
-		t.Errorf("events %v, want %v", states(evs), want)
+	// Between the first and the end, only the causes of the failed attempts (issue 15), each once.
+	if len(evs) == 0 || evs[len(evs)-1].State != zk.StateClosed {
+		t.Errorf("events %v, want closed last", states(evs))
+	}
+	seen := map[string]bool{}
+	for _, ev := range evs[1:max(len(evs)-1, 1)] { // the first is the dial's own connecting
+		if ev.State != zk.StateConnecting || ev.Err == "" || seen[ev.Err] {
+			t.Errorf("event %+v before closed: want connecting with a new cause", ev)
+		}
+		seen[ev.Err] = true
 	}
 	if s.SessionID() != 0 {
 		t.Errorf("session id %#x without a server", s.SessionID())
