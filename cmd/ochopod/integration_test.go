@@ -127,7 +127,13 @@ func startPodProcess(t testing.TB, zkAddr, clusterName string, timeout time.Dura
 	if len(command) > 0 {
 		args = append(append(args, "--"), command...)
 	}
-	cmd := exec.Command(buildBinary(t), args...)
+	return startRaw(t, exec.Command(buildBinary(t), args...), port)
+}
+
+// startRaw starts cmd, an `ochopod run` listening on port, in a process group of its own, killed with its
+// command at the end of the test.
+func startRaw(t testing.TB, cmd *exec.Cmd, port int) *podProcess {
+	t.Helper()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

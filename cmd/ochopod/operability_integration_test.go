@@ -7,9 +7,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -247,9 +250,10 @@ func TestIntegration_MetricsMoveOnJoinCrashAndHandOver(t *testing.T) {
 func TestIntegration_SIGHUPAndSIGUSR1AreForwardedToTheProcess(t *testing.T) {
 	srv := zkserver.Start(t)
 	dir := t.TempDir()
-	script := fmt.Sprintf(`trap 'echo hup >> %[1]s/hup' HUP; trap 'echo usr1 >> %[1]s/usr1' USR1; while :; do sleep 0.05; done`, dir)
+	script := fmt.Sprintf(`trap 'echo hup >> %[1]s/hup' HUP; trap 'echo usr1 >> %[1]s/usr1' USR1; touch %[1]s/ready; while :; do sleep 0.05; done`, dir)
 	p := lcStartPod(t, srv.Addr(), "signals", []string{"--check-every", "1h"}, "sh", "-c", script)
 	pid := lcWaitRunning(t, p, 0)
+	obsWaitFile(t, filepath.Join(dir, "ready"), "") // the traps are set
 	for _, c := range []struct {
 		sig  syscall.Signal
 		file string
@@ -257,23 +261,29 @@ func TestIntegration_SIGHUPAndSIGUSR1AreForwardedToTheProcess(t *testing.T) {
 		if err := p.cmd.Process.Signal(c.sig); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			b, _ := os.ReadFile(filepath.Join(dir, c.file))
-			if strings.TrimSpace(string(b)) == c.file {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%v did not reach the process (file %q)", c.sig, b)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		obsWaitFile(t, filepath.Join(dir, c.file), c.file)
 	}
 	if !p.alive() {
 		t.Fatal("ochopod run died of a forwarded signal")
 	}
 	if m, _ := p.info(); m["process"] != "running" || lcPid(m) != pid || m["restarts"] != 0.0 {
 		t.Fatalf("after the signals: %v, want the same process %d running", m, pid)
+	}
+}
+
+// obsWaitFile waits until the file at path exists and holds want (trimmed; "" for any content).
+func obsWaitFile(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && (want == "" || strings.TrimSpace(string(b)) == want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %q, %v; want %q", path, b, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -297,4 +307,33 @@ func TestIntegration_SecondSIGTERMSkipsTheGrace(t *testing.T) {
 		t.Errorf("ochopod run took %s after the second SIGTERM, want well under --grace %s", took, grace)
 	}
 	lcWaitGroupGone(t, pid, 2*time.Second)
+}
+
+// Issue 15: with neither --zk nor ochopod_zk the local binding assumes 127.0.0.1:2181 and says so; when
+// ZooKeeper cannot be reached the cause is logged at WARN at once, not after the connect timeout.
+func TestIntegration_UnreachableZooKeeperIsNamedWithItsCause(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String() // a port nothing listens on once closed
+	ln.Close()
+
+	// No --zk: the hint.
+	port := freePort(t)
+	cmd := exec.Command(buildBinary(t), "run", "--binding", "local", "--port", strconv.Itoa(port), "--", "sleep", "600")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "ochopod_zk=") })
+	hint := startRaw(t, cmd, port)
+	waitLog(t, hint, "no --zk and no ochopod_zk: assuming ZooKeeper on 127.0.0.1:2181")
+
+	// An ensemble that refuses: the cause at WARN within a second or so (the connect timeout is 10 s).
+	p := lcStartPod(t, dead, "unreachable", nil, "sleep", "600")
+	began := time.Now()
+	waitLog(t, p, "cannot reach ZooKeeper (retrying): dial tcp "+dead+": connect: connection refused")
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the cause took %s to show", took)
+	}
+	if n := strings.Count(p.out.String(), "cannot reach ZooKeeper"); n != 1 {
+		t.Errorf("the cause logged %d times within one attempt, want once", n)
+	}
 }
