@@ -87,7 +87,7 @@ func (p *Pod) Info(ctx context.Context) (map[string]any, error) {
 		return nil, err
 	}
 	process, metrics, pid := "stopped", any(map[string]any{}), int64(0)
-	restarts, lastExit := int32(0), any(nil)
+	restarts, lastExit := int32(0), any(map[string]any{})
 	if lc, err := p.LifecycleStatus(timeoutOf(ctx)); err != nil {
 		return nil, err
 	} else if lc != nil {
@@ -150,16 +150,16 @@ func processName(s v1.ProcessState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "PROCESS_STATE_"))
 }
 
-// lastExit is /info's last_exit (DESIGN §13): {code, signal, at}, nil while no process ended. at is when the
-// pod heard of it (RFC 3339, UTC).
+// lastExit is /info's last_exit (DESIGN §13): {code, signal, at}, {} while no process ended (no null: tools
+// print /info as it is). at is when the pod heard of it (RFC 3339, UTC).
 func (p *Pod) lastExit(lc *v1.LifecycleStatus) any {
 	if lc.GetLastExit() == nil {
-		return nil
+		return map[string]any{}
 	}
 	p.mu.Lock()
 	at := p.lastExitAt
 	p.mu.Unlock()
-	out := map[string]any{"code": lc.GetLastExit().GetCode(), "signal": lc.GetLastExit().GetSignal(), "at": nil}
+	out := map[string]any{"code": lc.GetLastExit().GetCode(), "signal": lc.GetLastExit().GetSignal(), "at": ""}
 	if !at.IsZero() {
 		out["at"] = at.UTC().Format(time.RFC3339Nano)
 	}
