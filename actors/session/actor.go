@@ -9,19 +9,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/backoff"
-	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
 // LeaderProps builds the props of the leader child for one session: the client it must use and the epoch it
 // runs under.
-type LeaderProps func(conn zk.Conn, epoch uint64) *actor.Props
+type LeaderProps func(conn zk.Conn, epoch uint64) host.Props
 
 // Config is what the session actor needs.
 type Config struct {
@@ -33,11 +33,9 @@ type Config struct {
 	Backoff        backoff.Policy
 	Payload        payload.Payload // registration payload, without seq
 	Dialer         zk.Dialer
-	Clock          clock.Clock
-	Logger         *slog.Logger
 	Leader         LeaderProps // nil: no leader child (the pod only registers)
-	// Supervisor handles the leader child's failures; nil uses protoactor's default.
-	Supervisor actor.SupervisorStrategy
+	// Supervisor restarts the session after a crash; zero: host.DefaultSupervisor(). The leader states its own.
+	Supervisor host.Supervisor
 }
 
 func (c Config) machineConfig() MachineConfig {
@@ -49,179 +47,176 @@ func (c Config) machineConfig() MachineConfig {
 }
 
 // Props returns the props of a session actor. Its parent must answer IdentityRequest with Identity and may
-// listen for SeqAssigned; SessionStatus is published on the actor system's event stream on every change.
-func Props(cfg Config) *actor.Props {
-	opts := []actor.PropsOption{}
-	if cfg.Supervisor != nil {
-		opts = append(opts, actor.WithSupervisor(cfg.Supervisor))
+// listen for SeqAssigned; SessionStatus is published on every change.
+func Props(cfg Config) host.Props {
+	if cfg.Supervisor == (host.Supervisor{}) {
+		cfg.Supervisor = host.DefaultSupervisor()
 	}
 	var instances atomic.Uint64 // each instance's epochs start past the previous instance's
-	return actor.PropsFromProducer(func() actor.Actor { return newAdapter(cfg, instances.Add(1)<<32) }, opts...)
+	return host.Props{Name: "session", Supervisor: cfg.Supervisor, New: func() host.Behaviour {
+		return newBehaviour(cfg, instances.Add(1)<<32)
+	}}
 }
 
-// adapter carries out the machine's effects. ZooKeeper calls run on goroutines that report back to the
-// actor's mailbox with the epoch they were issued under; each such goroutine ends when its client closes.
-type adapter struct {
+// behaviour carries out the machine's effects on the host. ZooKeeper calls run as tasks that report back with
+// the epoch they were issued under; the task relaying a client's events ends when the client closes.
+type behaviour struct {
 	cfg     Config
-	log     *slog.Logger
 	m       *Machine
 	conn    zk.Conn
 	epoch   uint64 // epoch of conn
-	timers  map[v1.Timer]clock.Timer
-	leader  *actor.PID
-	waiters []*actor.PID   // asked us to stop
-	closing sync.WaitGroup // clients being closed off the actor; release waits for them
+	timers  map[v1.Timer]host.Timer
+	leader  host.Ref
+	waiters []host.Ref     // asked us to stop
+	closing sync.WaitGroup // clients being closed off the actor; Release waits for them
 }
 
-func newAdapter(cfg Config, firstEpoch uint64) *adapter {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("actor", "session", "cluster", cfg.Cluster.Qualified, "zk", cfg.Ensemble.String())
+func newBehaviour(cfg Config, firstEpoch uint64) *behaviour {
 	mc := cfg.machineConfig()
 	mc.FirstEpoch = firstEpoch
-	return &adapter{cfg: cfg, log: log, m: NewMachine(mc), timers: map[v1.Timer]clock.Timer{}}
+	return &behaviour{cfg: cfg, m: NewMachine(mc), timers: map[v1.Timer]host.Timer{}}
 }
 
-// Receive is the protoactor entry point.
-func (a *adapter) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		a.apply(ctx, a.m.Start())
-	case *actor.Stopping, *actor.Restarting:
-		a.release()
+// Status is the machine's view (the simulation checks the seq against it, invariant b).
+func (b *behaviour) Status() *v1.SessionStatus { return b.m.Status() }
+
+// Conn is the client of the current epoch, nil between clients (the simulation's faults strike it).
+func (b *behaviour) Conn() zk.Conn { return b.conn }
+
+func (b *behaviour) log(ctx host.Context) *slog.Logger {
+	return ctx.Logger().With("cluster", b.cfg.Cluster.Qualified, "zk", b.cfg.Ensemble.String())
+}
+
+func (b *behaviour) Started(ctx host.Context) { b.apply(ctx, b.m.Start()) }
+
+func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
+	switch msg := msg.(type) {
 	case *v1.InjectCrash:
 		if msg.GetTarget() != "" && msg.GetTarget() != "session" {
-			if a.leader != nil {
-				ctx.Forward(a.leader)
-			}
+			ctx.Send(b.leader, msg)
 			return
 		}
 		panic(fmt.Sprintf("session: injected crash: %s", msg.GetReason()))
 	case *v1.GetSessionStatus:
-		ctx.Respond(a.m.Status())
+		ctx.Respond(b.m.Status())
+		return
 	case *v1.StopSession:
-		if ctx.Sender() != nil {
-			a.waiters = append(a.waiters, ctx.Sender())
+		if w := ctx.Sender(); w != nil {
+			b.waiters = append(b.waiters, w)
 		}
-		a.apply(ctx, a.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	case *v1.LeadershipChanged:
-		if ctx.Sender() != nil && a.leader != nil && !ctx.Sender().Equal(a.leader) {
+		if from := ctx.Sender(); from != nil && b.leader != nil && from != b.leader {
 			return // from a leader child we already stopped
 		}
-		a.apply(ctx, a.m.Handle(protocol.Input[*v1.SessionInput](msg)))
-	case *v1.Identity, *v1.SessionStateChanged, *v1.RegisterDone, *v1.DeregisterDone, *v1.TimerFired,
-		*v1.ResetSession:
-		a.apply(ctx, a.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 	}
+	b.apply(ctx, b.m.Handle(protocol.Input[*v1.SessionInput](msg)))
 }
 
-func (a *adapter) apply(ctx actor.Context, effects []Effect) {
+func (b *behaviour) apply(ctx host.Context, effects []Effect) {
 	for _, e := range effects {
-		a.do(ctx, e)
+		b.do(ctx, e)
 	}
 }
 
-func (a *adapter) do(ctx actor.Context, e Effect) {
+func (b *behaviour) do(ctx host.Context, e Effect) {
 	switch e := e.(type) {
 	case AskIdentity:
 		if ctx.Parent() == nil {
-			a.log.Error("session has no parent to ask for its identity")
+			b.log(ctx).Error("session has no parent to ask for its identity")
 			return
 		}
 		ctx.Request(ctx.Parent(), &v1.IdentityRequest{})
 	case ReportSeq:
-		if ctx.Parent() != nil {
-			ctx.Send(ctx.Parent(), &v1.SeqAssigned{Key: e.Key, Seq: e.Seq})
-		}
+		ctx.Send(ctx.Parent(), &v1.SeqAssigned{Key: e.Key, Seq: e.Seq})
 	case Dial:
-		a.dial(ctx, e.Epoch)
+		b.dial(ctx, e.Epoch)
 	case Close:
-		a.closeConn(e.Epoch)
+		b.closeConn(ctx, e.Epoch)
 	case Register:
-		a.register(ctx, e)
+		b.register(ctx, e)
 	case Deregister:
-		a.deregister(ctx, e)
+		b.deregister(ctx, e)
 	case StartTimer:
-		a.startTimer(ctx, e)
+		if t, ok := b.timers[e.Name]; ok {
+			t.Stop()
+		}
+		b.timers[e.Name] = ctx.After(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Epoch})
 	case StartLeader:
-		a.startLeader(ctx, e.Epoch)
+		if b.cfg.Leader == nil || b.conn == nil || b.epoch != e.Epoch {
+			return
+		}
+		b.leader = ctx.Spawn(b.cfg.Leader(b.conn, e.Epoch))
 	case StopLeader:
-		if a.leader != nil {
-			ctx.Stop(a.leader)
-			a.leader = nil
+		if b.leader != nil {
+			ctx.Stop(b.leader)
+			b.leader = nil
 		}
 	case Publish:
-		ctx.ActorSystem().EventStream.Publish(e.Status)
+		ctx.Publish(e.Status)
 	case Stopped:
-		for _, w := range a.waiters {
+		for _, w := range b.waiters {
 			ctx.Send(w, &v1.SessionStopped{})
 		}
-		a.waiters = nil
+		b.waiters = nil
 	case Log:
-		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
+		b.log(ctx).Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}
 }
 
-// send returns a function that delivers a message to this actor from any goroutine.
-func send(ctx actor.Context) func(any) {
-	root, self := ctx.ActorSystem().Root, ctx.Self()
-	return func(m any) { root.Send(self, m) }
-}
-
-func (a *adapter) dial(ctx actor.Context, epoch uint64) {
-	tell := send(ctx)
-	conn, events, err := a.cfg.Dialer.Dial(a.cfg.Ensemble, a.cfg.SessionTimeout)
+func (b *behaviour) dial(ctx host.Context, epoch uint64) {
+	conn, events, err := b.cfg.Dialer.Dial(b.cfg.Ensemble, b.cfg.SessionTimeout)
 	if err != nil {
-		tell(&v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Failure: protocol.Failure(err)})
+		// Delivered like a completion: after what is already on its way to us.
+		ctx.Go("dial failed", func(t host.Task) {
+			t.Tell(&v1.SessionStateChanged{Epoch: epoch, State: v1.ZkState_ZK_STATE_FAILED, Failure: protocol.Failure(err)})
+		})
 		return
 	}
-	if a.conn != nil {
-		a.closeConn(a.epoch) // never drop a client unclosed: its goroutines and session would leak
+	if b.conn != nil {
+		b.closeConn(ctx, b.epoch) // never drop a client unclosed: its tasks and session would leak
 	}
-	a.conn, a.epoch = conn, epoch
-	a.log.Debug("dialing ZooKeeper", "ensemble", a.cfg.Ensemble.String(), "epoch", epoch)
-	go func() { // ends when the client closes its event channel
-		for ev := range events {
-			tell(&v1.SessionStateChanged{Epoch: epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server, Failure: dialFailure(ev.Err)})
+	b.conn, b.epoch = conn, epoch
+	b.log(ctx).Debug("dialing ZooKeeper", "ensemble", b.cfg.Ensemble.String(), "epoch", epoch)
+	ctx.Go("relay", func(t host.Task) { // ends when the client closes its event channel
+		for {
+			ev, open := host.Recv(t, events)
+			if !open {
+				return
+			}
+			t.Tell(&v1.SessionStateChanged{Epoch: epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server, Failure: dialFailure(ev.Err)})
 		}
-	}()
+	})
 }
 
-func (a *adapter) closeConn(epoch uint64) {
-	if a.conn == nil || a.epoch != epoch {
+func (b *behaviour) closeConn(ctx host.Context, epoch uint64) {
+	if b.conn == nil || b.epoch != epoch {
 		return
 	}
-	conn := a.conn
-	a.conn = nil
-	a.closing.Add(1)
-	go func() { // Close may wait on the server; the actor does not
-		defer a.closing.Done()
+	conn := b.conn
+	b.conn = nil
+	b.closing.Add(1)
+	ctx.Go("close", func(host.Task) { // Close may wait on the server; the actor does not
+		defer b.closing.Done()
 		conn.Close()
-	}()
+	})
 }
 
-func (a *adapter) register(ctx actor.Context, e Register) {
-	if a.conn == nil || a.epoch != e.Epoch {
+func (b *behaviour) register(ctx host.Context, e Register) {
+	if b.conn == nil || b.epoch != e.Epoch {
 		return
 	}
-	tell, conn, log := send(ctx), a.conn, a.log
-	cluster, base := a.cfg.Cluster, a.cfg.Payload
-	go func() {
+	conn, log := b.conn, b.log(ctx)
+	cluster, base := b.cfg.Cluster, b.cfg.Payload
+	ctx.Go("register", func(t host.Task) {
 		path, seq, err := RegisterPod(conn, cluster, e.Key, e.Seq, e.HasSeq, base, log)
-		done := &v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != ""}
-		if err != nil {
-			done.Failure = protocol.Failure(err)
-		}
-		tell(done)
-	}()
+		t.Tell(&v1.RegisterDone{Epoch: e.Epoch, Path: path, Seq: seq, HasSeq: path != "", Failure: protocol.Failure(err)})
+	})
 }
 
-func (a *adapter) deregister(ctx actor.Context, e Deregister) {
-	tell, conn, log := send(ctx), a.conn, a.log
-	a.conn = nil
-	go func() {
+func (b *behaviour) deregister(ctx host.Context, e Deregister) {
+	conn, log := b.conn, b.log(ctx)
+	b.conn = nil
+	ctx.Go("deregister", func(t host.Task) {
 		if conn != nil {
 			if e.Path != "" {
 				if err := conn.Delete(e.Path, zk.AnyVersion); err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -230,37 +225,22 @@ func (a *adapter) deregister(ctx actor.Context, e Deregister) {
 			}
 			conn.Close()
 		}
-		tell(&v1.DeregisterDone{Epoch: e.Epoch})
-	}()
+		t.Tell(&v1.DeregisterDone{Epoch: e.Epoch})
+	})
 }
 
-func (a *adapter) startTimer(ctx actor.Context, e StartTimer) {
-	if t, ok := a.timers[e.Name]; ok {
+// Release frees what the incarnation owns when it stops or restarts: timers and the client (closing it ends
+// the session, so a restarted session registers anew with the same identity).
+func (b *behaviour) Release(host.Context, bool) {
+	for name, t := range b.timers {
 		t.Stop()
+		delete(b.timers, name)
 	}
-	tell := send(ctx)
-	a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Epoch}) })
-}
-
-func (a *adapter) startLeader(ctx actor.Context, epoch uint64) {
-	if a.cfg.Leader == nil || a.conn == nil || a.epoch != epoch {
-		return
+	if b.conn != nil {
+		b.conn.Close()
+		b.conn = nil
 	}
-	a.leader = ctx.Spawn(a.cfg.Leader(a.conn, epoch))
-}
-
-// release frees what the actor owns when it stops or restarts: timers and the client (closing it ends the
-// session, so a restarted session registers anew with the same identity).
-func (a *adapter) release() {
-	for name, t := range a.timers {
-		t.Stop()
-		delete(a.timers, name)
-	}
-	if a.conn != nil {
-		a.conn.Close()
-		a.conn = nil
-	}
-	a.closing.Wait() // every client this actor opened is closed when it is gone
+	b.closing.Wait() // every client this incarnation opened is closed when it is gone
 }
 
 // dialFailure is the cause a client gave for a server it could not reach (zk.SessionEvent.Err), nil for none.

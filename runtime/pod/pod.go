@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/leader"
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	"github.com/ochopod/ochopod/actors/session"
@@ -127,17 +128,15 @@ func Start(cfg Config) (*Pod, error) {
 	if cfg.Model != nil {
 		worker = modelWorker(cfg, log)
 	}
-	leaderProps := func(conn zk.Conn, epoch uint64) *actor.Props {
-		return protohost.Props(leader.Props(leader.Config{
-			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff,
-			Worker: worker, Supervisor: cfg.Restart,
-		}), protohost.Env{Clock: cfg.Clock, Logger: log.With("epoch", epoch)})
+	leaderProps := func(conn zk.Conn, _ uint64) host.Props {
+		return leader.Props(leader.Config{
+			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff, Worker: worker, Supervisor: cfg.Restart,
+		})
 	}
-	sessionProps := session.Props(session.Config{
+	sessionProps := protohost.Props(session.Props(session.Config{
 		Cluster: cfg.Cluster, Ensemble: cfg.Ensemble, SessionTimeout: cfg.SessionTimeout, Backoff: cfg.Backoff,
-		Payload: cfg.Payload, Dialer: cfg.Dialer, Clock: cfg.Clock, Logger: log, Leader: leaderProps,
-		Supervisor: restarts,
-	})
+		Payload: cfg.Payload, Dialer: cfg.Dialer, Leader: leaderProps, Supervisor: cfg.Restart,
+	}), protohost.Env{Clock: cfg.Clock, Logger: log})
 	var lifecycleProps *actor.Props
 	var files sdk.ClusterFiles
 	if cfg.Lifecycle != nil {

@@ -17,6 +17,7 @@ const (
 	kindLeader
 	kindModel
 	kindWatchers
+	kindRoot
 )
 
 // kindNamed is the kind of a host.Props's name.
@@ -40,6 +41,8 @@ func (k kind) String() string {
 		return "leader"
 	case kindModel:
 		return "model"
+	case kindRoot:
+		return "root"
 	}
 	return "watchers"
 }

@@ -109,7 +109,7 @@ func (s *Sim) duplicateContender() bool {
 			}
 		}
 		for _, p := range c.pods {
-			if sa := p.sessionAdapter(); p.state != podGone && sa != nil && sa.conn != nil && owners[sa.conn.SessionID()] > 1 {
+			if sa := p.sessionOf(); p.state != podGone && sa != nil && sa.conn() != nil && owners[sa.conn().SessionID()] > 1 {
 				return true
 			}
 		}
@@ -120,11 +120,11 @@ func (s *Sim) duplicateContender() bool {
 // staleLeaderRole: a session reports the leader role while its leader child does not hold that lock.
 func (s *Sim) staleLeaderRole() bool {
 	for _, p := range s.pods {
-		sa := p.sessionAdapter()
+		sa := p.sessionOf()
 		if p.state == podGone || sa == nil {
 			continue
 		}
-		st := sa.m.Status()
+		st := sa.status()
 		if st.GetRole() != v1.Role_ROLE_LEADER {
 			continue
 		}

@@ -14,11 +14,12 @@
 //
 // protoactor-go schedules actors on goroutines, which no seed can order. So the sim does not run protoactor:
 // it is itself a host of the actors' behaviours (actors/host, DESIGN §4 "One actor, two hosts"; host.go),
-// on one goroutine. The leader and the watchers run as shipped: their behaviours' host calls become sim
-// events. The session and the model are not behaviours on the host yet: the sim drives their pure machines
-// (NewMachine, Start, Handle, Status) through adapters of its own that do what each package's actor.go does
-// with the effects: the same ZooKeeper calls, the same timers, the same completion messages
-// (messages/ochopod/v1) fed back with their epochs. What protoactor provides is modelled explicitly
+// on one goroutine. The session, the leader and the watchers run as shipped, under a root of the sim's that
+// holds the pod's identity as runtime/pod's does: their behaviours' host calls become sim events. The model
+// is not a behaviour on the host yet (its phase runs goroutines): the sim drives its pure machine through an
+// adapter of its own (model.go, phase.go) that does what actors/model/actor.go does with the effects: the
+// same ZooKeeper calls, the same timers, the same completion messages (messages/ochopod/v1) fed back with
+// their epochs. What protoactor provides is modelled explicitly
 // (actor.go): a pid that survives restarts; messages of one sender to one receiver in order; a crash
 // suspends the mailbox until the actor is restarted after the delay of the supervisor it states, during
 // which its children keep running; a restart runs Restarting on the old incarnation, stops the children and
@@ -33,7 +34,7 @@
 // reordered by its latencies, which is how the sim picks "the next message in a random pending order where
 // reordering is legal".
 //
-// I/O off the actor (host.Context's Go, and the adapters' goroutines) becomes tasks (task.go): the body runs
+// I/O off the actor (host.Context's Go, and the model adapter's goroutines) becomes tasks (task.go): the body runs
 // as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the sim before
 // each call, so every ZooKeeper call of every task is an event of its own: other pods' calls, watch and
 // session events and faults interleave between the calls of one registration or one read. A task that waits
@@ -63,8 +64,8 @@
 // above), the HTTP server and client, model.RunPhase's own goroutines (actors/model's tests cover it), the
 // probe, bindings and specs, several ZooKeeper servers, and zkmem's documented divergences (a call while
 // disconnected fails at once; a new dial always connects at once, even for a pod that is partitioned).
-// The adapters' I/O functions are copies (io.go) because the originals are unexported; exporting them
-// would let the sim run the production code itself.
+// What is still a copy of production code: the model's adapter and its phase (model.go, phase.go), the
+// root's part of runtime/pod (pod.go), and the pods' answers to a phase (pod.go's control).
 //
 // # Invariants
 //

@@ -92,18 +92,18 @@ func (s *Sim) running() []*pod {
 func (s *Sim) sessions() []zk.Conn {
 	var out []zk.Conn
 	for _, p := range s.running() {
-		if sa := p.sessionAdapter(); sa != nil && sa.conn != nil {
-			out = append(out, sa.conn)
+		if sa := p.sessionOf(); sa != nil && sa.conn() != nil {
+			out = append(out, sa.conn())
 		}
 	}
 	return out
 }
 
-func (p *pod) sessionAdapter() *sessionAdapter {
+func (p *pod) sessionOf() *hostedSession {
 	if p.session == nil || !p.session.alive {
 		return nil
 	}
-	sa, _ := p.session.impl.(*sessionAdapter)
+	sa, _ := p.session.impl.(*hostedSession)
 	return sa
 }
 

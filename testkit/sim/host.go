@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ochopod/ochopod/actors/host"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
 // hosted is the sim as the host of a shipped behaviour (actors/host, DESIGN §4 "One actor, two hosts"): the
@@ -101,8 +102,16 @@ func (h *hosted) Go(name string, io func(host.Task)) {
 
 func (h *hosted) After(d time.Duration, msg proto.Message) host.Timer {
 	h.acted++
+	if t, ok := msg.(*v1.TimerFired); ok && t.GetTimer() == v1.Timer_TIMER_SUSPEND && h.a.s.opts.NoStepDown {
+		return unset{} // the broken variant: a session that never steps down while cut off
+	}
 	return h.a.timer(d, msg)
 }
+
+// unset is a timer that was never set.
+type unset struct{}
+
+func (unset) Stop() bool { return false }
 
 func (h *hosted) Publish(msg proto.Message) { h.a.s.trace(h.a.who, "publish", msg, "") }
 

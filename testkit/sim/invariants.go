@@ -121,12 +121,12 @@ func (p *pod) leaderOf() (*actor, *hostedLeader) {
 	if p.session == nil || !p.session.alive {
 		return nil, nil
 	}
-	sa, _ := p.session.impl.(*sessionAdapter)
-	if sa == nil || sa.leader == nil || !sa.leader.alive {
+	sa, _ := p.session.impl.(*hostedSession)
+	if sa == nil || sa.leader() == nil {
 		return nil, nil
 	}
-	la, _ := sa.leader.impl.(*hostedLeader)
-	return sa.leader, la
+	la, _ := sa.leader().impl.(*hostedLeader)
+	return sa.leader(), la
 }
 
 // checkSafety runs invariants (c) and (d) after every event and fault. What they read of ZooKeeper is

@@ -18,21 +18,20 @@ type hostedLeader struct {
 	lostAt time.Duration // when the sim saw the lock node it believes it holds gone; -1: it is there
 }
 
-// spawnLeader starts the leader child of a session, on its client, as runtime/pod wires it; the model it runs
-// under the lock is still the sim's adapter (model.go).
-func (s *Sim) spawnLeader(session *actor, conn zk.Conn) *actor {
-	p := session.pod
+// leaderProps is the leader child of a session on its client, as runtime/pod wires it: the shipped leader,
+// in a sim incarnation that keeps what the invariants note. The model it runs under the lock is still the
+// sim's adapter (model.go).
+func (s *Sim) leaderProps(p *pod, conn zk.Conn) host.Props {
 	props := leader.Props(leader.Config{
-		Conn: conn, Cluster: p.cl.zc, Key: p.key, Backoff: s.topo.backoff,
-		Supervisor: supervise.DefaultPolicy(),
+		Conn: conn, Cluster: p.cl.zc, Key: p.key, Backoff: s.topo.backoff, Supervisor: supervise.DefaultPolicy(),
 		Worker: func(conn zk.Conn, lock string) host.Props {
 			return host.Props{Name: "model", Supervisor: supervise.DefaultPolicy(),
 				Native: func(a *actor) behaviour { return newModelAdapter(a, conn, lock) }}
 		},
 	})
-	return s.spawnWith(session, p, kindLeader, props.Supervisor, func(a *actor) behaviour {
+	return host.Props{Name: props.Name, Supervisor: props.Supervisor, Native: func(a *actor) behaviour {
 		return &hostedLeader{hosted: hosted{a: a, b: props.New()}, conn: conn, lostAt: -1}
-	})
+	}}
 }
 
 // belief is what the incarnation believes: whether it leads, on which lock node.

@@ -90,7 +90,7 @@ func (s *Sim) clusterConverged(c *cluster) error {
 		if err := s.podConverged(p); err != nil {
 			return err
 		}
-		if p.sessionAdapter().m.Status().GetRole() == v1.Role_ROLE_LEADER {
+		if p.sessionOf().status().GetRole() == v1.Role_ROLE_LEADER {
 			if leader != nil {
 				return fmt.Errorf("pods %s and %s both report the leader role", leader.key, p.key)
 			}
@@ -157,19 +157,19 @@ func (s *Sim) clusterConverged(c *cluster) error {
 
 // podConverged: registered, connected, its node in place under its session, its seq the one it holds.
 func (s *Sim) podConverged(p *pod) error {
-	sa := p.sessionAdapter()
+	sa := p.sessionOf()
 	if sa == nil || p.session.suspended {
 		return fmt.Errorf("pod %s has no running session", p.key)
 	}
-	st := sa.m.Status()
-	if !st.GetRegistered() || !st.GetConnected() || sa.conn == nil {
-		return fmt.Errorf("pod %s is not registered (phase %s, connected %v)", p.key, sa.m.Phase(), st.GetConnected())
+	st := sa.status()
+	if !st.GetRegistered() || !st.GetConnected() || sa.conn() == nil {
+		return fmt.Errorf("pod %s is not registered (registered %v, connected %v)", p.key, st.GetRegistered(), st.GetConnected())
 	}
 	if !p.hasSeq || st.GetSeq() != p.seq {
 		return fmt.Errorf("pod %s registered with seq %d, holds %d (%v)", p.key, st.GetSeq(), p.seq, p.hasSeq)
 	}
 	n, ok := s.srv.Node(st.GetPath())
-	if !ok || n.Stat.EphemeralOwner != sa.conn.SessionID() {
+	if !ok || n.Stat.EphemeralOwner != sa.conn().SessionID() {
 		return fmt.Errorf("pod %s: its node %s is missing or not its session's", p.key, st.GetPath())
 	}
 	return nil
@@ -178,7 +178,7 @@ func (s *Sim) podConverged(p *pod) error {
 // leaderConverged: the leader holds the lowest lock node of its session, its model runs idle on the hash
 // in ZooKeeper, which it returns.
 func (s *Sim) leaderConverged(c *cluster, p *pod) (string, error) {
-	st := p.sessionAdapter().m.Status()
+	st := p.sessionOf().status()
 	leaderActor, la := p.leaderOf()
 	if la == nil || leaderActor.suspended || !la.belief().GetLeader() || la.belief().GetLockPath() != st.GetLockPath() {
 		return "", fmt.Errorf("pod %s reports the leader role (lock %s) but its leader does not hold it", p.key, st.GetLockPath())

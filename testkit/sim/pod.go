@@ -38,10 +38,9 @@ type pod struct {
 	seq    int64
 	hasSeq bool
 
-	session *actor
+	root    *actor    // runtime/pod's root: the pod's identity; the session is its child
+	session *actor    // nil once the process is gone
 	conns   []zk.Conn // every client the pod dialed; a process that exits takes them along
-	toSess  *channel  // root → session
-	fromSes *channel  // session → root
 	state   podState
 	refuse  bool // its can_configure fails: check answers 406
 	// lastCheck is the phase of the last check (actors/lifecycle): off, on and ok of another phase get 409.
@@ -67,7 +66,7 @@ func (s *Sim) startPod(c *cluster) *pod {
 	n := len(s.pods)
 	p := &pod{
 		s: s, cl: c, key: fmt.Sprintf("%08x", s.rng.Uint32()),
-		ip: fmt.Sprintf("10.%d.%d.%d", c.idx, n/250, n%250+1), toSess: &channel{}, fromSes: &channel{},
+		ip: fmt.Sprintf("10.%d.%d.%d", c.idx, n/250, n%250+1),
 	}
 	for s.byKey[p.key] != nil {
 		p.key = fmt.Sprintf("%08x", s.rng.Uint32())
@@ -80,38 +79,47 @@ func (s *Sim) startPod(c *cluster) *pod {
 	s.byKey[p.key] = p
 	s.byURL[p.url] = p
 	s.trace(c.name+"/"+p.key, "start", nil, p.ip)
-	p.session = s.spawn(nil, p, kindSession, newSessionAdapter)
+	p.root = s.spawn(nil, p, kindRoot, func(a *actor) behaviour { return &podRoot{p: p, a: a} })
 	return p
 }
 
-// identity is the session's IdentityRequest to the root, which answers with what it holds when the request
-// reaches it: after any SeqAssigned the session sent before (one sender's messages arrive in order).
-func (p *pod) identity(to *actor) {
-	p.s.on(p.fromSes, func() {
-		if p.state != podGone {
-			p.s.send(p.toSess, to.pid, 0, -1, &v1.Identity{Key: p.key, Seq: p.seq, HasSeq: p.hasSeq})
-		}
-	})
+// podRoot is the pod's root actor (runtime/pod's root): it spawns the session, holds the pod's identity
+// (key, and seq once the first registration gave it) across the session's restarts, and hears the session
+// say it stopped.
+type podRoot struct {
+	p *pod
+	a *actor
 }
 
-// seqAssigned is the root receiving SeqAssigned: the first seq is the pod's for life.
-func (p *pod) seqAssigned(key string, seq int64) {
-	p.s.on(p.fromSes, func() {
-		if key != p.key || p.hasSeq || p.state == podGone {
-			return
+func (r *podRoot) start() { r.p.session = r.a.s.spawnSession(r.a) }
+
+func (r *podRoot) release() {}
+
+func (r *podRoot) receive(env envelope) int {
+	p := r.p
+	switch msg := env.msg.(type) {
+	case *v1.IdentityRequest:
+		// What it holds when the request reaches it: after any SeqAssigned sent before (in order).
+		r.a.tell(p.s.actors[env.from], &v1.Identity{Key: p.key, Seq: p.seq, HasSeq: p.hasSeq})
+	case *v1.SeqAssigned:
+		if msg.GetKey() != p.key || p.hasSeq {
+			return 0
 		}
-		p.seq, p.hasSeq = seq, true
-		p.s.trace(p.cl.name+"/"+p.key, "seq", nil, fmt.Sprint(seq))
-		if prev, ok := p.s.promised[p.key]; ok && prev != seq {
-			p.s.seqFail(p.key, []int64{prev, seq}, "(b) pod %s was configured with seq %d before it took seq %d", p.key, prev, seq)
+		p.seq, p.hasSeq = msg.GetSeq(), true
+		p.s.trace(p.cl.name+"/"+p.key, "seq", nil, fmt.Sprint(msg.GetSeq()))
+		if prev, ok := p.s.promised[p.key]; ok && prev != msg.GetSeq() {
+			p.s.seqFail(p.key, []int64{prev, msg.GetSeq()}, "(b) pod %s was configured with seq %d before it took seq %d", p.key, prev, msg.GetSeq())
 		}
-	})
+	case *v1.SessionStopped:
+		p.stopped()
+	}
+	return 0
 }
 
-// toSession sends msg from the root to the session.
+// toSession sends msg from the root to the session, which may answer (StopSession: SessionStopped).
 func (p *pod) toSession(msg any) {
-	if p.session != nil {
-		p.s.send(p.toSess, p.session.pid, 0, -1, msg)
+	if p.root != nil && p.session != nil {
+		p.root.ask(p.session, msg)
 	}
 }
 
@@ -155,7 +163,7 @@ func (p *pod) exit(killed bool) {
 		what = "killed"
 	}
 	p.s.trace(p.cl.name+"/"+p.key, what, nil, "")
-	p.s.vanish(p.session)
+	p.s.vanish(p.root) // and the session below it
 	p.session = nil
 	for _, c := range p.conns {
 		if killed {

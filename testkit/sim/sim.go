@@ -37,8 +37,6 @@ type Sim struct {
 
 	cur    *task   // the task whose body runs now, nil on the sim's goroutine
 	tasks  []*task // tasks not finished yet
-	relays []*relay
-	waits  []*watchWait
 	parked []*task // tasks waiting for a watch's event (host.Task's Wait)
 	dirty  bool    // ZooKeeper emitted something since the last poll
 	zkGen  uint64  // counts what ZooKeeper emitted: its state may have changed when it moves

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"iter"
 
-	"github.com/ochopod/ochopod/actors/protocol"
-	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
-	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/testkit/zkmem"
 )
 
@@ -109,61 +106,14 @@ func (s *Sim) unwind() {
 	s.tasks = nil
 }
 
-// relay is the goroutine of session.actor.go's dial: it forwards the client's session events, in order.
-type relay struct {
-	events <-chan zk.SessionEvent
-	to     *actor
-	inc    int
-	epoch  uint64
-	ch     *channel
-}
-
-// watchWait is the second half of a watch goroutine: it waits for the watch's one event and reports it.
-type watchWait struct {
-	ch   <-chan zk.WatchEvent
-	t    *task
-	gen  uint64
-	path string
-}
-
-// waitWatch registers the watch a task just set; its event is reported as NodeChanged on the task's channel.
-func (t *task) waitWatch(ch <-chan zk.WatchEvent, gen uint64, path string) {
-	t.s.waits = append(t.s.waits, &watchWait{ch: ch, t: t, gen: gen, path: path})
-}
-
-// poll forwards what ZooKeeper emitted since the last event: session events to their sessions, watch
-// events to whoever set the watch. zkmem emits synchronously into buffered channels, so nothing is missed.
+// poll resumes the tasks parked on a channel (host.Recv: a session's events, a watch's event) that now holds
+// something: zkmem emits synchronously into buffered channels, so after each event that made it emit, each
+// parked task takes what came, in the order the tasks parked.
 func (s *Sim) poll() {
-	if !s.dirty {
+	if !s.dirty || len(s.parked) == 0 {
 		return
 	}
 	s.dirty = false
-	relays := s.relays[:0]
-	for _, r := range s.relays {
-		if s.drainRelay(r) {
-			relays = append(relays, r)
-		}
-	}
-	for i := len(relays); i < len(s.relays); i++ {
-		s.relays[i] = nil
-	}
-	s.relays = relays
-	waits := s.waits[:0]
-	for _, w := range s.waits {
-		select {
-		case ev, open := <-w.ch:
-			w.t.tell(&v1.NodeChanged{Generation: w.gen, Path: w.path, Event: protocol.Event(ev, open)})
-		default:
-			waits = append(waits, w)
-		}
-	}
-	for i := len(waits); i < len(s.waits); i++ {
-		s.waits[i] = nil
-	}
-	s.waits = waits
-	if len(s.parked) == 0 {
-		return
-	}
 	var ready []*task
 	parked := s.parked[:0]
 	for _, t := range s.parked {
@@ -180,22 +130,5 @@ func (s *Sim) poll() {
 	s.parked = parked
 	for _, t := range ready {
 		s.resume(t)
-	}
-}
-
-// drainRelay forwards a client's pending session events; false once the channel is closed.
-func (s *Sim) drainRelay(r *relay) bool {
-	for {
-		select {
-		case ev, open := <-r.events:
-			if !open {
-				return false
-			}
-			s.send(r.ch, r.to.pid, r.to.pid, r.inc, &v1.SessionStateChanged{
-				Epoch: r.epoch, State: protocol.State(ev.State), SessionId: ev.SessionID, Server: ev.Server,
-			})
-		default:
-			return true
-		}
 	}
 }
