@@ -101,10 +101,11 @@
 // suspend timer, so a leader cut off never steps down; invariant (d) catches it within a few dozen seeds
 // (TestSim_NoStepDownIsCaught).
 //
-// # Known production issues
+// # Former production issues
 //
-// The failures the simulation found in the production machines are diagnosed (diagnose.go) and labelled
-// with the Issue* constants in Result.Issue; TestSim_ManyScenarios reports them with a seed each and fails
-// only on failures none of them explains (or on any with -sim.strict). Result.Advisories counts completions
-// a restarted actor's new incarnation acted on although its previous incarnation issued them.
+// The failures the simulation found in the production machines, all fixed, are diagnosed (diagnose.go) and
+// labelled with the Issue* constants in Result.Issue, so that a fixed bug that comes back is named. The gate
+// is strict: TestSim_ManyScenarios fails on every failing scenario, labelled or not. Result.Advisories
+// counts completions a restarted actor's new incarnation acted on although its previous incarnation issued
+// them (failures too with -sim.strict).
 package sim
