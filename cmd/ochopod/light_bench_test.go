@@ -16,51 +16,98 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/testkit/zkserver"
 )
 
 // BenchmarkIntegration_LightPod measures what one `ochopod run` process costs by itself (issue #18, part 3),
 // on a real ZooKeeper, with `sleep 600` as its command:
 //
-//   - start-up CPU: the CPU time of the pod's threads (/proc/<pid>/task/*/schedstat) from exec to the first
-//     /info reading the process running and the pod registered (it leads itself: its own phase included);
-//   - idle RSS: VmRSS once running, after a quiet second;
+//   - start-up CPU: the CPU time of the pod's threads (/proc/<pid>/task/*/schedstat) from exec until it wrote
+//     its cluster's hash (it leads itself: its own phase included, so its command runs). The wait is a watch
+//     on ZooKeeper: polling the pod's /info would cost it CPU;
+//   - idle RSS: VmRSS once configured, after a quiet second;
 //   - RSS after OCHOPOD_BENCH_REQUESTS control requests (default 1 000 000; /control/signal, which the
 //     lifecycle answers at once), sent by 4 keep-alive clients;
 //   - init: the sum of GODEBUG=inittrace=1's package init clock time and allocations.
 //
 // Start-up CPU and idle RSS are medians over OCHOPOD_BENCH_STARTS pods (default 5), started one at a time.
+// With OCHOPOD_BENCH_BEFORE set to another build of ochopod (today's, say), both run on the same ZooKeeper,
+// one after the other, and the table puts them side by side.
 // Run: nice go test -run '^$' -bench Integration_LightPod -benchtime 1x ./cmd/ochopod/
 func BenchmarkIntegration_LightPod(b *testing.B) {
 	starts := benchInts(b, "OCHOPOD_BENCH_STARTS", "5")[0]
 	requests := benchInts(b, "OCHOPOD_BENCH_REQUESTS", "1000000")[0]
-	buildBinary(b)
-	srv := zkserver.Start(b)
-	var cpu []time.Duration
-	var idle []float64
-	var last *podProcess
-	for i := range max(starts, 1) {
-		p := lcStartPod(b, srv.Addr(), fmt.Sprintf("light-%d", i), []string{"--check-every", "1h", "--log-level", "warn"}, "sleep", "600")
-		lcBenchWait(b, p, time.Millisecond, func(m map[string]any) bool { return mdRunning(m) })
-		cpu = append(cpu, processCPU(b, p.cmd.Process.Pid))
-		time.Sleep(time.Second) // idle: nothing to do until the next check, an hour away
-		idle = append(idle, rssMB(b, p.cmd.Process.Pid))
-		last = p
+	type build struct{ name, path string }
+	builds := []build{{"this build", buildBinary(b)}}
+	if before := os.Getenv("OCHOPOD_BENCH_BEFORE"); before != "" {
+		builds = append([]build{{"before", before}}, builds...)
 	}
-	soaked := soak(b, last, requests)
-	initMs, initBytes := initTrace(b, srv.Addr())
-	slices.Sort(cpu)
-	slices.Sort(idle)
-	b.ReportMetric(ms(cpu[len(cpu)/2]), "ms-cpu/start")
-	b.ReportMetric(idle[len(idle)/2], "MB-rss/idle")
-	b.ReportMetric(soaked, "MB-rss/soaked")
-	fmt.Fprintf(os.Stderr, "\nochopod run, %d CPUs, load %s\n", runtime.NumCPU(), loadAvg())
-	fmt.Fprintf(os.Stderr, "%-34s %10s %10s\n", "", "measured", "target")
-	fmt.Fprintf(os.Stderr, "%-34s %10.1f %10s\n", "start-up CPU, ms (median)", ms(cpu[len(cpu)/2]), "≤ 20")
-	fmt.Fprintf(os.Stderr, "%-34s %10.1f %10s\n", "idle RSS, MB (median)", idle[len(idle)/2], "≤ 15")
-	fmt.Fprintf(os.Stderr, "%-34s %10.1f %10s\n", fmt.Sprintf("RSS after %d requests, MB", requests), soaked, "≤ 20")
-	fmt.Fprintf(os.Stderr, "%-34s %10.1f %10s\n", "package init, ms (inittrace)", initMs, "")
-	fmt.Fprintf(os.Stderr, "%-34s %10.1f %10s\n", "package init, KB allocated", initBytes/1024, "")
+	srv := zkserver.Start(b)
+	obs := mdObserve(b, srv.Addr())
+	warmUp(b, obs)
+	var rows [][5]float64
+	for bi, bin := range builds {
+		var cpu []time.Duration
+		var idle []float64
+		var last *podProcess
+		for i := range max(starts, 1) {
+			name := fmt.Sprintf("light-%d-%d", bi, i)
+			p := lightPod(b, bin.path, srv.Addr(), name, nil)
+			farmWait(b, obs, zk.ClusterOf("it", name), 1, "", time.Minute)
+			cpu = append(cpu, processCPU(b, p.cmd.Process.Pid))
+			time.Sleep(time.Second) // idle: nothing to do until the next check, an hour away
+			idle = append(idle, rssMB(b, p.cmd.Process.Pid))
+			last = p
+		}
+		soaked := soak(b, last, requests)
+		initMs, initBytes := initTrace(b, bin.path, srv.Addr(), obs, fmt.Sprintf("light-init-%d", bi))
+		slices.Sort(cpu)
+		slices.Sort(idle)
+		rows = append(rows, [5]float64{ms(cpu[len(cpu)/2]), idle[len(idle)/2], soaked, initMs, initBytes / 1024})
+		b.ReportMetric(ms(cpu[len(cpu)/2]), "ms-cpu/start")
+		b.ReportMetric(idle[len(idle)/2], "MB-rss/idle")
+		b.ReportMetric(soaked, "MB-rss/soaked")
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nochopod run, %d CPUs, load %s\n%-34s", runtime.NumCPU(), loadAvg(), "")
+	for _, bin := range builds {
+		fmt.Fprintf(&sb, " %12s", bin.name)
+	}
+	fmt.Fprintf(&sb, " %8s\n", "target")
+	for i, line := range []struct{ what, target string }{
+		{"start-up CPU, ms (median)", "≤ 20"}, {"idle RSS, MB (median)", "≤ 15"},
+		{fmt.Sprintf("RSS after %d requests, MB", requests), "≤ 20"}, {"package init, ms (inittrace)", ""},
+		{"package init, KB allocated", ""},
+	} {
+		fmt.Fprintf(&sb, "%-34s", line.what)
+		for _, r := range rows {
+			fmt.Fprintf(&sb, " %12.1f", r[i])
+		}
+		fmt.Fprintf(&sb, " %8s\n", line.target)
+	}
+	fmt.Fprint(os.Stderr, sb.String())
+}
+
+// lightPod starts `bin run` for a cluster of its own, quiet and checked hourly, with env added.
+func lightPod(b *testing.B, bin, zkAddr, cluster string, env []string) *podProcess {
+	port := mdPort(b)
+	cmd := exec.Command(bin, "run", "--binding", "local", "--port", strconv.Itoa(port), "--cluster", cluster,
+		"--namespace", "it", "--zk", zkAddr, "--log-level", "warn", "--check-every", "1h", "--", "sleep", "600")
+	cmd.Env = append(os.Environ(), env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &podProcess{port: port, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	b.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+	return p
 }
 
 // rssMB is the process's resident set (VmRSS) in MB.
@@ -120,24 +167,14 @@ func soak(b *testing.B, p *podProcess, n int) float64 {
 	return rssMB(b, p.cmd.Process.Pid)
 }
 
-// initTrace runs a pod with GODEBUG=inittrace=1 until it is running, and sums the init lines it printed:
+// initTrace runs a pod with GODEBUG=inittrace=1 until it is configured, and sums the init lines it printed:
 // "init <pkg> @<t> ms, <clock> ms clock, <bytes> bytes, <n> allocs".
-func initTrace(b *testing.B, zkAddr string) (clockMs, allocBytes float64) {
-	port := freePort(b)
-	cmd := exec.Command(buildBinary(b), "run", "--binding", "local", "--port", strconv.Itoa(port), "--cluster", "light-init",
-		"--namespace", "it", "--zk", zkAddr, "--log-level", "warn", "--", "sleep", "600")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-	out := &syncBuffer{}
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	p := &podProcess{port: port, cmd: cmd, out: out}
-	lcBenchWait(b, p, time.Millisecond, func(m map[string]any) bool { return mdRunning(m) })
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	_ = cmd.Wait()
-	sc := bufio.NewScanner(strings.NewReader(out.String()))
+func initTrace(b *testing.B, bin, zkAddr string, obs zk.Conn, cluster string) (clockMs, allocBytes float64) {
+	p := lightPod(b, bin, zkAddr, cluster, []string{"GODEBUG=inittrace=1"})
+	farmWait(b, obs, zk.ClusterOf("it", cluster), 1, "", time.Minute)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) < 10 || f[0] != "init" {
