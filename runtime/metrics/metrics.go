@@ -102,9 +102,10 @@ func New(clk clock.Clock) *Metrics {
 // Registry is the registry holding the metrics, for tests and for adding a program's own.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format, uncompressed: gzip would take 0.2 ms more of the
+// pod's one thread per scrape (BenchmarkMetrics_Scrape) to save a few KB on the network.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{DisableCompression: true})
 }
 
 // Feed takes one event of the actor system's event stream; other events are ignored. It does not block.
