@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"net/http"
 	neturl "net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,73 +121,50 @@ func RunPhase(ctx context.Context, c control.Caller, plan PhasePlan) (dropped []
 	if plan.Clock == nil {
 		plan.Clock = clock.Real{}
 	}
-	pods := append([]PhasePod(nil), plan.Pods...)
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Key < pods[j].Key })
-	for _, p := range pods { // step 1
-		if p.URL == "" {
-			return nil, fmt.Errorf("configuration phase: pod %s does not expose its control port", p.Key)
-		}
-		if _, ok := plan.Wire.Pods[p.Key]; !ok {
-			return nil, fmt.Errorf("configuration phase: pod %s is not among the cluster's pods", p.Key)
-		}
-	}
-	if len(pods) == 0 {
-		return nil, nil
-	}
+	m := NewPhaseMachine(PhaseSettings{
+		Sequential: plan.Sequential, FullShutdown: plan.FullShutdown, Guard: plan.Guard != nil, Arm: plan.Arm != nil,
+		Known: slices.Collect(maps.Keys(plan.Wire.Pods)),
+	}, plan.Pods)
 	r := &phaseRun{c: c, plan: plan, wire: sdk.Wire{Pods: maps.Clone(plan.Wire.Pods), Dependencies: plan.Wire.Dependencies}}
 	if r.wire.Dependencies == nil {
 		r.wire.Dependencies = map[string]map[string]payload.Payload{} // {} on the wire, as the original sent
 	}
-
-	if err := guard(ctx, plan); err != nil {
-		return nil, err
-	}
-	replies := r.step(ctx, taskCheck, pods) // step 2
-	var left []PhasePod
-	var failures []error
-	for i, rep := range replies {
-		switch {
-		case rep.err == nil && rep.code == http.StatusOK:
-			left = append(left, pods[i])
-		case rep.err == nil && rep.code == http.StatusGone:
-			dropped = append(dropped, pods[i].Key)
-			delete(r.wire.Pods, pods[i].Key) // the pods left configure without it, as in the original
-			r.enc = nil
-		default:
-			failures = append(failures, rep.failure(pods[i]))
+	// The machine decides; this loop carries its effects out. Requests run on goroutines that report on
+	// outcomes; the loop returns only once the machine finished, and it finishes a step only when every
+	// request of it returned, so no goroutine is left behind.
+	outcomes := make(chan PhaseInput, len(plan.Pods)+1)
+	done := ctx.Done()
+	pending := m.Start()
+	for {
+		for len(pending) > 0 {
+			e := pending[0]
+			pending = pending[1:]
+			switch e := e.(type) {
+			case Finish:
+				return e.Dropped, e.Err
+			case RunGuard:
+				pending = append(pending, m.Handle(PhaseGuarded{Err: plan.Guard(ctx)})...)
+			case RunArm:
+				pending = append(pending, m.Handle(PhaseArmed{Err: plan.Arm(ctx)})...)
+			case Drop:
+				delete(r.wire.Pods, e.Key) // the pods left configure without it, as in the original
+				r.enc = nil
+			case Send:
+				if r.enc == nil { // the cluster is encoded once per phase, again only if check dropped pods
+					r.enc = r.bodies()
+				}
+				enc := r.enc
+				go func() { outcomes <- r.send(ctx, e, enc) }()
+			}
+		}
+		select {
+		case in := <-outcomes:
+			pending = m.Handle(in)
+		case <-done:
+			done = nil // once
+			pending = m.Handle(PhaseOver{Cause: context.Cause(ctx)})
 		}
 	}
-	if err := r.judge(ctx, taskCheck, failures); err != nil {
-		return dropped, err
-	}
-	if len(left) == 0 { // step 3
-		return dropped, nil
-	}
-	if err := guard(ctx, plan); err != nil {
-		return dropped, err
-	}
-	if plan.Arm != nil {
-		if err := plan.Arm(ctx); err != nil {
-			return dropped, fmt.Errorf("configuration phase: %w", err)
-		}
-	}
-	if plan.FullShutdown {
-		r.step(ctx, taskOff, left)
-		if err := r.judge(ctx, taskOff, nil); err != nil {
-			return dropped, err
-		}
-	}
-	failures = nil
-	for i, rep := range r.step(ctx, taskOn, left) {
-		if rep.err != nil || rep.code != http.StatusOK {
-			failures = append(failures, rep.failure(left[i]))
-		}
-	}
-	if err := r.judge(ctx, taskOn, failures); err != nil {
-		return dropped, err
-	}
-	r.step(ctx, taskOK, left)
-	return dropped, nil
 }
 
 // phaseRun is one run of RunPhase: the caller, the plan, and the wire as pods get dropped.
@@ -198,65 +175,15 @@ type phaseRun struct {
 	enc  Bodies // the bodies of wire; nil once a pod was dropped from it
 }
 
-// reply is one pod's answer to one request.
-type reply struct {
-	url  string
-	code int
-	body []byte
-	err  error
-}
-
-func (r reply) failure(p PhasePod) error {
-	if r.err != nil {
-		return fmt.Errorf("pod %s: %w", p.Key, r.err)
-	}
-	return fmt.Errorf("pod %s (%s) answered %d %s", p.Key, r.url, r.code, snippet(r.body))
-}
-
-// judge is the verdict of a step: ctx over aborts the phase whatever the replies; else failures fail it.
-func (r *phaseRun) judge(ctx context.Context, task string, failures []error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("configuration phase aborted during %s: %w", task, context.Cause(ctx))
-	}
-	if len(failures) > 0 {
-		return fmt.Errorf("configuration phase: %s failed: %w", task, errors.Join(failures...))
-	}
-	return nil
-}
-
-// step sends task to every pod, in parallel or in key order, and returns the replies in the pods' order.
-func (r *phaseRun) step(ctx context.Context, task string, pods []PhasePod) []reply {
-	out := make([]reply, len(pods))
-	if r.enc == nil { // the cluster is encoded once per phase, again only if check dropped pods
-		r.enc = r.bodies()
-	}
-	enc := r.enc
-	if r.plan.Sequential {
-		for i, p := range pods {
-			if err := ctx.Err(); err != nil {
-				out[i] = reply{err: err} // the phase is over: do not send the rest
-				continue
-			}
-			out[i] = r.send(ctx, task, p, enc)
-		}
-		return out
-	}
-	var wg sync.WaitGroup
-	for i, p := range pods {
-		wg.Go(func() { out[i] = r.send(ctx, task, p, enc) })
-	}
-	wg.Wait()
-	return out
-}
-
 // send posts task to one pod with the wire whose key is that pod's, within 1.25 × grace.
-func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc Bodies) reply {
+func (r *phaseRun) send(ctx context.Context, e Send, enc Bodies) PhaseReplied {
+	task, p := e.Task, e.Pod
 	secs := int64(math.Ceil(r.plan.Grace.Seconds()))
 	url := strings.TrimRight(p.URL, "/") + "/control/" + task + "/" + strconv.FormatInt(secs, 10)
 	if r.plan.Phase != "" {
 		url += "?" + control.PhaseParam + "=" + neturl.QueryEscape(r.plan.Phase)
 	}
-	rep := reply{url: url}
+	rep := PhaseReplied{Index: e.Index, URL: url}
 	wait := time.Duration(secs) * time.Second * 5 / 4
 	reqCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -266,23 +193,23 @@ func (r *phaseRun) send(ctx context.Context, task string, p PhasePod, enc Bodies
 	defer timer.Stop()
 	var isDelta bool
 	var encErr, err error
-	rep.code, rep.body, isDelta, encErr, err = r.post(reqCtx, url, enc, p.Key)
-	if encErr == nil && err == nil && isDelta && rep.code == http.StatusPreconditionFailed { // DESIGN §7: the whole cluster, in the same step
+	rep.Code, rep.Body, isDelta, encErr, err = r.post(reqCtx, url, enc, p.Key)
+	if encErr == nil && err == nil && isDelta && rep.Code == http.StatusPreconditionFailed { // DESIGN §7: the whole cluster, in the same step
 		enc.Refused(p.Key)
-		rep.code, rep.body, _, encErr, err = r.post(reqCtx, url, enc, p.Key)
+		rep.Code, rep.Body, _, encErr, err = r.post(reqCtx, url, enc, p.Key)
 	}
 	if encErr != nil {
-		rep.err = fmt.Errorf("%s: encode the cluster: %w", task, encErr)
+		rep.Err = fmt.Errorf("%s: encode the cluster: %w", task, encErr)
 		return rep
 	}
-	if err == nil && task == taskOn && rep.code == http.StatusOK {
+	if err == nil && task == taskOn && rep.Code == http.StatusOK {
 		enc.Accepted(p.Key)
 	}
 	if err != nil {
 		if cause := context.Cause(reqCtx); cause != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (%w)", cause, err) // our timeout, not the phase's end
 		}
-		rep.err = fmt.Errorf("%s %s: %w", task, url, err)
+		rep.Err = fmt.Errorf("%s %s: %w", task, url, err)
 	}
 	return rep
 }
@@ -295,16 +222,6 @@ func snippet(b []byte) string {
 		s = s[:most] + "..."
 	}
 	return s
-}
-
-func guard(ctx context.Context, plan PhasePlan) error {
-	if plan.Guard == nil {
-		return nil
-	}
-	if err := plan.Guard(ctx); err != nil {
-		return fmt.Errorf("configuration phase: %w", err)
-	}
-	return nil
 }
 
 // encoder returns the body of each pod. The bodies differ only by their key, and the cluster grows with the
