@@ -23,7 +23,8 @@ type scaleMode struct {
 
 // scaleModes are the modes of OCHOPOD_BENCH_MODES: plain (no §12 setting), scraped (plain, with /metrics of
 // every pod scraped every second, as Prometheus would: what DESIGN §13's metrics cost) and secured (a token
-// file and TLS on the control port: the leader calls every pod over HTTPS with its control token).
+// file and TLS on the control port: the leader calls every pod over HTTPS with its control token); tokens and
+// tls run one of the two alone, to tell their costs apart.
 func scaleModes(b *testing.B) []scaleMode {
 	names := strings.Split(os.Getenv("OCHOPOD_BENCH_MODES"), ",")
 	if os.Getenv("OCHOPOD_BENCH_MODES") == "" {
@@ -36,15 +37,22 @@ func scaleModes(b *testing.B) []scaleMode {
 			out = append(out, scaleMode{name: "plain", info: plainInfo})
 		case "scraped":
 			out = append(out, scaleMode{name: "scraped", info: plainInfo, scrape: true})
-		case "secured":
+		case "tokens":
+			f := newSecFiles(b)
+			out = append(out, scaleMode{name: "tokens", flags: []string{"--token-file", f.tokens}, info: plainInfo})
+		case "tls", "secured":
 			f := newSecFiles(b)
 			c := f.client(b)
-			out = append(out, scaleMode{name: "secured",
-				flags: []string{"--token-file", f.tokens, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca},
+			m := scaleMode{name: strings.TrimSpace(n),
+				flags: []string{"--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca},
 				info:  func(p *podProcess) (map[string]any, bool) { return infoOver(c, "https", p) },
-			})
+			}
+			if m.name == "secured" {
+				m.flags = append(m.flags, "--token-file", f.tokens)
+			}
+			out = append(out, m)
 		default:
-			b.Fatalf("OCHOPOD_BENCH_MODES=%q: want plain, scraped and/or secured", os.Getenv("OCHOPOD_BENCH_MODES"))
+			b.Fatalf("OCHOPOD_BENCH_MODES=%q: want plain, scraped, tokens, tls and/or secured", os.Getenv("OCHOPOD_BENCH_MODES"))
 		}
 	}
 	return out

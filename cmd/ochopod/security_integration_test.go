@@ -490,9 +490,13 @@ func TestIntegration_RotationWithoutRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	oldCA := f.client(t)
-	if _, ok := infoOver(oldCA, "https", p); ok {
-		t.Fatal("a client of the old CA still got in after the rotation")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) { // security.FileRecheck
+		if _, ok := infoOver(f.client(t), "https", p); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a client of the old CA still got in after the rotation")
+		}
 	}
 	tc, err := security.NewClientTLS(security.TLSFiles{CA: f2.CA}, nil)
 	if err != nil {

@@ -53,3 +53,38 @@ func TestSecureCaller_KeepsTheTLSConnectionAlive(t *testing.T) {
 		t.Fatalf("%d connections for 20 requests, want 1", n)
 	}
 }
+
+// A leader that meets a pod again after their connection closed (a quiet minute: the pod's idle timeout)
+// resumes its TLS session instead of a full handshake (DESIGN §12).
+func TestSecureCaller_ResumesTheTLSSession(t *testing.T) {
+	_, f, err := certs.NewFiles(t.TempDir(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := security.ServerTLS(security.TLSFiles{Cert: f.Cert, Key: f.Key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := make(chan bool, 3)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resumed <- r.TLS.DidResume
+		w.WriteHeader(200)
+	}))
+	srv.TLS = srvTLS
+	srv.StartTLS()
+	defer srv.Close()
+	cli, err := security.NewClientTLS(security.TLSFiles{CA: f.CA}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewSecureHTTPCaller(ClientSecurity{TLS: cli})
+	for i, want := range []bool{false, true, true} {
+		if code, _, err := c.Post(context.Background(), srv.URL+"/info", nil); err != nil || code != 200 {
+			t.Fatalf("POST %d: %d %v", i, code, err)
+		}
+		if got := <-resumed; got != want {
+			t.Fatalf("connection %d: resumed = %v, want %v", i, got, want)
+		}
+		c.Client.CloseIdleConnections()
+	}
+}

@@ -186,6 +186,13 @@ func TestSecurity_TokenFileReloads(t *testing.T) {
 // tlsPair serves one handshake with srv and dials it with cli; it returns the client's error.
 func tlsPair(t *testing.T, srv *tls.Config, cli *ClientTLS) error {
 	t.Helper()
+	_, err := tlsMeet(t, srv, cli)
+	return err
+}
+
+// tlsMeet is tlsPair that also returns the client's connection state.
+func tlsMeet(t *testing.T, srv *tls.Config, cli *ClientTLS) (tls.ConnectionState, error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -206,16 +213,26 @@ func tlsPair(t *testing.T, srv *tls.Config, cli *ClientTLS) error {
 		}
 		done <- err
 	}()
+	var cs tls.ConnectionState
 	c, err := cli.DialContext(context.Background(), "tcp", ln.Addr().String())
 	if err == nil {
-		_, err = io.ReadFull(c, make([]byte, 2))
+		_, err = io.ReadFull(c, make([]byte, 2)) // reads the session ticket too
+		cs = c.(*tls.Conn).ConnectionState()
 		c.Close()
 	}
 	<-done
-	return err
+	return cs, err
+}
+
+// instantRecheck makes every use of a TLS file look at it, for the length of the test.
+func instantRecheck(t *testing.T) {
+	old := FileRecheck
+	FileRecheck = 0
+	t.Cleanup(func() { FileRecheck = old })
 }
 
 func TestSecurity_TLSVerifiesAndRotates(t *testing.T) {
+	instantRecheck(t)
 	dir := t.TempDir()
 	ca, err := certs.NewCA("test CA")
 	if err != nil {
