@@ -9,6 +9,13 @@
 // something unreadable or invalid keeps the last good contents in force and is reported once (WARN) per
 // change; it is never a reason to open up.
 //
+// TLS sessions (DESIGN §12): a ClientTLS keeps the TLS 1.3 session of each server address it met, so meeting
+// a server again (a leader's connection closed by the pod's idle timeout, say) resumes: no certificate signed
+// or checked again, one key exchange still. A resumption proves nothing less: the client checks the session's
+// chain against its CA of now (a new CA file drops every session), and a server's ticket key changes with its
+// certificate, key or client CA (and daily), crypto/tls checking a resumed client certificate against the
+// client CA of now.
+//
 // Secrets never leave this package in a printable form: Token and ZKCredentials print (fmt, slog) without
 // their secret, and parse errors name a line, never its contents.
 //
