@@ -62,25 +62,9 @@ func BenchmarkMeet(b *testing.B) {
 	}
 	addr := tlsServer(b, srv)
 	b.Run("tcp", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					_, _ = c.Write([]byte("ok"))
-					c.Close()
-				}()
-			}
-		}()
+		plain := serveLoopback(b, func(c net.Conn) { _, _ = c.Write([]byte("ok")) })
 		cpuPerOp(b, func() {
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", plain)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -15,6 +15,17 @@ import (
 // tlsServer serves srv on a loopback address until the test ends: each connection gets "ok" after the
 // handshake (and the session ticket with it).
 func tlsServer(t testing.TB, srv *tls.Config) string {
+	return serveLoopback(t, func(c net.Conn) {
+		tc := tls.Server(c, srv)
+		if tc.Handshake() == nil {
+			_, _ = tc.Write([]byte("ok"))
+		}
+	})
+}
+
+// serveLoopback accepts connections on a loopback address until the test ends, each served by serve (then
+// closed), and returns the address.
+func serveLoopback(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,10 +40,7 @@ func tlsServer(t testing.TB, srv *tls.Config) string {
 			}
 			go func() {
 				defer c.Close()
-				tc := tls.Server(c, srv)
-				if tc.Handshake() == nil {
-					_, _ = tc.Write([]byte("ok"))
-				}
+				serve(c)
 			}()
 		}
 	}()
