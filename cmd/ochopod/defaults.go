@@ -9,3 +9,6 @@ const defaultChecks = 3
 
 // localZK is where the local binding looks for ZooKeeper when neither --zk nor ochopod_zk says (runtime/binding).
 const localZK = "127.0.0.1:2181"
+
+// checkStartUnset is --check-start when nothing set it: validate makes it one --check-every.
+const checkStartUnset = -1

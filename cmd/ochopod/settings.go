@@ -49,7 +49,7 @@ type runSettings struct {
 	// The lifecycle of the process (DESIGN §6).
 	checks     int
 	checkEvery time.Duration
-	checkStart time.Duration // negative: one checkEvery (the flag was not given)
+	checkStart time.Duration // checkStartUnset: one checkEvery (neither the flag nor the spec gave it)
 	soft       bool
 	strict     bool
 	shell      bool
@@ -96,7 +96,8 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.fullShutdown, "full-shutdown", false, "turn every pod off before turning them on again")
 	fs.IntVar(&s.checks, "checks", defaultChecks, "sanity-check failures tolerated before the pod turns its process off (the original: 1)")
 	fs.DurationVar(&s.checkEvery, "check-every", 60*time.Second, "period of the sanity check")
-	fs.DurationVar(&s.checkStart, "check-start", -1, "start period: how long after a configured start the first sanity check runs (default one --check-every; the original: 0)")
+	fs.DurationVar(&s.checkStart, "check-start", checkStartUnset, "start period: how long after a configured start the first sanity check runs (default one --check-every; the original: 0)")
+	fs.Lookup("check-start").DefValue = "0s" // the usage says the default; -1ns is only its marker
 	fs.BoolVar(&s.soft, "soft", false, "never SIGKILL the process")
 	fs.BoolVar(&s.strict, "strict", false, "restart the process at every configuration, not only when dependencies changed")
 	fs.BoolVar(&s.shell, "shell", false, "run the command through /bin/sh -c")
@@ -149,8 +150,11 @@ func (s *runSettings) validate(env map[string]string) error {
 			return usagef("%s %s must be positive", name, d)
 		}
 	}
-	if s.checkStart < 0 {
+	switch {
+	case s.checkStart == checkStartUnset:
 		s.checkStart = s.checkEvery
+	case s.checkStart < 0:
+		return usagef("--check-start %s must not be negative", s.checkStart)
 	}
 	if s.checks < 1 {
 		return usagef("--checks %d must be at least 1", s.checks)
@@ -298,6 +302,7 @@ func (s *runSettings) loadSpec(fs *pflag.FlagSet, env map[string]string, args []
 	setBool("full-shutdown", sp.FullShutdown, &s.fullShutdown)
 	setInt("checks", sp.Checks, &s.checks)
 	setDuration("check-every", sp.CheckEvery, &s.checkEvery)
+	setDuration("check-start", sp.CheckStart, &s.checkStart)
 	setBool("soft", sp.Soft, &s.soft)
 	setBool("strict", sp.Strict, &s.strict)
 	setBool("shell", sp.Shell, &s.shell)

@@ -149,6 +149,7 @@
 //	# The lifecycle of the process (DESIGN §6).
 //	checks: 3
 //	check_every: 20s
+//	check_start: 30s           # the first check that long after a start (default one check_every; 0: at once)
 //	soft: false
 //	strict: false
 //	pipe: true

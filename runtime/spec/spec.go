@@ -41,6 +41,7 @@ type Spec struct {
 	// The lifecycle of the process (DESIGN §6).
 	Checks     *int      `yaml:"checks,omitempty"`
 	CheckEvery *Duration `yaml:"check_every,omitempty"`
+	CheckStart *Duration `yaml:"check_start,omitempty"` // 0: the first check right after a start (the original)
 	Soft       *bool     `yaml:"soft,omitempty"`
 	Strict     *bool     `yaml:"strict,omitempty"`
 	Shell      *bool     `yaml:"shell,omitempty"`
