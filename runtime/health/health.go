@@ -61,10 +61,12 @@ func Handler(b Backend, metrics http.Handler, next http.Handler) http.Handler {
 		}
 		reply(w, http.StatusOK, info)
 	})
+	paths := []string{"/healthz", "/readyz"}
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
+		paths = append(paths, "/metrics")
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, path := range paths {
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Allow", "GET, HEAD")
 			reply(w, http.StatusMethodNotAllowed, map[string]any{"error": "only GET is supported"})
