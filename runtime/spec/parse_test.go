@@ -123,7 +123,7 @@ func TestParse_ErrorsNameTheFileAndLine(t *testing.T) {
 		want       []string // substrings of the message, in this order
 	}{
 		{"unknown top-level key", "cluster: web\nclustr: web\n",
-			[]string{`pod.yaml:2: unknown key "clustr": did you mean "cluster"? (known keys: binding, check_every, checks, cluster,`}},
+			[]string{`pod.yaml:2: unknown key "clustr": did you mean "cluster"? (known keys: binding, check_every, check_start, checks, cluster,`}},
 		{"unknown hook", "hooks:\n  initialize: {argv: [true]}\n  on_start:\n    argv: [true]\n",
 			[]string{`pod.yaml:3: hooks: unknown key "on_start" (known keys: can_configure, configured, finalize, initialize, sanity_check, signaled, tear_down)`}},
 		{"unknown key in a hook", "hooks:\n  sanity_check:\n    shell: true\n    timout: 5s\n",
