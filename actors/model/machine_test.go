@@ -178,13 +178,22 @@ func TestModel_DeadPodsAreLeftOutOfTheSnapshot(t *testing.T) {
 	}
 }
 
-func TestModel_FencedWriteStopsTheModel(t *testing.T) {
+// writingAfterPhase is a model that configured pod a and waits for its write, generation 4.
+func writingAfterPhase(t *testing.T) *Machine {
+	t.Helper()
 	m := newTestMachine(0)
 	run(t, m, []step{
 		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
 		{&v1.PhaseDone{Generation: 3}, []string{"write#4(1," + hashOf(t, pods("a"), nil)[:5] + ")"}},
+	})
+	return m
+}
+
+func TestModel_FencedWriteStopsTheModel(t *testing.T) {
+	m := writingAfterPhase(t)
+	run(t, m, []step{
 		{&v1.Written{Generation: 4, Failure: &v1.Failure{Kind: v1.ErrorKind_ERROR_KIND_FENCED, Message: "fence"}}, nil},
 		{changed, nil},
 		{read(5, pods("a", "b"), ""), nil},
