@@ -173,7 +173,7 @@ func TestIntegration_HostileHugeClustersLeaveEveryPodRunning(t *testing.T) {
 			for i, p := range pods {
 				t.Logf("pod %d: peak RSS %d MiB", i, procMemory(t, p.cmd.Process.Pid, "VmHWM")>>20)
 			}
-			for _, m := range mdWaitAll(t, pods, time.Second, mdRunning) {
+			for _, m := range mdWaitAll(t, pods, 30*time.Second, mdRunning) {
 				if l, _ := os.ReadFile(fmt.Sprintf("%s/len.%d", dir, mdPid(m))); strings.TrimSpace(string(l)) != "0" {
 					t.Fatalf("OCHOPOD_PODS was set (%s bytes) though it cannot fit", strings.TrimSpace(string(l)))
 				}

@@ -258,7 +258,7 @@ func TestIntegration_FivePodsSIGTERMOfTheLeaderHandsOverAtOnce(t *testing.T) {
 	if err := pods[holder].cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	next, took := waitOneLeader(t, pods, holder, time.Second)
+	next, took := waitOneLeader(t, pods, holder, 5*time.Second) // well inside the 10 s session timeout: the node went at once
 	if next == holder {
 		t.Fatal("the stopped pod leads")
 	}
