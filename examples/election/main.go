@@ -81,7 +81,7 @@ func run() error {
 		m := &member{name: name, woken: make(chan struct{}, 1)}
 		p, err := pod.Start(pod.Config{
 			Key: uuid.NewString(), Cluster: c, Ensemble: ens, SessionTimeout: 5 * time.Second,
-			Payload: payload.Payload{"cluster": "web", "namespace": "demo", "ip": "127.0.0.1", "binding": "local"},
+			Payload: payload.Payload{"cluster": "web", "namespace": "demo", "ip": "127.0.0.1", "port": "8080", "binding": "local"},
 			Dialer:  gozk.New(quiet), Clock: clock.Real{}, Logger: quiet,
 		})
 		if err != nil {
@@ -219,7 +219,7 @@ func printCluster(ens zk.Ensemble, c zk.Cluster) error {
 		return err
 	}
 	defer conn.Close()
-	pods, _, err := cluster.ReadPods(conn, c)
+	pods, skipped, err := cluster.ReadPods(conn, c)
 	if err != nil {
 		return err
 	}
@@ -236,6 +236,9 @@ func printCluster(ens zk.Ensemble, c zk.Cluster) error {
 			role = "leader"
 		}
 		fmt.Fprintf(tw, "          %s\t%d\t%s\n", p.Node, p.Seq, role)
+	}
+	for _, s := range skipped { // invalid payloads (DESIGN §12): the leader would leave these out too
+		fmt.Fprintf(tw, "          %s\tskipped: %s\t\n", s.Path, s.Reason)
 	}
 	_ = tw.Flush()
 	fmt.Println()
