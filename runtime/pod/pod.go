@@ -105,6 +105,9 @@ func Start(cfg Config) (*Pod, error) {
 	if cfg.Key == "" || cfg.Cluster.Qualified == "" || cfg.Dialer == nil || cfg.Clock == nil || len(cfg.Ensemble.Servers) == 0 {
 		return nil, errors.New("pod: key, cluster, ensemble, dialer and clock are required")
 	}
+	if err := validOwnPayload(cfg.Payload); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -286,3 +289,19 @@ func timeoutOf(ctx context.Context) time.Duration {
 
 // System is the actor system, for wiring further actors (lifecycle) beside the session.
 func (p *Pod) System() *actor.ActorSystem { return p.system }
+
+// validOwnPayload refuses a payload that every leader would skip (DESIGN §12: ip and port required, ports and
+// addresses well formed), so a program finds out at start instead of never being configured. The seq is the
+// session's to write, so any seq given here is left out of the check.
+func validOwnPayload(p payload.Payload) error {
+	own := make(payload.Payload, len(p))
+	for k, v := range p {
+		if k != payload.KeySeq {
+			own[k] = v
+		}
+	}
+	if err := payload.Validate(own, 0); err != nil {
+		return fmt.Errorf("pod: every leader would skip this pod: %w", err)
+	}
+	return nil
+}
