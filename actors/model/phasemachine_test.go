@@ -2,99 +2,63 @@ package model
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ochopod/ochopod/testkit/transcript"
 )
 
-// rewrite regenerates the transcripts' expected lines from what the machine does (then read the diff).
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/phase/*.txt with the machine's output")
-
-// TestPhaseMachine_Transcripts replays testdata/phase/*.txt: each line that does not start with a space is an
-// input, the indented lines under it are the effects the machine must answer with. Inputs:
+// TestPhaseMachine_Transcripts replays testdata/phase/*.txt (testkit/transcript). Inputs:
 //
 //	plan <keys...> [sequential] [full] [guard] [arm] [nourl=<key>] [unknown=<key>]
 //	start | guarded [fail <why>] | armed [fail <why>] | reply <index> <code> | reply <index> err <why> | over <why>
 func TestPhaseMachine_Transcripts(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "phase", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no transcripts: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := replay(string(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if *rewrite {
-				if err := os.WriteFile(f, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != string(raw) {
-				t.Errorf("%s differs (go test ./actors/model -run Transcripts -rewrite, then read the diff):\n%s", f, got)
-			}
-		})
-	}
+	transcript.Test(t, filepath.Join("testdata", "phase"), func() transcript.Step {
+		var m *PhaseMachine
+		return func(f []string) ([]string, error) { return phaseStep(&m, f) }
+	})
 }
 
-// replay runs a transcript's inputs and returns it with the machine's effects under each.
-func replay(text string) (string, error) {
-	var out strings.Builder
-	var m *PhaseMachine
-	for n, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		if strings.HasPrefix(line, " ") {
-			continue // an expected effect: made again below
+// phaseStep feeds one input to *m (a plan replaces it) and renders the effects.
+func phaseStep(m **PhaseMachine, f []string) ([]string, error) {
+	var effects []PhaseEffect
+	switch {
+	case f[0] == "plan":
+		*m = newPlan(f[1:])
+		return nil, nil
+	case *m == nil:
+		return nil, errors.New("input before plan")
+	case f[0] == "start":
+		effects = (*m).Start()
+	case f[0] == "guarded":
+		effects = (*m).Handle(PhaseGuarded{Err: failure(f[1:])})
+	case f[0] == "armed":
+		effects = (*m).Handle(PhaseArmed{Err: failure(f[1:])})
+	case f[0] == "over":
+		effects = (*m).Handle(PhaseOver{Cause: errors.New(strings.Join(f[1:], " "))})
+	case f[0] == "reply" && len(f) >= 3:
+		i, err := strconv.Atoi(f[1])
+		if err != nil {
+			return nil, err
 		}
-		out.WriteString(line + "\n")
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(line, "#") {
-			continue
+		r := PhaseReplied{Index: i, URL: "http://pod"}
+		if f[2] == "err" {
+			r.Err = errors.New(strings.Join(f[3:], " "))
+		} else if r.Code, err = strconv.Atoi(f[2]); err != nil {
+			return nil, err
 		}
-		var effects []PhaseEffect
-		switch {
-		case f[0] == "plan":
-			m = newPlan(f[1:])
-			continue
-		case m == nil:
-			return "", fmt.Errorf("line %d: %q before plan", n+1, line)
-		case f[0] == "start":
-			effects = m.Start()
-		case f[0] == "guarded":
-			effects = m.Handle(PhaseGuarded{Err: failure(f[1:])})
-		case f[0] == "armed":
-			effects = m.Handle(PhaseArmed{Err: failure(f[1:])})
-		case f[0] == "over":
-			effects = m.Handle(PhaseOver{Cause: errors.New(strings.Join(f[1:], " "))})
-		case f[0] == "reply" && len(f) >= 3:
-			i, err := strconv.Atoi(f[1])
-			if err != nil {
-				return "", fmt.Errorf("line %d: %w", n+1, err)
-			}
-			r := PhaseReplied{Index: i, URL: "http://pod"}
-			if f[2] == "err" {
-				r.Err = errors.New(strings.Join(f[3:], " "))
-			} else if r.Code, err = strconv.Atoi(f[2]); err != nil {
-				return "", fmt.Errorf("line %d: %w", n+1, err)
-			}
-			effects = m.Handle(r)
-		default:
-			return "", fmt.Errorf("line %d: unknown input %q", n+1, line)
-		}
-		for _, e := range effects {
-			out.WriteString("  " + render(e) + "\n")
-		}
+		effects = (*m).Handle(r)
+	default:
+		return nil, errors.New("unknown input")
 	}
-	return out.String(), nil
+	var out []string
+	for _, e := range effects {
+		out = append(out, render(e))
+	}
+	return out, nil
 }
 
 func newPlan(args []string) *PhaseMachine {
