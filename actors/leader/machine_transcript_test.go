@@ -42,24 +42,16 @@ func (r *leaderReplay) renew(first uint64) {
 }
 
 func (r *leaderReplay) step(f []string) ([]string, error) {
-	gen, args := r.gen, f[1:]
-	if len(args) > 0 && strings.HasPrefix(args[0], "#") {
-		n, err := strconv.ParseUint(args[0][1:], 10, 64)
-		if err != nil {
-			return nil, err
-		}
-		gen, args = n, args[1:]
+	gen, args, err := transcript.Generation(f[1:], r.gen)
+	if err != nil {
+		return nil, err
 	}
 	var in any
 	switch f[0] {
 	case "new":
-		var first uint64
-		if len(args) == 1 {
-			n, err := strconv.ParseUint(strings.TrimPrefix(args[0], "first="), 10, 64)
-			if err != nil {
-				return nil, err
-			}
-			first = n
+		first, err := transcript.First(args)
+		if err != nil {
+			return nil, err
 		}
 		r.renew(first)
 		return nil, nil

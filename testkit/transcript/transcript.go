@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -69,4 +70,22 @@ func Replay(text string, step Step) (string, error) {
 		}
 	}
 	return out.String(), nil
+}
+
+// Generation is latest unless args start with #<n> (a late answer of an older generation or incarnation);
+// it returns the args after that.
+func Generation(args []string, latest uint64) (uint64, []string, error) {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "#") {
+		return latest, args, nil
+	}
+	n, err := strconv.ParseUint(args[0][1:], 10, 64)
+	return n, args[1:], err
+}
+
+// First is n of an optional first=<n> (where a restarted machine's generations start), 0 without it.
+func First(args []string) (uint64, error) {
+	if len(args) == 0 {
+		return 0, nil
+	}
+	return strconv.ParseUint(strings.TrimPrefix(args[0], "first="), 10, 64)
 }
