@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 )
 
@@ -34,6 +33,12 @@ type PhaseSettings struct {
 }
 
 type phaseStage int
+
+// The replies the machine tells apart (DESIGN §7 step 2): the machine stays free of net/http.
+const (
+	statusOK   = 200
+	statusGone = 410 // the pod is dead: drop it
+)
 
 const (
 	stageIdle phaseStage = iota
@@ -233,9 +238,9 @@ func (m *PhaseMachine) stepDone() []PhaseEffect {
 		for i, r := range m.replies {
 			p := m.targets[i]
 			switch {
-			case r.Err == nil && r.Code == http.StatusOK:
+			case r.Err == nil && r.Code == statusOK:
 				m.left = append(m.left, p)
-			case r.Err == nil && r.Code == http.StatusGone:
+			case r.Err == nil && r.Code == statusGone:
 				m.dropped = append(m.dropped, p.Key)
 				effects = append(effects, Drop{Key: p.Key}) // the pods left configure without it
 			default:
@@ -244,7 +249,7 @@ func (m *PhaseMachine) stepDone() []PhaseEffect {
 		}
 	case taskOn:
 		for i, r := range m.replies {
-			if r.Err != nil || r.Code != http.StatusOK {
+			if r.Err != nil || r.Code != statusOK {
 				failures = append(failures, r.failure(m.targets[i]))
 			}
 		}
