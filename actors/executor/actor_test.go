@@ -12,6 +12,7 @@ import (
 
 	"github.com/ochopod/ochopod/actors/executor"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/protohost"
 	"github.com/ochopod/ochopod/testkit/fakeproc"
 	"github.com/ochopod/ochopod/testkit/vclock"
 )
@@ -19,7 +20,7 @@ import (
 func fakeHarness(t *testing.T) (*harness, *fakeproc.Spawner, *vclock.Clock) {
 	t.Helper()
 	sp, clk := fakeproc.New(), vclock.New()
-	return newHarness(t, executor.Config{Spawner: sp, Clock: clk}), sp, clk
+	return newHarness(t, executor.Config{Spawner: sp}, clk), sp, clk
 }
 
 func TestExecutorActor_StartsAndReportsTheExit(t *testing.T) {
@@ -184,7 +185,7 @@ func TestExecutorActor_PipesOutputLineByLine(t *testing.T) {
 func TestExecutorActor_UnpipedOutputGoesToStdout(t *testing.T) {
 	var out, errs syncBuffer
 	sp := fakeproc.New()
-	h := newHarness(t, executor.Config{Spawner: sp, Clock: vclock.New(), Stdout: &out, Stderr: &errs})
+	h := newHarness(t, executor.Config{Spawner: sp, Stdout: &out, Stderr: &errs}, vclock.New())
 	h.send(&v1.ExecStart{Incarnation: 1, Argv: []string{"app"}})
 	h.running(1)
 	sp.Last().Stdout("to stdout\n")
@@ -198,7 +199,7 @@ func TestExecutorActor_UnpipedOutputGoesToStdout(t *testing.T) {
 
 func TestExecutorActor_ReportsToReportTo(t *testing.T) {
 	h, _, _ := fakeHarness(t) // for its actor system and its parent, used here as a plain probe
-	exec := h.system.Root.Spawn(executor.Props(executor.Config{Spawner: fakeproc.New(), Clock: vclock.New(), ReportTo: h.parent}))
+	exec := h.system.Root.Spawn(props(executor.Config{Spawner: fakeproc.New(), ReportTo: protohost.RefOf(h.parent)}, vclock.New()))
 	defer func() { _ = h.system.Root.StopFuture(exec).Wait() }()
 	h.exec = exec
 	h.sender.Store(exec) // the probe checks the sender
@@ -212,7 +213,7 @@ func TestExecutorActor_StopLeavesTheProcessAndNoGoroutine(t *testing.T) {
 	system := quietSystem()
 	defer system.Shutdown()
 	before := goleak.IgnoreCurrent()
-	exec := system.Root.Spawn(executor.Props(executor.Config{Spawner: sp, Clock: clk, ReportTo: system.NewLocalPID("nobody")}))
+	exec := system.Root.Spawn(props(executor.Config{Spawner: sp, ReportTo: protohost.RefOf(system.NewLocalPID("nobody"))}, clk))
 	system.Root.Send(exec, &v1.ExecStart{Incarnation: 1, Argv: []string{"app"}})
 	system.Root.Send(exec, tearDown(1, false, time.Minute, false))
 	// Stop is a system message, handled before the mailbox's user messages: let those be handled first.

@@ -41,13 +41,14 @@
 //	   ExecExited{torn_down:  └─────────────┘
 //	     true, killed}
 //
-// Purity and epochs (STYLE 1, 2): machine.go does no I/O and reads no clock. The adapter feeds back the spawn's
+// Purity and epochs (STYLE 1, 2): machine.go does no I/O and reads no clock. Its behaviour on the host
+// (actors/host, DESIGN §4; actor.go) feeds back the spawn's
 // outcome as ExecStarted, the exit as ExecExited and the grace timer as TimerFired{TIMER_GRACE, epoch:
 // incarnation}; completions of another incarnation are dropped.
 //
-// Ownership (STYLE 15): the spawn runs inside the actor (fork and exec, about a millisecond). One goroutine per
-// started process waits for its exit and sends it to the actor; it ends when the process is reaped or when the
-// actor stops. The output copies belong to the spawner and end at EOF. When the executor stops or restarts it
+// Ownership (STYLE 15): the spawn runs inside the actor (fork and exec, about a millisecond). One host task per
+// started process waits for its exit and tells it to the actor; it ends when the process is reaped or when the
+// incarnation ends. The output copies belong to the spawner and end at EOF. When the executor stops or restarts it
 // stops its timers and forgets the process without touching it: the lifecycle tears the process down before
 // it stops the executor, and if Ochopod dies the kernel kills the process (proc's parent-death signal).
 package executor

@@ -10,11 +10,11 @@ import (
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
-// Effect is something the machine asks its adapter to do. Effects about a process carry its incarnation, and
-// so do the completions the adapter feeds back.
+// Effect is something the machine asks its behaviour to do. Effects about a process carry its incarnation, and
+// so do the completions the behaviour feeds back.
 type Effect interface{ isEffect() }
 
-// Spawn: start the process of an incarnation. The adapter feeds back ExecStarted{Incarnation, Pid or Error},
+// Spawn: start the process of an incarnation. The behaviour feeds back ExecStarted{Incarnation, Pid or Error},
 // and, once it started, ExecExited{Incarnation, Pid, Code, Signal} when it ends.
 type Spawn struct {
 	Incarnation uint64

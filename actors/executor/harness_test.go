@@ -16,6 +16,8 @@ import (
 
 	"github.com/ochopod/ochopod/actors/executor"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/protohost"
 )
 
 const waitLong = 10 * time.Second
@@ -37,6 +39,11 @@ type harness struct {
 	sender  atomic.Pointer[actor.PID] // whom the parent expects reports from
 }
 
+// props runs the executor's behaviour on the production host, its timers on clk.
+func props(cfg executor.Config, clk clock.Clock) *actor.Props {
+	return protohost.Props(executor.Props(cfg), protohost.Env{Clock: clk})
+}
+
 // quietSystem is an actor system that does not log.
 func quietSystem() *actor.ActorSystem {
 	return actor.NewActorSystemWithConfig(actor.Configure(
@@ -44,7 +51,7 @@ func quietSystem() *actor.ActorSystem {
 	))
 }
 
-func newHarness(t testing.TB, cfg executor.Config) *harness {
+func newHarness(t testing.TB, cfg executor.Config, clk clock.Clock) *harness {
 	t.Helper()
 	h := &harness{t: t, reports: make(chan proto.Message, 1024), output: &lines{}}
 	if cfg.Output == nil {
@@ -55,7 +62,7 @@ func newHarness(t testing.TB, cfg executor.Config) *harness {
 	h.parent = h.system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *actor.Started:
-			exec := ctx.Spawn(executor.Props(cfg))
+			exec := ctx.Spawn(props(cfg, clk))
 			h.sender.Store(exec)
 			child <- exec
 		case *v1.ExecStarted, *v1.ExecExited:

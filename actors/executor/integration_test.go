@@ -15,7 +15,7 @@ import (
 // realHarness runs an executor on the real reaper and the wall clock.
 func realHarness(t testing.TB) *harness {
 	t.Helper()
-	return newHarness(t, executor.Config{Spawner: reaper, Clock: clock.Real{}})
+	return newHarness(t, executor.Config{Spawner: reaper}, clock.Real{})
 }
 
 // shell starts a shell command with its output piped, and waits until it printed "ready" (its traps are set).

@@ -45,7 +45,7 @@ type tearDown struct {
 // Handle; carry out the effects it returns in order. It does no I/O, reads no clock and starts no goroutine.
 //
 // Inputs: ExecStart, ExecSignal, ExecTearDown (requests), and the completions ExecStarted, ExecExited,
-// TimerFired (from the adapter). Completions of another incarnation than the current one are dropped.
+// TimerFired (from the behaviour). Completions of another incarnation than the current one are dropped.
 type Machine struct {
 	state       state
 	incarnation uint64 // of the current process, or of the last one once idle

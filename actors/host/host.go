@@ -60,6 +60,9 @@ type Context interface {
 	Request(to Ref, msg proto.Message)
 	// Respond answers the sender of the message being handled.
 	Respond(msg proto.Message)
+	// Forward passes the message being handled on to to, with its sender kept: to's Respond answers the one
+	// who asked (a router, such as the pod's root, stays out of the reply's way).
+	Forward(to Ref)
 	// Spawn starts a child; it stops when this actor stops or restarts.
 	Spawn(p Props) Ref
 	// Stop stops a child and its children.

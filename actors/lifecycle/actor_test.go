@@ -11,9 +11,13 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/protohost"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/testkit/vclock"
 )
@@ -24,7 +28,7 @@ const wait = 10 * time.Second
 const cluster = `{"pods":{"k1":{"ip":"10.0.0.1","seq":1}},"dependencies":{},"key":"k1"}`
 
 // exitNow makes the fake executor's process end by itself with code.
-type exitNow struct{ code int32 }
+func exitNow(code int32) proto.Message { return wrapperspb.Int32(code) }
 
 // fakeExecutor answers like actors/executor, without processes: ExecStart starts incarnation n as pid 1000+n,
 // ExecTearDown ends it as SIGTERM would (143), exitNow ends it with the given code. It reports to its parent
@@ -36,10 +40,12 @@ type fakeExecutor struct {
 	running bool
 }
 
-func (f *fakeExecutor) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		f.self <- ctx.Self()
+func (f *fakeExecutor) Started(ctx host.Context) { f.self <- ctx.Self().(protohost.Ref).PID() }
+
+func (f *fakeExecutor) Release(host.Context, bool) {}
+
+func (f *fakeExecutor) Receive(ctx host.Context, msg proto.Message) {
+	switch msg := msg.(type) {
 	case *v1.ExecStart:
 		f.inc, f.running = msg.GetIncarnation(), true
 		f.starts <- msg
@@ -49,10 +55,10 @@ func (f *fakeExecutor) Receive(ctx actor.Context) {
 			f.running = false
 			ctx.Request(ctx.Parent(), &v1.ExecExited{Incarnation: f.inc, Pid: f.pid(), Code: 143, Signal: 15, TornDown: true})
 		}
-	case exitNow:
+	case *wrapperspb.Int32Value:
 		if f.running {
 			f.running = false
-			ctx.Request(ctx.Parent(), &v1.ExecExited{Incarnation: f.inc, Pid: f.pid(), Code: msg.code})
+			ctx.Request(ctx.Parent(), &v1.ExecExited{Incarnation: f.inc, Pid: f.pid(), Code: msg.GetValue()})
 		}
 	}
 }
@@ -105,17 +111,15 @@ func start(t *testing.T, l sdk.Lifecycle, s lifecycle.Settings) *harness {
 	))
 	self, starts := make(chan *actor.PID, 1), make(chan *v1.ExecStart, 16)
 	h := &harness{t: t, system: system, clock: vclock.New(), starts: starts, w: watch(system)}
-	h.pid = system.Root.Spawn(lifecycle.Props(lifecycle.Config{
+	h.pid = system.Root.Spawn(protohost.Props(lifecycle.Props(lifecycle.Config{
 		Lifecycle:  l,
 		Settings:   s,
 		Env:        []string{"PATH=/bin", "X=0"},
 		ClusterEnv: func(e *sdk.Envelope) []string { return []string{"OCHOPOD_KEY=" + e.Key()} },
-		Clock:      h.clock,
-		Logger:     discard,
-		Executor: actor.PropsFromProducer(func() actor.Actor {
+		Executor: host.Props{Name: "executor", Supervisor: host.DefaultSupervisor(), New: func() host.Behaviour {
 			return &fakeExecutor{self: self, starts: starts}
-		}),
-	}))
+		}},
+	}), protohost.Env{Clock: h.clock, Logger: discard}))
 	t.Cleanup(func() {
 		_ = system.Root.StopFuture(h.pid).Wait()
 		h.w.stop()
@@ -255,7 +259,7 @@ func TestLifecycleActor_CrashRestartsTheProcess(t *testing.T) {
 	h.wantCode(v1.Task_TASK_ON, cluster, 200)
 	first := h.nextStart()
 	h.until("running", process(running, 1))
-	h.system.Root.Send(h.exec, exitNow{code: 2})
+	h.system.Root.Send(h.exec, exitNow(2))
 	st := h.until("running again", process(running, 2))
 	if again := h.nextStart(); !slices.Equal(again.GetArgv(), first.GetArgv()) || again.GetIncarnation() <= first.GetIncarnation() {
 		t.Fatalf("restart %v after %v: want the same command, a later incarnation", again, first)
@@ -270,7 +274,7 @@ func TestLifecycleActor_ExitZeroKillsThePod(t *testing.T) {
 	h := start(t, l, lifecycle.Settings{})
 	h.wantCode(v1.Task_TASK_ON, cluster, 200)
 	h.until("running", process(running, 1))
-	h.system.Root.Send(h.exec, exitNow{code: 0})
+	h.system.Root.Send(h.exec, exitNow(0))
 	st := h.until("dead", process(dead, 1))
 	if st.GetExitCode() != 0 || l.finalized.Load() != 1 {
 		t.Fatalf("status %v, finalized %d times: want exit code 0, finalized once", st, l.finalized.Load())

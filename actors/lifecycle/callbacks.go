@@ -8,20 +8,19 @@ import (
 	"log/slog"
 	"runtime/debug"
 
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
-// run calls one user callback on a goroutine of its own and reports CallbackDone. The goroutine ends when the
-// callback returns; its context is cancelled when the actor stops or the machine gives the callback up.
-func (a *adapter) run(ctx actor.Context, e RunCallback) {
-	cctx, cancel := context.WithCancel(a.ctx)
-	a.running[e.Epoch] = cancel
-	tell, l, log := send(ctx), a.cfg.Lifecycle, a.log
-	go func() {
+// run calls one user callback as a task of its own, which tells CallbackDone. The task ends when the callback
+// returns; its context is cancelled when the incarnation ends or the machine gives the callback up.
+func (b *behaviour) run(ctx host.Context, e RunCallback) {
+	cctx, cancel := context.WithCancel(b.ctx)
+	b.running[e.Epoch] = cancel
+	l, log := b.cfg.Lifecycle, ctx.Logger()
+	ctx.Go(protocol.Name(e.Name), func(t host.Task) {
 		defer cancel()
 		done := &v1.CallbackDone{}
 		if err := guard(func() error { return invoke(cctx, l, e, done) }, protocol.Name(e.Name), log); err != nil {
@@ -29,8 +28,8 @@ func (a *adapter) run(ctx actor.Context, e RunCallback) {
 			done = &v1.CallbackDone{Failure: protocol.Failure(err), BadCluster: errors.Is(err, sdk.ErrBadCluster)}
 		}
 		done.Epoch, done.Callback = e.Epoch, e.Name
-		tell(done)
-	}()
+		t.Tell(done)
+	})
 }
 
 // guard turns a panic in user code into an error: a broken callback must not take the actor down. The stack

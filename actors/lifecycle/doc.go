@@ -2,8 +2,9 @@
 // requests of §8 one at a time, in order, calls the user's callbacks (runtime/sdk), and supervises the pod's one
 // sub-process through its child, the executor (actors/executor).
 //
-// Like every actor here it is a pure Machine (machine.go, tasks.go, supervision.go; effects.go) driven by a
-// thin protoactor adapter (actor.go, callbacks.go). The machine never calls user code: a callback is an effect,
+// Like every actor here it is a pure Machine (machine.go, tasks.go, supervision.go; effects.go) and one
+// behaviour on the host (actors/host: actor.go, callbacks.go; DESIGN §4), the same code under protoactor in
+// production and under the simulation's scheduler. Callbacks run as host tasks, timers are the host's. The machine never calls user code: a callback is an effect,
 // its outcome comes back as CallbackDone with the epoch it was issued under; the process is tagged by its
 // incarnation; timers by the incarnation (sanity checks) or the restart generation (backoff). Anything from an
 // older epoch is dropped.

@@ -9,8 +9,8 @@ import (
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
-// Effect is something the machine asks its adapter to do. Effects that complete later carry the epoch (callback)
-// or incarnation (process) they were issued under, and so do the completions the adapter feeds back.
+// Effect is something the machine asks its behaviour to do. Effects that complete later carry the epoch (callback)
+// or incarnation (process) they were issued under, and so do the completions the behaviour feeds back.
 type Effect interface{ isEffect() }
 
 // Callback names, as CallbackDone.Callback carries them (lifecycle.proto).

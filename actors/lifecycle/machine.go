@@ -65,7 +65,7 @@ type MachineConfig struct {
 }
 
 // Request is a control request as the machine sees it. Handle identifies the requester for the Reply; the
-// adapter never uses 0, which marks the machine's own requests (restart, turn off, die).
+// behaviour never uses 0, which marks the machine's own requests (restart, turn off, die).
 type Request struct {
 	Handle uint64
 	Task   v1.Task

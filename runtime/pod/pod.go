@@ -126,7 +126,6 @@ func Start(cfg Config) (*Pod, error) {
 	system := actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),
 	))
-	restarts := supervise.NewStrategy(cfg.Restart, cfg.Clock, log)
 	worker := cfg.Worker
 	if cfg.Model != nil {
 		worker = modelWorker(cfg, log)
@@ -136,11 +135,10 @@ func Start(cfg Config) (*Pod, error) {
 			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff, Worker: worker, Supervisor: cfg.Restart,
 		})
 	}
-	sessionProps := protohost.Props(session.Props(session.Config{
+	rootCfg := RootConfig{Key: cfg.Key, Supervisor: cfg.Restart, Session: session.Props(session.Config{
 		Cluster: cfg.Cluster, Ensemble: cfg.Ensemble, SessionTimeout: cfg.SessionTimeout, Backoff: cfg.Backoff,
 		Payload: cfg.Payload, Dialer: cfg.Dialer, Leader: leaderProps, Supervisor: cfg.Restart,
-	}), protohost.Env{Clock: cfg.Clock, Logger: log})
-	var lifecycleProps *actor.Props
+	})}
 	var files sdk.ClusterFiles
 	if cfg.Lifecycle != nil {
 		var err error
@@ -148,16 +146,12 @@ func Start(cfg Config) (*Pod, error) {
 			system.Shutdown()
 			return nil, fmt.Errorf("pod: %w", err)
 		}
-		if lifecycleProps, err = lifecycleActor(cfg, files, log); err != nil {
+		if rootCfg.Lifecycle, err = lifecycleActor(cfg, files); err != nil {
 			_ = files.Remove()
 			system.Shutdown()
 			return nil, err
 		}
 	}
-	rootProps := actor.PropsFromProducer(func() actor.Actor {
-		return &root{key: cfg.Key, props: sessionProps, lifecycleProps: lifecycleProps}
-	},
-		actor.WithSupervisor(restarts))
 	p := &Pod{cfg: cfg, system: system, files: files}
 	// Listen before anything runs, so no model status is missed.
 	p.sub = system.EventStream.Subscribe(func(evt any) {
@@ -177,7 +171,7 @@ func Start(cfg Config) (*Pod, error) {
 			cfg.Observe(evt)
 		}
 	})
-	pid, err := system.Root.SpawnNamed(rootProps, "pod")
+	pid, err := protohost.Spawn(system.Root, "pod", RootProps(rootCfg), protohost.Env{Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		_ = files.Remove()
 		system.Shutdown()

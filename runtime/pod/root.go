@@ -1,45 +1,63 @@
 package pod
 
 import (
-	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ochopod/ochopod/actors/host"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
-// root is the top of the pod's actor tree (DESIGN §4). It owns the pod's identity, so that the key and seq
-// survive a restart of the session below it, and routes outside requests to the session or the lifecycle. The
-// lifecycle and the session are siblings: losing ZooKeeper never touches the process.
-type root struct {
-	key            string
-	seq            int64
-	hasSeq         bool
-	props          *actor.Props // the session's
-	lifecycleProps *actor.Props // nil: no process
-	session        *actor.PID
-	lifecycle      *actor.PID
+// RootConfig is what the pod's root actor needs: the pod's key and its two children.
+type RootConfig struct {
+	Key     string
+	Session host.Props
+	// Lifecycle is the pod's process (actors/lifecycle); New nil: the pod only registers.
+	Lifecycle host.Props
+	// Supervisor restarts the root after a crash; zero: host.DefaultSupervisor().
+	Supervisor host.Supervisor
 }
 
-func (r *root) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		if r.lifecycleProps != nil {
-			r.lifecycle = ctx.SpawnPrefix(r.lifecycleProps, "lifecycle")
-		}
-		r.session = ctx.SpawnPrefix(r.props, "session")
+// RootProps returns the props of the top of the pod's actor tree (DESIGN §4). The root owns the pod's
+// identity, so that the key and seq survive a restart of the session below it, and routes outside requests
+// to the session or the lifecycle. The lifecycle and the session are siblings: losing ZooKeeper never touches
+// the process. Each child states its own supervisor.
+func RootProps(cfg RootConfig) host.Props {
+	if cfg.Supervisor == (host.Supervisor{}) {
+		cfg.Supervisor = host.DefaultSupervisor()
+	}
+	return host.Props{Name: "root", Supervisor: cfg.Supervisor, New: func() host.Behaviour { return &root{cfg: cfg} }}
+}
+
+// root is one incarnation of the root: the seq is kept from the session's first registration on.
+type root struct {
+	cfg       RootConfig
+	seq       int64
+	hasSeq    bool
+	session   host.Ref
+	lifecycle host.Ref
+}
+
+func (r *root) Started(ctx host.Context) {
+	if r.cfg.Lifecycle.New != nil {
+		r.lifecycle = ctx.Spawn(r.cfg.Lifecycle)
+	}
+	r.session = ctx.Spawn(r.cfg.Session)
+}
+
+func (r *root) Release(host.Context, bool) {}
+
+func (r *root) Receive(ctx host.Context, msg proto.Message) {
+	switch msg := msg.(type) {
 	case *v1.IdentityRequest:
-		ctx.Respond(&v1.Identity{Key: r.key, Seq: r.seq, HasSeq: r.hasSeq})
+		ctx.Respond(&v1.Identity{Key: r.cfg.Key, Seq: r.seq, HasSeq: r.hasSeq})
 	case *v1.SeqAssigned:
-		if msg.GetKey() == r.key && !r.hasSeq {
+		if msg.GetKey() == r.cfg.Key && !r.hasSeq {
 			r.seq, r.hasSeq = msg.GetSeq(), true
 		}
 	case *v1.GetSessionStatus, *v1.ResetSession, *v1.StopSession:
-		if r.session != nil {
-			ctx.Forward(r.session)
-		}
+		ctx.Forward(r.session)
 	case *v1.ForwardSignal:
-		if r.lifecycle != nil {
-			ctx.Forward(r.lifecycle)
-		}
+		ctx.Forward(r.lifecycle)
 	case *v1.ControlRequest, *v1.GetLifecycleStatus:
 		if r.lifecycle != nil {
 			ctx.Forward(r.lifecycle)
@@ -54,7 +72,7 @@ func (r *root) Receive(ctx actor.Context) {
 	case *v1.InjectCrash:
 		if msg.GetTarget() == "lifecycle" && r.lifecycle != nil {
 			ctx.Forward(r.lifecycle)
-		} else if r.session != nil {
+		} else {
 			ctx.Forward(r.session)
 		}
 	}

@@ -74,10 +74,10 @@ func namespaceOf(c zk.Cluster, p payload.Payload) string {
 // lifecycleActor builds the lifecycle and its executor (DESIGN §6). The process gets the pod's environment,
 // $ochopod (the pod's info as JSON, as the original did) and the cluster's OCHOPOD_* variables and files
 // (DESIGN §11).
-func lifecycleActor(cfg Config, files sdk.ClusterFiles, log *slog.Logger) (*actor.Props, error) {
+func lifecycleActor(cfg Config, files sdk.ClusterFiles) (host.Props, error) {
 	lc := cfg.Lifecycle
 	if lc.Lifecycle == nil || lc.Spawner == nil {
-		return nil, errors.New("pod: a lifecycle needs its callbacks and a spawner")
+		return host.Props{}, errors.New("pod: a lifecycle needs its callbacks and a spawner")
 	}
 	info := cfg.Payload.Clone()
 	if info == nil {
@@ -91,7 +91,7 @@ func lifecycleActor(cfg Config, files sdk.ClusterFiles, log *slog.Logger) (*acto
 	info["dependencies"] = deps
 	infoJSON, err := info.Marshal()
 	if err != nil {
-		return nil, err
+		return host.Props{}, err
 	}
 	env := append(append([]string{}, lc.Env...), "ochopod="+string(infoJSON))
 	settings := lc.Settings
@@ -99,10 +99,10 @@ func lifecycleActor(cfg Config, files sdk.ClusterFiles, log *slog.Logger) (*acto
 		settings.RestartBackoff = lifecycle.Settings{}.WithDefaults().RestartBackoff.WithJitter(restartJitter, seedOf(cfg.Key))
 	}
 	exec := executor.Props(executor.Config{
-		Spawner: lc.Spawner, Clock: cfg.Clock, Logger: log, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr,
+		Spawner: lc.Spawner, Output: lc.Output, Stdout: lc.Stdout, Stderr: lc.Stderr, Supervisor: cfg.Restart,
 	})
 	return lifecycle.Props(lifecycle.Config{
-		Lifecycle: lc.Lifecycle, Settings: settings, Env: env, ClusterEnv: files.Environ,
-		Clock: cfg.Clock, Logger: log, Executor: exec,
+		Lifecycle: lc.Lifecycle, Settings: settings, Env: env, ClusterEnv: files.Environ, Executor: exec,
+		Supervisor: cfg.Restart,
 	}), nil
 }

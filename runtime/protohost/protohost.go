@@ -20,6 +20,8 @@ import (
 type Env struct {
 	Clock  clock.Clock  // nil: the wall clock
 	Logger *slog.Logger // nil: discard
+	// Options are added to the props of every actor of the tree (a test's probe.Options, testkit/probe).
+	Options []actor.PropsOption
 }
 
 func (e Env) withDefaults() Env {
@@ -41,9 +43,18 @@ func Props(p host.Props, env Env) *actor.Props {
 	env = env.withDefaults()
 	log := env.Logger.With("actor", p.Name)
 	children := supervise.NewStrategy(supervise.DefaultPolicy(), env.Clock, log)
+	opts := append([]actor.PropsOption{actor.WithSupervisor(children)}, env.Options...)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &adapter{props: p, env: env, log: log, children: children, b: p.New()}
-	}, actor.WithSupervisor(children))
+	}, opts...)
+}
+
+// Spawn starts p at the top of a tree, named name, under the supervisor p states (a guardian applying it on
+// env's clock), not protoactor's default.
+func Spawn(root *actor.RootContext, name string, p host.Props, env Env) (*actor.PID, error) {
+	env = env.withDefaults()
+	guardian := supervise.NewStrategy(p.Supervisor, env.Clock, env.Logger.With("actor", p.Name))
+	return root.SpawnNamed(Props(p, env).Configure(actor.WithGuardian(guardian)), name)
 }
 
 // Ref is the host.Ref of a protoactor pid: comparable, so refs of one actor are equal.
@@ -121,6 +132,12 @@ func (c *hostContext) Request(to host.Ref, msg proto.Message) {
 func (c *hostContext) Respond(msg proto.Message) {
 	if c.ac.Sender() != nil {
 		c.ac.Respond(msg)
+	}
+}
+
+func (c *hostContext) Forward(to host.Ref) {
+	if pid := pidOf(to); pid != nil {
+		c.ac.Forward(pid)
 	}
 }
 

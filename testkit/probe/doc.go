@@ -7,7 +7,9 @@
 // A Probe wraps any number of actors through their props:
 //
 //	p := probe.New()
-//	pid := system.Root.Spawn(p.Wrap(lifecycle.Props(cfg)))               // Receiver, Sender and a spawn hook
+//	pid := system.Root.Spawn(p.Wrap(actor.PropsFromProducer(newFoo)))     // Receiver, Sender and a spawn hook
+//	env := protohost.Env{Clock: clk, Options: p.Options()}                // a behaviour's whole tree (actors/host)
+//	pid = system.Root.Spawn(protohost.Props(lifecycle.Props(cfg), env))
 //	props := actor.PropsFromProducer(newFoo,                              // or only the two middlewares
 //		actor.WithReceiverMiddleware(p.Receiver()), actor.WithSenderMiddleware(p.Sender()))
 //

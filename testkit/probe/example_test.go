@@ -16,6 +16,7 @@ import (
 	"github.com/ochopod/ochopod/actors/executor"
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/protohost"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/testkit/fakeproc"
 	"github.com/ochopod/ochopod/testkit/probe"
@@ -42,10 +43,12 @@ func (p peers) Configure(_ context.Context, c *sdk.Cluster) (sdk.Command, error)
 func TestExample_LifecycleWritesItsConfigAndRunsTheServer(t *testing.T) {
 	system, p, clk, procs, dir := probe.NewSystem(t), probe.New(), vclock.New(), fakeproc.New(), t.TempDir()
 	p.TrackRoot(system) // count what timers and the exit waiter send, for Quiesce
-	lc := system.Root.Spawn(p.Wrap(lifecycle.Props(lifecycle.Config{
-		Lifecycle: peers{dir: dir}, Clock: clk, ClusterEnv: (*sdk.Envelope).Environ,
-		Executor: p.Wrap(executor.Props(executor.Config{Spawner: procs, Clock: clk})),
-	})))
+	// The behaviours on the production host, every actor of the tree probed, timers on the virtual clock.
+	env := protohost.Env{Clock: clk, Options: p.Options()}
+	lc := system.Root.Spawn(protohost.Props(lifecycle.Props(lifecycle.Config{
+		Lifecycle: peers{dir: dir}, ClusterEnv: (*sdk.Envelope).Environ,
+		Executor: executor.Props(executor.Config{Spawner: procs}),
+	}), env))
 	t.Cleanup(func() { _ = system.Root.StopFuture(lc).Wait() })
 
 	// The leader's "on" to pod b of a three-pod cluster.

@@ -123,7 +123,7 @@ func (p *Probe) Options() []actor.PropsOption {
 }
 
 // Wrap adds Options to props and returns them: props.Configure(p.Options()...). It changes props in place,
-// so wrap props made for this purpose (lifecycle.Props(...) returns new props at every call).
+// so wrap props made for this purpose (protohost.Props(...) returns new props at every call).
 func (p *Probe) Wrap(props *actor.Props) *actor.Props { return props.Configure(p.Options()...) }
 
 // TrackRoot installs Sender on system.Root, so that messages sent from outside any actor through it (the

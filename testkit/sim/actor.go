@@ -224,6 +224,20 @@ func (a *actor) ask(to *actor, msg any) {
 	s.on(s.pair(a.pid, to.pid), func() { s.deliver(envelope{to: to.pid, from: from, inc: -1, asks: true, msg: msg}) })
 }
 
+// forward passes msg on to another actor (host.Context's Forward): in order with a's messages to it, with
+// sender as its sender (nil: none), who gets the answer.
+func (a *actor) forward(to *actor, msg any, sender *actor) {
+	if sender == nil {
+		a.tell(to, msg)
+		return
+	}
+	if a.s.ending {
+		return
+	}
+	s, from := a.s, sender.pid
+	s.on(s.pair(a.pid, to.pid), func() { s.deliver(envelope{to: to.pid, from: from, inc: -1, asks: true, msg: msg}) })
+}
+
 // timer fires msg into the actor after d, as its adapter's clock.AfterFunc does.
 func (a *actor) timer(d time.Duration, msg any) clock.Timer {
 	pid, inc, s := a.pid, a.inc, a.s

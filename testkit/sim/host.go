@@ -17,9 +17,10 @@ import (
 type hosted struct {
 	a      *actor
 	b      host.Behaviour
-	again  bool   // the incarnation ends in a restart
-	sender *actor // of the message being handled, when it was a Request
-	acted  int    // host calls of the message being handled that act (logs and publications aside)
+	again  bool          // the incarnation ends in a restart
+	sender *actor        // of the message being handled, when it was a Request
+	msg    proto.Message // being handled
+	acted  int           // host calls of the message being handled that act (logs and publications aside)
 }
 
 // hostedProps makes the sim actor props of a behaviour's props.
@@ -41,8 +42,9 @@ func (h *hosted) receive(env envelope) int {
 	if env.asks {
 		h.sender = h.a.s.actors[env.from]
 	}
+	h.msg = msg
 	h.b.Receive(h, msg)
-	h.sender = nil
+	h.sender, h.msg = nil, nil
 	return h.acted
 }
 
@@ -81,6 +83,16 @@ func (h *hosted) Respond(msg proto.Message) {
 		h.acted++
 		h.a.tell(h.sender, msg)
 	}
+}
+
+// Forward delivers the message being handled to to, as if its sender had sent it there.
+func (h *hosted) Forward(to host.Ref) {
+	a, ok := to.(*actor)
+	if !ok || h.msg == nil {
+		return
+	}
+	h.acted++
+	h.a.forward(a, h.msg, h.sender)
 }
 
 func (h *hosted) Spawn(p host.Props) host.Ref {
