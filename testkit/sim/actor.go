@@ -111,6 +111,7 @@ func (s *Sim) stop(a *actor) {
 		return
 	}
 	a.impl.release()
+	s.cancelled(a.pid)
 	s.stopChildren(a)
 	a.alive = false
 	delete(s.actors, a.pid)
@@ -171,6 +172,7 @@ func (s *Sim) restart(a *actor) {
 		r.restarting() // protoactor's Restarting, before the common release
 	}
 	a.impl.release()
+	s.cancelled(a.pid)
 	s.stopChildren(a)
 	a.inc++
 	a.who = fmt.Sprintf("%s/%s %s#%d.%d", a.pod.cl.name, a.pod.key, a.kind, a.pid, a.inc)
@@ -197,6 +199,7 @@ func (s *Sim) deliver(env envelope) {
 	}
 	s.trace(a.who, "<-", env.msg, "")
 	n := a.impl.receive(env)
+	s.cancelled(a.pid)
 	if env.inc >= 0 && env.inc != a.inc && n > 0 {
 		s.advise(fmt.Sprintf("%s: a restarted incarnation acted on a %T its previous incarnation's work sent", a.kind, env.msg))
 	}

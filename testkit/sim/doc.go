@@ -34,6 +34,12 @@
 // reordered by its latencies, which is how the sim picks "the next message in a random pending order where
 // reordering is legal".
 //
+// The pods' control ports are a simulated network (http.go): each pod's address serves an http.Handler, and
+// the sim's control.Caller, called inside a task, turns a request into a delivery one network latency later
+// and its reply into another event one latency after the handler answered; a closed address refuses, a
+// partitioned one loses the request until the caller's context ends. The model adapter's phase sends its
+// requests through it; the pods answer through pod.go's handler.
+//
 // I/O off the actor (host.Context's Go, and the model adapter's goroutines) becomes tasks (task.go): the body runs
 // as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the sim before
 // each call, so every ZooKeeper call of every task is an event of its own: other pods' calls, watch and

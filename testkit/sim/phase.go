@@ -1,16 +1,20 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"time"
 
 	"github.com/ochopod/ochopod/actors/model"
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
@@ -32,6 +36,9 @@ type phaseRun struct {
 	lock         string
 	hashVersion  int32 // for arm's compare-and-set
 	armed        bool  // arm cleared the hash
+	deps         map[string]map[string]payload.Payload
+	ctx          context.Context // ends with the phase: its requests in flight fail
+	stop         context.CancelFunc
 
 	task     string
 	targets  []model.PhasePod
@@ -49,7 +56,8 @@ type phaseReply struct {
 }
 
 func (s *Sim) startPhase(owner *actor, c *cluster, e model.Configure, conn zk.Conn, lock string) *phaseRun {
-	ph := &phaseRun{s: s, owner: owner, inc: owner.inc, gen: e.Generation, sequential: c.sequential,
+	ctx, stop := context.WithCancel(context.Background())
+	ph := &phaseRun{ctx: ctx, stop: stop, s: s, owner: owner, inc: owner.inc, gen: e.Generation, sequential: c.sequential,
 		fullShutdown: c.fullShutdown, ch: &channel{}, conn: conn, lock: lock, hashVersion: e.HashVersion, started: s.clk.Now()}
 	s.trace(owner.who, "phase", nil, fmt.Sprintf("gen %d pods %v", e.Generation, sortedKeys(e.Pods)))
 	w := &wire{pods: map[string]payload.Payload{}, keys: sortedKeys(e.Pods), deps: sortedKeys(e.Dependencies)}
@@ -61,12 +69,17 @@ func (s *Sim) startPhase(owner *actor, c *cluster, e model.Configure, conn zk.Co
 		}
 		w.pods[k] = p
 	}
+	ph.deps = map[string]map[string]payload.Payload{}
 	for _, name := range w.deps {
 		var snap map[string]payload.Payload
 		if err := json.Unmarshal(e.Dependencies[name], &snap); err != nil {
 			ph.finish(fmt.Errorf("snapshot of %s: %w", name, err))
 			return ph
 		}
+		if snap == nil {
+			snap = map[string]payload.Payload{}
+		}
+		ph.deps[name] = snap
 	}
 	ph.w = w
 	ph.pods = model.PhasePods(w.pods)
@@ -136,16 +149,22 @@ func (ph *phaseRun) run(task string, targets []model.PhasePod) {
 	}
 }
 
-// send posts the request to target i. The pod answers when the request reaches it; a pod whose process
-// is gone refuses the connection.
+// send posts the request to target i through the sim's control.Caller (http.go), from a task of the model.
 func (ph *phaseRun) send(i int) {
-	s, task, w, url := ph.s, ph.task, ph.w, ph.targets[i].URL
-	s.net(nil, func() {
-		code, err := 0, error(errRefused)
-		if p := s.byURL[url]; p != nil {
-			code, err = p.control(task, model.PhaseID(ph.lock, ph.gen), w)
+	s, target := ph.s, ph.targets[i]
+	url := target.URL + "/control/" + ph.task + "/60?" + control.PhaseParam + "=" + neturl.QueryEscape(model.PhaseID(ph.lock, ph.gen))
+	w := sdk.Wire{Pods: map[string]payload.Payload{}, Dependencies: ph.deps, Key: target.Key}
+	for _, k := range ph.w.keys {
+		w.Pods[k] = ph.w.pods[k]
+	}
+	body, err := json.Marshal(w)
+	ctx := ph.ctx
+	s.goIO(ph.owner, "post", func(t *task) {
+		code := 0
+		if err == nil {
+			code, _, err = s.caller().Post(ctx, url, body)
 		}
-		s.net(nil, func() { ph.reply(i, code, err) })
+		s.at(0, func() { ph.reply(i, code, err) })
 	})
 }
 
@@ -227,6 +246,9 @@ func (ph *phaseRun) cancel() {
 
 func (ph *phaseRun) finish(err error) {
 	ph.finished = true
+	if ph.stop != nil {
+		ph.stop()
+	}
 	done := &v1.PhaseDone{Generation: ph.gen, Dropped: ph.dropped, Failure: protocol.Failure(err), Armed: ph.armed,
 		EndedUnixMs: ph.s.clk.Now().UnixMilli(), DurationMs: ph.s.clk.Now().Sub(ph.started).Milliseconds()}
 	ph.s.send(ph.ch, ph.owner.pid, ph.owner.pid, ph.inc, done)

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -78,6 +77,7 @@ func (s *Sim) startPod(c *cluster) *pod {
 	c.pods = append(c.pods, p)
 	s.byKey[p.key] = p
 	s.byURL[p.url] = p
+	s.listen(p.addr(), p.handler())
 	s.trace(c.name+"/"+p.key, "start", nil, p.ip)
 	p.root = s.spawn(nil, p, kindRoot, func(a *actor) behaviour { return &podRoot{p: p, a: a} })
 	return p
@@ -164,6 +164,7 @@ func (p *pod) exit(killed bool) {
 	}
 	p.s.trace(p.cl.name+"/"+p.key, what, nil, "")
 	p.s.vanish(p.root) // and the session below it
+	p.s.unlisten(p.addr())
 	p.session = nil
 	for _, c := range p.conns {
 		if killed {
@@ -173,9 +174,6 @@ func (p *pod) exit(killed bool) {
 	}
 	p.conns = nil
 }
-
-// errRefused is what a request to a pod whose process is gone gets.
-var errRefused = errors.New("connection refused")
 
 // control answers a control request (DESIGN §8) the way the lifecycle would for a process that configures
 // without fail: check 200 (406 while refusing), on 200 and the configuration is kept, off and ok 200; 409

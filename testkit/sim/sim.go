@@ -34,6 +34,10 @@ type Sim struct {
 	actors   map[int]*actor  // live actors by pid
 	nextPID  int
 	pairs    map[[2]int]*channel // FIFO channels between two actors
+	// endpoints are the control ports listening, by "host:port"; waiting, the control requests in flight of
+	// each actor's tasks (http.go).
+	endpoints map[string]*endpoint
+	waiting   map[int][]*exchange
 
 	cur    *task   // the task whose body runs now, nil on the sim's goroutine
 	tasks  []*task // tasks not finished yet
@@ -74,6 +78,8 @@ func newSim(seed uint64, opts Options) *Sim {
 		byURL:      map[string]*pod{},
 		actors:     map[int]*actor{},
 		pairs:      map[[2]int]*channel{},
+		endpoints:  map[string]*endpoint{},
+		waiting:    map[int][]*exchange{},
 		advisories: map[string]int{},
 		promised:   map[string]int64{},
 		cuts:       map[int64]*cutSpan{},

@@ -28,11 +28,19 @@ type task struct {
 	done  bool
 	// parked: the task waits (host.Task's Wait) for what recv takes; poll resumes it once recv took it.
 	parked func(block bool) bool
+	// exchange: the task waits for a control request's reply (http.go), which resumes it.
+	exchange *exchange
 }
 
 // goIO starts a task for owner: body runs now up to its first ZooKeeper call, then call by call.
-func (s *Sim) goIO(owner *actor, name string, body func(t *task)) {
-	t := &task{s: s, owner: owner, inc: owner.inc, name: name, ch: &channel{}}
+func (s *Sim) goIO(owner *actor, name string, body func(t *task)) { s.startTask(owner, name, body) }
+
+// startTask is goIO for an owner or none (a handler of http.go: nothing to tell).
+func (s *Sim) startTask(owner *actor, name string, body func(t *task)) {
+	t := &task{s: s, owner: owner, name: name, ch: &channel{}}
+	if owner != nil {
+		t.inc = owner.inc
+	}
 	t.next, t.stop = iter.Pull(func(yield func(struct{}) bool) {
 		t.yield = yield
 		body(t)
@@ -52,11 +60,13 @@ func (s *Sim) resume(t *task) {
 		s.dropDone()
 		return
 	}
-	if t.parked != nil {
+	switch {
+	case t.parked != nil:
 		s.parked = append(s.parked, t)
-		return
+	case t.exchange != nil: // its reply resumes it
+	default:
+		s.net(t.ch, func() { s.resume(t) })
 	}
-	s.net(t.ch, func() { s.resume(t) })
 }
 
 // opHook is zkmem's op hook: a call made by a task yields to the sim first. Calls the sim makes itself
