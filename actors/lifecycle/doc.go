@@ -56,6 +56,7 @@
 //   - A request may name its configuration phase (Request.Phase, the leader's ?phase=): off, on and ok of a
 //     phase other than the last check's answer 409 and change nothing, so a dead or deposed leader's request
 //     delivered late cannot undo a newer phase. Requests without one (an operator, the original's leader) run.
-//   - The cluster is opened once per body (sdk.Envelope) and its payloads parsed only for a callback that takes
-//     it: a ClusterBlind lifecycle's pods never parse them.
+//   - The cluster is opened once per body (sdk.Envelope, the payloads as sent) and parsed anew for each
+//     callback that takes it, never kept parsed: a ClusterBlind lifecycle's pods never parse it, and between
+//     phases a pod holds at most three clusters as sent (last configuration, delta base, last opened).
 package lifecycle

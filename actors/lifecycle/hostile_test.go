@@ -1,9 +1,11 @@
 package lifecycle
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"weak"
 
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -85,4 +87,21 @@ func FuzzControlBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// DESIGN §12, memory bounded by the body: once a request is answered the machine holds nothing of its body
+// (the control server's buffer, 1 MiB at most), only the envelope it opened from it.
+func TestLifecycle_KeepsNoAnsweredBody(t *testing.T) {
+	m := newTestMachine(Settings{}, Implements{})
+	body := []byte(clusterA)
+	held := weak.Make(&body[0])
+	run(t, m, []step{{&v1.Queued{Handle: 1, Request: &v1.ControlRequest{Task: v1.Task_TASK_CHECK, Body: body}}, []string{"reply#1(200)"}}})
+	body = nil
+	runtime.GC()
+	if held.Value() != nil {
+		t.Fatal("the machine still holds the body of a request it answered")
+	}
+	if m.Dead() {
+		t.Fatal("the pod died")
+	}
 }

@@ -198,7 +198,9 @@ func (m *Machine) pump() []Effect {
 	for !m.dead && m.cur == nil && m.cb == noCallback {
 		switch {
 		case len(m.queue) > 0:
-			m.cur, m.queue = m.queue[0], m.queue[1:]
+			m.cur = m.queue[0]
+			m.queue[0] = nil // an emptied queue keeps its array: not the request, nor its body (DESIGN §12)
+			m.queue = m.queue[1:]
 			effects = append(effects, m.begin()...)
 		case m.checkDue && m.checkable():
 			effects = append(effects, m.startCheck()...)

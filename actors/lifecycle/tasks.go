@@ -357,7 +357,7 @@ func hasBody(b []byte) bool {
 
 // open checks a request's cluster. check, on and ok of one phase carry the same body, and reading the
 // cluster of hundreds of pods costs a pod milliseconds, so the last body opened is remembered (its envelope
-// parses the payloads once, when a callback or a start first needs them). A delta body is rebuilt into the
+// keeps the payloads as sent; a callback or a start parses what it needs). A delta body is rebuilt into the
 // whole cluster here, on the base of the last on answered 200 or on the last body opened, before anything
 // else sees it (DESIGN §7).
 func (m *Machine) open(body []byte) (*sdk.Envelope, error) {

@@ -53,7 +53,7 @@ func FromWire(w Wire) (*Cluster, error) {
 	for name, pods := range w.Dependencies {
 		deps[name] = sortedPods(pods)
 	}
-	return newCluster(w.Key, w.Pods, deps), nil
+	return newCluster(w.Key, sortedPods(w.Pods), deps), nil
 }
 
 func checkKey(key string, pods int, among bool) error {
@@ -66,9 +66,9 @@ func checkKey(key string, pods int, among bool) error {
 	return nil
 }
 
-// newCluster is the Cluster of key; it keeps deps as they are.
-func newCluster(key string, pods map[string]payload.Payload, deps map[string][]Pod) *Cluster {
-	c := &Cluster{Key: key, Pods: sortedPods(pods), Dependencies: deps}
+// newCluster is the Cluster of key; it keeps pods (sorted by key) and deps as they are.
+func newCluster(key string, pods []Pod, deps map[string][]Pod) *Cluster {
+	c := &Cluster{Key: key, Pods: pods, Dependencies: deps}
 	c.Size = len(c.Pods)
 	for i, p := range c.Pods {
 		if p.Key == key {

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
 
 	fastjson "github.com/segmentio/encoding/json"
 
@@ -15,20 +13,22 @@ import (
 	"github.com/ochopod/ochopod/runtime/payload"
 )
 
-// Envelope is the leader's JSON (Wire) checked whole but read only as far as most requests need: the key,
-// which must be one of the pods, and the dependencies. The pods' payloads stay raw until Cluster parses them.
-// A phase sends the same cluster with check, on and ok, and at hundreds of pods parsing every payload costs
-// a pod a millisecond or more, which a pod whose process keeps running does not need to spend.
+// Envelope is the leader's JSON (Wire) checked whole but kept as sent, read only as far as most requests
+// need: the key, which must be one of the pods, and the dependencies' names. A phase sends the same cluster
+// with check, on and ok, and at hundreds of pods parsing every payload costs a pod a millisecond or more,
+// which a pod whose process keeps running does not need to spend.
+//
+// A pod keeps up to three envelopes between phases (its last configuration's, its delta base, the last one
+// opened), so an envelope holds its payloads as sent, in one block of memory: a parsed cluster is about 20
+// times the size of its JSON (DESIGN §12: memory bounded by the body). Cluster parses them for each caller.
 //
 // An envelope always holds a whole cluster: one opened from a delta body (DESIGN §7) was rebuilt from its
 // base before anything could see it.
 type Envelope struct {
-	key     string
-	pods    map[string]json.RawMessage
-	deps    map[string][]Pod
-	rawDeps map[string]json.RawMessage // the dependencies' entries as sent, for Sum and deltas
-	sum     *delta.Sum                 // the cluster's sum: as the leader named it, or computed when first asked
-	cluster *Cluster                   // parsed on first use, never handed out
+	key  string
+	pods entries    // the payloads as sent, by pod key
+	deps entries    // the dependencies' entries as sent ({key: payload}), by name as depends_on declares them
+	sum  *delta.Sum // the cluster's sum: as the leader named it, or computed when first asked
 }
 
 // ErrNotJSON is wrapped by OpenEnvelope (and ParseCluster) when the body is not JSON at all, as opposed to JSON
@@ -95,9 +95,12 @@ func OpenBody(data []byte, bases ...*Envelope) (*Envelope, error) {
 			return nil, err
 		}
 	} else {
-		e = &Envelope{key: w.Key, pods: w.Pods, deps: map[string][]Pod{}, rawDeps: w.Dependencies}
-		for name, pods := range deps {
-			e.deps[name] = sortedPods(pods)
+		e = &Envelope{key: w.Key}
+		if e.pods, err = entriesOf(w.Pods); err == nil {
+			e.deps, err = entriesOf(w.Dependencies)
+		}
+		if err != nil {
+			return nil, err
 		}
 		if w.Hash != "" {
 			if s, err := delta.ParseSum(w.Hash); err == nil {
@@ -105,8 +108,8 @@ func OpenBody(data []byte, bases ...*Envelope) (*Envelope, error) {
 			}
 		}
 	}
-	_, among := e.pods[e.key]
-	if err := checkKey(e.key, len(e.pods), among); err != nil {
+	_, among := e.pods.get(e.key)
+	if err := checkKey(e.key, e.pods.Len(), among); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -117,12 +120,9 @@ func OpenBody(data []byte, bases ...*Envelope) (*Envelope, error) {
 func parseDependencies(raw map[string]json.RawMessage, isDelta bool) (map[string]map[string]payload.Payload, error) {
 	deps := make(map[string]map[string]payload.Payload, len(raw))
 	for name, r := range raw {
-		var pods map[string]payload.Payload
-		if fastjson.Unmarshal(r, &pods) != nil {
-			pods = nil
-			if err := json.Unmarshal(r, &pods); err != nil {
-				return nil, fmt.Errorf("cluster: dependency %q: %w", name, err)
-			}
+		pods, err := parseEntry(r)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: dependency %q: %w", name, err)
 		}
 		if pods == nil && !isDelta {
 			pods = map[string]payload.Payload{}
@@ -130,6 +130,18 @@ func parseDependencies(raw map[string]json.RawMessage, isDelta bool) (map[string
 		deps[name] = pods
 	}
 	return deps, nil
+}
+
+// parseEntry reads a dependency's entry: its pods' payloads by key, nil for null.
+func parseEntry(raw []byte) (map[string]payload.Payload, error) {
+	var pods map[string]payload.Payload
+	if fastjson.Unmarshal(raw, &pods) != nil { // as in OpenBody, encoding/json has the last word
+		pods = nil
+		if err := json.Unmarshal(raw, &pods); err != nil {
+			return nil, err
+		}
+	}
+	return pods, nil
 }
 
 // rebuild applies the delta w to the base it names: the whole cluster, or ErrStaleBase.
@@ -152,37 +164,43 @@ func rebuild(w body, deps map[string]map[string]payload.Payload, bases []*Envelo
 	if base == nil {
 		return nil, fmt.Errorf("cluster: %w: base %s", ErrStaleBase, w.Base)
 	}
-	e := &Envelope{key: w.Key, pods: maps.Clone(base.pods), deps: maps.Clone(base.deps), rawDeps: maps.Clone(base.rawDeps)}
 	sum := baseSum
+	gone := make(map[string]bool, len(w.Gone))
 	for _, k := range w.Gone {
-		if old, ok := e.pods[k]; ok {
+		if old, ok := base.pods.get(k); ok && !gone[k] {
 			sum = sum.Sub(delta.Entry(delta.KindPod, k, old))
-			delete(e.pods, k)
+			gone[k] = true
 		}
 	}
 	for k, raw := range w.Pods {
-		if old, ok := e.pods[k]; ok {
+		if old, ok := base.pods.get(k); ok && !gone[k] {
 			sum = sum.Sub(delta.Entry(delta.KindPod, k, old))
 		}
 		sum = sum.Add(delta.Entry(delta.KindPod, k, raw))
-		e.pods[k] = raw
 	}
+	var depsGone []string
+	depsSet := make(map[string]json.RawMessage, len(w.Dependencies))
 	for name, raw := range w.Dependencies {
-		if old, ok := e.rawDeps[name]; ok {
+		if old, ok := base.deps.get(name); ok {
 			sum = sum.Sub(delta.Entry(delta.KindDependency, name, old))
 		}
 		if deps[name] == nil { // null: gone
-			delete(e.rawDeps, name)
-			delete(e.deps, name)
+			depsGone = append(depsGone, name)
 			continue
 		}
 		sum = sum.Add(delta.Entry(delta.KindDependency, name, raw))
-		e.rawDeps[name], e.deps[name] = raw, sortedPods(deps[name])
+		depsSet[name] = raw
 	}
 	if sum != want {
 		return nil, fmt.Errorf("cluster: %w: the rebuilt cluster is %s, the leader's %s", ErrStaleBase, sum, w.Hash)
 	}
-	e.sum = &sum
+	e := &Envelope{key: w.Key, sum: &sum}
+	if e.pods, err = base.pods.update(w.Pods, w.Gone); err == nil {
+		e.deps, err = base.deps.update(depsSet, depsGone)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -193,7 +211,13 @@ func (e *Envelope) Sum() delta.Sum {
 		return delta.Sum{}
 	}
 	if e.sum == nil {
-		s := delta.Of(e.pods, e.rawDeps)
+		var s delta.Sum
+		for k, raw := range e.pods.all() {
+			s = s.Add(delta.Entry(delta.KindPod, k, raw))
+		}
+		for name, raw := range e.deps.all() {
+			s = s.Add(delta.Entry(delta.KindDependency, name, raw))
+		}
 		e.sum = &s
 	}
 	return *e.sum
@@ -204,12 +228,24 @@ func (e *Envelope) Key() string { return e.key }
 
 // DependencyNames lists the dependencies as depends_on declares them, sorted.
 func (e *Envelope) DependencyNames() []string {
-	names := make([]string, 0, len(e.deps))
-	for name := range e.deps {
+	names := make([]string, 0, e.deps.Len())
+	for name := range e.deps.all() {
 		names = append(names, name)
 	}
-	slices.Sort(names)
 	return names
+}
+
+// dependencies parses the dependencies' entries: each one's pods sorted by key, none for null.
+func (e *Envelope) dependencies() (map[string][]Pod, error) {
+	out := make(map[string][]Pod, e.deps.Len())
+	for name, raw := range e.deps.all() {
+		pods, err := parseEntry(raw)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: dependency %q: %w", name, err)
+		}
+		out[name] = sortedPods(pods)
+	}
+	return out, nil
 }
 
 // SameDependencies tells whether both envelopes carry the same dependencies, payload for payload; a nil
@@ -218,31 +254,46 @@ func (e *Envelope) SameDependencies(o *Envelope) bool {
 	if e == nil || o == nil {
 		return false
 	}
-	if len(e.deps) == 0 && len(o.deps) == 0 {
+	if e.deps.equal(o.deps) {
 		return true
 	}
-	return reflect.DeepEqual(e.deps, o.deps)
+	mine, err := e.dependencies()
+	if err != nil {
+		return false
+	}
+	theirs, err := o.dependencies()
+	if err != nil {
+		return false
+	}
+	if len(mine) == 0 && len(theirs) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(mine, theirs) // the same values sent by another leader in another order
 }
 
-// Cluster parses the payloads (the first time) and returns a copy of its own to each caller; nil for a nil
+// Cluster parses the payloads into a new cluster for each caller, kept by nobody else; nil for a nil
 // envelope.
 func (e *Envelope) Cluster() (*Cluster, error) {
 	if e == nil {
 		return nil, nil
 	}
-	if e.cluster == nil {
-		pods := make(map[string]payload.Payload, len(e.pods))
-		for key, raw := range e.pods {
-			var p payload.Payload
-			if fastjson.Unmarshal(raw, &p) != nil { // as in OpenEnvelope, encoding/json has the last word
-				p = nil
-				if err := json.Unmarshal(raw, &p); err != nil {
-					return nil, fmt.Errorf("cluster: pod %q: %w", key, err)
-				}
+	pods := make([]Pod, 0, e.pods.Len())
+	for key, raw := range e.pods.all() {
+		var p payload.Payload
+		if fastjson.Unmarshal(raw, &p) != nil { // as in OpenBody, encoding/json has the last word
+			p = nil
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, fmt.Errorf("cluster: pod %q: %w", key, err)
 			}
-			pods[key] = p
 		}
-		e.cluster = newCluster(e.key, pods, e.deps)
+		if p == nil {
+			p = payload.Payload{}
+		}
+		pods = append(pods, Pod{Key: key, Payload: p})
 	}
-	return e.cluster.Clone(), nil
+	deps, err := e.dependencies()
+	if err != nil {
+		return nil, err
+	}
+	return newCluster(e.key, pods, deps), nil
 }

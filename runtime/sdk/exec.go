@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/ochopod/ochopod/runtime/payload"
@@ -51,21 +49,25 @@ func ClusterEnv(c *Cluster) (map[string]string, error) {
 // hundreds of pods). With a leader that sends compact JSON with sorted keys, as ours does, the text is the
 // same as ClusterEnv's; with another, the same JSON values.
 func (e *Envelope) Env() (map[string]string, error) {
-	keys := slices.Sorted(maps.Keys(e.pods))
-	pods := make([]keyed, len(keys))
+	pods := make([]keyed, 0, e.pods.Len())
 	index := 0
-	for i, k := range keys {
-		pods[i] = keyed{k, e.pods[k]}
+	for k, raw := range e.pods.all() { // in key order
 		if k == e.key {
-			index = i
+			index = len(pods)
 		}
+		pods = append(pods, keyed{k, raw})
 	}
 	var self payload.Payload
-	if err := json.Unmarshal(e.pods[e.key], &self); err != nil {
+	raw, _ := e.pods.get(e.key)
+	if err := json.Unmarshal(raw, &self); err != nil {
 		return nil, err
 	}
 	seq, _ := self.Seq()
-	return clusterVars(e.key, seq, index, pods, e.deps)
+	deps, err := e.dependencies()
+	if err != nil {
+		return nil, err
+	}
+	return clusterVars(e.key, seq, index, pods, deps)
 }
 
 // Environ is Env as KEY=VALUE lines, sorted, without the variables too long for one environment string (see
