@@ -167,7 +167,9 @@ func TestIntegration_HostileHugeClustersLeaveEveryPodRunning(t *testing.T) {
 					return false
 				}
 				data, err := os.ReadFile(fmt.Sprintf("%s/pods.%d", dir, mdPid(m)))
-				return err == nil && bytes.Count(data, []byte(`"key":`)) == want // the last configuration's
+				// The last configuration's, and the length the script writes after the copy, whole.
+				l, lerr := os.ReadFile(fmt.Sprintf("%s/len.%d", dir, mdPid(m)))
+				return err == nil && bytes.Count(data, []byte(`"key":`)) == want && lerr == nil && bytes.HasSuffix(l, []byte("\n"))
 			})
 			alive(t, pods)
 			for i, p := range pods {
