@@ -104,6 +104,8 @@ func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
 		b.apply(ctx, b.m.Handle(protocol.Input[*v1.LifecycleInput](&v1.Queued{Handle: b.handles, Request: msg})))
 	case *v1.GetLifecycleStatus:
 		ctx.Respond(b.m.Status())
+	case *v1.GetBase:
+		ctx.Respond(b.m.Base())
 	case *v1.CallbackDone:
 		if cancel, ok := b.running[msg.GetEpoch()]; ok {
 			cancel()

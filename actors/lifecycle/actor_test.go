@@ -324,3 +324,29 @@ func TestLifecycleActor_KillTearsDownAndFinalizesOnce(t *testing.T) {
 		t.Fatalf("status %v, finalized %d times", st, l.finalized.Load())
 	}
 }
+
+// DESIGN §7: GetBase is the cluster of the last on answered 200, as sent (a new leader's guess of its pods'
+// bases); none before, and a check does not move it.
+func TestLifecycleActor_GetBaseIsTheClusterOfTheLastOn(t *testing.T) {
+	h := start(t, &app{configure: serve}, lifecycle.Settings{})
+	base := func() *v1.Base {
+		t.Helper()
+		res, err := h.system.Root.RequestFuture(h.pid, &v1.GetBase{}, wait).Result()
+		b, ok := res.(*v1.Base)
+		if err != nil || !ok {
+			t.Fatalf("GetBase: %v %v", res, err)
+		}
+		return b
+	}
+	if b := base(); len(b.GetPods()) != 0 || len(b.GetDependencies()) != 0 {
+		t.Fatalf("a base before any on: %v", b)
+	}
+	const deps = `{"pods":{"k1":{"ip":"10.0.0.1","seq":1}},"dependencies":{"db":{"d1":{"ip":"10.0.1.1"}}},"key":"k1"}`
+	h.wantCode(v1.Task_TASK_ON, deps, 200)
+	h.wantCode(v1.Task_TASK_CHECK, cluster, 200)
+	b := base()
+	if len(b.GetPods()) != 1 || string(b.GetPods()["k1"]) != `{"ip":"10.0.0.1","seq":1}` ||
+		len(b.GetDependencies()) != 1 || string(b.GetDependencies()["db"]) != `{"d1":{"ip":"10.0.1.1"}}` {
+		t.Fatalf("GetBase after on: %v", b)
+	}
+}

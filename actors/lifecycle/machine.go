@@ -266,6 +266,13 @@ func (m *Machine) Status() *v1.LifecycleStatus {
 	return st
 }
 
+// Base is the cluster of the last on answered 200 (DESIGN §7), as sent: a new one on every call, empty when
+// there is none. A new leader's model asks for it (GetBase) to guess every pod's base.
+func (m *Machine) Base() *v1.Base {
+	pods, deps := m.base.Entries()
+	return &v1.Base{Pods: pods, Dependencies: deps}
+}
+
 func (m *Machine) processState() v1.ProcessState {
 	switch {
 	case m.dead:

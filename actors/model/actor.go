@@ -36,6 +36,9 @@ type Config struct {
 	// Key is this pod's key; Probe, when set, is the user's probe (Machine.ProbeEvery sets its period).
 	Key   string
 	Probe func(ctx context.Context, c *sdk.Cluster) (string, error)
+	// Base, when set, answers GetBase with this pod's base (the pod's root, from its lifecycle): the model's
+	// guess of the bases of the pods the last phase configured (DESIGN §7, delta bodies).
+	Base *actor.PID
 }
 
 // Props returns the props of a model actor.
@@ -80,7 +83,12 @@ func (a *adapter) Receive(ctx actor.Context) {
 		if a.cfg.Watchers != nil {
 			a.watchers = ctx.Spawn(a.cfg.Watchers(a.cfg.Conn))
 		}
+		if a.cfg.Base != nil {
+			ctx.Request(a.cfg.Base, &v1.GetBase{}) // answered long before the pods are read, in practice
+		}
 		a.apply(ctx, a.m.Start())
+	case *v1.Base:
+		a.bases.Guess(msg.GetPods(), msg.GetDependencies())
 	case *actor.Stopping, *actor.Restarting:
 		a.cancel()
 		for name, t := range a.timers {

@@ -76,36 +76,48 @@ func deltaPayload(seq int64, ours bool) payload.Payload {
 	return p
 }
 
+func newDeltaPods() *deltaPods {
+	return &deltaPods{base: map[string]*sdk.Envelope{}, opened: map[string]*sdk.Envelope{}, last: map[string][]byte{},
+		seen: map[string][]*sdk.Cluster{}, forms: map[string][]string{}}
+}
+
+// runDeltaPhase runs a phase of wire on pods with the tracker's bodies, and checks that every request of it
+// carried the whole cluster, as the pod saw it.
+func runDeltaPhase(t *testing.T, pods *deltaPods, wire sdk.Wire, tracker *delta.Tracker) {
+	t.Helper()
+	plan := PhasePlan{Wire: wire, Grace: time.Second, Bodies: DeltaBodies(tracker)}
+	for k := range wire.Pods {
+		plan.Pods = append(plan.Pods, PhasePod{Key: k, URL: "http://" + k})
+	}
+	if _, err := RunPhase(context.Background(), pods, plan); err != nil {
+		t.Fatal(err)
+	}
+	for key := range wire.Pods {
+		w := wire
+		w.Key = key
+		c, err := sdk.FromWire(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(c) // JSON: numbers read back as float64
+		seen := pods.seen[key]
+		for _, c := range seen[len(seen)-3:] {
+			if got, _ := json.Marshal(c); string(got) != string(want) {
+				t.Fatalf("pod %s saw %s\nwant %s", key, got, want)
+			}
+		}
+	}
+	clear(pods.seen)
+}
+
 func TestRunPhase_DeltaBodiesWithTheWholeClusterOn412(t *testing.T) {
-	pods := &deltaPods{base: map[string]*sdk.Envelope{}, opened: map[string]*sdk.Envelope{}, last: map[string][]byte{}, seen: map[string][]*sdk.Cluster{}, forms: map[string][]string{}}
+	pods := newDeltaPods()
 	tracker := delta.NewTracker()
 	wire := sdk.Wire{Pods: map[string]payload.Payload{"a": deltaPayload(1, false), "b": deltaPayload(2, true), "c": deltaPayload(3, true)},
 		Dependencies: map[string]map[string]payload.Payload{"db": {"x": deltaPayload(9, false)}}}
 	phase := func() {
 		t.Helper()
-		plan := PhasePlan{Wire: wire, Grace: time.Second, Bodies: DeltaBodies(tracker)}
-		for k := range wire.Pods {
-			plan.Pods = append(plan.Pods, PhasePod{Key: k, URL: "http://" + k})
-		}
-		if _, err := RunPhase(context.Background(), pods, plan); err != nil {
-			t.Fatal(err)
-		}
-		for key := range wire.Pods { // every request of the phase carried the whole cluster, as the pod saw it
-			w := wire
-			w.Key = key
-			c, err := sdk.FromWire(w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := json.Marshal(c) // JSON: numbers read back as float64
-			seen := pods.seen[key]
-			for _, c := range seen[len(seen)-3:] {
-				if got, _ := json.Marshal(c); string(got) != string(want) {
-					t.Fatalf("pod %s saw %s\nwant %s", key, got, want)
-				}
-			}
-		}
-		clear(pods.seen)
+		runDeltaPhase(t, pods, wire, tracker)
 	}
 	want := func(key string, forms ...string) {
 		t.Helper()
@@ -136,5 +148,46 @@ func TestRunPhase_DeltaBodiesWithTheWholeClusterOn412(t *testing.T) {
 	want("a", "check whole", "on whole", "ok whole")
 	for _, k := range []string{"c", "d"} {
 		want(k, "check delta", "on delta", "ok delta")
+	}
+}
+
+// DESIGN §7, hand-over: a new leader's tracker starts from its own pod's base (the lifecycle's answer to
+// GetBase). The pods the last phase configured get deltas at once; a pod whose base differs answers 412 and
+// gets the whole cluster in the same step; original pods and a pod that joined get the whole cluster.
+func TestRunPhase_HandOverSendsDeltasAgainstTheGuessedBase(t *testing.T) {
+	pods := newDeltaPods()
+	wire := sdk.Wire{Pods: map[string]payload.Payload{"a": deltaPayload(1, false), "b": deltaPayload(2, true), "c": deltaPayload(3, true), "lead": deltaPayload(4, true)},
+		Dependencies: map[string]map[string]payload.Payload{"db": {"x": deltaPayload(9, false)}}}
+	phase := func(tracker *delta.Tracker) {
+		t.Helper()
+		runDeltaPhase(t, pods, wire, tracker)
+	}
+	phase(delta.NewTracker()) // the old leader's phase: every pod gets the cluster, ours keep it as their base
+	for _, k := range []string{"a", "b", "c", "lead"} {
+		if got := pods.forms[k]; !reflect.DeepEqual(got, []string{"check whole", "on whole", "ok whole"}) {
+			t.Fatalf("pod %s: %q", k, got)
+		}
+	}
+	clear(pods.forms)
+	// c holds another base (say it restarted and a leader since configured it alone).
+	pods.base["c"], _ = sdk.OpenBody([]byte(`{"pods":{"c":{"ip":"127.0.0.1","port":"8080","ports":{"8080":30003}}},"dependencies":{},"key":"c"}`))
+	delete(pods.opened, "c")
+	delete(pods.last, "c")
+
+	tracker := delta.NewTracker() // the new leader, b, guesses from its own pod's base
+	base, deps := pods.base["b"].Entries()
+	tracker.Guess(base, deps)
+	delete(wire.Pods, "lead") // the old leader left; d joined
+	wire.Pods["d"] = deltaPayload(5, true)
+	phase(tracker)
+	for k, want := range map[string][]string{
+		"a": {"check whole", "on whole", "ok whole"},
+		"b": {"check delta", "on delta", "ok delta"},
+		"c": {"check 412", "check whole", "on whole", "ok whole"},
+		"d": {"check whole", "on whole", "ok whole"},
+	} {
+		if got := pods.forms[k]; !reflect.DeepEqual(got, want) {
+			t.Fatalf("pod %s: requests %q, want %q", k, got, want)
+		}
 	}
 }

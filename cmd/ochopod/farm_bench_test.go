@@ -30,7 +30,9 @@ import (
 //     leader's peak RSS (VmHWM, reset before each round); medians of OCHOPOD_BENCH_ROUNDS (default 3), the
 //     pod leaving again between rounds;
 //   - hand-over: SIGTERM to the leader; until the next one wrote the hash covering the pods left, with its
-//     CPU and bytes: a new leader knows no pod's base, so it sends whole clusters.
+//     CPU and bytes, and on the way when the old lock node went (released) and when the new leader cleared
+//     the hash (armed: it read every pod, and every pod passed check). The new leader guesses every pod's
+//     base from its own pod's (DESIGN §7), so with delta bodies a hand-over sends what changed.
 //
 // Run: nice go test -run '^$' -bench Integration_Farm -benchtime 1x -timeout 60m ./cmd/ochopod/
 func BenchmarkIntegration_Farm(b *testing.B) {
@@ -59,10 +61,11 @@ func BenchmarkIntegration_Farm(b *testing.B) {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nfarm: leader and successor as `ochopod run`, the rest in one process; damper 0; %d CPUs, load %s; medians of %d joins\n", runtime.NumCPU(), loadAvg(), rounds)
-	fmt.Fprintf(&sb, "%6s %6s | %9s %9s %11s %9s %9s | %10s %11s %9s\n", "pods", "bodies", "join ms", "CPU ms", "sent MB", "ZK pkts", "RSS MB", "handover", "CPU ms", "sent MB")
+	fmt.Fprintf(&sb, "%6s %6s | %9s %9s %11s %9s %9s | %10s %9s %9s %11s %9s\n", "pods", "bodies", "join ms", "CPU ms", "sent MB", "ZK pkts", "RSS MB",
+		"handover", "released", "armed", "CPU ms", "sent MB")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %6s | %9.0f %9.0f %11.3f %9d %9.1f | %10.0f %11.0f %9.1f\n", r.n, r.form, ms(r.join), ms(r.joinCPU),
-			float64(r.joinBytes)/1e6, r.joinZK, r.peakRSS, ms(r.handOver), ms(r.handOverCPU), float64(r.handOverBytes)/1e6)
+		fmt.Fprintf(&sb, "%6d %6s | %9.0f %9.0f %11.3f %9d %9.1f | %10.0f %9.0f %9.0f %11.0f %9.3f\n", r.n, r.form, ms(r.join), ms(r.joinCPU),
+			float64(r.joinBytes)/1e6, r.joinZK, r.peakRSS, ms(r.handOver), ms(r.released), ms(r.armed), ms(r.handOverCPU), float64(r.handOverBytes)/1e6)
 	}
 	fmt.Fprint(os.Stderr, sb.String())
 }
@@ -77,6 +80,8 @@ type farmRow struct {
 	handOver      time.Duration
 	handOverCPU   time.Duration
 	handOverBytes int64
+	released      time.Duration // SIGTERM → the leader's lock node gone
+	armed         time.Duration // SIGTERM → the next leader cleared the hash: its reads and checks done
 	started       time.Duration // farm started → configured with every pod
 }
 
@@ -147,14 +152,47 @@ func farmOnce(b *testing.B, n, rounds int, whole bool) farmRow {
 	keys := farmKeys(b, obs, c)
 	leaderKey := keys[leaderOf(b, obs, c, keys)]
 	cpu0, tr0 := processCPU(b, next.cmd.Process.Pid), f.Traffic()
+	released, armed := handOverMarks(b, obs, c)
 	t0 := time.Now()
 	if err := leader.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		b.Fatal(err)
 	}
 	at := farmWait(b, obs, c, n-1, leaderKey, within)
+	r.released, r.armed = (<-released).Sub(t0), (<-armed).Sub(t0)
 	r.handOver, r.handOverCPU = at.Sub(t0), processCPU(b, next.cmd.Process.Pid)-cpu0
 	r.handOverBytes = f.Traffic().Bytes - tr0.Bytes
 	return r
+}
+
+// handOverMarks watches the lock node of c's leader and c's hash: released gets when the node goes, armed when
+// the hash first changes (DESIGN §7: the next leader clears it once every pod passed check, before on).
+func handOverMarks(b *testing.B, obs zk.Conn, c zk.Cluster) (released, armed <-chan time.Time) {
+	names, _, err := obs.Children(c.Coordinator())
+	if err != nil {
+		b.Fatal(err)
+	}
+	contenders, _ := zk.SortContenders(names)
+	if len(contenders) == 0 {
+		b.Fatal("no leader")
+	}
+	ok, _, gone, err := obs.ExistsW(c.Coordinator() + "/" + contenders[0].Name)
+	if err != nil || !ok {
+		b.Fatalf("the lock node: %v (exists %v)", err, ok)
+	}
+	_, _, cleared, err := obs.GetW(c.Hash())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rel, arm := make(chan time.Time, 1), make(chan time.Time, 1)
+	go func() {
+		<-gone
+		rel <- time.Now()
+	}()
+	go func() {
+		<-cleared
+		arm <- time.Now()
+	}()
+	return rel, arm
 }
 
 // benchEnv is the variable's value, or def when it is unset or empty.

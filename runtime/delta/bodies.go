@@ -33,7 +33,7 @@ type version struct {
 
 // Tracker is the leader's memory of each pod's base (DESIGN §7): the cluster it last answered 200 to an on
 // with. One leader (one model) owns one; it is safe for concurrent use by a phase's requests. A new leader
-// starts empty, so its first phase sends whole clusters.
+// starts from a guess (Guess), or empty: its first phase then sends whole clusters.
 type Tracker struct {
 	mu    sync.Mutex
 	bases map[string]*version
@@ -41,6 +41,28 @@ type Tracker struct {
 
 // NewTracker returns a tracker that knows no base.
 func NewTracker() *Tracker { return &Tracker{bases: map[string]*version{}} }
+
+// Guess takes a cluster as it was sent (each pod's payload and each dependency's entry, JSON bytes) for the
+// base of each of its pods whose base the tracker does not know. A new leader guesses so from its own pod's
+// base (DESIGN §7): every pod the last phase configured answered 200 to an on with that cluster, so its first
+// phase sends what changed since, not whole clusters. A pod with another base answers 412 and gets the whole
+// cluster in the same step. Guess keeps the maps.
+func (t *Tracker) Guess(pods, deps map[string][]byte) {
+	if len(pods) == 0 {
+		return // no base: nothing configured the pod yet
+	}
+	v := &version{pods: pods, deps: deps, sum: Of(pods, deps)}
+	if v.deps == nil {
+		v.deps = map[string][]byte{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range pods {
+		if _, ok := t.bases[k]; !ok {
+			t.bases[k] = v
+		}
+	}
+}
 
 // Bodies prepares the bodies of one phase's cluster: its pods (each payload as the leader read it) and its
 // dependencies (keyed as declared). Pods the cluster no longer holds are forgotten.

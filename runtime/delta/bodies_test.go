@@ -1,6 +1,7 @@
 package delta_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -277,5 +278,69 @@ func TestOpenBody_KeepsNoReferenceToTheBody(t *testing.T) {
 	}
 	if got := clusterOf(t, e); !reflect.DeepEqual(got, want) || e.Sum() != sum {
 		t.Fatalf("the envelope changed with the body it came from: %+v", got)
+	}
+}
+
+// DESIGN §7, hand-over: a new leader guesses every pod's base from its own pod's (Tracker.Guess). The pods the
+// guessed cluster holds get deltas against it that rebuild the whole cluster; a pod that joined after it gets
+// the whole cluster; a pod whose base differs refuses (ErrStaleBase, 412) and gets the whole cluster; a base
+// the new leader learned itself is not overwritten by a guess.
+func TestTracker_GuessSeedsTheBasesOfThePodsItHolds(t *testing.T) {
+	c := cluster{pods: map[string]payload.Payload{"lead": pod(0, true), "a": pod(1, true), "b": pod(2, true), "orig": pod(3, false)},
+		deps: map[string]map[string]payload.Payload{"db": {"d": pod(9, false)}}}
+	old := delta.NewTracker() // the leader before
+	b := c.bodies(t, old)
+	bases := map[string]*sdk.Envelope{}
+	for _, key := range slices.Sorted(maps.Keys(c.pods)) {
+		body, _, err := b.Body(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bases[key], err = sdk.OpenBody(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pods, deps := bases["a"].Entries()                                                      // the new leader's own pod's base, as the lifecycle answers GetBase
+	bases["b"] = cluster{pods: map[string]payload.Payload{"b": pod(2, true)}}.whole(t, "b") // b missed that phase
+
+	delete(c.pods, "lead") // the old leader left; a pod joined
+	c.pods["new"] = pod(4, true)
+	tr := delta.NewTracker()
+	tr.Guess(pods, deps)
+	tr.Guess(map[string][]byte{}, nil) // no base: no guess
+	b = c.bodies(t, tr)
+	want := clusterOf(t, c.whole(t, "a"))
+	for key, wantDelta := range map[string]bool{"a": true, "b": true, "new": false, "orig": false} {
+		body, isDelta, err := b.Body(key)
+		if err != nil || isDelta != wantDelta {
+			t.Fatalf("%s: delta %v (%v), want %v", key, isDelta, err, wantDelta)
+		}
+		got, err := sdk.OpenBody(body, bases[key])
+		if key == "b" {
+			if !errors.Is(err, sdk.ErrStaleBase) {
+				t.Fatalf("b, whose base differs: %v, want ErrStaleBase", err)
+			}
+			b.Refused(key)
+			if body, isDelta, _ = b.Body(key); isDelta {
+				t.Fatal("b got a delta again after 412")
+			}
+			got, err = sdk.OpenBody(body, bases[key])
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		gc := clusterOf(t, got)
+		if !reflect.DeepEqual(gc.Pods, want.Pods) || !reflect.DeepEqual(gc.Dependencies, want.Dependencies) {
+			t.Fatalf("%s rebuilt %+v\nwant %+v", key, gc, want)
+		}
+		if isDelta && len(body) > 600 {
+			t.Fatalf("%s: a delta of %d bytes for one pod in and one out: %s", key, len(body), body)
+		}
+		b.Accepted(key)
+	}
+	learned := c.bodies(t, tr).Sum()
+	tr.Guess(pods, deps) // a late guess: the bases the leader learned stay
+	if body, isDelta, _ := c.bodies(t, tr).Body("a"); !isDelta || !bytes.Contains(body, []byte(`"base":"`+learned.String())) {
+		t.Fatalf("a late guess replaced a learned base: %s", body)
 	}
 }

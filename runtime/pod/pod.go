@@ -128,7 +128,7 @@ func Start(cfg Config) (*Pod, error) {
 	))
 	worker := cfg.Worker
 	if cfg.Model != nil {
-		worker = modelWorker(cfg, log)
+		worker = modelWorker(cfg, log, actor.NewPID(system.Address(), rootName))
 	}
 	leaderProps := func(conn zk.Conn, _ uint64) host.Props {
 		return leader.Props(leader.Config{
@@ -171,7 +171,7 @@ func Start(cfg Config) (*Pod, error) {
 			cfg.Observe(evt)
 		}
 	})
-	pid, err := protohost.Spawn(system.Root, "pod", RootProps(rootCfg), protohost.Env{Clock: cfg.Clock, Logger: log})
+	pid, err := protohost.Spawn(system.Root, rootName, RootProps(rootCfg), protohost.Env{Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		_ = files.Remove()
 		system.Shutdown()

@@ -7,6 +7,9 @@ import (
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
+// rootName names the root in its actor system: the model asks it for the pod's base (GetBase).
+const rootName = "pod"
+
 // RootConfig is what the pod's root actor needs: the pod's key and its two children.
 type RootConfig struct {
 	Key     string
@@ -58,6 +61,12 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 		ctx.Forward(r.session)
 	case *v1.ForwardSignal:
 		ctx.Forward(r.lifecycle)
+	case *v1.GetBase: // a new leader's model guesses its pods' bases from its own pod's (DESIGN §7)
+		if r.lifecycle != nil {
+			ctx.Forward(r.lifecycle)
+		} else {
+			ctx.Respond(&v1.Base{})
+		}
 	case *v1.ControlRequest, *v1.GetLifecycleStatus:
 		if r.lifecycle != nil {
 			ctx.Forward(r.lifecycle)

@@ -22,8 +22,9 @@ import (
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
-// modelWorker is what the leader runs: the cluster model and its watchers (DESIGN §7).
-func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
+// modelWorker is what the leader runs: the cluster model and its watchers (DESIGN §7). base is the pod's
+// root, which answers the model's GetBase.
+func modelWorker(cfg Config, log *slog.Logger, base *actor.PID) leader.WorkerProps {
 	mc := *cfg.Model
 	if mc.Grace <= 0 {
 		mc.Grace = 60 * time.Second
@@ -44,7 +45,7 @@ func modelWorker(cfg Config, log *slog.Logger) leader.WorkerProps {
 	return func(conn zk.Conn, lock string) host.Props {
 		// The model is not a behaviour yet: the host runs its protoactor props (host.Props.Native).
 		return host.Props{Name: "model", Supervisor: cfg.Restart, Native: model.Props(model.Config{
-			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe,
+			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe, Base: base,
 			Machine: model.MachineConfig{
 				Cluster: cfg.Cluster, Namespace: namespaceOf(cfg.Cluster, cfg.Payload), DependsOn: mc.DependsOn,
 				Damper: mc.Damper, RetryFloor: time.Second, Backoff: cfg.Backoff, ProbeEvery: probeEvery,

@@ -223,6 +223,22 @@ func (e *Envelope) Sum() delta.Sum {
 	return *e.sum
 }
 
+// Entries are the cluster as sent (for delta bodies, DESIGN §7): each pod's payload and each dependency's
+// entry, JSON bytes, copies; empty maps for a nil envelope.
+func (e *Envelope) Entries() (pods, deps map[string][]byte) {
+	if e == nil {
+		return map[string][]byte{}, map[string][]byte{}
+	}
+	pods, deps = make(map[string][]byte, len(e.pods)), make(map[string][]byte, len(e.rawDeps))
+	for k, raw := range e.pods {
+		pods[k] = bytes.Clone(raw)
+	}
+	for name, raw := range e.rawDeps {
+		deps[name] = bytes.Clone(raw)
+	}
+	return pods, deps
+}
+
 // Key is the key of the pod the cluster was sent to.
 func (e *Envelope) Key() string { return e.key }
 

@@ -51,21 +51,20 @@ func waitSnapshot(t *testing.T, conn zk.Conn, c zk.Cluster, keys []string) {
 // A mixed cluster (DESIGN §7, §11): our pods (protocol 2) led by one of ours, original-style pods beside
 // them. It converges; the original pods get the whole cluster with every request, ours get deltas once they
 // have a base, and every ok callback of ours sees the whole cluster, never the part a delta carried.
-func TestIntegration_MixedClusterEachPodGetsItsForm(t *testing.T) {
-	srv := zkserver.Start(t)
+// observedFarm starts a ZooKeeper, a farm of cluster it.web whose pods remember what their callbacks saw,
+// and a connection that watches it; all stop with the test.
+func observedFarm(t *testing.T) (srv *zkserver.Server, conn zk.Conn, c zk.Cluster, f *farm.Farm) {
+	t.Helper()
+	srv = zkserver.Start(t)
 	ens, err := zk.ParseEnsemble(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	conn, err := gozk.Connect(ctx, ens, 10*time.Second, nil)
-	if err != nil {
+	if conn, err = gozk.Connect(context.Background(), ens, 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	c := zk.ClusterOf("it", "web")
-	f, err := farm.New(farm.Config{ZK: srv.Addr(), Namespace: "it", Cluster: "web", Observe: true})
-	if err != nil {
+	t.Cleanup(conn.Close)
+	if f, err = farm.New(farm.Config{ZK: srv.Addr(), Namespace: "it", Cluster: "web", Observe: true}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -75,6 +74,12 @@ func TestIntegration_MixedClusterEachPodGetsItsForm(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	return srv, conn, zk.ClusterOf("it", "web"), f
+}
+
+func TestIntegration_MixedClusterEachPodGetsItsForm(t *testing.T) {
+	srv, conn, c, f := observedFarm(t)
+	ctx := context.Background()
 	var ours []*farm.Member
 	var keys []string
 	add := func() {
@@ -152,5 +157,45 @@ func TestIntegration_MixedClusterEachPodGetsItsForm(t *testing.T) {
 	}
 	if tr := f.Traffic(); tr.Deltas == 0 || tr.Requests <= tr.Deltas {
 		t.Errorf("traffic %+v: want deltas and whole bodies both", tr)
+	}
+}
+
+// A hand-over costs what changed (DESIGN §7): the new leader guesses every pod's base from its own pod's, so
+// the pods the last phase configured get deltas from its first phase on, and each callback still sees the
+// whole cluster.
+func TestIntegration_HandOverSendsDeltas(t *testing.T) {
+	_, conn, c, f := observedFarm(t)
+	var pods []*farm.Member
+	var keys []string
+	for range 4 { // one at a time: the first leads, the second is next in line
+		m, err := f.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods, keys = append(pods, m), append(keys, m.Key)
+		waitSnapshot(t, conn, c, keys)
+	}
+	type forms struct{ whole, deltas int64 }
+	before := map[string]forms{}
+	for _, m := range pods[1:] {
+		w, d, _ := m.Forms()
+		before[m.Key] = forms{w, d}
+	}
+	stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.Stop(stop, pods[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, conn, c, keys[1:])
+	all := slices.Sorted(slices.Values(keys[1:]))
+	for _, m := range pods[1:] {
+		w, d, _ := m.Forms()
+		if w != before[m.Key].whole || d < before[m.Key].deltas+3 {
+			t.Errorf("pod %s: %d whole bodies and %d deltas after the hand-over, %+v before: want 3 deltas more, no whole body",
+				m.Key, w, d, before[m.Key])
+		}
+		if seen := m.Seen(); len(seen) == 0 || !slices.Equal(seen[len(seen)-1], all) {
+			t.Errorf("pod %s: its last ok saw %v, want %v", m.Key, seen, all)
+		}
 	}
 }

@@ -384,6 +384,99 @@ func (*GetLifecycleStatus) Descriptor() ([]byte, []int) {
 	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{2}
 }
 
+// GetBase asks the lifecycle for its base (DESIGN §7): the cluster it last answered 200 to an on with. A new
+// leader's model asks its own pod's: all pods configured by the last phase share it, so it is the model's
+// guess of every such pod's base. The sender gets a Base.
+type GetBase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBase) Reset() {
+	*x = GetBase{}
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBase) ProtoMessage() {}
+
+func (x *GetBase) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBase.ProtoReflect.Descriptor instead.
+func (*GetBase) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{3}
+}
+
+// Base is a cluster as the leader sent it: each pod's payload and each dependency's entry, JSON bytes as
+// received. Both empty when the pod has no base.
+type Base struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pods          map[string][]byte      `protobuf:"bytes,1,rep,name=pods,proto3" json:"pods,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Dependencies  map[string][]byte      `protobuf:"bytes,2,rep,name=dependencies,proto3" json:"dependencies,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Base) Reset() {
+	*x = Base{}
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Base) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Base) ProtoMessage() {}
+
+func (x *Base) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Base.ProtoReflect.Descriptor instead.
+func (*Base) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Base) GetPods() map[string][]byte {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+func (x *Base) GetDependencies() map[string][]byte {
+	if x != nil {
+		return x.Dependencies
+	}
+	return nil
+}
+
 // LifecycleStatus is what /info shows of the lifecycle; also published on the event stream on every change.
 type LifecycleStatus struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -414,7 +507,7 @@ type LifecycleStatus struct {
 
 func (x *LifecycleStatus) Reset() {
 	*x = LifecycleStatus{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[3]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +519,7 @@ func (x *LifecycleStatus) String() string {
 func (*LifecycleStatus) ProtoMessage() {}
 
 func (x *LifecycleStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[3]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +532,7 @@ func (x *LifecycleStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleStatus.ProtoReflect.Descriptor instead.
 func (*LifecycleStatus) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{3}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LifecycleStatus) GetProcess() ProcessState {
@@ -537,7 +630,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +642,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[4]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +655,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{4}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExitStatus) GetCode() int32 {
@@ -599,7 +692,7 @@ type CallbackDone struct {
 
 func (x *CallbackDone) Reset() {
 	*x = CallbackDone{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +704,7 @@ func (x *CallbackDone) String() string {
 func (*CallbackDone) ProtoMessage() {}
 
 func (x *CallbackDone) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[5]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +717,7 @@ func (x *CallbackDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackDone.ProtoReflect.Descriptor instead.
 func (*CallbackDone) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{5}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CallbackDone) GetEpoch() uint64 {
@@ -687,7 +780,7 @@ type Queued struct {
 
 func (x *Queued) Reset() {
 	*x = Queued{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +792,7 @@ func (x *Queued) String() string {
 func (*Queued) ProtoMessage() {}
 
 func (x *Queued) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[6]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +805,7 @@ func (x *Queued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queued.ProtoReflect.Descriptor instead.
 func (*Queued) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{6}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Queued) GetHandle() uint64 {
@@ -747,7 +840,7 @@ type LifecycleInput struct {
 
 func (x *LifecycleInput) Reset() {
 	*x = LifecycleInput{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[7]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +852,7 @@ func (x *LifecycleInput) String() string {
 func (*LifecycleInput) ProtoMessage() {}
 
 func (x *LifecycleInput) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[7]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +865,7 @@ func (x *LifecycleInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleInput.ProtoReflect.Descriptor instead.
 func (*LifecycleInput) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{7}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LifecycleInput) GetInput() isLifecycleInput_Input {
@@ -888,7 +981,7 @@ type ForwardSignal struct {
 
 func (x *ForwardSignal) Reset() {
 	*x = ForwardSignal{}
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[8]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +993,7 @@ func (x *ForwardSignal) String() string {
 func (*ForwardSignal) ProtoMessage() {}
 
 func (x *ForwardSignal) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[8]
+	mi := &file_ochopod_v1_lifecycle_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1006,7 @@ func (x *ForwardSignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardSignal.ProtoReflect.Descriptor instead.
 func (*ForwardSignal) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{8}
+	return file_ochopod_v1_lifecycle_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ForwardSignal) GetSignal() int32 {
@@ -937,7 +1030,17 @@ const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\fControlReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\"\x14\n" +
-	"\x12GetLifecycleStatus\"\x9b\x03\n" +
+	"\x12GetLifecycleStatus\"\t\n" +
+	"\aGetBase\"\xf8\x01\n" +
+	"\x04Base\x12.\n" +
+	"\x04pods\x18\x01 \x03(\v2\x1a.ochopod.v1.Base.PodsEntryR\x04pods\x12F\n" +
+	"\fdependencies\x18\x02 \x03(\v2\".ochopod.v1.Base.DependenciesEntryR\fdependencies\x1a7\n" +
+	"\tPodsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a?\n" +
+	"\x11DependenciesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x9b\x03\n" +
 	"\x0fLifecycleStatus\x122\n" +
 	"\aprocess\x18\x01 \x01(\x0e2\x18.ochopod.v1.ProcessStateR\aprocess\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x18\n" +
@@ -1024,7 +1127,7 @@ func file_ochopod_v1_lifecycle_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_lifecycle_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_ochopod_v1_lifecycle_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(Task)(0),                   // 0: ochopod.v1.Task
 	(ProcessState)(0),           // 1: ochopod.v1.ProcessState
@@ -1032,39 +1135,45 @@ var file_ochopod_v1_lifecycle_proto_goTypes = []any{
 	(*ControlRequest)(nil),      // 3: ochopod.v1.ControlRequest
 	(*ControlReply)(nil),        // 4: ochopod.v1.ControlReply
 	(*GetLifecycleStatus)(nil),  // 5: ochopod.v1.GetLifecycleStatus
-	(*LifecycleStatus)(nil),     // 6: ochopod.v1.LifecycleStatus
-	(*ExitStatus)(nil),          // 7: ochopod.v1.ExitStatus
-	(*CallbackDone)(nil),        // 8: ochopod.v1.CallbackDone
-	(*Queued)(nil),              // 9: ochopod.v1.Queued
-	(*LifecycleInput)(nil),      // 10: ochopod.v1.LifecycleInput
-	(*ForwardSignal)(nil),       // 11: ochopod.v1.ForwardSignal
-	nil,                         // 12: ochopod.v1.CallbackDone.EnvEntry
-	(*durationpb.Duration)(nil), // 13: google.protobuf.Duration
-	(*Failure)(nil),             // 14: ochopod.v1.Failure
-	(*ExecStarted)(nil),         // 15: ochopod.v1.ExecStarted
-	(*ExecExited)(nil),          // 16: ochopod.v1.ExecExited
-	(*TimerFired)(nil),          // 17: ochopod.v1.TimerFired
+	(*GetBase)(nil),             // 6: ochopod.v1.GetBase
+	(*Base)(nil),                // 7: ochopod.v1.Base
+	(*LifecycleStatus)(nil),     // 8: ochopod.v1.LifecycleStatus
+	(*ExitStatus)(nil),          // 9: ochopod.v1.ExitStatus
+	(*CallbackDone)(nil),        // 10: ochopod.v1.CallbackDone
+	(*Queued)(nil),              // 11: ochopod.v1.Queued
+	(*LifecycleInput)(nil),      // 12: ochopod.v1.LifecycleInput
+	(*ForwardSignal)(nil),       // 13: ochopod.v1.ForwardSignal
+	nil,                         // 14: ochopod.v1.Base.PodsEntry
+	nil,                         // 15: ochopod.v1.Base.DependenciesEntry
+	nil,                         // 16: ochopod.v1.CallbackDone.EnvEntry
+	(*durationpb.Duration)(nil), // 17: google.protobuf.Duration
+	(*Failure)(nil),             // 18: ochopod.v1.Failure
+	(*ExecStarted)(nil),         // 19: ochopod.v1.ExecStarted
+	(*ExecExited)(nil),          // 20: ochopod.v1.ExecExited
+	(*TimerFired)(nil),          // 21: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_lifecycle_proto_depIdxs = []int32{
 	0,  // 0: ochopod.v1.ControlRequest.task:type_name -> ochopod.v1.Task
-	13, // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
-	1,  // 2: ochopod.v1.LifecycleStatus.process:type_name -> ochopod.v1.ProcessState
-	7,  // 3: ochopod.v1.LifecycleStatus.last_exit:type_name -> ochopod.v1.ExitStatus
-	2,  // 4: ochopod.v1.CallbackDone.callback:type_name -> ochopod.v1.Callback
-	14, // 5: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
-	12, // 6: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
-	3,  // 7: ochopod.v1.Queued.request:type_name -> ochopod.v1.ControlRequest
-	9,  // 8: ochopod.v1.LifecycleInput.request:type_name -> ochopod.v1.Queued
-	8,  // 9: ochopod.v1.LifecycleInput.callback:type_name -> ochopod.v1.CallbackDone
-	15, // 10: ochopod.v1.LifecycleInput.started:type_name -> ochopod.v1.ExecStarted
-	16, // 11: ochopod.v1.LifecycleInput.exited:type_name -> ochopod.v1.ExecExited
-	17, // 12: ochopod.v1.LifecycleInput.timer:type_name -> ochopod.v1.TimerFired
-	11, // 13: ochopod.v1.LifecycleInput.forward:type_name -> ochopod.v1.ForwardSignal
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 1: ochopod.v1.ControlRequest.timeout:type_name -> google.protobuf.Duration
+	14, // 2: ochopod.v1.Base.pods:type_name -> ochopod.v1.Base.PodsEntry
+	15, // 3: ochopod.v1.Base.dependencies:type_name -> ochopod.v1.Base.DependenciesEntry
+	1,  // 4: ochopod.v1.LifecycleStatus.process:type_name -> ochopod.v1.ProcessState
+	9,  // 5: ochopod.v1.LifecycleStatus.last_exit:type_name -> ochopod.v1.ExitStatus
+	2,  // 6: ochopod.v1.CallbackDone.callback:type_name -> ochopod.v1.Callback
+	18, // 7: ochopod.v1.CallbackDone.failure:type_name -> ochopod.v1.Failure
+	16, // 8: ochopod.v1.CallbackDone.env:type_name -> ochopod.v1.CallbackDone.EnvEntry
+	3,  // 9: ochopod.v1.Queued.request:type_name -> ochopod.v1.ControlRequest
+	11, // 10: ochopod.v1.LifecycleInput.request:type_name -> ochopod.v1.Queued
+	10, // 11: ochopod.v1.LifecycleInput.callback:type_name -> ochopod.v1.CallbackDone
+	19, // 12: ochopod.v1.LifecycleInput.started:type_name -> ochopod.v1.ExecStarted
+	20, // 13: ochopod.v1.LifecycleInput.exited:type_name -> ochopod.v1.ExecExited
+	21, // 14: ochopod.v1.LifecycleInput.timer:type_name -> ochopod.v1.TimerFired
+	13, // 15: ochopod.v1.LifecycleInput.forward:type_name -> ochopod.v1.ForwardSignal
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_lifecycle_proto_init() }
@@ -1074,7 +1183,7 @@ func file_ochopod_v1_lifecycle_proto_init() {
 	}
 	file_ochopod_v1_common_proto_init()
 	file_ochopod_v1_executor_proto_init()
-	file_ochopod_v1_lifecycle_proto_msgTypes[7].OneofWrappers = []any{
+	file_ochopod_v1_lifecycle_proto_msgTypes[9].OneofWrappers = []any{
 		(*LifecycleInput_Request)(nil),
 		(*LifecycleInput_Callback)(nil),
 		(*LifecycleInput_Started)(nil),
@@ -1088,7 +1197,7 @@ func file_ochopod_v1_lifecycle_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_lifecycle_proto_rawDesc), len(file_ochopod_v1_lifecycle_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
