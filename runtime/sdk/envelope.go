@@ -229,11 +229,11 @@ func (e *Envelope) Entries() (pods, deps map[string][]byte) {
 	if e == nil {
 		return map[string][]byte{}, map[string][]byte{}
 	}
-	pods, deps = make(map[string][]byte, len(e.pods)), make(map[string][]byte, len(e.rawDeps))
-	for k, raw := range e.pods {
+	pods, deps = make(map[string][]byte, e.pods.Len()), make(map[string][]byte, e.deps.Len())
+	for k, raw := range e.pods.all() {
 		pods[k] = bytes.Clone(raw)
 	}
-	for name, raw := range e.rawDeps {
+	for name, raw := range e.deps.all() {
 		deps[name] = bytes.Clone(raw)
 	}
 	return pods, deps
