@@ -43,6 +43,11 @@ type Props struct {
 	Supervisor Supervisor
 	// New makes an incarnation: once at the start, once more after each crash.
 	New func() Behaviour
+	// Events, if set, picks the messages published on the host (Context.Publish, by any actor of the pod)
+	// that this actor receives, as messages, from the moment it is spawned (so it misses nothing published
+	// after its parent's Spawn) until it stops; its restarts keep them. The custom actors hear the pod's
+	// events this way (DESIGN §4 "Custom actors").
+	Events func(proto.Message) bool
 	// Native, with New nil, is an actor of the host's own kind (protoactor props for runtime/protohost, an
 	// adapter of the simulation's) for the actors that are not behaviours yet. It goes once every actor is one.
 	Native any

@@ -25,6 +25,9 @@ type Config struct {
 	Key     string // the pod's key: its contender is named after it and holds it (FindOrCreateContender)
 	Backoff backoff.Policy
 	Worker  WorkerProps // nil: nothing runs under the lock
+	// Custom is the program's leader-scope actors (actors/custom, DESIGN §4), spawned before the worker when
+	// the lock is won (they hear everything it publishes) and stopped with it; nil: none.
+	Custom WorkerProps
 	// Supervisor restarts the leader after a crash; zero: host.DefaultSupervisor(). The worker states its own
 	// (a crashed model restarts; the lock stays).
 	Supervisor host.Supervisor
@@ -48,6 +51,7 @@ type behaviour struct {
 	m      *Machine
 	timer  host.Timer
 	worker host.Ref
+	custom host.Ref
 }
 
 func newBehaviour(cfg Config, firstGen uint64) *behaviour {
@@ -121,6 +125,9 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 			t.Tell(&v1.NodeChanged{Generation: e.Generation, Path: e.Path, Event: protocol.Event(ev, open)})
 		})
 	case StartWorker:
+		if b.cfg.Custom != nil {
+			b.custom = ctx.Spawn(b.cfg.Custom(conn, e.LockPath))
+		}
 		if b.cfg.Worker != nil {
 			b.worker = ctx.Spawn(b.cfg.Worker(conn, e.LockPath))
 		}
@@ -128,6 +135,10 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 		if b.worker != nil {
 			ctx.Stop(b.worker)
 			b.worker = nil
+		}
+		if b.custom != nil {
+			ctx.Stop(b.custom)
+			b.custom = nil
 		}
 	case Announce:
 		// Request, not Send: the parent checks the sender to drop news from a leader it already stopped.

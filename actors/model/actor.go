@@ -170,6 +170,8 @@ func (a *adapter) do(ctx actor.Context, e Effect) {
 		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Generation}) })
 	case Publish:
 		ctx.ActorSystem().EventStream.Publish(e.Status)
+	case Configured:
+		ctx.ActorSystem().EventStream.Publish(e.Cluster)
 	case Log:
 		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}

@@ -67,6 +67,10 @@ type HistoryEntry struct {
 // Publish: make the status known.
 type Publish struct{ Status *v1.ModelStatus }
 
+// Configured: make the cluster as last configured known (DESIGN §4 "Custom actors": the event custom actors
+// hear), once its snapshot and hash are written.
+type Configured struct{ Cluster *v1.ClusterConfigured }
+
 // Log: something worth a log line.
 type Log struct {
 	Level slog.Level
@@ -81,5 +85,6 @@ func (Write) isEffect()      {}
 func (StartTimer) isEffect() {}
 func (Probe) isEffect()      {}
 func (Publish) isEffect()    {}
+func (Configured) isEffect() {}
 func (History) isEffect()    {}
 func (Log) isEffect()        {}

@@ -92,6 +92,8 @@ type Machine struct {
 	probing   bool   // a probe is in flight
 	status    string // the last probe's answer, "* <reason>" when it failed
 
+	writing map[string]json.RawMessage // the pods of the snapshot being written
+
 	paused bool          // the last read saw the paused node: no phase starts (DESIGN §13)
 	done   *v1.PhaseDone // the phase whose snapshot and hash are being written, for its history entry
 }
@@ -260,6 +262,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 			m.configuredHash = v.hash
 			m.phase = phaseWriting
 			m.gen++
+			m.writing = v.pods
 			return append(effects, Write{Generation: m.gen, Pods: v.pods, Hash: v.hash, HashVersion: v.zkVer}, m.publish())
 		}
 		return append(effects, m.publish())
@@ -337,6 +340,7 @@ func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 	if in.GetArmed() && ver != zk.AnyVersion {
 		ver++ // the phase cleared the hash: one more version
 	}
+	m.writing = pods
 	return append(effects, Write{Generation: m.gen, Pods: pods, Hash: m.configuredHash, HashVersion: ver}, m.publish())
 }
 
@@ -369,7 +373,7 @@ func (m *Machine) onWritten(in *v1.Written) []Effect {
 		}
 		m.view.zkHash = m.configuredHash
 	}
-	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "snapshot and hash written", Args: []any{"hash", m.configuredHash}}, m.publish()}
+	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "snapshot and hash written", Args: []any{"hash", m.configuredHash}}, m.publish(), m.configured()}
 	if m.done != nil { // a phase's write, not a clean snapshot's
 		effects = append(effects, m.history(m.done, OutcomeOK))
 		m.done = nil
@@ -429,6 +433,21 @@ func (m *Machine) watchSet(deps, pending []string) Effect {
 }
 
 func (m *Machine) publish() Effect { return Publish{Status: m.Status()} }
+
+// configured is the cluster whose snapshot and hash were just written.
+func (m *Machine) configured() Effect {
+	out := &v1.ClusterConfigured{Cluster: m.cfg.Cluster.Qualified, Hash: m.configuredHash,
+		Pods: make(map[string][]byte, len(m.writing)), Dependencies: map[string][]byte{}}
+	for k, v := range m.writing {
+		out.Pods[k] = v
+	}
+	if m.view != nil {
+		for k, v := range m.view.declared {
+			out.Dependencies[k] = v
+		}
+	}
+	return Configured{Cluster: out}
+}
 
 // OutcomeOK is the outcome of a phase that configured the cluster and wrote snapshot and hash; others read
 // "failed: <why>".

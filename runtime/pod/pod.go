@@ -14,7 +14,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ochopod/ochopod/actors/custom"
 	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/leader"
 	"github.com/ochopod/ochopod/actors/lifecycle"
@@ -53,6 +55,9 @@ type Config struct {
 	Lifecycle *LifecycleConfig
 	// Log holds the pod's recent log lines for /log; nil: /log is empty.
 	Log *podlog.Ring
+	// Actors are the program's own actors (DESIGN §4 "Custom actors"): pod scope beside the session, leader
+	// scope under the leader while it holds the lock.
+	Actors []custom.Actor
 	// Observe, if set, gets every event the actors publish (statuses, takeovers), from before the first one,
 	// on the publisher's goroutine: it must not block (runtime/metrics.Feed, DESIGN §13).
 	Observe func(evt any)
@@ -108,6 +113,9 @@ func Start(cfg Config) (*Pod, error) {
 	if err := validOwnPayload(cfg.Payload); err != nil {
 		return nil, err
 	}
+	if err := custom.Validate(cfg.Actors); err != nil {
+		return nil, fmt.Errorf("pod: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,9 +138,12 @@ func Start(cfg Config) (*Pod, error) {
 	if cfg.Model != nil {
 		worker = modelWorker(cfg, log, actor.NewPID(system.Address(), rootName))
 	}
+	// The root is spawned under rootName: its ref is known before it runs, for the custom actors' Env.Pod.
+	wiring := custom.Wiring{Actors: cfg.Actors, Cluster: cfg.Cluster, Key: cfg.Key, Pod: protohost.RefOf(actor.NewPID(system.Address(), rootName))}
 	leaderProps := func(conn zk.Conn, _ uint64) host.Props {
 		return leader.Props(leader.Config{
 			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff, Worker: worker, Supervisor: cfg.Restart,
+			Custom: wiring.Leader(),
 		})
 	}
 	rootCfg := RootConfig{Key: cfg.Key, Supervisor: cfg.Restart, Session: session.Props(session.Config{
@@ -151,6 +162,9 @@ func Start(cfg Config) (*Pod, error) {
 			system.Shutdown()
 			return nil, err
 		}
+	}
+	if p, ok := wiring.PodProps(); ok {
+		rootCfg.Custom = p
 	}
 	p := &Pod{cfg: cfg, system: system, files: files}
 	// Listen before anything runs, so no model status is missed.
@@ -180,6 +194,9 @@ func Start(cfg Config) (*Pod, error) {
 	p.root = pid
 	return p, nil
 }
+
+// rootName is the root actor's name in the pod's actor system.
+const rootName = "pod"
 
 // How much of each delay the jitter may take off (runtime/backoff): half of a retry of ZooKeeper, where many
 // pods retry at once after an outage; a fifth of a process's restart, which is the pod's alone.
@@ -281,8 +298,17 @@ func timeoutOf(ctx context.Context) time.Duration {
 	return 10 * time.Second
 }
 
-// System is the actor system, for wiring further actors (lifecycle) beside the session.
-func (p *Pod) System() *actor.ActorSystem { return p.system }
+// SubscribeEvents calls fn with every message the pod's actors publish (statuses of the session, model and
+// lifecycle, ClusterConfigured, ...), on the publisher's goroutine (fn must not block). The returned function
+// unsubscribes. Programs add actors with Config.Actors, not through the actor runtime, which stays hidden.
+func (p *Pod) SubscribeEvents(fn func(proto.Message)) func() {
+	sub := p.system.EventStream.Subscribe(func(evt any) {
+		if m, ok := evt.(proto.Message); ok {
+			fn(m)
+		}
+	})
+	return func() { p.system.EventStream.Unsubscribe(sub) }
+}
 
 // validOwnPayload refuses a payload that every leader would skip (DESIGN §12: ip and port required, ports and
 // addresses well formed), so a program finds out at start instead of never being configured. The seq is the

@@ -123,18 +123,26 @@ func (w startsWorker) Receive(_ host.Context, msg proto.Message) {
 
 func (f *fixture) startWith(clusterName string, timeout time.Duration, worker leader.WorkerProps) (*pod.Pod, *watcher) {
 	f.t.Helper()
+	return f.startConfig(clusterName, timeout, func(c *pod.Config) { c.Worker = worker })
+}
+
+// startConfig starts a pod of clusterName whose config edit changes.
+func (f *fixture) startConfig(clusterName string, timeout time.Duration, edit func(*pod.Config)) (*pod.Pod, *watcher) {
+	f.t.Helper()
 	ens, err := zk.ParseEnsemble(f.connect)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	key := uuid.NewString()
-	p, err := pod.Start(pod.Config{
+	cfg := pod.Config{
 		Key: key, Cluster: zk.ClusterOf("test", clusterName), Ensemble: ens, SessionTimeout: timeout,
 		Payload: payload.Payload{"cluster": clusterName, "namespace": "test", "ip": "127.0.0.1", "port": "8080",
 			"ports": map[string]any{"8080": 8080}, "binding": "local", "application": "", "task": "", "node": "local",
 			"public": "127.0.0.1", "zk": f.connect, "debug": "false", "local": "true", "status": ""},
-		Dialer: gozk.New(f.log), Clock: clock.Real{}, Logger: f.log, Worker: worker,
-	})
+		Dialer: gozk.New(f.log), Clock: clock.Real{}, Logger: f.log,
+	}
+	edit(&cfg)
+	p, err := pod.Start(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -16,6 +16,9 @@ type RootConfig struct {
 	Session host.Props
 	// Lifecycle is the pod's process (actors/lifecycle); New nil: the pod only registers.
 	Lifecycle host.Props
+	// Custom is the group of the program's pod-scope actors (actors/custom, custom.Wiring.PodProps); New
+	// nil: none.
+	Custom host.Props
 	// Supervisor restarts the root after a crash; zero: host.DefaultSupervisor().
 	Supervisor host.Supervisor
 }
@@ -43,6 +46,9 @@ type root struct {
 func (r *root) Started(ctx host.Context) {
 	if r.cfg.Lifecycle.New != nil {
 		r.lifecycle = ctx.Spawn(r.cfg.Lifecycle)
+	}
+	if r.cfg.Custom.New != nil { // before the session: they hear its first statuses
+		ctx.Spawn(r.cfg.Custom)
 	}
 	r.session = ctx.Spawn(r.cfg.Session)
 }

@@ -6,9 +6,11 @@ package protohost
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ochopod/ochopod/actors/host"
@@ -37,16 +39,26 @@ func (e Env) withDefaults() Env {
 // Props makes protoactor props of a behaviour's props. The actor's children are restarted as each states; p's
 // own Supervisor applies when its parent is a host actor too (a protoactor parent applies its own strategy).
 func Props(p host.Props, env Env) *actor.Props {
+	props, _ := newProps(p, env)
+	return props
+}
+
+// newProps is Props, and the subscription of the actor to the event stream when p states Events.
+func newProps(p host.Props, env Env) (*actor.Props, *events) {
 	if native, ok := p.Native.(*actor.Props); ok && p.New == nil {
-		return native
+		return native, nil
 	}
 	env = env.withDefaults()
 	log := env.Logger.With("actor", p.Name)
 	children := supervise.NewStrategy(supervise.DefaultPolicy(), env.Clock, log)
+	var evs *events
+	if p.Events != nil {
+		evs = &events{accept: p.Events}
+	}
 	opts := append([]actor.PropsOption{actor.WithSupervisor(children)}, env.Options...)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &adapter{props: p, env: env, log: log, children: children, b: p.New()}
-	}, opts...)
+		return &adapter{props: p, env: env, log: log, children: children, b: p.New(), events: evs}
+	}, opts...), evs
 }
 
 // Spawn starts p at the top of a tree, named name, under the supervisor p states (a guardian applying it on
@@ -55,6 +67,37 @@ func Spawn(root *actor.RootContext, name string, p host.Props, env Env) (*actor.
 	env = env.withDefaults()
 	guardian := supervise.NewStrategy(p.Supervisor, env.Clock, env.Logger.With("actor", p.Name))
 	return root.SpawnNamed(Props(p, env).Configure(actor.WithGuardian(guardian)), name)
+}
+
+// events is an actor's subscription to the event stream (host.Props.Events): made by a host parent's Spawn
+// before it returns, or else by the actor when it starts (the top of a tree, or a parent that is no host actor);
+// kept across its restarts, ended when it stops.
+type events struct {
+	accept func(proto.Message) bool
+	mu     sync.Mutex
+	sub    *eventstream.Subscription
+}
+
+func (e *events) subscribe(sys *actor.ActorSystem, pid *actor.PID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sub != nil {
+		return
+	}
+	e.sub = sys.EventStream.Subscribe(func(evt any) {
+		if m, ok := evt.(proto.Message); ok && e.accept(m) {
+			sys.Root.Send(pid, m)
+		}
+	})
+}
+
+func (e *events) unsubscribe(sys *actor.ActorSystem) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sub != nil {
+		sys.EventStream.Unsubscribe(e.sub)
+		e.sub = nil
+	}
 }
 
 // Ref is the host.Ref of a protoactor pid: comparable, so refs of one actor are equal.
@@ -86,6 +129,7 @@ type adapter struct {
 	log      *slog.Logger
 	children *supervise.Strategy
 	b        host.Behaviour
+	events   *events // nil: it hears no publication
 }
 
 // Receive is the protoactor entry point.
@@ -93,7 +137,14 @@ func (a *adapter) Receive(ac actor.Context) {
 	c := &hostContext{ac: ac, a: a}
 	switch msg := ac.Message().(type) {
 	case *actor.Started:
+		if a.events != nil {
+			a.events.subscribe(ac.ActorSystem(), ac.Self())
+		}
 		a.b.Started(c)
+	case *actor.Stopped:
+		if a.events != nil {
+			a.events.unsubscribe(ac.ActorSystem())
+		}
 	case *actor.Stopping:
 		a.b.Release(c, false)
 	case *actor.Restarting:
@@ -142,8 +193,12 @@ func (c *hostContext) Forward(to host.Ref) {
 }
 
 func (c *hostContext) Spawn(p host.Props) host.Ref {
-	pid := c.ac.Spawn(Props(p, c.a.env))
+	props, evs := newProps(p, c.a.env)
+	pid := c.ac.Spawn(props)
 	c.a.children.State(pid.Id, p.Supervisor)
+	if evs != nil { // now, before anything the parent does next publishes
+		evs.subscribe(c.ac.ActorSystem(), pid)
+	}
 	return RefOf(pid)
 }
 

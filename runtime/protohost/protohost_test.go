@@ -3,6 +3,7 @@ package protohost_test
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func (r *recorder) Receive(ctx host.Context, msg proto.Message) {
 		r.child = ctx.Spawn(host.Props{Name: "child", Supervisor: sup, New: func() host.Behaviour {
 			return &recorder{name: "child", out: out}
 		}})
+	case "spawn listener": // a child that hears the SessionStatus published on the host
+		out := r.out
+		r.child = ctx.Spawn(host.Props{Name: "child", Supervisor: r.sup, New: func() host.Behaviour {
+			return &recorder{name: "child", out: out}
+		}, Events: func(m proto.Message) bool { _, ok := m.(*v1.SessionStatus); return ok }})
+	case "stop child":
+		ctx.Stop(r.child)
 	case "crash child":
 		ctx.Send(r.child, &v1.ResetSession{Cause: "crash"})
 	case "ask child":
@@ -161,4 +169,38 @@ func TestProtohost_ATaskTellsInOrderAndTimersRunOnTheClock(t *testing.T) {
 	sys.Root.Send(pid, &v1.ResetSession{Cause: "answer"}) // nobody asked: no reply, no crash
 	clk.advanceAfterTimer(t, time.Second)
 	expect(t, out, "a got timer")
+}
+
+func TestProtohost_AChildSpawnedWithEventsHearsWhatIsPublishedUntilItStops(t *testing.T) {
+	out, clk := make(chan string, 64), newArmed()
+	sys, parent := start(t, clk, &recorder{name: "parent", out: out, sup: host.DefaultSupervisor()})
+	expect(t, out, "parent started")
+	before := sys.EventStream.Length()
+	sys.Root.Send(parent, &v1.ResetSession{Cause: "spawn listener"})
+	expect(t, out, "child started")
+	subscriptions(t, sys, before+1) // the parent subscribes once Spawn returned, maybe after the child started
+	sys.EventStream.Publish(&v1.ModelStatus{Cluster: "not picked"})
+	sys.EventStream.Publish(&v1.SessionStatus{Key: "one"})
+	expect(t, out, "child got one")
+
+	sys.Root.Send(parent, &v1.ResetSession{Cause: "crash child"}) // a restart keeps the subscription
+	expect(t, out, "child released restarting=true", "child started")
+	sys.EventStream.Publish(&v1.SessionStatus{Key: "two"})
+	expect(t, out, "child got two")
+
+	sys.Root.Send(parent, &v1.ResetSession{Cause: "stop child"})
+	expect(t, out, "child released restarting=false")
+	subscriptions(t, sys, before) // the parent drops the subscription with the child
+}
+
+// subscriptions waits until the event stream has n subscriptions.
+func subscriptions(t *testing.T, sys *actor.ActorSystem, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for sys.EventStream.Length() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions, want %d", sys.EventStream.Length(), n)
+		}
+		runtime.Gosched()
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/control"
@@ -168,12 +170,11 @@ type models struct {
 
 func watchModels(p *pod.Pod) *models {
 	w := &models{all: make(chan *v1.ModelStatus, 1024)}
-	sub := p.System().EventStream.Subscribe(func(evt any) {
+	w.stop = p.SubscribeEvents(func(evt proto.Message) {
 		if st, ok := evt.(*v1.ModelStatus); ok {
 			w.all <- st
 		}
 	})
-	w.stop = func() { p.System().EventStream.Unsubscribe(sub) }
 	return w
 }
 

@@ -2,8 +2,12 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/custom"
 	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/supervise"
@@ -18,6 +22,7 @@ const (
 	kindModel
 	kindWatchers
 	kindRoot
+	kindCustom // a custom actor, or the group that spawns them (actors/custom)
 )
 
 // kindNamed is the kind of a host.Props's name.
@@ -29,6 +34,9 @@ func kindNamed(name string) kind {
 		return kindLeader
 	case "model":
 		return kindModel
+	}
+	if strings.HasPrefix(name, custom.Prefix) {
+		return kindCustom
 	}
 	return kindWatchers
 }
@@ -43,6 +51,8 @@ func (k kind) String() string {
 		return "model"
 	case kindRoot:
 		return "root"
+	case kindCustom:
+		return "custom"
 	}
 	return "watchers"
 }
@@ -74,6 +84,9 @@ type actor struct {
 	held      []envelope
 	crashes   []time.Time     // the supervisor's history of this child
 	sup       host.Supervisor // the supervisor it states (runtime/pod's restarts for the sim's own adapters)
+	label     string          // what the trace calls it: its kind, or a custom actor's name
+	// events picks what it hears of its pod's publications (host.Props.Events); nil: nothing.
+	events func(proto.Message) bool
 }
 
 // envelope is a message on its way to an actor.
@@ -91,9 +104,17 @@ func (s *Sim) spawn(parent *actor, p *pod, k kind, props func(a *actor) behaviou
 
 // spawnWith is spawn under a stated supervisor.
 func (s *Sim) spawnWith(parent *actor, p *pod, k kind, sup host.Supervisor, props func(a *actor) behaviour) *actor {
+	return s.spawnNamed(parent, p, k, "", sup, props)
+}
+
+// spawnNamed is spawnWith for an actor of props named name: a custom actor is traced by its name.
+func (s *Sim) spawnNamed(parent *actor, p *pod, k kind, name string, sup host.Supervisor, props func(a *actor) behaviour) *actor {
 	s.nextPID++
-	a := &actor{s: s, pid: s.nextPID, kind: k, pod: p, parent: parent, props: props, alive: true, sup: sup}
-	a.who = fmt.Sprintf("%s/%s %s#%d", p.cl.name, p.key, k, a.pid)
+	a := &actor{s: s, pid: s.nextPID, kind: k, pod: p, parent: parent, props: props, alive: true, sup: sup, label: k.String()}
+	if k == kindCustom {
+		a.label = name
+	}
+	a.who = fmt.Sprintf("%s/%s %s#%d", p.cl.name, p.key, a.label, a.pid)
 	if parent != nil {
 		parent.children = append(parent.children, a)
 	}
@@ -175,7 +196,7 @@ func (s *Sim) restart(a *actor) {
 	s.cancelled(a.pid)
 	s.stopChildren(a)
 	a.inc++
-	a.who = fmt.Sprintf("%s/%s %s#%d.%d", a.pod.cl.name, a.pod.key, a.kind, a.pid, a.inc)
+	a.who = fmt.Sprintf("%s/%s %s#%d.%d", a.pod.cl.name, a.pod.key, a.label, a.pid, a.inc)
 	a.suspended = false
 	s.trace(a.who, "restart", nil, "")
 	a.impl = a.props(a)

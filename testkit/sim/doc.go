@@ -77,8 +77,9 @@
 //
 // After every event and fault (invariants.go):
 //
-//	(a) a cluster's snapshot, hash or history is written only by the session holding the lowest lock
-//	    contender, and an older holder never writes after a newer one (checked inside zkmem on every commit)
+//	(a) a cluster's snapshot, hash or history, or a custom actor's node under actors/, is written only by the
+//	    session holding the lowest lock contender, and an older holder never writes after a newer one
+//	    (checked inside zkmem on every commit)
 //	(b) a pod's seq never changes: its session registers with it, its node carries it, every configuration
 //	    gives it that seq (and no other pod the same one), from the first configuration on
 //	(c) at most one pod per cluster believes it leads while holding a live lock node of its session, and
@@ -99,6 +100,14 @@
 // Options.Paused creates every cluster's paused node before any pod starts and deletes it when the liveness
 // phase begins: no pod may be configured before, and every cluster must converge after
 // (TestSim_PausedClustersWaitThenConverge).
+//
+// # Custom actors
+//
+// Options.Actors are a program's own actors (actors/custom, DESIGN §4), run in every pod where runtime/pod
+// runs them, by the same code (custom.Wiring; custom.go): the pod-scope group under the root, the
+// leader-scope group under the shipped leader while it holds the lock. They hear the pod's publications
+// (host.Props.Events) and are traced by name; the crash fault picks leader-scope ones too. Options.Converged
+// checks the program's own invariant once every cluster converged (examples/clustersize/size).
 //
 // # Broken variants
 //

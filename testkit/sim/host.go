@@ -125,7 +125,26 @@ type unset struct{}
 
 func (unset) Stop() bool { return false }
 
-func (h *hosted) Publish(msg proto.Message) { h.a.s.trace(h.a.who, "publish", msg, "") }
+func (h *hosted) Publish(msg proto.Message) { h.a.s.publish(h.a, msg) }
+
+// publish is Publish on the sim: traced, and delivered to the live actors of the publisher's pod whose
+// host.Props.Events pick it, in the order they were spawned, each in order with what the publisher sent it
+// before (protoactor's event stream is synchronous: a message of the publisher).
+func (s *Sim) publish(from *actor, msg proto.Message) {
+	s.trace(from.who, "publish", msg, "")
+	live := s.listeners[:0]
+	for _, l := range s.listeners {
+		if !l.alive {
+			continue
+		}
+		live = append(live, l)
+		if l.pod == from.pod && l.events(msg) {
+			from.tell(l, msg)
+		}
+	}
+	clear(s.listeners[len(live):])
+	s.listeners = live
+}
 
 // Logger traces what the behaviour logs at Info and above (its debug chatter is in the messages already).
 func (h *hosted) Logger() *slog.Logger { return slog.New(traceLog{a: h.a}) }
@@ -143,10 +162,16 @@ func (l traceLog) WithGroup(string) slog.Handler      { return l }
 
 // spawnHosted starts a child running a shipped behaviour, under the supervisor it states.
 func (s *Sim) spawnHosted(parent *actor, p host.Props) *actor {
+	props := hostedProps(p)
 	if native, ok := p.Native.(func(a *actor) behaviour); ok && p.New == nil {
-		return s.spawnWith(parent, parent.pod, kindNamed(p.Name), p.Supervisor, native)
+		props = native
 	}
-	return s.spawnWith(parent, parent.pod, kindNamed(p.Name), p.Supervisor, hostedProps(p))
+	a := s.spawnNamed(parent, parent.pod, kindNamed(p.Name), p.Name, p.Supervisor, props)
+	if p.Events != nil { // as protohost subscribes it: once Spawn returns
+		a.events = p.Events
+		s.listeners = append(s.listeners, a)
+	}
+	return a
 }
 
 // String names the actor in logs (host.Ref).

@@ -62,6 +62,9 @@ func (s *Sim) fencedTarget(op zkmem.CommitOp) *cluster {
 		case c.zc.History(): // DESIGN §13: fenced like the snapshot
 			return c
 		}
+		if customNode(c, op.Path) { // DESIGN §4: a leader-scope custom actor's own nodes
+			return c
+		}
 	}
 	return nil
 }

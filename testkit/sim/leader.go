@@ -24,6 +24,7 @@ type hostedLeader struct {
 func (s *Sim) leaderProps(p *pod, conn zk.Conn) host.Props {
 	props := leader.Props(leader.Config{
 		Conn: conn, Cluster: p.cl.zc, Key: p.key, Backoff: s.topo.backoff, Supervisor: supervise.DefaultPolicy(),
+		Custom: s.wiring(p, p.root).Leader(),
 		Worker: func(conn zk.Conn, lock string) host.Props {
 			return host.Props{Name: "model", Supervisor: supervise.DefaultPolicy(),
 				Native: func(a *actor) behaviour { return newModelAdapter(a, conn, lock) }}

@@ -70,6 +70,9 @@ func (s *Sim) converged() {
 			return
 		}
 	}
+	if err := s.customConverged(); err != nil {
+		s.fail("%v", err)
+	}
 }
 
 func (s *Sim) clusterConverged(c *cluster) error {

@@ -61,7 +61,7 @@ func (x *modelAdapter) apply(effects []model.Effect) int {
 	}
 	return countEffects(effects, func(e model.Effect) bool {
 		switch e.(type) {
-		case model.Log, model.Publish:
+		case model.Log, model.Publish, model.Configured:
 			return true
 		}
 		return false
@@ -110,6 +110,8 @@ func (x *modelAdapter) do(e model.Effect) {
 			t.Stop()
 		}
 		x.timers[e.Name] = x.a.timer(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Generation})
+	case model.Configured:
+		s.publish(x.a, e.Cluster)
 	case model.Log:
 		s.trace(x.a.who, "log", nil, e.Msg)
 	}

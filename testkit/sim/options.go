@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ochopod/ochopod/actors/custom"
 )
 
 // Options tune a scenario. The zero value is the default scenario: every field has a default.
@@ -34,6 +36,13 @@ type Options struct {
 	// liveness phase begins: no pod may be configured during the safety phase, and the clusters must converge
 	// once resumed.
 	Paused bool
+
+	// Actors are custom actors (actors/custom, DESIGN §4) every pod runs, wired as runtime/pod wires
+	// pod.Config.Actors (custom.go).
+	Actors []custom.Actor
+	// Converged, if set, checks the program's own invariant once every cluster converged after the
+	// liveness phase; an error fails the scenario.
+	Converged func(v View) error
 
 	// KeepTrace keeps the whole trace in Result.Trace (else only its tail). Formatting every line costs time:
 	// use it for the determinism test and for replaying one seed.

@@ -91,7 +91,10 @@ type podRoot struct {
 	a *actor
 }
 
-func (r *podRoot) start() { r.p.session = r.a.s.spawnSession(r.a) }
+func (r *podRoot) start() {
+	r.a.s.spawnCustom(r.a)
+	r.p.session = r.a.s.spawnSession(r.a)
+}
 
 func (r *podRoot) release() {}
 

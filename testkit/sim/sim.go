@@ -38,6 +38,8 @@ type Sim struct {
 	// each actor's tasks (http.go).
 	endpoints map[string]*endpoint
 	waiting   map[int][]*exchange
+	// listeners are the actors spawned with host.Props.Events, in spawn order (publish drops the dead).
+	listeners []*actor
 
 	cur    *task   // the task whose body runs now, nil on the sim's goroutine
 	tasks  []*task // tasks not finished yet

@@ -1,0 +1,113 @@
+package pod_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/custom"
+	"github.com/ochopod/ochopod/actors/host"
+	"github.com/ochopod/ochopod/actors/protocol"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/payload"
+	"github.com/ochopod/ochopod/runtime/pod"
+	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/runtime/zk/gozk"
+	"github.com/ochopod/ochopod/testkit/zkserver"
+)
+
+// reporter is a custom actor that says on a channel what happens to it; told RoleChanged to leader, it asks
+// the lifecycle for a check through the pod (Env.Pod).
+type reporter struct {
+	env custom.Env
+	out chan<- string
+}
+
+func (r reporter) Started(host.Context)       { r.out <- "started " + r.env.Nodes.Lock() }
+func (r reporter) Release(host.Context, bool) { r.out <- "released" }
+
+func (r reporter) Receive(ctx host.Context, msg proto.Message) {
+	switch m := msg.(type) {
+	case *v1.RoleChanged:
+		r.out <- "role " + protocol.Name(m.GetRole())
+		if m.GetRole() == v1.Role_ROLE_LEADER {
+			ctx.Request(r.env.Pod, &v1.ControlRequest{Task: v1.Task_TASK_CHECK})
+		}
+	case *v1.ControlReply:
+		r.out <- fmt.Sprintf("reply %d", m.GetCode())
+	}
+}
+
+func reporterActor(name string, scope custom.Scope, out chan<- string) custom.Actor {
+	return custom.Actor{Name: name, Scope: scope, Supervisor: host.DefaultSupervisor(), New: func(env custom.Env) host.Behaviour {
+		if scope == custom.ScopePod {
+			return podReporter{reporter{env: env, out: out}}
+		}
+		return reporter{env: env, out: out}
+	}}
+}
+
+// podReporter is a reporter of pod scope: it has no nodes.
+type podReporter struct{ reporter }
+
+func (r podReporter) Started(host.Context) { r.out <- "started" }
+
+func expectReport(t *testing.T, from string, out <-chan string, want string) string {
+	t.Helper()
+	deadline := time.After(waitLong)
+	for {
+		select {
+		case got := <-out:
+			if strings.HasPrefix(got, want) {
+				return got
+			}
+		case <-deadline:
+			t.Fatalf("%s: no %q within %s", from, want, waitLong)
+		}
+	}
+}
+
+// DESIGN §4 "Custom actors" on real ZooKeeper: a pod-scope actor hears its pod become leader and asks the
+// lifecycle through the pod (a pod without a process answers 200); a leader-scope actor starts when the pod
+// wins the lock, with its nodes fenced by that lock, stops when the pod loses it, and starts again with the
+// next lock.
+func TestIntegration_CustomActorsHearThePodAndLiveWithTheLock(t *testing.T) {
+	srv := zkserver.Start(t)
+	f := newFixture(t, srv.Addr())
+	podOut, leaderOut := make(chan string, 64), make(chan string, 64)
+	_, w := f.startConfig("custom", 5*time.Second, func(c *pod.Config) {
+		c.Actors = []custom.Actor{reporterActor("watch", custom.ScopePod, podOut), reporterActor("lead", custom.ScopeLeader, leaderOut)}
+	})
+	expectReport(t, "pod scope", podOut, "started")
+	expectReport(t, "pod scope", podOut, "role leader")
+	expectReport(t, "pod scope", podOut, "reply 200")
+	st := w.until(t, "leadership", leads)
+	first := strings.TrimPrefix(expectReport(t, "leader scope", leaderOut, "started "), "started ")
+	if first != st.GetLockPath() || !strings.HasPrefix(first, zk.ClusterOf("test", "custom").Coordinator()+"/") {
+		t.Fatalf("leader-scope actor fenced by %q, the pod leads with %q", first, st.GetLockPath())
+	}
+
+	obs := observer(t, srv.Addr())
+	if err := obs.Delete(first, zk.AnyVersion); err != nil { // an operator takes the lock away
+		t.Fatal(err)
+	}
+	expectReport(t, "leader scope", leaderOut, "released")
+	second := strings.TrimPrefix(expectReport(t, "leader scope", leaderOut, "started "), "started ")
+	if second == first {
+		t.Fatalf("started again under the lock %s it lost", first)
+	}
+}
+
+// Actors a pod cannot run are refused at Start, naming what is wrong, before anything runs.
+func TestStart_RefusesCustomActorsItCannotRun(t *testing.T) {
+	_, err := pod.Start(pod.Config{Key: "k", Cluster: zk.ClusterOf("test", "c"), Ensemble: zk.Ensemble{Servers: []string{"127.0.0.1:1"}},
+		Dialer: gozk.New(nil), Clock: clock.Real{}, Payload: payload.Payload{"ip": "127.0.0.1", "port": "8080"},
+		Actors: []custom.Actor{{Name: "a", Scope: custom.ScopeLeader}}})
+	if err == nil || !strings.Contains(err.Error(), "no supervisor stated") || !strings.Contains(err.Error(), "no constructor") {
+		t.Fatalf("Start: %v, want the actor refused", err)
+	}
+}
