@@ -11,7 +11,7 @@ import (
 	"github.com/ochopod/ochopod/testkit/sim"
 )
 
-var flagN = flag.Int("size.n", 300, "how many scenarios TestSize_SimulationUnderFaults runs")
+var flagN = flag.Int("size.n", scenarios, "how many scenarios TestSize_SimulationUnderFaults runs (300, 40 under -race)")
 
 // options runs the size actor in every simulated pod and checks, once every cluster converged after the
 // faults healed, that each cluster's node holds its size, written by its leader (size.Check).
