@@ -15,8 +15,10 @@ import (
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/pod"
+	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/runtime/zk/gozk"
+	"github.com/ochopod/ochopod/testkit/fakeproc"
 	"github.com/ochopod/ochopod/testkit/zkserver"
 )
 
@@ -109,5 +111,45 @@ func TestStart_RefusesCustomActorsItCannotRun(t *testing.T) {
 		Actors: []custom.Actor{{Name: "a", Scope: custom.ScopeLeader}}})
 	if err == nil || !strings.Contains(err.Error(), "no supervisor stated") || !strings.Contains(err.Error(), "no constructor") {
 		t.Fatalf("Start: %v, want the actor refused", err)
+	}
+}
+
+// driver is a pod-scope actor that turns the pod's process on through the lifecycle as soon as it starts,
+// and reports the reply and the process states it hears.
+type driver struct {
+	env custom.Env
+	out chan<- string
+}
+
+func (d driver) Started(ctx host.Context) {
+	body := fmt.Sprintf(`{"key": %q, "pods": {%q: {"ip": "127.0.0.1", "port": "8080", "seq": 0}}, "dependencies": {}}`, d.env.Key, d.env.Key)
+	ctx.Request(d.env.Pod, &v1.ControlRequest{Task: v1.Task_TASK_ON, Body: []byte(body)})
+}
+func (d driver) Release(host.Context, bool) {}
+func (d driver) Receive(_ host.Context, msg proto.Message) {
+	switch m := msg.(type) {
+	case *v1.ControlReply:
+		d.out <- fmt.Sprintf("reply %d %s", m.GetCode(), m.GetBody())
+	case *v1.LifecycleStatus:
+		d.out <- "process " + protocol.Name(m.GetProcess())
+	}
+}
+
+// A custom actor asks the lifecycle (DESIGN §6) through the pod, gets its reply, and hears the process state
+// it caused.
+func TestIntegration_CustomActorAsksTheLifecycle(t *testing.T) {
+	srv := zkserver.Start(t)
+	f := newFixture(t, srv.Addr())
+	out := make(chan string, 64)
+	procs := fakeproc.New()
+	f.startConfig("driven", 5*time.Second, func(c *pod.Config) {
+		c.Lifecycle = &pod.LifecycleConfig{Lifecycle: sdk.Exec{Argv: []string{"server"}}, Spawner: procs}
+		c.Actors = []custom.Actor{{Name: "driver", Scope: custom.ScopePod, Supervisor: host.DefaultSupervisor(),
+			New: func(env custom.Env) host.Behaviour { return driver{env: env, out: out} }}}
+	})
+	expectReport(t, "driver", out, "reply 200")
+	expectReport(t, "driver", out, "process running")
+	if p := procs.Last(); p == nil || !p.Running() {
+		t.Fatalf("no process running after the actor's on")
 	}
 }
