@@ -40,6 +40,7 @@ func (c *context) Request(to host.Ref, m proto.Message) {
 	c.sent = append(c.sent, sent{to, m})
 }
 func (c *context) Respond(proto.Message) {}
+func (c *context) Forward(to host.Ref)   { c.sent = append(c.sent, sent{to, nil}) }
 func (c *context) Spawn(p host.Props) host.Ref {
 	c.spawned = append(c.spawned, p)
 	return ref(fmt.Sprintf("%s#%d", p.Name, len(c.spawned)))
