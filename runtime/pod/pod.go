@@ -195,9 +195,6 @@ func Start(cfg Config) (*Pod, error) {
 	return p, nil
 }
 
-// rootName is the root actor's name in the pod's actor system.
-const rootName = "pod"
-
 // How much of each delay the jitter may take off (runtime/backoff): half of a retry of ZooKeeper, where many
 // pods retry at once after an outage; a fifth of a process's restart, which is the pod's alone.
 const (

@@ -7,7 +7,8 @@ import (
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
-// rootName names the root in its actor system: the model asks it for the pod's base (GetBase).
+// rootName names the root in its actor system: the model asks it for the pod's base (GetBase), custom actors
+// send it their requests for the lifecycle (custom.Env.Pod).
 const rootName = "pod"
 
 // RootConfig is what the pod's root actor needs: the pod's key and its two children.
