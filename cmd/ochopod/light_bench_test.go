@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,28 +30,32 @@ import (
 //     on ZooKeeper: polling the pod's /info would cost it CPU;
 //   - idle RSS: VmRSS once configured, after a quiet second;
 //   - RSS after OCHOPOD_BENCH_REQUESTS control requests (default 1 000 000; /control/signal, which the
-//     lifecycle answers at once), sent by 4 keep-alive clients;
+//     lifecycle answers at once), sent by 4 keep-alive clients, and the pod's CPU per request meanwhile;
 //   - init: the sum of GODEBUG=inittrace=1's package init clock time and allocations.
 //
 // Start-up CPU and idle RSS are medians over OCHOPOD_BENCH_STARTS pods (default 5), started one at a time.
-// With OCHOPOD_BENCH_BEFORE set to another build of ochopod (today's, say), both run on the same ZooKeeper,
-// one after the other, and the table puts them side by side.
+// Each RSS is shown whole and split into the binary's own pages (RssFile: file pages, shared by every pod
+// of an image on a node) and the process's memory (RssAnon).
+// The pod is built as releases and the image build it (releaseBinary): static, without libc and the
+// dynamic loader, whose pages a default build adds (~1 MB). With OCHOPOD_BENCH_BEFORE set to another
+// build of ochopod (today's, built the same way), both run on the same ZooKeeper, one after the other, and
+// the table puts them side by side.
 // Run: nice go test -run '^$' -bench Integration_LightPod -benchtime 1x ./cmd/ochopod/
 func BenchmarkIntegration_LightPod(b *testing.B) {
 	starts := benchInts(b, "OCHOPOD_BENCH_STARTS", "5")[0]
 	requests := benchInts(b, "OCHOPOD_BENCH_REQUESTS", "1000000")[0]
 	type build struct{ name, path string }
-	builds := []build{{"this build", buildBinary(b)}}
+	builds := []build{{"this build", releaseBinary(b)}}
 	if before := os.Getenv("OCHOPOD_BENCH_BEFORE"); before != "" {
 		builds = append([]build{{"before", before}}, builds...)
 	}
 	srv := zkserver.Start(b)
 	obs := mdObserve(b, srv.Addr())
 	warmUp(b, obs)
-	var rows [][5]float64
+	var rows [][10]float64
 	for bi, bin := range builds {
 		var cpu []time.Duration
-		var idle []float64
+		var idle []rss
 		var last *podProcess
 		for i := range max(starts, 1) {
 			name := fmt.Sprintf("light-%d-%d", bi, i)
@@ -57,17 +63,21 @@ func BenchmarkIntegration_LightPod(b *testing.B) {
 			farmWait(b, obs, zk.ClusterOf("it", name), 1, "", time.Minute)
 			cpu = append(cpu, processCPU(b, p.cmd.Process.Pid))
 			time.Sleep(time.Second) // idle: nothing to do until the next check, an hour away
-			idle = append(idle, rssMB(b, p.cmd.Process.Pid))
+			idle = append(idle, rssOf(b, p.cmd.Process.Pid))
 			last = p
 		}
-		soaked := soak(b, last, requests)
+		before := processCPU(b, last.cmd.Process.Pid)
+		soak(b, last, requests)
+		perRequest := float64((processCPU(b, last.cmd.Process.Pid) - before).Nanoseconds()) / 1e3 / float64(max(requests, 1))
+		soaked := rssOf(b, last.cmd.Process.Pid)
 		initMs, initBytes := initTrace(b, bin.path, srv.Addr(), obs, fmt.Sprintf("light-init-%d", bi))
 		slices.Sort(cpu)
-		slices.Sort(idle)
-		rows = append(rows, [5]float64{ms(cpu[len(cpu)/2]), idle[len(idle)/2], soaked, initMs, initBytes / 1024})
+		slices.SortFunc(idle, func(x, y rss) int { return cmp.Compare(x.total, y.total) })
+		mid := idle[len(idle)/2]
+		rows = append(rows, [10]float64{ms(cpu[len(cpu)/2]), mid.total, mid.file, mid.anon, soaked.total, soaked.file, soaked.anon, perRequest, initMs, initBytes / 1024})
 		b.ReportMetric(ms(cpu[len(cpu)/2]), "ms-cpu/start")
-		b.ReportMetric(idle[len(idle)/2], "MB-rss/idle")
-		b.ReportMetric(soaked, "MB-rss/soaked")
+		b.ReportMetric(mid.total, "MB-rss/idle")
+		b.ReportMetric(soaked.total, "MB-rss/soaked")
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, %d CPUs, load %s\n%-34s", runtime.NumCPU(), loadAvg(), "")
@@ -77,8 +87,10 @@ func BenchmarkIntegration_LightPod(b *testing.B) {
 	fmt.Fprintf(&sb, " %8s\n", "target")
 	for i, line := range []struct{ what, target string }{
 		{"start-up CPU, ms (median)", "≤ 20"}, {"idle RSS, MB (median)", "≤ 15"},
-		{fmt.Sprintf("RSS after %d requests, MB", requests), "≤ 20"}, {"package init, ms (inittrace)", ""},
-		{"package init, KB allocated", ""},
+		{"  the binary's pages (RssFile)", ""}, {"  the process's memory (RssAnon)", ""},
+		{fmt.Sprintf("RSS after %d requests, MB", requests), "≤ 20"},
+		{"  the binary's pages (RssFile)", ""}, {"  the process's memory (RssAnon)", ""},
+		{"  the pod's CPU per request, µs", ""}, {"package init, ms (inittrace)", ""}, {"package init, KB allocated", ""},
 	} {
 		fmt.Fprintf(&sb, "%-34s", line.what)
 		for _, r := range rows {
@@ -110,8 +122,23 @@ func lightPod(b *testing.B, bin, zkAddr, cluster string, env []string) *podProce
 	return p
 }
 
-// rssMB is the process's resident set (VmRSS) in MB.
-func rssMB(b *testing.B, pid int) float64 { return statusMB(b, pid, "VmRSS") }
+// releaseBinary builds ochopod as the Makefile's release and the Dockerfile do, once.
+func releaseBinary(b *testing.B) string {
+	path := filepath.Join(b.TempDir(), "ochopod")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", path, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return path
+}
+
+// rss is a process's resident set in MB: whole (VmRSS), file pages (RssFile) and anonymous memory (RssAnon).
+type rss struct{ total, file, anon float64 }
+
+func rssOf(b *testing.B, pid int) rss {
+	return rss{statusMB(b, pid, "VmRSS"), statusMB(b, pid, "RssFile"), statusMB(b, pid, "RssAnon")}
+}
 
 // statusMB reads a size field of /proc/<pid>/status (VmRSS, VmHWM) in MB.
 func statusMB(b *testing.B, pid int, field string) float64 {
@@ -129,10 +156,10 @@ func statusMB(b *testing.B, pid int, field string) float64 {
 	return 0
 }
 
-// soak sends n control requests to the pod from 4 keep-alive clients and returns its RSS afterwards.
-func soak(b *testing.B, p *podProcess, n int) float64 {
+// soak sends n control requests to the pod from 4 keep-alive clients.
+func soak(b *testing.B, p *podProcess, n int) {
 	if n <= 0 {
-		return rssMB(b, p.cmd.Process.Pid)
+		return
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/control/signal", p.port)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: time.Minute}
@@ -164,7 +191,6 @@ func soak(b *testing.B, p *podProcess, n int) float64 {
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d control requests failed", f, n)
 	}
-	return rssMB(b, p.cmd.Process.Pid)
 }
 
 // initTrace runs a pod with GODEBUG=inittrace=1 until it is configured, and sums the init lines it printed:
