@@ -1,0 +1,80 @@
+package sim
+
+import (
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/custom"
+	"github.com/ochopod/ochopod/actors/host"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+)
+
+// seen is what the custom actors of one scenario tell the test: the live incarnations of each scope by pod
+// key, and the last role each pod-scope actor was told.
+type seen struct {
+	live map[custom.Scope]map[string]int
+	role map[string]v1.Role
+}
+
+// witness is a custom actor of scope that reports to s.
+type witness struct {
+	s     *seen
+	scope custom.Scope
+	key   string
+}
+
+func (w witness) Started(host.Context)      { w.s.live[w.scope][w.key]++ }
+func (w witness) Release(host.Context, bool) { w.s.live[w.scope][w.key]-- }
+func (w witness) Receive(_ host.Context, m proto.Message) {
+	if r, ok := m.(*v1.RoleChanged); ok && w.scope == custom.ScopePod {
+		w.s.role[w.key] = r.GetRole()
+	}
+}
+
+func witnesses(s *seen) []custom.Actor {
+	var out []custom.Actor
+	for _, scope := range []custom.Scope{custom.ScopePod, custom.ScopeLeader} {
+		out = append(out, custom.Actor{Name: "witness-" + scope.String(), Scope: scope, Supervisor: host.DefaultSupervisor(),
+			New: func(env custom.Env) host.Behaviour { return witness{s: s, scope: scope, key: env.Key} }})
+	}
+	return out
+}
+
+// DESIGN §4 "Custom actors" in the simulation, under faults: once every cluster converged, every live pod runs
+// its pod-scope actor, which was told the pod's role last; the leader-scope actor runs on the leader alone
+// (started when it won the lock, stopped on every pod that lost it).
+func TestSim_CustomActorsRunWhereRuntimePodRunsThem(t *testing.T) {
+	faults := 0
+	for seed := uint64(1); seed <= 30; seed++ {
+		s := &seen{live: map[custom.Scope]map[string]int{custom.ScopePod: {}, custom.ScopeLeader: {}}, role: map[string]v1.Role{}}
+		res, err := Run(seed, Options{Actors: witnesses(s), Converged: func(v View) error {
+			for _, c := range v.Clusters {
+				for _, k := range c.Pods {
+					want := v1.Role_ROLE_FOLLOWER
+					if k == c.Leader {
+						want = v1.Role_ROLE_LEADER
+					}
+					if n := s.live[custom.ScopePod][k]; n != 1 {
+						return fmt.Errorf("pod %s runs %d pod-scope actors, want 1", k, n)
+					}
+					if s.role[k] != want {
+						return fmt.Errorf("pod %s: its pod-scope actor was last told %s, the pod is %s", k, s.role[k], want)
+					}
+					if n, lead := s.live[custom.ScopeLeader][k], k == c.Leader; n != map[bool]int{true: 1, false: 0}[lead] {
+						return fmt.Errorf("pod %s (leader: %v) runs %d leader-scope actors", k, lead, n)
+					}
+				}
+			}
+			return nil
+		}})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, res.Report())
+		}
+		faults += res.Faults
+	}
+	if faults == 0 {
+		t.Fatal("30 scenarios without a fault: nothing was tested under faults")
+	}
+}
