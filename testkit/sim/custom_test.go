@@ -25,7 +25,7 @@ type witness struct {
 	key   string
 }
 
-func (w witness) Started(host.Context)      { w.s.live[w.scope][w.key]++ }
+func (w witness) Started(host.Context)       { w.s.live[w.scope][w.key]++ }
 func (w witness) Release(host.Context, bool) { w.s.live[w.scope][w.key]-- }
 func (w witness) Receive(_ host.Context, m proto.Message) {
 	if r, ok := m.(*v1.RoleChanged); ok && w.scope == custom.ScopePod {
