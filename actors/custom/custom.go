@@ -94,13 +94,20 @@ type Wiring struct {
 	Actors  []Actor
 	Cluster zk.Cluster
 	Key     string
-	Pod     host.Ref // the pod's root (Env.Pod)
+	// Pod is the pod's root (Env.Pod); nil: the pod-scope actors take their group's parent, which is the
+	// root, and the leader-scope ones have none.
+	Pod host.Ref
 }
 
 // PodProps is the group of the pod-scope actors, which the pod's root spawns; false when there is none.
 func (w Wiring) PodProps() (host.Props, bool) {
-	env := Env{Cluster: w.Cluster, Key: w.Key, Pod: w.Pod}
-	return groupProps(w.of(ScopePod), func(Actor) Env { return env })
+	return groupProps(w.of(ScopePod), func(ctx host.Context, _ Actor) Env {
+		env := Env{Cluster: w.Cluster, Key: w.Key, Pod: w.Pod}
+		if env.Pod == nil {
+			env.Pod = ctx.Parent()
+		}
+		return env
+	})
 }
 
 // Leader is what the leader spawns while it holds the lock (leader.Config.Custom): the group of the
@@ -111,7 +118,7 @@ func (w Wiring) Leader() leader.WorkerProps {
 		return nil
 	}
 	return func(conn zk.Conn, lock string) host.Props {
-		p, _ := groupProps(actors, func(a Actor) Env {
+		p, _ := groupProps(actors, func(_ host.Context, a Actor) Env {
 			return Env{Cluster: w.Cluster, Key: w.Key, Pod: w.Pod, Nodes: NewNodes(conn, lock, w.Cluster, a.Name)}
 		})
 		return p

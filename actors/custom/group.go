@@ -14,7 +14,7 @@ import (
 // leader spawns it before the model, so no ClusterConfigured of the term can be missed. What the actors
 // heard last is kept across the restarts of the group and of each actor, and told again to every new
 // incarnation: an actor restarted after a crash rebuilds from it (STYLE 7).
-func groupProps(actors []Actor, envOf func(Actor) Env) (host.Props, bool) {
+func groupProps(actors []Actor, envOf func(host.Context, Actor) Env) (host.Props, bool) {
 	if len(actors) == 0 {
 		return host.Props{}, false
 	}
@@ -26,14 +26,14 @@ func groupProps(actors []Actor, envOf func(Actor) Env) (host.Props, bool) {
 
 type group struct {
 	actors   []Actor
-	envOf    func(Actor) Env
+	envOf    func(host.Context, Actor) Env
 	mem      *memory
 	children []host.Ref
 }
 
 func (g *group) Started(ctx host.Context) {
 	for i, a := range g.actors {
-		env, mem := g.envOf(a), g.mem
+		env, mem := g.envOf(ctx, a), g.mem
 		g.children = append(g.children, ctx.Spawn(host.Props{Name: Prefix + ":" + a.Name, Supervisor: a.Supervisor,
 			New: func() host.Behaviour {
 				env.Incarnation = mem.incarnation(i)

@@ -60,6 +60,13 @@ func TestGroup_SpawnsEachActorAndPassesThemThePodsEvents(t *testing.T) {
 	if a[0].env.Pod != ref("root") || a[0].env.Nodes != nil || a[0].env.Key != "k1" || a[0].env.Incarnation != 1 {
 		t.Fatalf("env %+v: want the pod's root, no nodes in pod scope, the key, incarnation 1", a[0].env)
 	}
+	w.Pod = nil // not known when wired: the group's parent is the pod's root
+	unnamed, _ := w.PodProps()
+	unnamed.New().Started(ctx)
+	ctx.spawned[len(ctx.spawned)-1].New().Started(ctx)
+	if pod := b[len(b)-1].env.Pod; pod != ref("parent") {
+		t.Fatalf("Env.Pod %v with no root wired, want the group's parent", pod)
+	}
 	for _, m := range []proto.Message{&v1.SessionStatus{Key: "k1"}, &v1.ModelStatus{}, &v1.LifecycleStatus{}, &v1.ClusterConfigured{Hash: "h"}} {
 		if Events(m) != (m.ProtoReflect().Descriptor().Name() != "ModelStatus") {
 			t.Errorf("Events(%T) = %v", m, Events(m))
