@@ -29,8 +29,8 @@ import (
 //     part of it until every pod registered;
 //   - join: from starting one more pod to the hash covering the n+1 pods, with the configuration phase alone
 //     (from the leader's log) and the CPU time the leader's process used meanwhile;
-//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left, and
-//     the CPU time the new leader's process used meanwhile;
+//   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left, with
+//     the new leader's configuration phase alone (from its log) and the CPU time its process used meanwhile;
 //   - join and hand-over come in OCHOPOD_BENCH_ROUNDS rounds (default 3) of one each: the medians;
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3);
@@ -68,6 +68,7 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 				b.ReportMetric(ms(r.join), "ms/join")
 				b.ReportMetric(ms(r.handOver), "ms/hand-over")
 				b.ReportMetric(ms(r.joinPhase), "ms/join-phase")
+				b.ReportMetric(ms(r.handOverPhase), "ms/hand-over-phase")
 				b.ReportMetric(r.idleRate, "zk-pkts/s-idle")
 				b.ReportMetric(float64(r.infoP50.Microseconds()), "µs/info-p50")
 				b.ReportMetric(r.pingRate, "pings/s-expected")
@@ -81,12 +82,12 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs (%s); targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU(), machineCosts(b))
-	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %11s %11s %10s %12s %15s %6s %9s %8s\n",
-		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "leader CPU", "info p50", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod", "scrapes")
+	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %11s %11s %11s %10s %12s %15s %6s %9s %8s\n",
+		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "its phase", "leader CPU", "info p50", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod", "scrapes")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %11s %11s %10s %12.1f %15.1f %6.2f %7.1fMB %8d\n",
+		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %11s %11s %11s %10s %12.1f %15.1f %6.2f %7.1fMB %8d\n",
 			r.n, r.mode, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
-			r.handOver.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.infoP50.Round(time.Microsecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB, r.scrapes)
+			r.handOver.Round(time.Millisecond), r.handOverPhase.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.infoP50.Round(time.Microsecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB, r.scrapes)
 	}
 	fmt.Print(sb.String())
 }
@@ -101,6 +102,7 @@ type scaleRow struct {
 	phases                int           // configurations the first leader wrote while the n pods started
 	joinPhase             time.Duration // the join's configuration phase, from the leader's log
 	joinLeaderCPU         time.Duration // CPU time the leader's process used during the join
+	handOverPhase         time.Duration // the hand-over's configuration phase, from the new leader's log
 	handOverLeaderCPU     time.Duration // CPU time the new leader's process used during the hand-over
 	idleRate, pingRate    float64
 	rssMB                 float64       // mean resident memory of one `ochopod run` process
@@ -185,7 +187,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	for i, m := range infos {
 		keys[i], _ = m["key"].(string)
 	}
-	var joins, joinPhases, joinCPUs, handOvers, handOverCPUs []time.Duration
+	var joins, joinPhases, joinCPUs, handOvers, handOverPhases, handOverCPUs []time.Duration
 	for range rounds {
 		var j joinRound
 		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline, mode)
@@ -194,12 +196,12 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 		}
 		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
 		lead, h := handOver(b, obs, c, pods, keys, deadline)
-		handOvers, handOverCPUs = append(handOvers, h.took), append(handOverCPUs, h.cpu)
+		handOvers, handOverPhases, handOverCPUs = append(handOvers, h.took), append(handOverPhases, h.phase), append(handOverCPUs, h.cpu)
 		pods = slices.Delete(pods, lead, lead+1)
 		keys = slices.Delete(keys, lead, lead+1)
 	}
 	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
-	r.handOver, r.handOverLeaderCPU = median(handOvers), median(handOverCPUs)
+	r.handOver, r.handOverPhase, r.handOverLeaderCPU = median(handOvers), median(handOverPhases), median(handOverCPUs)
 	benchInfos(b, pods, deadline, mode)
 	r.rssMB = meanRSS(pods)
 	r.infoP50 = infoP50(b, pods[leaderOf(b, obs, c, keys)], mode, 200)
@@ -260,9 +262,9 @@ func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProce
 	return pods, keys, round
 }
 
-// handOverRound is one hand-over: how long until the pods left were configured, and the CPU the new leader
-// spent meanwhile.
-type handOverRound struct{ took, cpu time.Duration }
+// handOverRound is one hand-over: how long until the pods left were configured, the new leader's configuration
+// phase alone (from its log), and the CPU the new leader spent meanwhile.
+type handOverRound struct{ took, phase, cpu time.Duration }
 
 // handOver sends SIGTERM to the leader of pods (keys: their keys) and waits for another pod to configure the
 // rest; it returns the old leader's index once its process exited.
@@ -280,6 +282,7 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 	next := leaderOf(b, obs, c, keys)
 	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
 	mdWaitExit(b, pods[lead], within)
+	round.phase = lastPhase(pods[next].out.String()) // its log is in by now
 	return lead, round
 }
 

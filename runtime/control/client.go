@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Caller is the client side of the control API: the port through which the leader sends control requests to
@@ -78,22 +80,46 @@ var ErrReplyTooLarge = errors.New("control: reply too large")
 type HTTPCaller struct {
 	Client   *http.Client // nil: http.DefaultClient
 	MaxReply int64        // reply bytes read at most; zero: DefaultMaxReply
+	warm     *warmPool    // Warm's connections, taken by Client's transport; nil: Warm does nothing
 }
 
-var _ PartsCaller = HTTPCaller{}
+var (
+	_ PartsCaller = HTTPCaller{}
+	_ Warmer      = HTTPCaller{}
+)
 
 // NewHTTPCaller returns the leader's HTTPCaller: a transport of its own that keeps one connection alive per
 // pod however many pods there are (net/http's default transport keeps 100 in all, so every step of a phase
 // over more pods would connect again), writes a request in large pieces, and goes straight to the pods,
-// whatever HTTP_PROXY says: control ports are inside the cluster's network.
+// whatever HTTP_PROXY says: control ports are inside the cluster's network. Its Warm opens connections ahead.
 func NewHTTPCaller() HTTPCaller {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second} // as http.DefaultTransport's
+	warm := newWarmPool(d.DialContext)
+	t.DialContext = warm.dialer(false, d.DialContext)
 	t.MaxIdleConns = 0 // no limit in all; MaxIdleConnsPerHost (2) bounds each pod
 	// The write buffer stays net/http's 4 KB: every pod's connection holds one for as long as it is kept, and
 	// at 64 KB a leader of 1 000 pods held 64 MB of them (issue #18). A whole cluster, which is large, goes
 	// out in parts (PostParts) that skip the buffer once it is full, and a delta body fits in it.
-	return HTTPCaller{Client: &http.Client{Transport: t, CheckRedirect: noRedirect}}
+	return HTTPCaller{Client: &http.Client{Transport: t, CheckRedirect: noRedirect}, warm: warm}
+}
+
+// Warm implements Warmer (for an HTTPCaller made by NewHTTPCaller or NewSecureHTTPCaller; others ignore it).
+func (h HTTPCaller) Warm(urls []string) {
+	if h.warm != nil {
+		h.warm.warm(urls)
+	}
+}
+
+// CloseIdleConnections closes the connections kept alive and those warmed that no request took.
+func (h HTTPCaller) CloseIdleConnections() {
+	if h.warm != nil {
+		h.warm.closeAll()
+	}
+	if h.Client != nil {
+		h.Client.CloseIdleConnections()
+	}
 }
 
 // noRedirect makes an http.Client hand back a redirect as the reply instead of following it.

@@ -25,15 +25,21 @@ func LeaderToken(f *security.TokenFile) func() string {
 	}
 }
 
-// NewSecureHTTPCaller is NewHTTPCaller with sec applied to its transport.
+// NewSecureHTTPCaller is NewHTTPCaller with sec applied to its transport; Warm opens HTTPS connections, TLS
+// handshake included, through sec.TLS.
 func NewSecureHTTPCaller(sec ClientSecurity) HTTPCaller {
 	c := NewHTTPCaller()
 	client := *c.Client
 	t, ok := client.Transport.(*http.Transport)
 	if !ok {
 		t = http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = c.warm.dialer(false, c.warm.tcp)
 	}
 	client.Transport = SecureTransport(t, sec)
+	if sec.TLS != nil {
+		c.warm.tls = sec.TLS.DialContext
+		t.DialTLSContext = c.warm.dialer(true, sec.TLS.DialContext)
+	}
 	c.Client = &client
 	return c
 }

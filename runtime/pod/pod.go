@@ -96,7 +96,8 @@ type Pod struct {
 	stop    sync.Once
 	stopErr error
 
-	files sdk.ClusterFiles // the process's cluster files, removed when the pod stops
+	files  sdk.ClusterFiles    // the process's cluster files, removed when the pod stops
+	caller *control.HTTPCaller // the model's, when the pod made it: its connections are closed when it stops
 
 	mu         sync.Mutex
 	model      *v1.ModelStatus // the last status of this pod's model, while it leads
@@ -135,8 +136,13 @@ func Start(cfg Config) (*Pod, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }),
 	))
 	worker := cfg.Worker
+	var caller *control.HTTPCaller // the pod's own, closed when it stops
 	if cfg.Model != nil {
-		worker = modelWorker(cfg, log, actor.NewPID(system.Address(), rootName))
+		if cfg.Model.Caller == nil {
+			mc, c := *cfg.Model, control.NewHTTPCaller()
+			mc.Caller, caller, cfg.Model = c, &c, &mc
+		}
+		worker = modelWorker(cfg, log, system.Root, actor.NewPID(system.Address(), rootName))
 	}
 	// The root is spawned under rootName: its ref is known before it runs, for the custom actors' Env.Pod.
 	wiring := custom.Wiring{Actors: cfg.Actors, Cluster: cfg.Cluster, Key: cfg.Key, Pod: protohost.RefOf(actor.NewPID(system.Address(), rootName))}
@@ -166,7 +172,7 @@ func Start(cfg Config) (*Pod, error) {
 	if p, ok := wiring.PodProps(); ok {
 		rootCfg.Custom = p
 	}
-	p := &Pod{cfg: cfg, system: system, files: files}
+	p := &Pod{cfg: cfg, system: system, files: files, caller: caller}
 	// Listen before anything runs, so no model status is missed.
 	p.sub = system.EventStream.Subscribe(func(evt any) {
 		switch st := evt.(type) {
@@ -270,6 +276,9 @@ func (p *Pod) shutdown(ctx context.Context) error {
 	}
 	p.system.EventStream.Unsubscribe(p.sub)
 	p.system.Shutdown()
+	if p.caller != nil {
+		p.caller.CloseIdleConnections()
+	}
 	if rmErr := p.files.Remove(); rmErr != nil && err == nil {
 		err = rmErr
 	}

@@ -23,14 +23,11 @@ import (
 )
 
 // modelWorker is what the leader runs: the cluster model and its watchers (DESIGN §7). base is the pod's
-// root, which answers the model's GetBase.
-func modelWorker(cfg Config, log *slog.Logger, base *actor.PID) leader.WorkerProps {
+// root, which answers the model's GetBase (and, through root, warmUp's).
+func modelWorker(cfg Config, log *slog.Logger, root *actor.RootContext, base *actor.PID) leader.WorkerProps {
 	mc := *cfg.Model
 	if mc.Grace <= 0 {
 		mc.Grace = 60 * time.Second
-	}
-	if mc.Caller == nil {
-		mc.Caller = control.NewHTTPCaller()
 	}
 	var probe func(context.Context, *sdk.Cluster) (string, error)
 	probeEvery := time.Duration(0)
@@ -42,7 +39,11 @@ func modelWorker(cfg Config, log *slog.Logger, base *actor.PID) leader.WorkerPro
 			}
 		}
 	}
+	warmer, _ := mc.Caller.(control.Warmer)
 	return func(conn zk.Conn, lock string) host.Props {
+		if warmer != nil { // DESIGN §12: the pods' addresses, then the caller's connections; see warmUp
+			go warmUp(conn, cfg.Cluster, warmer, root, base)
+		}
 		// The model is not a behaviour yet: the host runs its protoactor props (host.Props.Native).
 		return host.Props{Name: "model", Supervisor: cfg.Restart, Native: model.Props(model.Config{
 			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe, Base: base,

@@ -180,3 +180,35 @@ func TestSecurity_TLSVerifiedChainsAreKeyedByNameAndRoots(t *testing.T) {
 		t.Fatal("a remembered chain verified after it expired")
 	}
 }
+
+// A client's handshake exchanges keys over P-256, with a key share in its hello that a server of Go's default
+// preferences takes as it is (one round trip), and over P-256 again when it resumes.
+func TestSecurity_TLSKeyExchangeIsP256(t *testing.T) {
+	_, f, err := certs.NewFiles(t.TempDir(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ServerTLS(TLSFiles{Cert: f.Cert, Key: f.Key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := NewClientTLS(TLSFiles{CA: f.CA}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := tlsServer(t, srv)
+	for _, resumed := range []bool{false, true} {
+		c, err := cli.DialContext(context.Background(), "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
+			t.Fatal(err)
+		}
+		cs := c.(*tls.Conn).ConnectionState()
+		c.Close()
+		if cs.DidResume != resumed || cs.CurveID != tls.CurveP256 || cs.HelloRetryRequest {
+			t.Fatalf("resumed %v, curve %v, hello retried %v; want resumed %v over P-256, no retry", cs.DidResume, cs.CurveID, cs.HelloRetryRequest, resumed)
+		}
+	}
+}
