@@ -13,7 +13,8 @@ import (
 	"github.com/ochopod/ochopod/runtime/supervise"
 )
 
-// kind names the actors the sim runs per pod (DESIGN §4: session → leader → model → watchers).
+// kind names the actors the sim runs per pod (DESIGN §4: root → session → leader → model → watchers, and
+// root → lifecycle → executor), and the requests from outside the tree (an API call's reply address).
 type kind int
 
 const (
@@ -23,6 +24,9 @@ const (
 	kindWatchers
 	kindRoot
 	kindCustom // a custom actor, or the group that spawns them (actors/custom)
+	kindLifecycle
+	kindExecutor
+	kindCall
 )
 
 // kindNamed is the kind of a host.Props's name.
@@ -34,6 +38,12 @@ func kindNamed(name string) kind {
 		return kindLeader
 	case "model":
 		return kindModel
+	case "root":
+		return kindRoot
+	case "lifecycle":
+		return kindLifecycle
+	case "executor":
+		return kindExecutor
 	}
 	if strings.HasPrefix(name, custom.Prefix) {
 		return kindCustom
@@ -53,6 +63,12 @@ func (k kind) String() string {
 		return "root"
 	case kindCustom:
 		return "custom"
+	case kindLifecycle:
+		return "lifecycle"
+	case kindExecutor:
+		return "executor"
+	case kindCall:
+		return "call"
 	}
 	return "watchers"
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ochopod/ochopod/actors/custom"
+	"github.com/ochopod/ochopod/actors/host"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
@@ -21,14 +22,17 @@ import (
 
 // wiring is the custom actors of pod p, whose root is root.
 func (s *Sim) wiring(p *pod, root *actor) custom.Wiring {
-	return custom.Wiring{Actors: s.opts.Actors, Cluster: p.cl.zc, Key: p.key, Pod: root}
+	w := custom.Wiring{Actors: s.opts.Actors, Cluster: p.cl.zc, Key: p.key}
+	if root != nil { // else the pod-scope group's parent, the root (custom.Wiring)
+		w.Pod = root
+	}
+	return w
 }
 
-// spawnCustom starts the pod-scope custom actors under the pod's root, as runtime/pod's root does.
-func (s *Sim) spawnCustom(root *actor) {
-	if props, ok := s.wiring(root.pod, root).PodProps(); ok {
-		s.spawnHosted(root, props)
-	}
+// customProps are the pod's pod-scope custom actors, which runtime/pod's root spawns; zero: none.
+func (s *Sim) customProps(p *pod) host.Props {
+	props, _ := s.wiring(p, nil).PodProps()
+	return props
 }
 
 // View is what Options.Converged checks: the clusters once every one converged, and the sim's own

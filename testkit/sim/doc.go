@@ -14,8 +14,8 @@
 //
 // protoactor-go schedules actors on goroutines, which no seed can order. So the sim does not run protoactor:
 // it is itself a host of the actors' behaviours (actors/host, DESIGN §4 "One actor, two hosts"; host.go),
-// on one goroutine. The session, the leader and the watchers run as shipped, under a root of the sim's that
-// holds the pod's identity as runtime/pod's does: their behaviours' host calls become sim events. The model
+// on one goroutine. runtime/pod's root, the session, the leader, the watchers, the lifecycle and the executor
+// run as shipped: their behaviours' host calls become sim events. The model
 // is not a behaviour on the host yet (its phase runs goroutines): the sim drives its pure machine through an
 // adapter of its own (model.go, phase.go) that does what actors/model/actor.go does with the effects: the
 // same ZooKeeper calls, the same timers, the same completion messages (messages/ochopod/v1) fed back with
@@ -38,7 +38,8 @@
 // the sim's control.Caller, called inside a task, turns a request into a delivery one network latency later
 // and its reply into another event one latency after the handler answered; a closed address refuses, a
 // partitioned one loses the request until the caller's context ends. The model adapter's phase sends its
-// requests through it; the pods answer through pod.go's handler.
+// requests through it; each pod answers with the real control handler (runtime/control) over its root and
+// its lifecycle (world.go), whose calls into the tree wait for their replies on the virtual clock.
 //
 // I/O off the actor (host.Context's Go, and the model adapter's goroutines) becomes tasks (task.go): the body runs
 // as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the sim before
@@ -51,27 +52,29 @@
 //
 // Simulated: ZooKeeper (testkit/zkmem: sessions, ephemeral and sequential nodes, watches, multi, expiry on
 // the virtual clock); per pod the root's identity (key, seq), the session, the leader lock, the model and its
-// watchers; the configuration phase (model.RunPhase's steps: check with 410 dropping a dead pod, off with
-// full_shutdown, on, ok; in parallel or sequential) as request and reply events, the pods answering as a
-// lifecycle whose configure always succeeds would (406 on check while a pod refuses, 410 once dead, no answer
-// once gone). Topologies: 2-3 clusters of 1-5 pods, dependencies between some (cycles and a wildcard
+// watchers, the lifecycle, the executor and the control handler; the configuration phase (model.RunPhase's
+// steps: check with 410 dropping a dead pod, off with full_shutdown, on, ok; in parallel or sequential) as
+// request and reply events. Around each pod, the simulated world (world.go): a user lifecycle whose callbacks
+// succeed unless a fault says otherwise, its processes (testkit/fakeproc), and what `ochopod run` does
+// (deregister and linger once the lifecycle is dead, exit on SIGTERM). Topologies: 2-3 clusters of 1-5 pods, dependencies between some (cycles and a wildcard
 // included), damper 0, 300 ms or 2 s, session timeout 4 s or 10 s.
 //
 // Faults (faults.go): a pod killed (its sessions expire one timeout later), leaving (SIGTERM: it
-// deregisters) or dying (its sub-process exits 0: 410 while it lingers), a pod joining, a pod joining and
+// deregisters) or dying (its sub-process exits 0: the lifecycle dies and answers 410 while the pod lingers),
+// its sub-process crashing (the lifecycle restarts it), a pod joining, a pod joining and
 // leaving within the damper, a session expired, a client disconnected within the timeout, a partition of
 // some pods for up to twice the timeout, an actor crashing (session, leader, model or watchers), a ZooKeeper
 // call failing before or after it was applied, a session reset (POST /reset), an operator deleting the
 // lock holder's node (also right before a leader's snapshot and hash write: the moment the fence exists
-// for), a pod whose can_configure fails for a while.
+// for), a pod whose can_configure fails for a while. On the control ports: a partition (requests and
+// replies lost until the leader's timeout), a port refusing connections, a slow pod (its replies leave past
+// the leader's per-pod timeout), a stalled pod (its callbacks hang past the request's timeout: 408).
 //
 // Not simulated: protoactor itself (its scheduling, mailboxes, supervision code), the go-zookeeper adapter,
-// the lifecycle and executor machines and real processes (the pod's side of a phase is the small model
-// above), the HTTP server and client, model.RunPhase's own goroutines (actors/model's tests cover it), the
+// real processes (fakeproc stands in), the HTTP server and client, model.RunPhase's own goroutines (actors/model's tests cover it), the
 // probe, bindings and specs, several ZooKeeper servers, and zkmem's documented divergences (a call while
 // disconnected fails at once; a new dial always connects at once, even for a pod that is partitioned).
-// What is still a copy of production code: the model's adapter and its phase (model.go, phase.go), the
-// root's part of runtime/pod (pod.go), and the pods' answers to a phase (pod.go's control).
+// What is still a copy of production code: the model's adapter and its phase (model.go, phase.go).
 //
 // # Invariants
 //
@@ -88,9 +91,10 @@
 //	    and within a third of the session timeout (when the session steps down) plus OverlapBound of being
 //	    cut off from ZooKeeper
 //
-// Then the liveness phase heals every partition, stops the faults (a failure already injected into a
+// Then the liveness phase heals every partition and every fault of the pods (what a fault holds goes on at
+// once), stops the faults (a failure already injected into a
 // session's next call still strikes once), replaces a cluster's last pod if none is
-// left, runs until nothing is due within a minute, and requires convergence (liveness.go): every live pod
+// left, runs until nothing is due within three minutes, and requires convergence (liveness.go): every live pod
 // registered with its seq; one leader per cluster, holding the lowest lock node, its model idle on the hash
 // in ZooKeeper; that hash the hash of the live pods and the dependencies' snapshots, the snapshot their
 // payloads; every live pod last configured with exactly the live pods; the history (DESIGN §13) parses, keeps

@@ -37,6 +37,11 @@ func faults() []fault {
 		{"reset", 4, (*Sim).faultReset},
 		{"delete-lock", 3, (*Sim).faultDeleteLock},
 		{"refuse", 3, (*Sim).faultRefuse},
+		{"crash-process", 4, (*Sim).faultCrashProcess},
+		{"http-partition", 4, (*Sim).faultHTTPPartition},
+		{"port-refused", 3, (*Sim).faultPortRefused},
+		{"slow", 3, (*Sim).faultSlow},
+		{"stall", 3, (*Sim).faultStall},
 	}
 }
 
@@ -127,14 +132,39 @@ func (s *Sim) faultLeave() bool {
 	return true
 }
 
+// faultDie is the pod's process ending with 0 (DESIGN §6: the work is done): the lifecycle dies, and the pod
+// with it (world.go).
 func (s *Sim) faultDie() bool {
-	p, ok := pick(s, s.livePods())
+	p, ok := pick(s, s.withProcess())
 	if !ok {
 		return false
 	}
 	s.faultTrace("die", p.key)
-	p.die()
+	p.ended(0)
+	p.state = podDying
 	return true
+}
+
+// faultCrashProcess is the pod's process failing: the lifecycle restarts it.
+func (s *Sim) faultCrashProcess() bool {
+	p, ok := pick(s, s.withProcess())
+	if !ok {
+		return false
+	}
+	s.faultTrace("crash-process", p.key)
+	p.ended(1 + s.rng.IntN(2))
+	return true
+}
+
+// withProcess lists the live pods whose process runs.
+func (s *Sim) withProcess() []*pod {
+	var out []*pod
+	for _, p := range s.livePods() {
+		if p.running() != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (s *Sim) livePods() []*pod {
@@ -347,5 +377,77 @@ func (s *Sim) faultRefuse() bool {
 	s.faultTrace("refuse", p.key, " for ", d)
 	p.refuse = true
 	s.at(d, func() { p.refuse = false })
+	return true
+}
+
+// The faults of the control ports (DESIGN §8), beside ZooKeeper's. The leader's per-pod timeout is the
+// model's grace: the pod's handler answers 408 past it, the leader gives up 1.25 × grace after it sent.
+const grace = 60 * time.Second
+
+// faultHTTPPartition cuts a pod's control port off for up to twice the session timeout: requests and replies
+// are lost, the leader waits for its timeout.
+func (s *Sim) faultHTTPPartition() bool {
+	p, ok := pick(s, s.livePods())
+	if !ok {
+		return false
+	}
+	d := time.Duration(s.rng.Int64N(int64(2 * s.topo.sessionTimeout)))
+	s.faultTrace("http-partition", p.key, " for ", d)
+	s.cutHTTP(p.addr(), true)
+	p.faultGen++
+	gen := p.faultGen
+	s.at(d, func() {
+		if p.faultGen == gen {
+			s.cutHTTP(p.addr(), false)
+		}
+	})
+	return true
+}
+
+// faultPortRefused closes a pod's control port for a few seconds: requests are refused.
+func (s *Sim) faultPortRefused() bool {
+	p, ok := pick(s, s.livePods())
+	if !ok {
+		return false
+	}
+	d := time.Duration(s.rng.Int64N(int64(5 * time.Second)))
+	s.faultTrace("port-refused", p.key, " for ", d)
+	s.unlisten(p.addr())
+	p.faultGen++
+	gen := p.faultGen
+	s.at(d, func() {
+		if p.faultGen == gen && p.state != podGone {
+			s.listen(p.addr(), p.port)
+		}
+	})
+	return true
+}
+
+// faultSlow makes a pod's control replies leave past the leader's timeout for a while.
+func (s *Sim) faultSlow() bool {
+	p, ok := pick(s, s.livePods())
+	if !ok || p.slow > 0 {
+		return false
+	}
+	late := grace*5/4 + time.Second + time.Duration(s.rng.Int64N(int64(20*time.Second)))
+	d := time.Second + time.Duration(s.rng.Int64N(int64(20*time.Second)))
+	s.faultTrace("slow", p.key, " replies ", late, " late for ", d)
+	p.slow = late
+	s.at(d, func() { p.slow = 0 })
+	return true
+}
+
+// faultStall makes a pod's callbacks hang past the request's timeout for a while: its handler answers 408
+// and the lifecycle's queue waits behind the callback.
+func (s *Sim) faultStall() bool {
+	p, ok := pick(s, s.livePods())
+	if !ok || p.stalled > 0 {
+		return false
+	}
+	hang := grace + time.Second + time.Duration(s.rng.Int64N(int64(10*time.Second)))
+	d := time.Second + time.Duration(s.rng.Int64N(int64(20*time.Second)))
+	s.faultTrace("stall", p.key, " callbacks hang ", hang, " for ", d)
+	p.stalled = hang
+	s.at(d, func() { p.stalled = 0 })
 	return true
 }

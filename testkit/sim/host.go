@@ -132,6 +132,7 @@ func (h *hosted) Publish(msg proto.Message) { h.a.s.publish(h.a, msg) }
 // before (protoactor's event stream is synchronous: a message of the publisher).
 func (s *Sim) publish(from *actor, msg proto.Message) {
 	s.trace(from.who, "publish", msg, "")
+	s.published(from, msg)
 	live := s.listeners[:0]
 	for _, l := range s.listeners {
 		if !l.alive {
@@ -160,13 +161,22 @@ func (l traceLog) Handle(_ context.Context, r slog.Record) error {
 func (l traceLog) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l traceLog) WithGroup(string) slog.Handler      { return l }
 
-// spawnHosted starts a child running a shipped behaviour, under the supervisor it states.
+// spawnHosted starts a child running a shipped behaviour, under the supervisor it states. The session is
+// watched for invariant (b) (session.go) and is the pod's session from now on.
 func (s *Sim) spawnHosted(parent *actor, p host.Props) *actor {
 	props := hostedProps(p)
 	if native, ok := p.Native.(func(a *actor) behaviour); ok && p.New == nil {
 		props = native
 	}
-	a := s.spawnNamed(parent, parent.pod, kindNamed(p.Name), p.Name, p.Supervisor, props)
+	k := kindNamed(p.Name)
+	if k == kindSession {
+		newSession := p.New
+		props = func(a *actor) behaviour { return &hostedSession{hosted{a: a, b: newSession()}} }
+	}
+	a := s.spawnNamed(parent, parent.pod, k, p.Name, p.Supervisor, props)
+	if k == kindSession {
+		parent.pod.session = a
+	}
 	if p.Events != nil { // as protohost subscribes it: once Spawn returns
 		a.events = p.Events
 		s.listeners = append(s.listeners, a)

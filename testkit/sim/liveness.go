@@ -16,8 +16,9 @@ import (
 )
 
 // quiet is how far ahead the liveness phase looks for pending events: with nothing due within it, the
-// scenario is quiescent. It exceeds every delay in play (session timeout, backoffs, linger, restarts).
-const quiet = time.Minute
+// scenario is quiescent. It exceeds every delay in play (session timeout, backoffs, linger, restarts, the
+// leader's per-pod timeout of 1.25 × grace and a request lost in a partition, http.go's connectTimeout).
+const quiet = 3 * time.Minute
 
 // liveness heals everything, stops the faults, runs until quiescent and checks convergence.
 func (s *Sim) liveness() {
@@ -28,7 +29,7 @@ func (s *Sim) liveness() {
 		s.healed(id)
 	}
 	for _, p := range s.pods {
-		p.refuse = false
+		p.heal()
 	}
 	for _, c := range s.clusters {
 		if !slices.ContainsFunc(c.pods, (*pod).live) {

@@ -4,11 +4,17 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"syscall"
 	"time"
 
+	"github.com/ochopod/ochopod/actors/executor"
+	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/payload"
+	podrt "github.com/ochopod/ochopod/runtime/pod"
+	"github.com/ochopod/ochopod/runtime/supervise"
 	"github.com/ochopod/ochopod/runtime/zk"
+	"github.com/ochopod/ochopod/testkit/fakeproc"
 )
 
 // podState is where a simulated pod is in its life.
@@ -17,6 +23,7 @@ type podState int
 const (
 	podRunning podState = iota
 	podLeaving          // SIGTERM: deregistering, then it exits
+	podDying            // its sub-process ended with 0: the lifecycle finalizes, then dies
 	podDead             // its sub-process is done (DESIGN §11): deregistering, answering 410 while it lingers
 	podGone             // the process exited or was killed: nothing answers
 )
@@ -25,8 +32,10 @@ const (
 // pod waits for its session before it exits anyway.
 const linger = 5 * time.Second
 
-// pod is one simulated pod: the root actor's part (its identity: key and seq, which survive restarts of the
-// session below it), the process's control endpoint, and the configurations it received.
+// pod is one simulated pod: runtime/pod's root as shipped, with the session, the lifecycle and the executor
+// below it, serving the real control handler; around it the simulated world (world.go): its user lifecycle,
+// its fake processes, and what `ochopod run` does (deregister and linger once dead, exit on SIGTERM). The
+// sim keeps the pod's identity as the root learnt it and the configurations it received, for the invariants.
 type pod struct {
 	s      *Sim
 	cl     *cluster
@@ -37,15 +46,19 @@ type pod struct {
 	seq    int64
 	hasSeq bool
 
-	root    *actor    // runtime/pod's root: the pod's identity; the session is its child
-	session *actor    // nil once the process is gone
-	conns   []zk.Conn // every client the pod dialed; a process that exits takes them along
-	state   podState
-	refuse  bool // its can_configure fails: check answers 406
-	// lastCheck is the phase of the last check (actors/lifecycle): off, on and ok of another phase get 409.
-	lastCheck string
+	root     *actor    // runtime/pod's root: the pod's identity; the session and the lifecycle are its children
+	session  *actor    // the root's session child, nil once the process is gone
+	conns    []zk.Conn // every client the pod dialed; a process that exits takes them along
+	procs    *fakeproc.Spawner
+	state    podState
+	port     http.Handler  // what its control port serves
+	refuse   bool          // its can_configure fails: check answers 406
+	stalled  time.Duration // its callbacks hang this long (faultStall)
+	slow     time.Duration // its control replies leave this late (faultSlow)
+	holds    []*held       // tasks the faults hold (world.go)
+	faultGen int           // the port's last fault (partition, refused): only it ends it
 
-	config  *podConfig // the last configuration an "on" carried
+	config  *podConfig // the last configuration an "on" carried that the lifecycle accepted
 	configs int
 	created []int64 // the sequences of the pod nodes its registrations created, for the diagnosis
 }
@@ -60,12 +73,16 @@ type podConfig struct {
 // live reports whether the pod runs and means to stay: the pods a converged cluster must account for.
 func (p *pod) live() bool { return p.state == podRunning }
 
-// startPod starts a new pod in c: its root spawns the session, which registers and contends.
+// who names the pod in the trace.
+func (p *pod) who() string { return p.cl.name + "/" + p.key }
+
+// startPod starts a new pod in c: its root spawns the lifecycle and the session, which registers and
+// contends; its control port listens.
 func (s *Sim) startPod(c *cluster) *pod {
 	n := len(s.pods)
 	p := &pod{
 		s: s, cl: c, key: fmt.Sprintf("%08x", s.rng.Uint32()),
-		ip: fmt.Sprintf("10.%d.%d.%d", c.idx, n/250, n%250+1),
+		ip: fmt.Sprintf("10.%d.%d.%d", c.idx, n/250, n%250+1), procs: fakeproc.New(),
 	}
 	for s.byKey[p.key] != nil {
 		p.key = fmt.Sprintf("%08x", s.rng.Uint32())
@@ -77,53 +94,53 @@ func (s *Sim) startPod(c *cluster) *pod {
 	c.pods = append(c.pods, p)
 	s.byKey[p.key] = p
 	s.byURL[p.url] = p
-	s.listen(p.addr(), p.handler())
-	s.trace(c.name+"/"+p.key, "start", nil, p.ip)
-	p.root = s.spawn(nil, p, kindRoot, func(a *actor) behaviour { return &podRoot{p: p, a: a} })
+	p.port = p.handler()
+	s.listen(p.addr(), p.port)
+	s.trace(p.who(), "start", nil, p.ip)
+	root := podrt.RootProps(podrt.RootConfig{
+		Key: p.key, Session: s.sessionProps(p), Custom: s.customProps(p), Supervisor: supervise.DefaultPolicy(),
+		Lifecycle: lifecycle.Props(lifecycle.Config{
+			Lifecycle: app{p: p}, Settings: lifecycleSettings, Supervisor: supervise.DefaultPolicy(),
+			Executor: executor.Props(executor.Config{Spawner: procs{p: p, sp: p.procs}, Supervisor: supervise.DefaultPolicy()}),
+		}),
+	})
+	p.root = s.spawnWith(nil, p, kindRoot, root.Supervisor, func(a *actor) behaviour {
+		return &hostedRoot{hosted{a: a, b: root.New()}}
+	})
 	return p
 }
 
-// podRoot is the pod's root actor (runtime/pod's root): it spawns the session, holds the pod's identity
-// (key, and seq once the first registration gave it) across the session's restarts, and hears the session
-// say it stopped.
-type podRoot struct {
-	p *pod
-	a *actor
-}
+// lifecycleSettings are the pods' (DESIGN §6 defaults), but for sanity checks: every hour, so a converged
+// scenario is quiet (liveness.go) yet each configured start runs one.
+var lifecycleSettings = lifecycle.Settings{CheckEvery: time.Hour}
 
-func (r *podRoot) start() {
-	r.a.s.spawnCustom(r.a)
-	r.p.session = r.a.s.spawnSession(r.a)
-}
+// hostedRoot is runtime/pod's root as shipped; the sim notes the seq it takes from the session's first
+// registration, the pod's identity from then on (invariant b).
+type hostedRoot struct{ hosted }
 
-func (r *podRoot) release() {}
-
-func (r *podRoot) receive(env envelope) int {
-	p := r.p
-	switch msg := env.msg.(type) {
-	case *v1.IdentityRequest:
-		// What it holds when the request reaches it: after any SeqAssigned sent before (in order).
-		r.a.tell(p.s.actors[env.from], &v1.Identity{Key: p.key, Seq: p.seq, HasSeq: p.hasSeq})
-	case *v1.SeqAssigned:
-		if msg.GetKey() != p.key || p.hasSeq {
-			return 0
-		}
-		p.seq, p.hasSeq = msg.GetSeq(), true
-		p.s.trace(p.cl.name+"/"+p.key, "seq", nil, fmt.Sprint(msg.GetSeq()))
-		if prev, ok := p.s.promised[p.key]; ok && prev != msg.GetSeq() {
-			p.s.seqFail(p.key, []int64{prev, msg.GetSeq()}, "(b) pod %s was configured with seq %d before it took seq %d", p.key, prev, msg.GetSeq())
-		}
-	case *v1.SessionStopped:
-		p.stopped()
+func (r *hostedRoot) receive(env envelope) int {
+	n := r.hosted.receive(env)
+	msg, ok := env.msg.(*v1.SeqAssigned)
+	p := r.a.pod
+	if !ok || msg.GetKey() != p.key || p.hasSeq {
+		return n
 	}
-	return 0
+	p.seq, p.hasSeq = msg.GetSeq(), true
+	p.s.trace(p.who(), "seq", nil, fmt.Sprint(msg.GetSeq()))
+	if prev, ok := p.s.promised[p.key]; ok && prev != msg.GetSeq() {
+		p.s.seqFail(p.key, []int64{prev, msg.GetSeq()}, "(b) pod %s was configured with seq %d before it took seq %d", p.key, prev, msg.GetSeq())
+	}
+	return n
 }
 
-// toSession sends msg from the root to the session, which may answer (StopSession: SessionStopped).
+// toSession sends msg to the session through the root, as `ochopod run` and the control API do; the
+// session's SessionStopped comes back to the pod.
 func (p *pod) toSession(msg any) {
-	if p.root != nil && p.session != nil {
-		p.root.ask(p.session, msg)
-	}
+	p.ask(msg, func(reply any) {
+		if _, ok := reply.(*v1.SessionStopped); ok {
+			p.stopped()
+		}
+	})
 }
 
 // leave is SIGTERM: the session deregisters, then the process exits (at the latest after linger).
@@ -136,13 +153,14 @@ func (p *pod) leave() {
 	p.s.at(linger, func() { p.exit(false) })
 }
 
-// die is the sub-process ending with 0 (DESIGN §11): the pod is dead, deregisters at once, answers 410 to
-// control requests while it lingers, then exits.
+// die is the lifecycle's death (its process ended with 0, or a configuration failed; DESIGN §11): the pod
+// deregisters at once, its lifecycle answers 410 while it lingers, then it exits.
 func (p *pod) die() {
-	if p.state != podRunning {
+	if p.state != podRunning && p.state != podDying {
 		return
 	}
 	p.state = podDead
+	p.s.trace(p.who(), "dead", nil, "")
 	p.toSession(&v1.StopSession{})
 	p.s.at(linger, func() { p.exit(false) })
 }
@@ -154,8 +172,9 @@ func (p *pod) stopped() {
 	}
 }
 
-// exit ends the process. A clean exit closes its clients (a connected session ends at once on the server);
-// a killed process cannot: its sessions expire one timeout later.
+// exit ends the pod's process, its actors and its control port; its sub-process dies with it (the
+// parent-death signal). A clean exit closes its clients (a connected session ends at once on the server); a
+// killed process cannot: its sessions expire one timeout later.
 func (p *pod) exit(killed bool) {
 	if p.state == podGone {
 		return
@@ -165,10 +184,13 @@ func (p *pod) exit(killed bool) {
 	if killed {
 		what = "killed"
 	}
-	p.s.trace(p.cl.name+"/"+p.key, what, nil, "")
-	p.s.vanish(p.root) // and the session below it
+	p.s.trace(p.who(), what, nil, "")
+	p.s.vanish(p.root) // and everything below it
 	p.s.unlisten(p.addr())
 	p.session = nil
+	for _, pr := range p.procs.Running() {
+		pr.KillWith(syscall.SIGKILL)
+	}
 	for _, c := range p.conns {
 		if killed {
 			_ = p.s.srv.Disconnect(c.SessionID())
@@ -176,42 +198,6 @@ func (p *pod) exit(killed bool) {
 		c.Close()
 	}
 	p.conns = nil
-}
-
-// control answers a control request (DESIGN §8) the way the lifecycle would for a process that configures
-// without fail: check 200 (406 while refusing), on 200 and the configuration is kept, off and ok 200; 409
-// for off, on and ok of a phase other than the last check's; 410 once dead; no answer at all once gone.
-func (p *pod) control(task, phase string, w *wire) (int, error) {
-	switch p.state {
-	case podGone:
-		return 0, errRefused
-	case podDead:
-		return http.StatusGone, nil
-	}
-	switch {
-	case task == "check":
-		p.lastCheck = phase
-	case phase != "" && phase != p.lastCheck:
-		return http.StatusConflict, nil
-	}
-	if task == "check" || task == "on" {
-		p.s.checkWire(p, w)
-	}
-	switch task {
-	case "check":
-		if p.refuse {
-			return http.StatusNotAcceptable, nil
-		}
-	case "on":
-		cfg := &podConfig{keys: w.keys, deps: w.deps}
-		for _, k := range w.keys {
-			seq, _ := w.pods[k].Seq()
-			cfg.seqs = append(cfg.seqs, seq)
-		}
-		p.config = cfg
-		p.configs++
-	}
-	return http.StatusOK, nil
 }
 
 // wire is the cluster a phase sends (sdk.Wire), as the sim needs it.

@@ -14,17 +14,13 @@ import (
 // hostedSession is one incarnation of the shipped session behaviour (actors/session).
 type hostedSession struct{ hosted }
 
-// spawnSession starts the session under the pod's root, as runtime/pod wires it: the leader it starts is the
-// shipped one too (leader.go).
-func (s *Sim) spawnSession(root *actor) *actor {
-	p := root.pod
-	props := session.Props(session.Config{
+// sessionProps are the pod's session as runtime/pod wires it: the leader it starts is the shipped one too
+// (leader.go). The root spawns it; spawnHosted watches it.
+func (s *Sim) sessionProps(p *pod) host.Props {
+	return session.Props(session.Config{
 		Cluster: p.cl.zc, Ensemble: zk.Ensemble{Servers: []string{"zkmem:2181"}}, SessionTimeout: s.topo.sessionTimeout,
 		Backoff: s.topo.backoff, Payload: p.base, Dialer: dialer{s: s, p: p}, Supervisor: supervise.DefaultPolicy(),
 		Leader: func(conn zk.Conn, _ uint64) host.Props { return s.leaderProps(p, conn) },
-	})
-	return s.spawnWith(root, p, kindSession, props.Supervisor, func(a *actor) behaviour {
-		return &hostedSession{hosted{a: a, b: props.New()}}
 	})
 }
 

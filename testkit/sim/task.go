@@ -30,6 +30,8 @@ type task struct {
 	parked func(block bool) bool
 	// exchange: the task waits for a control request's reply (http.go), which resumes it.
 	exchange *exchange
+	// held: the task waits for what wake resumes it with (world.go: a reply of the pod's actors, a delay).
+	held bool
 }
 
 // goIO starts a task for owner: body runs now up to its first ZooKeeper call, then call by call.
@@ -63,7 +65,7 @@ func (s *Sim) resume(t *task) {
 	switch {
 	case t.parked != nil:
 		s.parked = append(s.parked, t)
-	case t.exchange != nil: // its reply resumes it
+	case t.exchange != nil, t.held: // its reply, or wake, resumes it
 	default:
 		s.net(t.ch, func() { s.resume(t) })
 	}
