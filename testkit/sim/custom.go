@@ -15,10 +15,8 @@ import (
 // the code runtime/pod wires them with (custom.Wiring): the pod-scope group spawned by the pod's root before
 // the session, the leader-scope group by the shipped leader with its worker. They hear what the pod's
 // actors publish (host.go's publish), their writes of their own nodes are fenced writes under invariant (a),
-// and the leader-scope ones are among the actors the crash fault picks from.
-//
-// Not yet: the sim's root answers no ControlRequest (the pods' answers are sim/pod.go's), so a custom
-// actor's requests to the lifecycle go unanswered here.
+// and the leader-scope ones are among the actors the crash fault picks from. Their requests to the
+// lifecycle go to the shipped root and lifecycle, as in production.
 
 // wiring is the custom actors of pod p, whose root is root.
 func (s *Sim) wiring(p *pod, root *actor) custom.Wiring {
