@@ -91,8 +91,8 @@
 //	    and within a third of the session timeout (when the session steps down) plus OverlapBound of being
 //	    cut off from ZooKeeper
 //
-// Then the liveness phase heals every partition and every fault of the pods (what a fault holds goes on at
-// once), stops the faults (a failure already injected into a
+// Then the liveness phase heals every partition and every fault of the pods (what a fault holds already,
+// a hanging callback or a late reply, runs to its end), stops the faults (a failure already injected into a
 // session's next call still strikes once), replaces a cluster's last pod if none is
 // left, runs until nothing is due within three minutes, and requires convergence (liveness.go): every live pod
 // registered with its seq; one leader per cluster, holding the lowest lock node, its model idle on the hash

@@ -55,7 +55,6 @@ type pod struct {
 	refuse   bool          // its can_configure fails: check answers 406
 	stalled  time.Duration // its callbacks hang this long (faultStall)
 	slow     time.Duration // its control replies leave this late (faultSlow)
-	holds    []*held       // tasks the faults hold (world.go)
 	faultGen int           // the port's last fault (partition, refused): only it ends it
 
 	config  *podConfig // the last configuration an "on" carried that the lifecycle accepted

@@ -99,34 +99,20 @@ func (p *pod) handler() http.Handler {
 	})
 }
 
-// delay holds the running task (a callback, a handler) for d, or until heal.
+// delay holds the running task (a callback, a handler) for d.
 func (p *pod) delay(d time.Duration) {
 	s, t := p.s, p.s.cur
 	if t == nil {
 		return
 	}
-	h := &held{t: t}
-	h.timer = s.at(d, func() { s.wake(t) })
-	p.holds = append(p.holds, h)
+	s.at(d, func() { s.wake(t) })
 	s.hold(t)
-	p.holds = slices.DeleteFunc(p.holds, func(x *held) bool { return x == h })
 }
 
-// held is a task a fault holds.
-type held struct {
-	t     *task
-	timer clock.Timer
-}
-
-// heal ends the pod's faults: it configures again, answers at once, and what the faults held goes on now.
+// heal ends the pod's faults: it configures again and answers at once from now on; what a fault holds
+// already (a hanging callback, a late reply) runs to its end.
 func (p *pod) heal() {
 	p.refuse, p.stalled, p.slow = false, 0, 0
-	for _, h := range p.holds {
-		if h.timer.Stop() {
-			t := h.t
-			p.s.at(0, func() { p.s.wake(t) })
-		}
-	}
 	if p.state != podGone {
 		p.s.listen(p.addr(), p.port)
 		p.s.cutHTTP(p.addr(), false)
