@@ -153,9 +153,11 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	}
 
 	mx := metrics.New(clock.Real{}) // DESIGN §13, fed from the actors' events
+	dialer := sec.dialer(log, guardedNodes(cluster)...)
+	dialer.MaxPacket = s.zkMaxPacket
 	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
-		Dialer: sec.dialer(log, guardedNodes(cluster)...), Clock: clock.Real{}, Logger: log, Log: ring, Observe: mx.Feed,
+		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: mx.Feed,
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
 			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(),

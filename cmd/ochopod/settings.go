@@ -17,7 +17,11 @@ import (
 	"github.com/ochopod/ochopod/runtime/proc"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/spec"
+	"github.com/ochopod/ochopod/runtime/zk/gozk"
 )
+
+// minMaxPacket is the smallest --zk-max-packet: a pod's own nodes and the cluster's children must fit.
+const minMaxPacket = 64 << 10
 
 // usageError marks errors the user made in flags or settings: the binary exits with status 2 for them.
 type usageError struct{ err error }
@@ -35,6 +39,7 @@ type runSettings struct {
 	port           int
 	binding        string
 	sessionTimeout time.Duration
+	zkMaxPacket    int
 	logLevel       string
 	logFormat      string
 
@@ -86,6 +91,7 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.binding, "binding", "auto", "where the pod runs: "+strings.Join(binding.Names(), " | ")+
 		" (auto: local if ochopod_local=true, else kubernetes if KUBERNETES_SERVICE_HOST is set, else marathon if MARATHON_APP_ID or MESOS_TASK_ID is, else generic)")
 	fs.DurationVar(&s.sessionTimeout, "session-timeout", 10*time.Second, "ZooKeeper session timeout")
+	fs.IntVar(&s.zkMaxPacket, "zk-max-packet", gozk.DefaultMaxPacket, "largest ZooKeeper packet sent or received, in bytes (ZooKeeper's default jute.maxbuffer; raise both together)")
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug | info | warn | error (ochopod_debug=true means debug)")
 	fs.StringVar(&s.logFormat, "log-format", "text", "text | json")
 	fs.DurationVar(&s.damper, "damper", 0, "how long a change must settle before the leader configures the cluster")
@@ -161,6 +167,9 @@ func (s *runSettings) validate(env map[string]string) error {
 	}
 	if s.sessionTimeout < time.Second || s.sessionTimeout > 10*time.Minute {
 		return usagef("--session-timeout %s must be between 1s and 10m", s.sessionTimeout)
+	}
+	if s.zkMaxPacket < minMaxPacket {
+		return usagef("--zk-max-packet %d must be at least %d", s.zkMaxPacket, minMaxPacket)
 	}
 	if env["ochopod_debug"] == "true" && s.logLevel == "info" {
 		s.logLevel = "debug"

@@ -61,6 +61,13 @@ import (
 // DefaultConnectTimeout bounds one TCP connection attempt to one server.
 const DefaultConnectTimeout = time.Second
 
+// DefaultMaxPacket is ZooKeeper's default jute.maxbuffer (0xfffff, 1 MiB - 1): the largest request a server
+// accepts, and the largest answer the Java client takes. go-zookeeper's own buffers are 1.5 MB each.
+const DefaultMaxPacket = 0xfffff
+
+// libraryBuffer is go-zookeeper's own send buffer (its receive buffer starts as big and grows at need).
+const libraryBuffer = 1536 * 1024
+
 // Dialer opens ZooKeeper sessions with go-zookeeper. The zero value works (no logging, default timeouts).
 type Dialer struct {
 	// Logger receives the adapter's messages and, at debug level, the library's own (which are chatty).
@@ -79,6 +86,12 @@ type Dialer struct {
 	Private     bool
 	TLS         *security.ClientTLS
 	Guarded     []string
+
+	// MaxPacket bounds each packet the session sends or receives (its length prefix excluded): the
+	// library's two buffers take that much of the heap for the session's life. 0: DefaultMaxPacket;
+	// negative: the library's defaults (a 1.5 MB send buffer, answers of any size: for tools that must list
+	// huge nodes). Bigger is only useful with servers whose jute.maxbuffer was raised.
+	MaxPacket int
 }
 
 // Credentials gives the current ZooKeeper digest credentials; *security.ZKCredentialsFile is one.
@@ -120,10 +133,14 @@ func (d *Dialer) Dial(e zk.Ensemble, sessionTimeout time.Duration) (zk.Conn, <-c
 
 	var logger *slog.Logger
 	connectTimeout := DefaultConnectTimeout
+	maxPacket := DefaultMaxPacket
 	if d != nil {
 		logger = d.Logger
 		if d.ConnectTimeout > 0 {
 			connectTimeout = d.ConnectTimeout
+		}
+		if d.MaxPacket != 0 {
+			maxPacket = d.MaxPacket
 		}
 	}
 	if logger == nil {
@@ -166,12 +183,18 @@ func (d *Dialer) Dial(e zk.Ensemble, sessionTimeout time.Duration) (zk.Conn, <-c
 	}
 	c.emitLocked(zk.StateConnecting, "") // nobody else holds c yet
 
+	recvMax, sendBuf := maxPacket, 4+maxPacket // the send buffer holds the length prefix too
+	if maxPacket < 0 {
+		recvMax, sendBuf = 0, libraryBuffer
+	}
 	raw, rawEvents, err := gozk.Connect(e.Servers, sessionTimeout,
 		gozk.WithLogger(libLogger{logger.With("component", "go-zookeeper")}),
 		gozk.WithLogInfo(false),
 		gozk.WithDialer(c.dial),
 		gozk.WithHostProvider(&staticHosts{}),
 		gozk.WithEventCallback(c.onEvent),
+		gozk.WithMaxBufferSize(recvMax),
+		gozk.WithMaxConnBufferSize(sendBuf),
 	)
 	if err != nil {
 		cancel()

@@ -1,6 +1,7 @@
 package gozk_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -969,3 +970,46 @@ func TestIntegration_ExpiryEndsTheConn(t *testing.T) {
 }
 
 // The shared conformance suite runs against this adapter on a real server in testkit/zktest (real_test.go).
+
+// A packet near ZooKeeper's default limit goes both ways with the default buffers; one past them is refused
+// with an error and the session carries on. A Dialer whose MaxPacket was raised, to a server whose
+// jute.maxbuffer was, carries bigger ones.
+func TestIntegration_PacketsUpToTheLimit(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, c zk.Conn, size int) {
+		t.Helper()
+		data := bytes.Repeat([]byte{'x'}, size)
+		data[size-1] = 'y'
+		mustCreate(t, c, "/big", string(data), zk.Persistent)
+		got, _, err := c.Get("/big")
+		must(t, "get /big", err)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("get /big: %d bytes back for %d sent", len(got), size)
+		}
+	}
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		srv := zkserver.Start(t)
+		c := dial(t, []string{srv.Addr()}, "", timeout)
+		check(t, c, gozk.DefaultMaxPacket-100) // path, ACL and headers take the rest
+		if _, err := c.Create("/bigger", make([]byte, gozk.DefaultMaxPacket), zk.Persistent); err == nil {
+			t.Fatalf("create of %d bytes: no error, want the packet refused", gozk.DefaultMaxPacket)
+		}
+		if ok, _, err := c.Exists("/big"); !ok || err != nil {
+			t.Fatalf("after the refused packet: exists /big %v, %v", ok, err)
+		}
+	})
+	t.Run("raised", func(t *testing.T) {
+		t.Parallel()
+		const limit = 3 << 20
+		srv := zkserver.Start(t, zkserver.WithJVMFlags(append(zkserver.DefaultJVMFlags(), fmt.Sprintf("-Djute.maxbuffer=%d", limit))...))
+		d := gozk.New(testLogger(t))
+		d.MaxPacket = limit
+		c, events, err := d.Dial(zk.Ensemble{Servers: []string{srv.Addr()}}, timeout)
+		must(t, "dial", err)
+		s := &session{Conn: c, t: t, events: events}
+		t.Cleanup(func() { c.Close(); s.rest() })
+		s.await(zk.StateConnected)
+		check(t, c, 2<<20)
+	})
+}
