@@ -92,9 +92,9 @@ func TestSim_ManyScenarios(t *testing.T) {
 // again, run TestSim_ManyScenarios, and pin the seed it names.
 var pinned = map[uint64]string{
 	1:    IssueDamperStall,             // the damper's timer tagged with m.gen, not its own damperGen (actors/model Machine.Handle)
-	1569: IssueStaleLeaderRole,         // a restarted leader that does not say it stopped leading (actors/leader Release)
+	5374: IssueStaleLeaderRole,         // a restarted leader that does not say it stopped leading (actors/leader Release)
 	2966: IssueUnrecordedConfiguration, // no 409 for an off, on or ok of a stale phase (actors/lifecycle Machine.begin)
-	2884: IssueMissedChange,            // read() and configure() not clearing `retrying` (actors/model Machine)
+	2884: IssueMissedChange,            // read() and configure() not clearing `retrying` (actors/model Machine); since the sim runs whole pods this seed no longer trips it: TestModel_Transcripts does
 	4050: IssueDuplicateContender,      // onListed not ensuring again on an older node of ours ahead (actors/leader Machine)
 }
 
