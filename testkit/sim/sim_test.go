@@ -95,7 +95,7 @@ var pinned = map[uint64]string{
 	5374: IssueStaleLeaderRole,         // a restarted leader that does not say it stopped leading (actors/leader Release)
 	2966: IssueUnrecordedConfiguration, // no 409 for an off, on or ok of a stale phase (actors/lifecycle Machine.begin)
 	2884: IssueMissedChange,            // read() and configure() not clearing `retrying` (actors/model Machine); since the sim runs whole pods this seed no longer trips it: TestModel_Transcripts does
-	4050: IssueDuplicateContender,      // onListed not ensuring again on an older node of ours ahead (actors/leader Machine)
+	4050: IssueDuplicateContender,      // onListed not ensuring again on an older node of ours ahead (actors/leader Machine); since the sim runs whole pods this seed no longer trips it: TestLeader_Transcripts does
 }
 
 func TestSim_FormerIssuesStayFixedAtTheirPinnedSeeds(t *testing.T) {
