@@ -135,6 +135,7 @@ func (s *Sim) spawnNamed(parent *actor, p *pod, k kind, name string, sup host.Su
 		parent.children = append(parent.children, a)
 	}
 	s.actors[a.pid] = a
+	s.touch(p.cl)
 	s.trace(a.who, "spawn", nil, "")
 	a.impl = props(a)
 	a.impl.start()
@@ -147,6 +148,7 @@ func (s *Sim) stop(a *actor) {
 	if a == nil || !a.alive {
 		return
 	}
+	s.touch(a.pod.cl)
 	a.impl.release()
 	s.cancelled(a.pid)
 	s.stopChildren(a)
@@ -163,6 +165,7 @@ func (s *Sim) vanish(a *actor) {
 	if a == nil || !a.alive {
 		return
 	}
+	s.touch(a.pod.cl)
 	for _, c := range append([]*actor(nil), a.children...) {
 		s.vanish(c)
 	}
@@ -195,6 +198,7 @@ func (s *Sim) crash(a *actor) {
 		return
 	}
 	a.suspended = true
+	s.touch(a.pod.cl)
 	var delay time.Duration
 	delay, a.crashes = a.sup.Decide(a.crashes, s.clk.Now())
 	s.trace(a.who, "crash", nil, "restart in "+delay.String())
@@ -205,6 +209,7 @@ func (s *Sim) restart(a *actor) {
 	if !a.alive {
 		return
 	}
+	s.touch(a.pod.cl)
 	if r, ok := a.impl.(interface{ restarting() }); ok {
 		r.restarting() // protoactor's Restarting, before the common release
 	}
@@ -234,6 +239,7 @@ func (s *Sim) deliver(env envelope) {
 		a.held = append(a.held, env)
 		return
 	}
+	s.touch(a.pod.cl)
 	s.trace(a.who, "<-", env.msg, "")
 	n := a.impl.receive(env)
 	s.cancelled(a.pid)

@@ -47,7 +47,7 @@ func faults() []fault {
 
 // injectFault draws faults until one applies (a few tries: early on, some find nothing to act on).
 func (s *Sim) injectFault() {
-	table := faults()
+	table := s.faultTable()
 	total := 0
 	for _, f := range table {
 		total += f.weight

@@ -132,14 +132,56 @@ func (p *pod) leaderOf() (*actor, *hostedLeader) {
 	return sa.leader(), la
 }
 
-// checkSafety runs invariants (c) and (d) after every event and fault. What they read of ZooKeeper is
-// read again only when ZooKeeper or the set of pods that believe they lead changed since the last check.
+// checkSafety runs invariants (c) and (d) after every event and fault, on the clusters the event touched
+// (touch) and those with a believer whose lock is gone (whose deadline (d) runs with time alone). What
+// they read of ZooKeeper is read again only when a commit touched the cluster or the set of pods that
+// believe they lead changed since the last check.
 func (s *Sim) checkSafety() {
 	if s.failure != "" {
 		return
 	}
 	now := s.now()
-	for _, c := range s.clusters {
+	s.pass++
+	check := append(s.overdue, s.touched...)
+	s.touched, s.overdue = s.touched[:0], check[:0:0]
+	for _, c := range check {
+		c.touched = false
+		if c.pass == s.pass {
+			continue // listed twice
+		}
+		c.pass = s.pass
+		s.checkLeaders(c, now)
+		if s.failure != "" {
+			return
+		}
+		if slices.ContainsFunc(c.believers, func(la *hostedLeader) bool { return la.lostAt >= 0 }) {
+			s.overdue = append(s.overdue, c)
+		}
+	}
+}
+
+// touch marks c for the next safety check: an event changed one of its actors or its nodes.
+func (s *Sim) touch(c *cluster) {
+	if c != nil && !c.touched {
+		c.touched = true
+		s.touched = append(s.touched, c)
+	}
+}
+
+// touchCommit is zkmem's hook after every commit: the clusters it wrote are touched.
+func (s *Sim) touchCommit(v zkmem.View) error {
+	for _, op := range v.LastCommit().Ops {
+		if c := s.clusterOf(op.Path); c != nil {
+			c.zkDirty = true
+			s.touch(c)
+		}
+	}
+	return nil
+}
+
+// checkLeaders is invariants (c) and (d) on one cluster.
+func (s *Sim) checkLeaders(c *cluster, now time.Duration) {
+	{
 		believers := c.believers[:0]
 		for _, p := range c.pods {
 			if p.state == podGone {
@@ -150,8 +192,8 @@ func (s *Sim) checkSafety() {
 			}
 		}
 		c.believers = believers
-		if s.zkGen != c.checkedGen || !slices.Equal(believers, c.checked) {
-			c.checkedGen, c.checked = s.zkGen, append(c.checked[:0], believers...)
+		if c.zkDirty || !slices.Equal(believers, c.checked) {
+			c.zkDirty, c.checked = false, append(c.checked[:0], believers...)
 			if !s.checkHolders(c, believers, now) {
 				return
 			}

@@ -52,6 +52,9 @@ type Options struct {
 	// Strict turns the advisory checks (see Result.Advisories) into failures.
 	Strict bool
 
+	// Scale replaces the drawn topology and the safety phase's steps by the virtual-scale scenario (scale.go).
+	Scale *Scale
+
 	// Workers is RunMany's parallelism. 0: GOMAXPROCS.
 	Workers int
 }
@@ -74,6 +77,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OverlapBound <= 0 {
 		o.OverlapBound = DefaultOverlapBound
+	}
+	if o.Scale != nil {
+		sc := o.Scale.withDefaults()
+		o.Scale = &sc
+		o.FaultRate = -1 // its own faults only (Scale.Faults): no lock deleted before a write
+		if o.MaxLivenessEvents <= 0 {
+			o.MaxLivenessEvents = 1000 * sc.Pods // a cluster's phases cost about its pods squared
+		}
 	}
 	if o.MaxLivenessEvents <= 0 {
 		o.MaxLivenessEvents = DefaultMaxLivenessEvents
@@ -103,6 +114,10 @@ type Result struct {
 	// Advisories are findings that do not fail a scenario unless Options.Strict: a completion issued by an
 	// earlier incarnation of an actor acted on by the restarted one, and the like. One line each, counted.
 	Advisories map[string]int
+	// Scale is what a Scale scenario measured; nil for others.
+	Scale *ScaleReport
+	// Wall is the wall time the scenario took.
+	Wall time.Duration
 }
 
 // Failed reports whether the scenario failed.
@@ -117,6 +132,9 @@ func (r Result) Report() string {
 	}
 	fmt.Fprintf(&b, "topology: %s\n", r.Topology)
 	fmt.Fprintf(&b, "events %d, faults %d, virtual time %s, trace hash %016x\n", r.Events, r.Faults, r.Virtual, r.TraceHash)
+	if r.Scale != nil {
+		b.WriteString(r.Scale.String())
+	}
 	for _, l := range r.Trace {
 		b.WriteString("  ")
 		b.WriteString(l)

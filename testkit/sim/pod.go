@@ -81,7 +81,7 @@ func (s *Sim) startPod(c *cluster) *pod {
 	n := len(s.pods)
 	p := &pod{
 		s: s, cl: c, key: fmt.Sprintf("%08x", s.rng.Uint32()),
-		ip: fmt.Sprintf("10.%d.%d.%d", c.idx, n/250, n%250+1), procs: fakeproc.New(),
+		ip: fmt.Sprintf("10.%d.%d.%d", c.idx%256, n/250%256, n%250+1), procs: fakeproc.New(),
 	}
 	for s.byKey[p.key] != nil {
 		p.key = fmt.Sprintf("%08x", s.rng.Uint32())

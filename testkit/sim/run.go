@@ -23,8 +23,10 @@ const (
 // convergence. The same seed and options always give the same trace (Result.TraceHash). The error is nil
 // when the scenario passed; else it names the seed and the failure, and Result.Report has the trace.
 func Run(seed uint64, opts Options) (Result, error) {
+	began := time.Now()
 	s := newSim(seed, opts)
 	res := s.run()
+	res.Wall = time.Since(began)
 	if res.Failed() {
 		return res, fmt.Errorf("sim: seed %d: %s", seed, res.Failure)
 	}
@@ -45,7 +47,12 @@ func (s *Sim) run() (res Result) {
 		return
 	}
 	s.admin = admin
+	if s.opts.Scale != nil {
+		s.runScale()
+		return
+	}
 	s.buildTopology()
+	s.indexClusters()
 	s.trace("sim", "topology", nil, s.describeTopology())
 	if s.opts.Paused {
 		s.pause()
@@ -56,7 +63,7 @@ func (s *Sim) run() (res Result) {
 		}
 	}
 	s.stage = "safety"
-	for step := 0; step < s.opts.Steps && s.failure == "" && s.events < maxSafetyEvents; step++ {
+	for step := 0; step < s.opts.Steps && s.failure == "" && s.events < s.maxSafety; step++ {
 		if s.opts.FaultRate > 0 && s.rng.Float64() < s.opts.FaultRate {
 			s.injectFault()
 		}
@@ -102,7 +109,7 @@ func (s *Sim) unpause() {
 // the end of the slice.
 func (s *Sim) runFor(d time.Duration) {
 	until := s.clk.Now().Add(d)
-	for s.failure == "" && s.events < maxSafetyEvents {
+	for s.failure == "" && s.events < s.maxSafety {
 		due, ok := s.clk.NextDue()
 		if !ok || due.After(until) {
 			break
@@ -121,6 +128,7 @@ func (s *Sim) result() Result {
 	return Result{
 		Seed: s.seed, Topology: s.describeTopology(), Events: s.events, Faults: s.faults, Virtual: s.now(),
 		TraceHash: s.tr.h.h, Trace: s.tr.lines(), Failure: s.failure, Issue: s.diagnose(), Advisories: s.advisories,
+		Scale: s.scaleReport,
 	}
 }
 

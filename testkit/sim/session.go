@@ -68,6 +68,8 @@ func (d dialer) Dial(e zk.Ensemble, timeout time.Duration) (zk.Conn, <-chan zk.S
 	d.p.conns = append(d.p.conns, conn)
 	d.s.trace(d.p.cl.name+"/"+d.p.key, "dial", nil, fmt.Sprintf("session %d", conn.SessionID()))
 	d.s.dirty = true // its first events are in the channel already
+	d.s.sessionOf[conn.SessionID()] = d.p
+	d.s.markReady(d.p)
 	return conn, events, nil
 }
 

@@ -28,6 +28,11 @@ type Sim struct {
 	topo  topology
 
 	clusters []*cluster
+	byName   map[string]*cluster // by qualified name
+	// touched are the clusters an event changed since the last safety check; overdue, those with a
+	// believer whose lock node is gone (invariant (d) runs with time).
+	touched, overdue []*cluster
+	pass             uint64 // counts the safety checks
 	pods     []*pod          // every pod ever started, in order
 	byKey    map[string]*pod // by key
 	byURL    map[string]*pod // by control URL
@@ -43,12 +48,20 @@ type Sim struct {
 
 	cur    *task   // the task whose body runs now, nil on the sim's goroutine
 	tasks  []*task // tasks not finished yet
-	parked []*task // tasks waiting for a watch's event (host.Task's Wait)
+	parked []*task // tasks of no pod waiting for a watch's event (host.Task's Wait)
+	// parkedOf are each pod's parked tasks, in the order they parked; ready, the pods whose sessions got
+	// an event since the last poll (zkmem.WithDelivered), so that poll looks at their tasks only.
+	parkedOf  map[*pod][]*task
+	ready     []*pod
+	isReady   map[*pod]bool
+	sessionOf map[int64]*pod // the pod that dialed each session
+	parkSeq   uint64
+	doneTasks int // finished tasks still listed in tasks
 	dirty  bool    // ZooKeeper emitted something since the last poll
-	zkGen  uint64  // counts what ZooKeeper emitted: its state may have changed when it moves
 	ending bool    // the scenario is over: tasks are being unwound, nothing is sent any more
 
 	events     int
+	maxSafety  int // the safety phase stops early after that many events
 	faults     int
 	stage      string // "setup", "safety" or "liveness"
 	failure    string
@@ -56,6 +69,8 @@ type Sim struct {
 	promised   map[string]int64   // the seq each pod key was configured with, the first time it was
 	conflict   *seqConflict       // what invariant (b) tripped on, for the diagnosis
 	cuts       map[int64]*cutSpan // sessions the faults cut off: since when, and until when
+
+	scaleReport *ScaleReport // what a Scale scenario measured
 }
 
 // cutSpan is when a session was cut off from ZooKeeper, and when its connection came back (-1: not yet).
@@ -85,16 +100,25 @@ func newSim(seed uint64, opts Options) *Sim {
 		advisories: map[string]int{},
 		promised:   map[string]int64{},
 		cuts:       map[int64]*cutSpan{},
+		parkedOf:   map[*pod][]*task{},
+		isReady:    map[*pod]bool{},
+		sessionOf:  map[int64]*pod{},
 		stage:      "setup",
+		maxSafety:  maxSafetyEvents,
 	}
 	s.t0 = s.clk.Now()
 	s.srv = zkmem.New(s.clk,
 		zkmem.WithOpHook(s.opHook),
 		zkmem.WithEventBuffer(eventBuffer),
 		zkmem.WithTrace(s.zkTrace),
+		zkmem.WithDelivered(s.delivered),
 		zkmem.WithInvariant("fenced-writes", s.fencedWrites),
 		zkmem.WithInvariant("pod-seq", s.podSeqInZK),
+		zkmem.WithInvariant("touch", s.touchCommit),
 	)
+	if opts.Scale != nil {
+		s.srv.AddInvariant("scale-delays", s.observeCommit)
+	}
 	return s
 }
 
@@ -109,7 +133,6 @@ func (s *Sim) trace(who, what string, msg any, text string) {
 // zkTrace receives the in-memory ZooKeeper's own trace (commits, session and watch events), under its lock.
 func (s *Sim) zkTrace(line string) {
 	s.dirty = true
-	s.zkGen++
 	s.trace("zk", "", nil, line)
 }
 

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"iter"
+	"slices"
 
 	"github.com/ochopod/ochopod/testkit/zkmem"
 )
@@ -27,7 +29,8 @@ type task struct {
 	yield func(struct{}) bool
 	done  bool
 	// parked: the task waits (host.Task's Wait) for what recv takes; poll resumes it once recv took it.
-	parked func(block bool) bool
+	parked  func(block bool) bool
+	parkSeq uint64 // the order it parked in
 	// exchange: the task waits for a control request's reply (http.go), which resumes it.
 	exchange *exchange
 	// held: the task waits for what wake resumes it with (world.go: a reply of the pod's actors, a delay).
@@ -53,6 +56,9 @@ func (s *Sim) startTask(owner *actor, name string, body func(t *task)) {
 
 // resume runs the task until its next ZooKeeper call (or its end) and schedules the call.
 func (s *Sim) resume(t *task) {
+	if t.owner != nil {
+		s.touch(t.owner.pod.cl)
+	}
 	prev := s.cur
 	s.cur = t
 	_, more := t.next()
@@ -64,7 +70,7 @@ func (s *Sim) resume(t *task) {
 	}
 	switch {
 	case t.parked != nil:
-		s.parked = append(s.parked, t)
+		s.park(t)
 	case t.exchange != nil, t.held: // its reply, or wake, resumes it
 	default:
 		s.net(t.ch, func() { s.resume(t) })
@@ -92,7 +98,13 @@ func (t *task) tell(msg any) {
 	t.s.send(t.ch, t.owner.pid, t.owner.pid, t.inc, msg)
 }
 
+// dropDone forgets the finished tasks once they are half the list (each finish does not scan them all).
 func (s *Sim) dropDone() {
+	s.doneTasks++
+	if s.doneTasks*2 < len(s.tasks) {
+		return
+	}
+	s.doneTasks = 0
 	kept := s.tasks[:0]
 	for _, t := range s.tasks {
 		if !t.done {
@@ -110,7 +122,11 @@ func (s *Sim) dropDone() {
 func (s *Sim) unwind() {
 	s.ending = true
 	s.parked = nil
+	s.parkedOf = map[*pod][]*task{}
 	for _, t := range s.tasks {
+		if t.done {
+			continue
+		}
 		s.cur = t
 		t.stop()
 		s.cur = nil
@@ -118,29 +134,68 @@ func (s *Sim) unwind() {
 	s.tasks = nil
 }
 
+// park lists a task that waits for a ZooKeeper event: under its pod, whose sessions' events wake it.
+func (s *Sim) park(t *task) {
+	s.parkSeq++
+	t.parkSeq = s.parkSeq
+	if t.owner == nil {
+		s.parked = append(s.parked, t)
+		return
+	}
+	p := t.owner.pod
+	s.parkedOf[p] = append(s.parkedOf[p], t)
+}
+
+// delivered is zkmem's report that a session's client got an event: its pod's parked tasks may go on.
+func (s *Sim) delivered(session int64) {
+	if p := s.sessionOf[session]; p != nil {
+		s.markReady(p)
+	}
+}
+
+func (s *Sim) markReady(p *pod) {
+	if !s.isReady[p] {
+		s.isReady[p] = true
+		s.ready = append(s.ready, p)
+	}
+}
+
 // poll resumes the tasks parked on a channel (host.Recv: a session's events, a watch's event) that now holds
 // something: zkmem emits synchronously into buffered channels, so after each event that made it emit, each
-// parked task takes what came, in the order the tasks parked.
+// parked task takes what came, in the order the tasks parked. Only the tasks of the pods whose sessions got
+// an event are tried (and those of no pod whenever ZooKeeper emitted anything).
 func (s *Sim) poll() {
-	if !s.dirty || len(s.parked) == 0 {
+	if !s.dirty {
 		return
 	}
 	s.dirty = false
 	var ready []*task
-	parked := s.parked[:0]
-	for _, t := range s.parked {
-		if t.parked(false) {
-			t.parked = nil
-			ready = append(ready, t)
-		} else {
-			parked = append(parked, t)
+	for _, p := range s.ready {
+		delete(s.isReady, p)
+		s.parkedOf[p] = s.tryParked(s.parkedOf[p], &ready)
+		if len(s.parkedOf[p]) == 0 {
+			delete(s.parkedOf, p)
 		}
 	}
-	for i := len(parked); i < len(s.parked); i++ {
-		s.parked[i] = nil
-	}
-	s.parked = parked
+	s.ready = s.ready[:0]
+	s.parked = s.tryParked(s.parked, &ready)
+	slices.SortFunc(ready, func(a, b *task) int { return cmp.Compare(a.parkSeq, b.parkSeq) })
 	for _, t := range ready {
 		s.resume(t)
 	}
+}
+
+// tryParked moves the tasks of list whose channel holds something to ready and returns the others.
+func (s *Sim) tryParked(list []*task, ready *[]*task) []*task {
+	kept := list[:0]
+	for _, t := range list {
+		if t.parked(false) {
+			t.parked = nil
+			*ready = append(*ready, t)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	clear(list[len(kept):])
+	return kept
 }

@@ -29,7 +29,11 @@ type cluster struct {
 
 	believers  []*hostedLeader // the leaders that believe they lead, as of the last check
 	checked    []*hostedLeader // the believers invariant (c) last looked at
-	checkedGen uint64          // and the ZooKeeper generation it looked at
+	zkDirty    bool            // a commit wrote under it since that check
+	touched    bool            // listed in Sim.touched
+	pass       uint64          // the safety check that last looked at it
+
+	scale *scaleState // what a Scale scenario measures of it; nil otherwise
 }
 
 // topology is the scenario's shape, drawn from the seed.
@@ -77,8 +81,13 @@ func (s *Sim) buildTopology() {
 	}
 }
 
-// describeTopology renders the topology on one line for reports.
+// describeTopology renders the topology on one line for reports (a Scale topology in summary: the seed
+// draws it again).
 func (s *Sim) describeTopology() string {
+	if sc := s.opts.Scale; sc != nil {
+		return fmt.Sprintf("scale: %d clusters, %d pods, fan-out %d, dampers %v, %d faults within %s",
+			sc.Clusters, sc.Pods, sc.FanOut, sc.Dampers, max(sc.Faults, 0), sc.Window)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "session timeout %s;", s.topo.sessionTimeout)
 	for _, c := range s.clusters {

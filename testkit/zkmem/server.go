@@ -46,6 +46,7 @@ type config struct {
 	invariants             []namedInvariant
 	firstSessionID         int64
 	trace                  func(string)
+	delivered              func(int64)
 }
 
 // WithSessionTimeoutBounds makes the server negotiate session timeouts as ZooKeeper does with its
@@ -89,6 +90,11 @@ func WithFirstSessionID(id int64) Option {
 // transcript a test can compare. fn runs under the server's lock: it must not call the Server or a Conn.
 func WithTrace(fn func(line string)) Option { return func(c *config) { c.trace = fn } }
 
+// WithDelivered makes the server report the session whose client it just gave an event: a session event
+// or a watch's. A scheduler waiting on many clients' channels then looks only at that session's. fn runs
+// under the server's lock: it must not call the Server or a Conn.
+func WithDelivered(fn func(session int64)) Option { return func(c *config) { c.delivered = fn } }
+
 // New returns an empty server (only the root node exists) whose session timeouts run on clk. A nil clk is
 // the wall clock.
 func New(clk clock.Clock, opts ...Option) *Server {
@@ -112,6 +118,13 @@ func New(clk clock.Clock, opts ...Option) *Server {
 		invariants: cfg.invariants,
 	}
 	return s
+}
+
+// delivered reports that session's client got an event (WithDelivered).
+func (s *Server) delivered(session int64) {
+	if s.cfg.delivered != nil {
+		s.cfg.delivered(session)
+	}
 }
 
 func (s *Server) tracef(format string, args ...any) {

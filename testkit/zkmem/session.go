@@ -49,6 +49,7 @@ func (s *Server) emit(ss *session, st zk.SessionState) {
 		ev.SessionID = ss.id
 	}
 	s.tracef("session %d state %s", ss.id, st)
+	s.delivered(ss.id)
 	select {
 	case ss.events <- ev:
 	default:

@@ -28,12 +28,14 @@ type watch struct {
 
 func (s *Server) fireWatch(w *watch, t zk.EventType) {
 	s.tracef("session %d watch %s %s", w.session, t, w.clientPath)
+	s.delivered(w.session)
 	w.ch <- zk.WatchEvent{Type: t, Path: w.clientPath}
 	close(w.ch)
 }
 
 func (s *Server) notWatching(w *watch, err error) {
 	s.tracef("session %d watch %s %s (%v)", w.session, zk.EventNotWatching, w.clientPath, err)
+	s.delivered(w.session)
 	w.ch <- zk.WatchEvent{Type: zk.EventNotWatching, Path: w.clientPath, Err: err}
 	close(w.ch)
 }
