@@ -32,13 +32,13 @@ type Sim struct {
 	// touched are the clusters an event changed since the last safety check; overdue, those with a
 	// believer whose lock node is gone (invariant (d) runs with time).
 	touched, overdue []*cluster
-	pass             uint64 // counts the safety checks
-	pods     []*pod          // every pod ever started, in order
-	byKey    map[string]*pod // by key
-	byURL    map[string]*pod // by control URL
-	actors   map[int]*actor  // live actors by pid
-	nextPID  int
-	pairs    map[[2]int]*channel // FIFO channels between two actors
+	pass             uint64          // counts the safety checks
+	pods             []*pod          // every pod ever started, in order
+	byKey            map[string]*pod // by key
+	byURL            map[string]*pod // by control URL
+	actors           map[int]*actor  // live actors by pid
+	nextPID          int
+	pairs            map[[2]int]*channel // FIFO channels between two actors
 	// endpoints are the control ports listening, by "host:port"; waiting, the control requests in flight of
 	// each actor's tasks (http.go).
 	endpoints map[string]*endpoint
@@ -56,9 +56,9 @@ type Sim struct {
 	isReady   map[*pod]bool
 	sessionOf map[int64]*pod // the pod that dialed each session
 	parkSeq   uint64
-	doneTasks int // finished tasks still listed in tasks
-	dirty  bool    // ZooKeeper emitted something since the last poll
-	ending bool    // the scenario is over: tasks are being unwound, nothing is sent any more
+	doneTasks int  // finished tasks still listed in tasks
+	dirty     bool // ZooKeeper emitted something since the last poll
+	ending    bool // the scenario is over: tasks are being unwound, nothing is sent any more
 
 	events     int
 	maxSafety  int // the safety phase stops early after that many events

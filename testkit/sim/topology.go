@@ -27,11 +27,11 @@ type cluster struct {
 
 	lastLockSeq int64 // the lock sequence of its last accepted fenced write; -1 before any
 
-	believers  []*hostedLeader // the leaders that believe they lead, as of the last check
-	checked    []*hostedLeader // the believers invariant (c) last looked at
-	zkDirty    bool            // a commit wrote under it since that check
-	touched    bool            // listed in Sim.touched
-	pass       uint64          // the safety check that last looked at it
+	believers []*hostedLeader // the leaders that believe they lead, as of the last check
+	checked   []*hostedLeader // the believers invariant (c) last looked at
+	zkDirty   bool            // a commit wrote under it since that check
+	touched   bool            // listed in Sim.touched
+	pass      uint64          // the safety check that last looked at it
 
 	scale *scaleState // what a Scale scenario measures of it; nil otherwise
 }
