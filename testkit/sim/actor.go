@@ -150,6 +150,7 @@ func (s *Sim) stop(a *actor) {
 	}
 	s.touch(a.pod.cl)
 	a.impl.release()
+	s.markReady(a.pod) // its release may have closed a channel a task of the pod waits on
 	s.cancelled(a.pid)
 	s.stopChildren(a)
 	a.alive = false
@@ -214,6 +215,7 @@ func (s *Sim) restart(a *actor) {
 		r.restarting() // protoactor's Restarting, before the common release
 	}
 	a.impl.release()
+	s.markReady(a.pod) // its release may have closed a channel a task of the pod waits on
 	s.cancelled(a.pid)
 	s.stopChildren(a)
 	a.inc++
@@ -242,7 +244,7 @@ func (s *Sim) deliver(env envelope) {
 	s.touch(a.pod.cl)
 	s.trace(a.who, "<-", env.msg, "")
 	n := a.impl.receive(env)
-	s.cancelled(a.pid)
+	s.markReady(a.pod) // what it did may have closed a channel a task of the pod waits on (a quit)	s.cancelled(a.pid)
 	if env.inc >= 0 && env.inc != a.inc && n > 0 {
 		s.advise(fmt.Sprintf("%s: a restarted incarnation acted on a %T its previous incarnation's work sent", a.kind, env.msg))
 	}

@@ -58,6 +58,7 @@ func (s *Sim) startTask(owner *actor, name string, body func(t *task)) {
 func (s *Sim) resume(t *task) {
 	if t.owner != nil {
 		s.touch(t.owner.pod.cl)
+		s.markReady(t.owner.pod) // what it does may fill a channel another task of the pod waits on
 	}
 	prev := s.cur
 	s.cur = t

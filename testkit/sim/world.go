@@ -142,18 +142,20 @@ func (ps procs) Spawn(spec proc.Spec) (proc.Process, error) {
 		return nil, err
 	}
 	ps.p.s.trace(ps.p.who(), "spawn", nil, fmt.Sprintf("pid %d", pr.Pid()))
-	return process{Process: pr, s: ps.p.s}, nil
+	return process{Process: pr, s: ps.p.s, p: ps.p}, nil
 }
 
 // process is a fake process whose end (by a signal here) wakes the task waiting for it.
 type process struct {
 	proc.Process
 	s *Sim
+	p *pod
 }
 
 func (pr process) Signal(sig syscall.Signal) error {
 	err := pr.Process.Signal(sig)
 	pr.s.dirty = true
+	pr.s.markReady(pr.p)
 	return err
 }
 
@@ -175,6 +177,7 @@ func (p *pod) ended(status int) bool {
 	}
 	pr.ExitWith(status)
 	p.s.dirty = true
+	p.s.markReady(p)
 	return true
 }
 
