@@ -244,7 +244,8 @@ func (s *Sim) deliver(env envelope) {
 	s.touch(a.pod.cl)
 	s.trace(a.who, "<-", env.msg, "")
 	n := a.impl.receive(env)
-	s.markReady(a.pod) // what it did may have closed a channel a task of the pod waits on (a quit)	s.cancelled(a.pid)
+	s.markReady(a.pod) // what it did may have closed a channel a task of the pod waits on (a quit)
+	s.cancelled(a.pid)
 	if env.inc >= 0 && env.inc != a.inc && n > 0 {
 		s.advise(fmt.Sprintf("%s: a restarted incarnation acted on a %T its previous incarnation's work sent", a.kind, env.msg))
 	}
