@@ -39,7 +39,8 @@ import (
 // The pod is built as releases and the image build it (releaseBinary): static, without libc and the
 // dynamic loader, whose pages a default build adds (~1 MB). With OCHOPOD_BENCH_BEFORE set to another
 // build of ochopod (today's, built the same way), both run on the same ZooKeeper, one after the other, and
-// the table puts them side by side.
+// the table puts them side by side. The pods run with their defaults (--memory-limit among them); GOGC or
+// GOMEMLIMIT set in the bench's environment reach them.
 // Run: nice go test -run '^$' -bench Integration_LightPod -benchtime 1x ./cmd/ochopod/
 func BenchmarkIntegration_LightPod(b *testing.B) {
 	starts := benchInts(b, "OCHOPOD_BENCH_STARTS", "5")[0]

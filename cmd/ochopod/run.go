@@ -88,7 +88,7 @@ func registrationPayload(s *runSettings, env binding.Env, loc binding.Location, 
 
 // runPod is `ochopod run`: it returns when the pod is over, with the exit status the process must end with.
 func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string) error {
-	tuneRuntime(os.Getenv)
+	tuneRuntime(os.Getenv, s.memoryBytes)
 	ring := podlog.NewRing(podlog.DefaultBytes)
 	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
 	userZK := s.zk

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math"
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -13,12 +15,45 @@ func TestTuneRuntime_OneThreadUnlessTheOperatorChose(t *testing.T) {
 			return "2"
 		}
 		return ""
-	})
+	}, 0)
 	if got := runtime.GOMAXPROCS(0); got != 2 {
 		t.Fatalf("GOMAXPROCS set by the operator: got %d, want it left at 2", got)
 	}
-	tuneRuntime(func(string) string { return "" })
+	tuneRuntime(func(string) string { return "" }, 0)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Fatalf("GOMAXPROCS unset: got %d, want 1", got)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]uint64{"off": 0, "0": 0, "12345": 12345, "512B": 512, "64KiB": 64 << 10, "10MiB": 10 << 20, "2GiB": 2 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10MB", "-1", "1.5MiB", "MiB", "99999999999GiB", "on"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func TestTuneRuntime_MemoryLimitUnlessGOMEMLIMIT(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	debug.SetMemoryLimit(math.MaxInt64)
+	const soft = 1 << 40 // far above this test's heap: kept, and harmless to the tests that follow
+	tuneRuntime(func(name string) string {
+		if name == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}, soft)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Fatalf("GOMEMLIMIT set by the operator: limit %d, want it left alone", got)
+	}
+	tuneRuntime(func(string) string { return "" }, soft)
+	if got := debug.SetMemoryLimit(-1); got != soft {
+		t.Fatalf("GOMEMLIMIT unset: limit %d, want %d", got, soft)
 	}
 }

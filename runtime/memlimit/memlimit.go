@@ -1,0 +1,85 @@
+// Package memlimit keeps a soft memory limit on a small process and lifts it when the process grows (issue #18).
+//
+// A pod's live heap is a few MB, and with GOGC=100 the garbage between two collections may grow as big again:
+// half of a soaked pod's own memory. A soft limit (debug.SetMemoryLimit) bounds that without collecting more
+// often than GOGC does once the heap is big; a fixed limit would not: a leader of a large cluster whose live
+// heap passes the limit would collect without end (the runtime caps that at half the CPU). So after every
+// collection the limit is re-decided from what the collector found live: the soft limit while it leaves at
+// least a sixteenth of itself for garbage, none (GOGC alone) once it does not.
+package memlimit
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// Decide is the limit to apply after a collection: soft while the live heap, the rest of what the limit counts
+// (other: stacks, metadata, the unused part of the heap's spans: ~7 MB in a pod, most of it never touched)
+// and a sixteenth of soft for garbage fit in soft; none (math.MaxInt64) otherwise. With less room for garbage
+// the collector would run after every few requests.
+func Decide(soft, live, other uint64) int64 {
+	if live+other+soft/16 <= soft && soft <= math.MaxInt64 {
+		return int64(soft)
+	}
+	return math.MaxInt64
+}
+
+// names are the runtime/metrics Keep reads after each collection.
+var names = []string{
+	"/gc/heap/live:bytes",
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/free:bytes",
+}
+
+// Keep applies Decide(soft, ...) now and after every collection until stop is called; applied, when not nil,
+// is told each limit set (tests). The collector itself drives it: a cleanup on an object that the next
+// collection frees re-arms itself, so an idle pod does nothing between collections.
+func Keep(soft uint64, applied func(int64)) (stop func()) {
+	var mu sync.Mutex // stop waits for a decision under way: none is applied after it returned
+	stopped := false
+	samples := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		samples[i].Name = n
+	}
+	decide := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return false
+		}
+		metrics.Read(samples)
+		v := func(i int) uint64 { return samples[i].Value.Uint64() }
+		heap := v(2) + v(3) + v(4) // released, objects, free: the heap's memory but for its spans' unused part
+		other := uint64(0)
+		if v(1) > heap {
+			other = v(1) - heap
+		}
+		limit := Decide(soft, v(0), other)
+		debug.SetMemoryLimit(limit)
+		if applied != nil {
+			applied(limit)
+		}
+		return true
+	}
+	var arm func()
+	arm = func() {
+		type sentinel struct{ _ *int } // holds a pointer: never batched with other objects by the tiny allocator
+		runtime.AddCleanup(&sentinel{}, func(struct{}) {
+			if decide() {
+				arm()
+			}
+		}, struct{}{})
+	}
+	decide()
+	arm()
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+	}
+}
