@@ -3,12 +3,12 @@ package model
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -29,152 +29,160 @@ type Config struct {
 	Sequential   bool
 	FullShutdown bool
 	Caller       control.Caller
-	Clock        clock.Clock
-	Logger       *slog.Logger
+	// Clock reads the phases' start and end for the history (DESIGN §13); timers are the host's.
+	Clock clock.Clock
 	// Watchers builds the child that keeps the ZooKeeper watches and reports Changed.
-	Watchers func(conn zk.Conn) *actor.Props
+	Watchers func(conn zk.Conn) host.Props
 	// Key is this pod's key; Probe, when set, is the user's probe (Machine.ProbeEvery sets its period).
 	Key   string
 	Probe func(ctx context.Context, c *sdk.Cluster) (string, error)
 	// Base, when set, answers GetBase with this pod's base (the pod's root, from its lifecycle): the model's
 	// guess of the bases of the pods the last phase configured (DESIGN §7, delta bodies).
-	Base *actor.PID
+	Base host.Ref
+	// Supervisor restarts the model after a crash (the leader keeps the lock); zero: host.DefaultSupervisor().
+	// Its phases state the same.
+	Supervisor host.Supervisor
 }
 
-// Props returns the props of a model actor.
-func Props(cfg Config) *actor.Props {
+// Props returns the props of a model actor (DESIGN §4, §7): the machine's effects on the host. Its I/O runs
+// as the host's tasks, its timers are the host's, and each configuration phase is a child (PhaseProps).
+func Props(cfg Config) host.Props {
+	if cfg.Supervisor == (host.Supervisor{}) {
+		cfg.Supervisor = host.DefaultSupervisor()
+	}
 	var instances atomic.Uint64 // each instance's generations start past the previous instance's
-	return actor.PropsFromProducer(func() actor.Actor {
+	return host.Props{Name: "model", Supervisor: cfg.Supervisor, New: func() host.Behaviour {
 		c := cfg
 		c.Machine.FirstGeneration = instances.Add(1) << 32
-		return newAdapter(c)
-	})
+		return newBehaviour(c)
+	}}
 }
 
-type adapter struct {
+type behaviour struct {
 	cfg      Config
-	log      *slog.Logger
 	m        *Machine
-	timers   map[v1.Timer]clock.Timer
-	watchers *actor.PID
-	pods     *cluster.PodReader // reads don't overlap: the machine has one in flight at most
-	ctx      context.Context    // cancelled when the actor stops: ends a phase in flight
+	timers   map[v1.Timer]host.Timer
+	watchers host.Ref
+	phases   map[uint64]host.Ref // the phase running, by generation
+	pods     *cluster.PodReader  // reads don't overlap: the machine has one in flight at most
+	ctx      context.Context     // cancelled when the incarnation ends: a probe or a write not begun stays undone
 	cancel   context.CancelFunc
 	bases    *delta.Tracker // each pod's base for delta bodies (DESIGN §7); phases never overlap
 }
 
-func newAdapter(cfg Config) *adapter {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+func newBehaviour(cfg Config) *behaviour {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &adapter{
-		cfg: cfg, log: log.With("actor", "model", "cluster", cfg.Machine.Cluster.Qualified),
-		m: NewMachine(cfg.Machine), timers: map[v1.Timer]clock.Timer{}, pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel,
-		bases: delta.NewTracker(),
+	return &behaviour{cfg: cfg, m: NewMachine(cfg.Machine), timers: map[v1.Timer]host.Timer{}, phases: map[uint64]host.Ref{},
+		pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel, bases: delta.NewTracker()}
+}
+
+// Status is the machine's view. The simulation checks it at quiescence.
+func (b *behaviour) Status() *v1.ModelStatus { return b.m.Status() }
+
+func (b *behaviour) Started(ctx host.Context) {
+	if b.cfg.Watchers != nil {
+		b.watchers = ctx.Spawn(b.cfg.Watchers(b.cfg.Conn))
+	}
+	if b.cfg.Base != nil {
+		ctx.Request(b.cfg.Base, &v1.GetBase{}) // answered long before the pods are read, in practice
+	}
+	b.apply(ctx, b.m.Start())
+}
+
+func (b *behaviour) Release(host.Context, bool) {
+	b.cancel()
+	for name, t := range b.timers {
+		t.Stop()
+		delete(b.timers, name)
 	}
 }
 
-// Receive is the protoactor entry point.
-func (a *adapter) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		if a.cfg.Watchers != nil {
-			a.watchers = ctx.Spawn(a.cfg.Watchers(a.cfg.Conn))
-		}
-		if a.cfg.Base != nil {
-			ctx.Request(a.cfg.Base, &v1.GetBase{}) // answered long before the pods are read, in practice
-		}
-		a.apply(ctx, a.m.Start())
-	case *v1.Base:
-		a.bases.Guess(msg.GetPods(), msg.GetDependencies())
-	case *actor.Stopping, *actor.Restarting:
-		a.cancel()
-		for name, t := range a.timers {
-			t.Stop()
-			delete(a.timers, name)
-		}
+func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
+	switch msg := msg.(type) {
 	case *v1.InjectCrash:
 		panic(fmt.Sprintf("model: injected crash: %s", msg.GetReason()))
-	case *v1.Changed, *v1.ClusterRead, *v1.PhaseDone, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
-		a.apply(ctx, a.m.Handle(protocol.Input[*v1.ModelInput](msg)))
+	case *v1.Base:
+		b.bases.Guess(msg.GetPods(), msg.GetDependencies())
+	case *v1.PhaseDone:
+		if ref, ok := b.phases[msg.GetGeneration()]; ok {
+			ctx.Stop(ref)
+			delete(b.phases, msg.GetGeneration())
+		}
+		b.apply(ctx, b.m.Handle(protocol.Input[*v1.ModelInput](msg)))
+	case *v1.Changed, *v1.ClusterRead, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
+		b.apply(ctx, b.m.Handle(protocol.Input[*v1.ModelInput](msg)))
 	}
 }
 
-func (a *adapter) apply(ctx actor.Context, effects []Effect) {
+func (b *behaviour) apply(ctx host.Context, effects []Effect) {
 	for _, e := range effects {
-		a.do(ctx, e)
+		b.do(ctx, e)
 	}
 }
 
-func (a *adapter) do(ctx actor.Context, e Effect) {
-	root, self := ctx.ActorSystem().Root, ctx.Self()
-	tell := func(m any) { root.Send(self, m) }
-	conn, cfg, log := a.cfg.Conn, a.cfg, a.log
+func (b *behaviour) do(ctx host.Context, e Effect) {
+	conn, cfg, log := b.cfg.Conn, b.cfg, ctx.Logger().With("cluster", b.cfg.Machine.Cluster.Qualified)
 	switch e := e.(type) {
 	case Watch:
-		if a.watchers != nil {
-			ctx.Send(a.watchers, e.Set)
+		if b.watchers != nil {
+			ctx.Send(b.watchers, e.Set)
 		}
 	case Read:
-		pods := a.pods
-		go func() { tell(ReadCluster(conn, cfg.Machine, pods, e.Generation, log)) }()
+		pods := b.pods
+		ctx.Go("read", func(t host.Task) { t.Tell(ReadCluster(conn, cfg.Machine, pods, e.Generation, log)) })
 	case Configure:
-		phaseCtx, bodies := a.ctx, DeltaBodies(a.bases)
-		go func() {
-			start := cfg.Clock.Now()
-			done := &v1.PhaseDone{Generation: e.Generation}
-			defer func() { // DESIGN §13: the history entry's times, from the clock port
-				end := cfg.Clock.Now()
-				done.EndedUnixMs, done.DurationMs = end.UnixMilli(), end.Sub(start).Milliseconds()
-				tell(done)
-			}()
-			plan, err := planPhase(cfg, e)
-			plan.Phase = PhaseID(cfg.LockPath, e.Generation)
-			plan.Bodies = bodies
-			plan.Guard = func(context.Context) error { return HoldsLock(conn, cfg.LockPath) }
-			plan.Arm = func(context.Context) error {
-				err := ClearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion)
-				done.Armed = err == nil
-				return err
-			}
-			if err == nil {
-				done.Dropped, err = RunPhase(phaseCtx, cfg.Caller, plan)
-			}
-			if err != nil {
-				done.Failure = protocol.Failure(err)
-			}
-		}()
+		pc, err := b.phase(e)
+		if err != nil {
+			ctx.Send(ctx.Self(), &v1.PhaseDone{Generation: e.Generation, Failure: protocol.Failure(err)})
+			return
+		}
+		b.phases[e.Generation] = ctx.Spawn(PhaseProps(pc))
 	case Probe:
-		probeCtx, probe, key := a.ctx, a.cfg.Probe, a.cfg.Key
-		go func() { tell(runProbe(probeCtx, probe, key, e)) }()
+		probeCtx, probe, key := b.ctx, b.cfg.Probe, b.cfg.Key
+		ctx.Go("probe", func(t host.Task) { t.Tell(runProbe(probeCtx, probe, key, e)) })
 	case Write:
-		stopped := a.ctx
-		go func() {
+		stopped := b.ctx
+		ctx.Go("write", func(t host.Task) {
 			if stopped.Err() != nil {
 				return // this model stopped: a newer one (maybe under the same lock) owns the write now
 			}
-			tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion, Fenced))
-		}()
+			t.Tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion, Fenced))
+		})
 	case History:
-		go func() {
+		ctx.Go("history", func(host.Task) {
 			if err := WriteHistory(conn, cfg.Machine.Cluster, cfg.LockPath, cfg.Key, e.Entry); err != nil {
 				log.Warn("cannot append the phase to the history", "err", err)
 			}
-		}()
+		})
 	case StartTimer:
-		if t, ok := a.timers[e.Name]; ok {
+		if t, ok := b.timers[e.Name]; ok {
 			t.Stop()
 		}
-		a.timers[e.Name] = a.cfg.Clock.AfterFunc(e.After, func() { tell(&v1.TimerFired{Timer: e.Name, Epoch: e.Generation}) })
+		b.timers[e.Name] = ctx.After(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Generation})
 	case Publish:
-		ctx.ActorSystem().EventStream.Publish(e.Status)
+		ctx.Publish(e.Status)
 	case Configured:
-		ctx.ActorSystem().EventStream.Publish(e.Cluster)
+		ctx.Publish(e.Cluster)
 	case Log:
-		a.log.Log(context.Background(), e.Level, e.Msg, e.Args...)
+		log.Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}
+}
+
+// phase is the configuration of Configure's phase: the plan, guarded by the lock and armed by clearing the
+// hash (compare-and-set on the version read, fenced).
+func (b *behaviour) phase(e Configure) (PhaseConfig, error) {
+	cfg, conn := b.cfg, b.cfg.Conn
+	pc := PhaseConfig{Caller: cfg.Caller, Generation: e.Generation, Clock: cfg.Clock, Supervisor: cfg.Supervisor}
+	plan, err := planPhase(cfg, e)
+	if err != nil {
+		return pc, fmt.Errorf("configuration phase: %w", err)
+	}
+	plan.Phase = PhaseID(cfg.LockPath, e.Generation)
+	plan.Bodies = DeltaBodies(b.bases)
+	plan.Guard = func(context.Context) error { return HoldsLock(conn, cfg.LockPath) }
+	plan.Arm = func(context.Context) error { return ClearHash(conn, cfg.Machine.Cluster, cfg.LockPath, e.HashVersion) }
+	pc.Plan = plan
+	return pc, nil
 }
 
 // planPhase turns what the machine read into the phase's requests: every pod gets the whole cluster.
@@ -184,7 +192,7 @@ func planPhase(cfg Config, e Configure) (PhasePlan, error) {
 		return PhasePlan{}, err
 	}
 	return PhasePlan{Pods: PhasePods(w.Pods), Wire: w, Grace: cfg.Grace, Sequential: cfg.Sequential,
-		FullShutdown: cfg.FullShutdown, Clock: cfg.Clock}, nil
+		FullShutdown: cfg.FullShutdown}, nil
 }
 
 // runProbe calls the user's probe on the cluster the machine read; a panic in user code is an error.

@@ -89,7 +89,7 @@ func runDeltaPhase(t *testing.T, pods *deltaPods, wire sdk.Wire, tracker *delta.
 	for k := range wire.Pods {
 		plan.Pods = append(plan.Pods, PhasePod{Key: k, URL: "http://" + k})
 	}
-	if _, err := RunPhase(context.Background(), pods, plan); err != nil {
+	if _, err := runPhase(t, context.Background(), pods, plan); err != nil {
 		t.Fatal(err)
 	}
 	for key := range wire.Pods {

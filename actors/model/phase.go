@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -15,8 +16,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/host"
+	"github.com/ochopod/ochopod/actors/protocol"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
@@ -39,9 +46,8 @@ type PhasePlan struct {
 	// Phase names the phase to the pods (?phase=, PhaseID): a pod refuses off, on and ok of a phase other than
 	// its last check's, so a request of this phase delivered after a newer leader's check changes nothing.
 	Phase        string
-	Sequential   bool        // one request at a time in key order, instead of all at once
-	FullShutdown bool        // off to every pod before on
-	Clock        clock.Clock // times each request out; nil: the wall clock
+	Sequential   bool // one request at a time in key order, instead of all at once
+	FullShutdown bool // off to every pod before on
 	// Guard, when set, runs before the checks and before the pods are turned off or on: an error (the
 	// leader lost its lock) aborts the phase, so a deposed leader does not reconfigure pods with a stale view.
 	Guard func(ctx context.Context) error
@@ -102,72 +108,186 @@ const (
 	taskOK    = "ok"
 )
 
-// RunPhase runs steps 1 to 3 of the configuration phase (DESIGN §7) and returns the keys of the pods that
-// answered 410 to check (dead, dropped; also when it fails later). In order:
+// PhaseConfig is one configuration phase's actor (PhaseProps).
+type PhaseConfig struct {
+	Plan       PhasePlan
+	Caller     control.Caller
+	Generation uint64 // the model's, on PhaseDone
+	// Clock reads when the phase started and ended, for PhaseDone's times (DESIGN §13: the history); nil: no
+	// times. The phase's timers are the host's.
+	Clock      clock.Clock
+	Supervisor host.Supervisor // zero: host.DefaultSupervisor()
+}
+
+// PhaseProps is the actor of one configuration phase (DESIGN §7 steps 1 to 3): the PhaseMachine's effects on
+// the host. It tells its parent PhaseDone{Generation} once, then waits to be stopped. In order:
 //
 //  1. every pod must expose its control port, else the phase fails before any request;
 //  2. check to every pod: 410 drops the pod, any other reply but 200 (or no reply) fails the phase;
 //  3. if a pod is left: off to all of them with FullShutdown (replies ignored, as the original did), then
 //     on to all (each must answer 200, else the phase fails), then ok to all (replies ignored).
 //
-// The requests of a step go to all pods at once, or one after the other in key order with Sequential; a step
-// ends when every pod answered (or failed), and only then is it judged. Each request is bounded by 1.25 ×
-// Grace; ctx bounds the whole phase, and once it ends no step starts. RunPhase returns only after every
-// request it made returned: it leaves no goroutine behind.
-func RunPhase(ctx context.Context, c control.Caller, plan PhasePlan) (dropped []string, err error) {
+// Each request, the guard and the arm run as a task (host.Context's Go) that tells its outcome; a request
+// that got no reply within 1.25 × Grace (a timer of the host's) is cancelled, and its task then tells the
+// failure. The requests of a step go to all pods at once, or one after the other in key order with
+// Sequential; a step is judged once every pod answered or failed. Stopping the actor cancels what is in
+// flight. A crash does not run the phase again: the next incarnation reports the phase failed at once, and
+// the model retries one damper later.
+func PhaseProps(cfg PhaseConfig) host.Props {
+	if cfg.Supervisor == (host.Supervisor{}) {
+		cfg.Supervisor = host.DefaultSupervisor()
+	}
+	var instances atomic.Uint64
+	return host.Props{Name: "phase", Supervisor: cfg.Supervisor, New: func() host.Behaviour {
+		return &phaseBehaviour{cfg: cfg, crashed: instances.Add(1) > 1}
+	}}
+}
+
+// phaseBehaviour carries a PhaseMachine's effects out on the host.
+type phaseBehaviour struct {
+	cfg      PhaseConfig
+	crashed  bool // a restart after a crash: report the phase failed
+	m        *PhaseMachine
+	run      *phaseRun
+	ctx      context.Context // ends when the actor stops: the tasks' I/O ends with it
+	cancel   context.CancelFunc
+	task     string               // the step's task: replies of any other are not the machine's
+	requests map[uint64]*inFlight // by id, the epoch of its TIMER_REQUEST
+	nextID   uint64
+	started  time.Time
+	armed    bool
+	finished bool
+}
+
+// inFlight is a request sent and not answered yet.
+type inFlight struct {
+	cancel context.CancelCauseFunc
+	timer  host.Timer
+}
+
+func (b *phaseBehaviour) Started(ctx host.Context) {
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.requests = map[uint64]*inFlight{}
+	if b.cfg.Clock != nil {
+		b.started = b.cfg.Clock.Now()
+	}
+	plan := b.cfg.Plan
+	if b.crashed {
+		b.finish(ctx, nil, errors.New("configuration phase: it crashed"))
+		return
+	}
 	if plan.Grace <= 0 {
-		return nil, fmt.Errorf("configuration phase: grace %v must be positive", plan.Grace)
+		b.finish(ctx, nil, fmt.Errorf("configuration phase: grace %v must be positive", plan.Grace))
+		return
 	}
-	if plan.Clock == nil {
-		plan.Clock = clock.Real{}
-	}
-	m := NewPhaseMachine(PhaseSettings{
+	b.m = NewPhaseMachine(PhaseSettings{
 		Sequential: plan.Sequential, FullShutdown: plan.FullShutdown, Guard: plan.Guard != nil, Arm: plan.Arm != nil,
 		Known: slices.Collect(maps.Keys(plan.Wire.Pods)),
 	}, plan.Pods)
-	r := &phaseRun{c: c, plan: plan, wire: sdk.Wire{Pods: maps.Clone(plan.Wire.Pods), Dependencies: plan.Wire.Dependencies}}
-	if r.wire.Dependencies == nil {
-		r.wire.Dependencies = map[string]map[string]payload.Payload{} // {} on the wire, as the original sent
+	b.run = &phaseRun{c: b.cfg.Caller, plan: plan, wire: sdk.Wire{Pods: maps.Clone(plan.Wire.Pods), Dependencies: plan.Wire.Dependencies}}
+	if b.run.wire.Dependencies == nil {
+		b.run.wire.Dependencies = map[string]map[string]payload.Payload{} // {} on the wire, as the original sent
 	}
-	// The machine decides; this loop carries its effects out. Requests run on goroutines that report on
-	// outcomes; the loop returns only once the machine finished, and it finishes a step only when every
-	// request of it returned, so no goroutine is left behind.
-	outcomes := make(chan PhaseInput, len(plan.Pods)+1)
-	done := ctx.Done()
-	pending := m.Start()
-	for {
-		for len(pending) > 0 {
-			e := pending[0]
-			pending = pending[1:]
-			switch e := e.(type) {
-			case Finish:
-				return e.Dropped, e.Err
-			case RunGuard:
-				pending = append(pending, m.Handle(PhaseGuarded{Err: plan.Guard(ctx)})...)
-			case RunArm:
-				pending = append(pending, m.Handle(PhaseArmed{Err: plan.Arm(ctx)})...)
-			case Drop:
-				delete(r.wire.Pods, e.Key) // the pods left configure without it, as in the original
-				r.enc = nil
-			case Send:
-				if r.enc == nil { // the cluster is encoded once per phase, again only if check dropped pods
-					r.enc = r.bodies()
-				}
-				enc := r.enc
-				go func() { outcomes <- r.send(ctx, e, enc) }()
-			}
-		}
-		select {
-		case in := <-outcomes:
-			pending = m.Handle(in)
-		case <-done:
-			done = nil // once
-			pending = m.Handle(PhaseOver{Cause: context.Cause(ctx)})
-		}
+	b.apply(ctx, b.m.Start())
+}
+
+func (b *phaseBehaviour) Release(host.Context, bool) {
+	b.cancel()
+	for id, r := range b.requests {
+		r.timer.Stop()
+		delete(b.requests, id)
 	}
 }
 
-// phaseRun is one run of RunPhase: the caller, the plan, and the wire as pods get dropped.
+func (b *phaseBehaviour) Receive(ctx host.Context, msg proto.Message) {
+	if b.finished {
+		return
+	}
+	switch msg := msg.(type) {
+	case *v1.TimerFired:
+		if r := b.requests[msg.GetEpoch()]; r != nil && msg.GetTimer() == v1.Timer_TIMER_REQUEST {
+			r.cancel(errNoReply) // the task tells the failure
+		}
+	case *v1.PhaseOutcome:
+		b.apply(ctx, b.m.Handle(b.input(msg)))
+	}
+}
+
+// errNoReply is why a request is cancelled: its timer fired.
+var errNoReply = errors.New("no reply in time")
+
+// input is the machine's input for a task's outcome, or nil for none (a request of another step).
+func (b *phaseBehaviour) input(o *v1.PhaseOutcome) PhaseInput {
+	switch o.GetOp() {
+	case v1.PhaseOp_PHASE_OP_GUARD:
+		return PhaseGuarded{Err: protocol.Err(o.GetFailure())}
+	case v1.PhaseOp_PHASE_OP_ARM:
+		b.armed = b.armed || o.GetFailure() == nil
+		return PhaseArmed{Err: protocol.Err(o.GetFailure())}
+	case v1.PhaseOp_PHASE_OP_REQUEST:
+		r := b.requests[o.GetRequest()]
+		if r == nil || o.GetTask() != b.task {
+			return nil
+		}
+		r.timer.Stop()
+		delete(b.requests, o.GetRequest())
+		return PhaseReplied{Index: int(o.GetIndex()), URL: o.GetUrl(), Code: int(o.GetCode()), Body: []byte(o.GetBody()), Err: protocol.Err(o.GetFailure())}
+	}
+	return nil
+}
+
+func (b *phaseBehaviour) apply(ctx host.Context, effects []PhaseEffect) {
+	for _, e := range effects {
+		b.do(ctx, e)
+	}
+}
+
+func (b *phaseBehaviour) do(ctx host.Context, e PhaseEffect) {
+	plan, base := b.cfg.Plan, b.ctx
+	switch e := e.(type) {
+	case Finish:
+		b.finish(ctx, e.Dropped, e.Err)
+	case RunGuard:
+		ctx.Go("guard", func(t host.Task) {
+			t.Tell(&v1.PhaseOutcome{Op: v1.PhaseOp_PHASE_OP_GUARD, Failure: protocol.Failure(plan.Guard(base))})
+		})
+	case RunArm:
+		ctx.Go("arm", func(t host.Task) {
+			t.Tell(&v1.PhaseOutcome{Op: v1.PhaseOp_PHASE_OP_ARM, Failure: protocol.Failure(plan.Arm(base))})
+		})
+	case Drop:
+		delete(b.run.wire.Pods, e.Key) // the pods left configure without it, as in the original
+		b.run.enc = nil
+	case Send:
+		if b.run.enc == nil { // the cluster is encoded once per phase, again only if check dropped pods
+			b.run.enc = b.run.bodies()
+		}
+		b.nextID++
+		id, enc, r := b.nextID, b.run.enc, b.run
+		reqCtx, cancel := context.WithCancelCause(base)
+		b.requests[id] = &inFlight{cancel: cancel, timer: ctx.After(r.wait(), &v1.TimerFired{Timer: v1.Timer_TIMER_REQUEST, Epoch: id})}
+		b.task = e.Task
+		ctx.Go("post", func(t host.Task) {
+			defer cancel(nil)
+			rep := r.send(reqCtx, e, enc)
+			t.Tell(&v1.PhaseOutcome{Op: v1.PhaseOp_PHASE_OP_REQUEST, Request: id, Task: e.Task, Index: int32(rep.Index),
+				Url: rep.URL, Code: int32(rep.Code), Body: snippet(rep.Body), Failure: protocol.Failure(rep.Err)})
+		})
+	}
+}
+
+// finish tells the parent how the phase ended.
+func (b *phaseBehaviour) finish(ctx host.Context, dropped []string, err error) {
+	b.finished = true
+	done := &v1.PhaseDone{Generation: b.cfg.Generation, Dropped: dropped, Failure: protocol.Failure(err), Armed: b.armed}
+	if b.cfg.Clock != nil { // DESIGN §13: the history entry's times
+		end := b.cfg.Clock.Now()
+		done.EndedUnixMs, done.DurationMs = end.UnixMilli(), end.Sub(b.started).Milliseconds()
+	}
+	ctx.Send(ctx.Parent(), done)
+}
+
+// phaseRun is one phase's requests: the caller, the plan, and the wire as pods get dropped.
 type phaseRun struct {
 	c    control.Caller
 	plan PhasePlan
@@ -175,28 +295,28 @@ type phaseRun struct {
 	enc  Bodies // the bodies of wire; nil once a pod was dropped from it
 }
 
-// send posts task to one pod with the wire whose key is that pod's, within 1.25 × grace.
+// wait is how long the leader waits for a reply: 1.25 × grace in whole seconds, as the original's client did.
+func (r *phaseRun) wait() time.Duration {
+	return time.Duration(r.graceSeconds()) * time.Second * 5 / 4
+}
+
+func (r *phaseRun) graceSeconds() int64 { return int64(math.Ceil(r.plan.Grace.Seconds())) }
+
+// send posts task to one pod with the wire whose key is that pod's. ctx ends when the request's timer fires
+// (errNoReply) or the phase stops.
 func (r *phaseRun) send(ctx context.Context, e Send, enc Bodies) PhaseReplied {
 	task, p := e.Task, e.Pod
-	secs := int64(math.Ceil(r.plan.Grace.Seconds()))
-	url := strings.TrimRight(p.URL, "/") + "/control/" + task + "/" + strconv.FormatInt(secs, 10)
+	url := strings.TrimRight(p.URL, "/") + "/control/" + task + "/" + strconv.FormatInt(r.graceSeconds(), 10)
 	if r.plan.Phase != "" {
 		url += "?" + control.PhaseParam + "=" + neturl.QueryEscape(r.plan.Phase)
 	}
 	rep := PhaseReplied{Index: e.Index, URL: url}
-	wait := time.Duration(secs) * time.Second * 5 / 4
-	reqCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	timer := r.plan.Clock.AfterFunc(wait, func() {
-		cancel(fmt.Errorf("no reply within %v: %w", wait, context.DeadlineExceeded))
-	})
-	defer timer.Stop()
 	var isDelta bool
 	var encErr, err error
-	rep.Code, rep.Body, isDelta, encErr, err = r.post(reqCtx, url, enc, p.Key)
+	rep.Code, rep.Body, isDelta, encErr, err = r.post(ctx, url, enc, p.Key)
 	if encErr == nil && err == nil && isDelta && rep.Code == http.StatusPreconditionFailed { // DESIGN §7: the whole cluster, in the same step
 		enc.Refused(p.Key)
-		rep.Code, rep.Body, _, encErr, err = r.post(reqCtx, url, enc, p.Key)
+		rep.Code, rep.Body, _, encErr, err = r.post(ctx, url, enc, p.Key)
 	}
 	if encErr != nil {
 		rep.Err = fmt.Errorf("%s: encode the cluster: %w", task, encErr)
@@ -206,8 +326,8 @@ func (r *phaseRun) send(ctx context.Context, e Send, enc Bodies) PhaseReplied {
 		enc.Accepted(p.Key)
 	}
 	if err != nil {
-		if cause := context.Cause(reqCtx); cause != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w (%w)", cause, err) // our timeout, not the phase's end
+		if cause := context.Cause(ctx); errors.Is(cause, errNoReply) {
+			err = fmt.Errorf("no reply within %v: %w (%w)", r.wait(), context.DeadlineExceeded, err) // our timeout, not the phase's end
 		}
 		rep.Err = fmt.Errorf("%s %s: %w", task, url, err)
 	}

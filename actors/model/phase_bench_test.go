@@ -15,7 +15,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
-// BenchmarkRunPhase measures the leader's side of a configuration phase over 200 pods: check, on and ok to
+// BenchmarkRunPhase measures the leader's side of a configuration phase (the phase actor on the production host) over 200 pods: check, on and ok to
 // each, over HTTP on loopback to servers that read the body and answer 200 (what a pod costs is
 // BenchmarkIntegration_PhaseRequestCPU's business).
 // Run: go test -run '^$' -bench RunPhase ./actors/model/
@@ -36,8 +36,9 @@ func BenchmarkRunPhase(b *testing.B) {
 	}
 	plan := PhasePlan{Pods: PhasePods(pods), Wire: sdk.Wire{Pods: pods}, Grace: time.Minute, Phase: "bench.1"}
 	caller := control.NewHTTPCaller()
+	h := newPhaseHost(b, nil)
 	for b.Loop() {
-		if _, err := RunPhase(context.Background(), caller, plan); err != nil {
+		if _, err := h.run(context.Background(), caller, plan); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -35,17 +35,18 @@ func BenchmarkRunPhaseSecurity(b *testing.B) {
 		for _, secured := range []bool{false, true} {
 			mode := map[bool]string{false: "plain", true: "secured"}[secured]
 			b.Run("pods="+strconv.Itoa(n)+"/"+mode, func(b *testing.B) {
+				h := newPhaseHost(b, nil)
 				caller := control.NewHTTPCaller()
 				if secured {
 					caller = control.NewSecureHTTPCaller(control.ClientSecurity{TLS: cliTLS, Token: control.LeaderToken(tokens)})
 				}
 				plan := benchPods(b, n, secured, srvTLS, tokens)
-				if _, err := RunPhase(context.Background(), caller, plan); err != nil { // connect (and handshake) once
+				if _, err := h.run(context.Background(), caller, plan); err != nil { // connect (and handshake) once
 					b.Fatal(err)
 				}
 				cpu0 := cpuTime()
 				for b.Loop() {
-					if _, err := RunPhase(context.Background(), caller, plan); err != nil {
+					if _, err := h.run(context.Background(), caller, plan); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -65,6 +66,7 @@ func BenchmarkRunPhaseFirstContact(b *testing.B) {
 	for _, n := range []int{10, 50} {
 		for _, mode := range []string{"plain", "full", "resumed"} {
 			b.Run("pods="+strconv.Itoa(n)+"/"+mode, func(b *testing.B) {
+				h := newPhaseHost(b, nil)
 				plan := benchPods(b, n, mode != "plain", srvTLS, tokens)
 				shared, err := security.NewClientTLS(cliFiles, nil)
 				if err != nil {
@@ -85,7 +87,7 @@ func BenchmarkRunPhaseFirstContact(b *testing.B) {
 				}
 				phase := func() {
 					c := newCaller()
-					if _, err := RunPhase(context.Background(), c, plan); err != nil {
+					if _, err := h.run(context.Background(), c, plan); err != nil {
 						b.Fatal(err)
 					}
 					c.Client.CloseIdleConnections()

@@ -138,7 +138,7 @@ func each(task string, keys ...string) []string {
 
 func TestPhase_ChecksThenOnsThenOks(t *testing.T) {
 	c := &phaseCaller{}
-	dropped, err := RunPhase(context.Background(), c, phasePlanOf("k1", "k2", "k3"))
+	dropped, err := runPhase(t, context.Background(), c, phasePlanOf("k1", "k2", "k3"))
 	if err != nil || len(dropped) != 0 {
 		t.Fatalf("dropped %q err %v", dropped, err)
 	}
@@ -162,7 +162,7 @@ func TestPhase_SequentialGoesOneAtATimeInKeyOrder(t *testing.T) {
 	c := &phaseCaller{}
 	plan := phasePlanOf("k3", "k1", "k2") // out of order on purpose
 	plan.Sequential = true
-	if _, err := RunPhase(context.Background(), c, plan); err != nil {
+	if _, err := runPhase(t, context.Background(), c, plan); err != nil {
 		t.Fatal(err)
 	}
 	want := append(append(each("check", "k1", "k2", "k3"), each("on", "k1", "k2", "k3")...), each("ok", "k1", "k2", "k3")...)
@@ -174,7 +174,7 @@ func TestPhase_SequentialGoesOneAtATimeInKeyOrder(t *testing.T) {
 func TestPhase_GonePodIsDroppedAndLeftOutOfTheCluster(t *testing.T) {
 	c := &phaseCaller{codes: map[string]int{"check k2": http.StatusGone}}
 	plan := phasePlanOf("k1", "k2", "k3")
-	dropped, err := RunPhase(context.Background(), c, plan)
+	dropped, err := runPhase(t, context.Background(), c, plan)
 	if err != nil || !reflect.DeepEqual(dropped, []string{"k2"}) {
 		t.Fatalf("dropped %q err %v, want [k2]", dropped, err)
 	}
@@ -191,7 +191,7 @@ func TestPhase_AllPodsGoneEndsThePhaseAfterTheChecks(t *testing.T) {
 	c := &phaseCaller{codes: map[string]int{"check k1": http.StatusGone, "check k2": http.StatusGone}}
 	plan := phasePlanOf("k1", "k2")
 	plan.FullShutdown = true
-	dropped, err := RunPhase(context.Background(), c, plan)
+	dropped, err := runPhase(t, context.Background(), c, plan)
 	if err != nil || !reflect.DeepEqual(dropped, []string{"k1", "k2"}) {
 		t.Fatalf("dropped %q err %v", dropped, err)
 	}
@@ -204,7 +204,7 @@ func TestPhase_RefusedCheckFailsThePhase(t *testing.T) {
 		"unreachable": {errs: map[string]error{"check k2": errors.New("connection refused")}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dropped, err := RunPhase(context.Background(), c, phasePlanOf("k1", "k2", "k3"))
+			dropped, err := runPhase(t, context.Background(), c, phasePlanOf("k1", "k2", "k3"))
 			if err == nil || !strings.Contains(err.Error(), "pod k2") || !strings.Contains(err.Error(), "check") {
 				t.Fatalf("err %v: want the check of k2 named", err)
 			}
@@ -220,7 +220,7 @@ func TestPhase_PodWithoutItsControlPortFailsBeforeAnyRequest(t *testing.T) {
 	c := &phaseCaller{}
 	plan := phasePlanOf("k1", "k2")
 	plan.Pods[1].URL = ""
-	if _, err := RunPhase(context.Background(), c, plan); err == nil || !strings.Contains(err.Error(), "k2") {
+	if _, err := runPhase(t, context.Background(), c, plan); err == nil || !strings.Contains(err.Error(), "k2") {
 		t.Fatalf("err %v: want k2 named", err)
 	}
 	if got := c.recorded(); len(got) != 0 {
@@ -235,11 +235,11 @@ func TestPhase_BadPlansFailBeforeAnyRequest(t *testing.T) {
 	stranger := phasePlanOf("k1")
 	stranger.Pods = append(stranger.Pods, PhasePod{Key: "k9", URL: "http://k9"})
 	for name, plan := range map[string]PhasePlan{"no grace": noGrace, "pod not in the wire": stranger} {
-		if _, err := RunPhase(context.Background(), c, plan); err == nil {
+		if _, err := runPhase(t, context.Background(), c, plan); err == nil {
 			t.Fatalf("%s: no error", name)
 		}
 	}
-	if dropped, err := RunPhase(context.Background(), c, phasePlanOf()); err != nil || dropped != nil {
+	if dropped, err := runPhase(t, context.Background(), c, phasePlanOf()); err != nil || dropped != nil {
 		t.Fatalf("no pods: dropped %q err %v", dropped, err)
 	}
 	if got := c.recorded(); len(got) != 0 {
@@ -251,7 +251,7 @@ func TestPhase_FullShutdownSendsOffToAllFirst(t *testing.T) {
 	c := &phaseCaller{codes: map[string]int{"off k1": http.StatusInternalServerError}} // off replies are ignored
 	plan := phasePlanOf("k1", "k2")
 	plan.FullShutdown = true
-	if _, err := RunPhase(context.Background(), c, plan); err != nil {
+	if _, err := runPhase(t, context.Background(), c, plan); err != nil {
 		t.Fatal(err)
 	}
 	phaseOrder(t, c.recorded(), each("check", "k1", "k2"), each("off", "k1", "k2"), each("on", "k1", "k2"), each("ok", "k1", "k2"))
@@ -261,7 +261,7 @@ func TestPhase_OnMustSucceedEverywhere(t *testing.T) {
 	for name, code := range map[string]int{"406": http.StatusNotAcceptable, "410": http.StatusGone, "408": http.StatusRequestTimeout} {
 		t.Run(name, func(t *testing.T) {
 			c := &phaseCaller{codes: map[string]int{"on k1": code}}
-			_, err := RunPhase(context.Background(), c, phasePlanOf("k1", "k2"))
+			_, err := runPhase(t, context.Background(), c, phasePlanOf("k1", "k2"))
 			if err == nil || !strings.Contains(err.Error(), "on failed") || !strings.Contains(err.Error(), "pod k1") || !strings.Contains(err.Error(), name) {
 				t.Fatalf("err %v", err)
 			}
@@ -275,7 +275,7 @@ func TestPhase_OkFailuresAreIgnored(t *testing.T) {
 		codes: map[string]int{"ok k1": http.StatusInternalServerError},
 		errs:  map[string]error{"ok k2": errors.New("connection reset")},
 	}
-	if _, err := RunPhase(context.Background(), c, phasePlanOf("k1", "k2")); err != nil {
+	if _, err := runPhase(t, context.Background(), c, phasePlanOf("k1", "k2")); err != nil {
 		t.Fatalf("err %v: ok replies are ignored", err)
 	}
 }
@@ -314,7 +314,7 @@ func TestPhase_ParallelRequestsOverlap(t *testing.T) {
 	}}
 	plan := phasePlanOf("k1", "k2", "k3", "k4")
 	plan.FullShutdown = true
-	if _, err := RunPhase(context.Background(), c, plan); err != nil {
+	if _, err := runPhase(t, context.Background(), c, plan); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.recorded()) != 4*n {
@@ -334,10 +334,10 @@ func TestPhase_RequestTimesOutAfterOneAndAQuarterGrace(t *testing.T) {
 	}}
 	plan := phasePlanOf("k1", "k2")
 	plan.Grace = 1500 * time.Millisecond // the pods get 2 s, the leader waits 2.5 s
-	plan.Clock = clk
+	h := newPhaseHost(t, clk)            // the host's timers run on clk
 	done := make(chan error, 1)
 	go func() {
-		_, err := RunPhase(context.Background(), c, plan)
+		_, err := h.run(context.Background(), c, plan)
 		done <- err
 	}()
 	for range 2 {
@@ -355,7 +355,7 @@ func TestPhase_RequestTimesOutAfterOneAndAQuarterGrace(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "pod k1") {
+		if err == nil || !strings.Contains(err.Error(), "no reply within 2.5s") || !strings.Contains(err.Error(), "pod k1") {
 			t.Fatalf("err %v: want a timeout of k1's check", err)
 		}
 	case <-time.After(phaseWait):
@@ -368,18 +368,21 @@ func TestPhase_RequestTimesOutAfterOneAndAQuarterGrace(t *testing.T) {
 	}
 }
 
-func TestPhase_CancelledContextAbortsThePhase(t *testing.T) {
+// TestPhase_StoppingThePhaseAbortsIt stops the phase's actor while its first requests are out (the model
+// stops: the leader stepped down): the requests in flight are cancelled, and no request or step follows.
+func TestPhase_StoppingThePhaseAbortsIt(t *testing.T) {
 	for _, sequential := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sequential=%v", sequential), func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			c := &phaseCaller{gate: func(_ context.Context, task string) error {
-				cancel() // the leader steps down while the first request is out
-				return nil
+			c := &phaseCaller{gate: func(req context.Context, task string) error {
+				cancel() // runPhase stops the actor
+				<-req.Done()
+				return req.Err()
 			}}
 			plan := phasePlanOf("k1", "k2")
 			plan.Sequential = sequential
-			_, err := RunPhase(ctx, c, plan)
+			_, err := runPhase(t, ctx, c, plan)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("err %v, want context.Canceled", err)
 			}
@@ -465,7 +468,7 @@ func TestPhase_OverHTTPToControlServers(t *testing.T) {
 		Wire: sdk.Wire{Pods: pods}, Grace: time.Minute, FullShutdown: true,
 		Phase: PhaseID("/ochopod/clusters/ns.c/coordinator/ab__lock__0000000003", 7),
 	}
-	dropped, err := RunPhase(context.Background(), control.HTTPCaller{}, plan)
+	dropped, err := runPhase(t, context.Background(), control.HTTPCaller{}, plan)
 	if err != nil || !reflect.DeepEqual(dropped, []string{"k3"}) {
 		t.Fatalf("dropped %q err %v", dropped, err)
 	}

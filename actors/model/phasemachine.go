@@ -7,9 +7,9 @@ import (
 )
 
 // PhaseMachine is the configuration phase (DESIGN §7 steps 1 to 3) as a pure machine: it says when to run
-// the guard and the arm, what to send to which pod, which pod to drop, and how the phase ends. RunPhase
-// carries its effects out (the requests at once, or one after the other) and feeds the outcomes back; the
-// machine judges each step in the pods' key order whatever order the replies came in.
+// the guard and the arm, what to send to which pod, which pod to drop, and how the phase ends. Its behaviour
+// (PhaseProps) carries its effects out (the requests at once, or one after the other) and feeds the outcomes
+// back; the machine judges each step in the pods' key order whatever order the replies came in.
 type PhaseMachine struct {
 	cfg      PhaseSettings
 	pods     []PhasePod // sorted by key

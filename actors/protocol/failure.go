@@ -36,3 +36,32 @@ func KindOf(err error) v1.ErrorKind {
 func Other(msg string) *v1.Failure {
 	return &v1.Failure{Kind: v1.ErrorKind_ERROR_KIND_OTHER, Message: msg}
 }
+
+// Err is f as an error again (nil for nil): its text is f's message, and errors.Is finds what its kind
+// stands for (zk.ErrFenced, zk.ErrNoNode, zk.ErrSessionExpired), so Failure(Err(f)) has f's kind. For
+// completions that cross a host as messages and are then wrapped by a machine.
+func Err(f *v1.Failure) error {
+	if f == nil {
+		return nil
+	}
+	return failureError{kind: f.GetKind(), msg: f.GetMessage()}
+}
+
+type failureError struct {
+	kind v1.ErrorKind
+	msg  string
+}
+
+func (e failureError) Error() string { return e.msg }
+
+func (e failureError) Is(target error) bool {
+	switch e.kind {
+	case v1.ErrorKind_ERROR_KIND_FENCED:
+		return target == zk.ErrFenced
+	case v1.ErrorKind_ERROR_KIND_NO_NODE:
+		return target == zk.ErrNoNode
+	case v1.ErrorKind_ERROR_KIND_SESSION_GONE:
+		return target == zk.ErrSessionExpired
+	}
+	return false
+}

@@ -32,6 +32,21 @@ func TestKindOf_SortsTheErrorsMachinesBranchOn(t *testing.T) {
 	}
 }
 
+// A failure that crossed a host as a message and is wrapped again keeps its kind and its text.
+func TestErr_KeepsTheKindThroughAWrap(t *testing.T) {
+	for _, kind := range []v1.ErrorKind{v1.ErrorKind_ERROR_KIND_FENCED, v1.ErrorKind_ERROR_KIND_NO_NODE,
+		v1.ErrorKind_ERROR_KIND_SESSION_GONE, v1.ErrorKind_ERROR_KIND_OTHER} {
+		f := &v1.Failure{Kind: kind, Message: "why"}
+		got := Failure(fmt.Errorf("phase: %w", Err(f)))
+		if got.GetKind() != kind || got.GetMessage() != "phase: why" {
+			t.Errorf("Failure(wrap(Err(%v))) = %v", f, got)
+		}
+	}
+	if Err(nil) != nil {
+		t.Error("Err(nil) is not nil")
+	}
+}
+
 func TestName_IsTheValueWithoutItsPrefixInLowerCase(t *testing.T) {
 	for _, tc := range []struct {
 		got, want string

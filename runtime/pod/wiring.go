@@ -44,19 +44,18 @@ func modelWorker(cfg Config, log *slog.Logger, root *actor.RootContext, base *ac
 		if warmer != nil { // DESIGN §12: the pods' addresses, then the caller's connections; see warmUp
 			go warmUp(conn, cfg.Cluster, warmer, root, base)
 		}
-		// The model is not a behaviour yet: the host runs its protoactor props (host.Props.Native).
-		return host.Props{Name: "model", Supervisor: cfg.Restart, Native: model.Props(model.Config{
-			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe, Base: base,
+		return model.Props(model.Config{
+			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe, Base: protohost.RefOf(base), Supervisor: cfg.Restart,
 			Machine: model.MachineConfig{
 				Cluster: cfg.Cluster, Namespace: namespaceOf(cfg.Cluster, cfg.Payload), DependsOn: mc.DependsOn,
 				Damper: mc.Damper, RetryFloor: time.Second, Backoff: cfg.Backoff, ProbeEvery: probeEvery,
 			},
 			Grace: mc.Grace, Sequential: mc.Sequential, FullShutdown: mc.FullShutdown, Caller: mc.Caller,
-			Clock: cfg.Clock, Logger: log,
-			Watchers: func(conn zk.Conn) *actor.Props {
-				return protohost.Props(watchers.Props(watchers.Config{Conn: conn, Backoff: cfg.Backoff}), protohost.Env{Clock: cfg.Clock, Logger: log})
+			Clock: cfg.Clock,
+			Watchers: func(conn zk.Conn) host.Props {
+				return watchers.Props(watchers.Config{Conn: conn, Backoff: cfg.Backoff})
 			},
-		})}
+		})
 	}
 }
 

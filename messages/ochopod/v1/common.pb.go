@@ -48,6 +48,8 @@ const (
 	Timer_TIMER_CHECK Timer = 9
 	// lifecycle: the backoff after a crash is over.
 	Timer_TIMER_RESTART Timer = 10
+	// model's configuration phase: a control request got no reply within 1.25 × grace (its epoch names it).
+	Timer_TIMER_REQUEST Timer = 11
 )
 
 // Enum value maps for Timer.
@@ -64,6 +66,7 @@ var (
 		8:  "TIMER_GRACE",
 		9:  "TIMER_CHECK",
 		10: "TIMER_RESTART",
+		11: "TIMER_REQUEST",
 	}
 	Timer_value = map[string]int32{
 		"TIMER_UNSPECIFIED": 0,
@@ -77,6 +80,7 @@ var (
 		"TIMER_GRACE":       8,
 		"TIMER_CHECK":       9,
 		"TIMER_RESTART":     10,
+		"TIMER_REQUEST":     11,
 	}
 )
 
@@ -343,7 +347,7 @@ const file_ochopod_v1_common_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"=\n" +
 	"\vInjectCrash\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target*\xd0\x01\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target*\xe3\x01\n" +
 	"\x05Timer\x12\x15\n" +
 	"\x11TIMER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTIMER_CONNECT\x10\x01\x12\x10\n" +
@@ -356,7 +360,8 @@ const file_ochopod_v1_common_proto_rawDesc = "" +
 	"\vTIMER_GRACE\x10\b\x12\x0f\n" +
 	"\vTIMER_CHECK\x10\t\x12\x11\n" +
 	"\rTIMER_RESTART\x10\n" +
-	"*\x89\x01\n" +
+	"\x12\x11\n" +
+	"\rTIMER_REQUEST\x10\v*\x89\x01\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ERROR_KIND_FENCED\x10\x01\x12\x16\n" +

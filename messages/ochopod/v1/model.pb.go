@@ -151,6 +151,62 @@ func (ChangeKind) EnumDescriptor() ([]byte, []int) {
 	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{1}
 }
 
+// PhaseOp is one operation of a configuration phase (actors/model PhaseMachine's effects).
+type PhaseOp int32
+
+const (
+	PhaseOp_PHASE_OP_UNSPECIFIED PhaseOp = 0
+	// The guard: the leader still holds its lock.
+	PhaseOp_PHASE_OP_GUARD PhaseOp = 1
+	// The arm: the hash cleared (fenced) before the pods are turned off or on.
+	PhaseOp_PHASE_OP_ARM PhaseOp = 2
+	// A control request to one pod.
+	PhaseOp_PHASE_OP_REQUEST PhaseOp = 3
+)
+
+// Enum value maps for PhaseOp.
+var (
+	PhaseOp_name = map[int32]string{
+		0: "PHASE_OP_UNSPECIFIED",
+		1: "PHASE_OP_GUARD",
+		2: "PHASE_OP_ARM",
+		3: "PHASE_OP_REQUEST",
+	}
+	PhaseOp_value = map[string]int32{
+		"PHASE_OP_UNSPECIFIED": 0,
+		"PHASE_OP_GUARD":       1,
+		"PHASE_OP_ARM":         2,
+		"PHASE_OP_REQUEST":     3,
+	}
+)
+
+func (x PhaseOp) Enum() *PhaseOp {
+	p := new(PhaseOp)
+	*p = x
+	return p
+}
+
+func (x PhaseOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PhaseOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_model_proto_enumTypes[2].Descriptor()
+}
+
+func (PhaseOp) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_model_proto_enumTypes[2]
+}
+
+func (x PhaseOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PhaseOp.Descriptor instead.
+func (PhaseOp) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{2}
+}
+
 // ModelState is what /info's state says of a leader.
 type ModelState int32
 
@@ -192,11 +248,11 @@ func (x ModelState) String() string {
 }
 
 func (ModelState) Descriptor() protoreflect.EnumDescriptor {
-	return file_ochopod_v1_model_proto_enumTypes[2].Descriptor()
+	return file_ochopod_v1_model_proto_enumTypes[3].Descriptor()
 }
 
 func (ModelState) Type() protoreflect.EnumType {
-	return &file_ochopod_v1_model_proto_enumTypes[2]
+	return &file_ochopod_v1_model_proto_enumTypes[3]
 }
 
 func (x ModelState) Number() protoreflect.EnumNumber {
@@ -205,7 +261,7 @@ func (x ModelState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelState.Descriptor instead.
 func (ModelState) EnumDescriptor() ([]byte, []int) {
-	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{2}
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{3}
 }
 
 // WatchTarget is one thing the watchers keep a ZooKeeper watch on.
@@ -578,6 +634,110 @@ func (x *PhaseDone) GetDurationMs() int64 {
 	return 0
 }
 
+// PhaseOutcome is what a phase's task tells the phase: the outcome of one operation, fed to its machine.
+type PhaseOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Op    PhaseOp                `protobuf:"varint,1,opt,name=op,proto3,enum=ochopod.v1.PhaseOp" json:"op,omitempty"`
+	// A request's id (the epoch of its TIMER_REQUEST), its step's task ("check", "off", "on", "ok") and its
+	// index in the step.
+	Request uint64 `protobuf:"varint,2,opt,name=request,proto3" json:"request,omitempty"`
+	Task    string `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
+	Index   int32  `protobuf:"varint,4,opt,name=index,proto3" json:"index,omitempty"`
+	Url     string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	// The pod's reply: its status code and the start of its body (for the error message).
+	Code          int32    `protobuf:"varint,6,opt,name=code,proto3" json:"code,omitempty"`
+	Body          string   `protobuf:"bytes,7,opt,name=body,proto3" json:"body,omitempty"`
+	Failure       *Failure `protobuf:"bytes,8,opt,name=failure,proto3" json:"failure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PhaseOutcome) Reset() {
+	*x = PhaseOutcome{}
+	mi := &file_ochopod_v1_model_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PhaseOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PhaseOutcome) ProtoMessage() {}
+
+func (x *PhaseOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_model_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PhaseOutcome.ProtoReflect.Descriptor instead.
+func (*PhaseOutcome) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PhaseOutcome) GetOp() PhaseOp {
+	if x != nil {
+		return x.Op
+	}
+	return PhaseOp_PHASE_OP_UNSPECIFIED
+}
+
+func (x *PhaseOutcome) GetRequest() uint64 {
+	if x != nil {
+		return x.Request
+	}
+	return 0
+}
+
+func (x *PhaseOutcome) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *PhaseOutcome) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *PhaseOutcome) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PhaseOutcome) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *PhaseOutcome) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *PhaseOutcome) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
 // Written is the outcome of writing snapshot and hash, fenced by the leader's lock.
 type Written struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -590,7 +750,7 @@ type Written struct {
 
 func (x *Written) Reset() {
 	*x = Written{}
-	mi := &file_ochopod_v1_model_proto_msgTypes[5]
+	mi := &file_ochopod_v1_model_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +762,7 @@ func (x *Written) String() string {
 func (*Written) ProtoMessage() {}
 
 func (x *Written) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_model_proto_msgTypes[5]
+	mi := &file_ochopod_v1_model_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +775,7 @@ func (x *Written) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Written.ProtoReflect.Descriptor instead.
 func (*Written) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{5}
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Written) GetGeneration() uint64 {
@@ -653,7 +813,7 @@ type ModelStatus struct {
 
 func (x *ModelStatus) Reset() {
 	*x = ModelStatus{}
-	mi := &file_ochopod_v1_model_proto_msgTypes[6]
+	mi := &file_ochopod_v1_model_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +825,7 @@ func (x *ModelStatus) String() string {
 func (*ModelStatus) ProtoMessage() {}
 
 func (x *ModelStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_model_proto_msgTypes[6]
+	mi := &file_ochopod_v1_model_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +838,7 @@ func (x *ModelStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatus.ProtoReflect.Descriptor instead.
 func (*ModelStatus) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{6}
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ModelStatus) GetCluster() string {
@@ -762,7 +922,7 @@ type ModelInput struct {
 
 func (x *ModelInput) Reset() {
 	*x = ModelInput{}
-	mi := &file_ochopod_v1_model_proto_msgTypes[7]
+	mi := &file_ochopod_v1_model_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +934,7 @@ func (x *ModelInput) String() string {
 func (*ModelInput) ProtoMessage() {}
 
 func (x *ModelInput) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_model_proto_msgTypes[7]
+	mi := &file_ochopod_v1_model_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +947,7 @@ func (x *ModelInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInput.ProtoReflect.Descriptor instead.
 func (*ModelInput) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{7}
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ModelInput) GetInput() isModelInput_Input {
@@ -908,7 +1068,7 @@ type WatchersInput struct {
 
 func (x *WatchersInput) Reset() {
 	*x = WatchersInput{}
-	mi := &file_ochopod_v1_model_proto_msgTypes[8]
+	mi := &file_ochopod_v1_model_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1080,7 @@ func (x *WatchersInput) String() string {
 func (*WatchersInput) ProtoMessage() {}
 
 func (x *WatchersInput) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_model_proto_msgTypes[8]
+	mi := &file_ochopod_v1_model_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1093,7 @@ func (x *WatchersInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchersInput.ProtoReflect.Descriptor instead.
 func (*WatchersInput) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{8}
+	return file_ochopod_v1_model_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchersInput) GetInput() isWatchersInput_Input {
@@ -1050,7 +1210,16 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x05armed\x18\x04 \x01(\bR\x05armed\x12\"\n" +
 	"\rended_unix_ms\x18\x06 \x01(\x03R\vendedUnixMs\x12\x1f\n" +
 	"\vduration_ms\x18\a \x01(\x03R\n" +
-	"durationMsJ\x04\b\x02\x10\x03R\x05error\"s\n" +
+	"durationMsJ\x04\b\x02\x10\x03R\x05error\"\xe0\x01\n" +
+	"\fPhaseOutcome\x12#\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x13.ochopod.v1.PhaseOpR\x02op\x12\x18\n" +
+	"\arequest\x18\x02 \x01(\x04R\arequest\x12\x12\n" +
+	"\x04task\x18\x03 \x01(\tR\x04task\x12\x14\n" +
+	"\x05index\x18\x04 \x01(\x05R\x05index\x12\x10\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\x12\x12\n" +
+	"\x04code\x18\x06 \x01(\x05R\x04code\x12\x12\n" +
+	"\x04body\x18\a \x01(\tR\x04body\x12-\n" +
+	"\afailure\x18\b \x01(\v2\x13.ochopod.v1.FailureR\afailure\"s\n" +
 	"\aWritten\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -1096,7 +1265,12 @@ const file_ochopod_v1_model_proto_rawDesc = "" +
 	"\x11CHANGE_KIND_ARMED\x10\x02\x12\x17\n" +
 	"\x13CHANGE_KIND_REARMED\x10\x03\x12\x16\n" +
 	"\x12CHANGE_KIND_FAILED\x10\x04\x12\x14\n" +
-	"\x10CHANGE_KIND_LOST\x10\x05*\x8d\x01\n" +
+	"\x10CHANGE_KIND_LOST\x10\x05*_\n" +
+	"\aPhaseOp\x12\x18\n" +
+	"\x14PHASE_OP_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0ePHASE_OP_GUARD\x10\x01\x12\x10\n" +
+	"\fPHASE_OP_ARM\x10\x02\x12\x14\n" +
+	"\x10PHASE_OP_REQUEST\x10\x03*\x8d\x01\n" +
 	"\n" +
 	"ModelState\x12\x1b\n" +
 	"\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1117,57 +1291,61 @@ func file_ochopod_v1_model_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_model_proto_rawDescData
 }
 
-var file_ochopod_v1_model_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ochopod_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_ochopod_v1_model_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_ochopod_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_ochopod_v1_model_proto_goTypes = []any{
 	(WatchKind)(0),        // 0: ochopod.v1.WatchKind
 	(ChangeKind)(0),       // 1: ochopod.v1.ChangeKind
-	(ModelState)(0),       // 2: ochopod.v1.ModelState
-	(*WatchTarget)(nil),   // 3: ochopod.v1.WatchTarget
-	(*WatchSet)(nil),      // 4: ochopod.v1.WatchSet
-	(*Changed)(nil),       // 5: ochopod.v1.Changed
-	(*ClusterRead)(nil),   // 6: ochopod.v1.ClusterRead
-	(*PhaseDone)(nil),     // 7: ochopod.v1.PhaseDone
-	(*Written)(nil),       // 8: ochopod.v1.Written
-	(*ModelStatus)(nil),   // 9: ochopod.v1.ModelStatus
-	(*ModelInput)(nil),    // 10: ochopod.v1.ModelInput
-	(*WatchersInput)(nil), // 11: ochopod.v1.WatchersInput
-	nil,                   // 12: ochopod.v1.ClusterRead.PodsEntry
-	nil,                   // 13: ochopod.v1.ClusterRead.DependenciesEntry
-	(ZkEvent)(0),          // 14: ochopod.v1.ZkEvent
-	(*Failure)(nil),       // 15: ochopod.v1.Failure
-	(*TimerFired)(nil),    // 16: ochopod.v1.TimerFired
-	(*CallbackDone)(nil),  // 17: ochopod.v1.CallbackDone
-	(*NodeWatched)(nil),   // 18: ochopod.v1.NodeWatched
-	(*NodeChanged)(nil),   // 19: ochopod.v1.NodeChanged
+	(PhaseOp)(0),          // 2: ochopod.v1.PhaseOp
+	(ModelState)(0),       // 3: ochopod.v1.ModelState
+	(*WatchTarget)(nil),   // 4: ochopod.v1.WatchTarget
+	(*WatchSet)(nil),      // 5: ochopod.v1.WatchSet
+	(*Changed)(nil),       // 6: ochopod.v1.Changed
+	(*ClusterRead)(nil),   // 7: ochopod.v1.ClusterRead
+	(*PhaseDone)(nil),     // 8: ochopod.v1.PhaseDone
+	(*PhaseOutcome)(nil),  // 9: ochopod.v1.PhaseOutcome
+	(*Written)(nil),       // 10: ochopod.v1.Written
+	(*ModelStatus)(nil),   // 11: ochopod.v1.ModelStatus
+	(*ModelInput)(nil),    // 12: ochopod.v1.ModelInput
+	(*WatchersInput)(nil), // 13: ochopod.v1.WatchersInput
+	nil,                   // 14: ochopod.v1.ClusterRead.PodsEntry
+	nil,                   // 15: ochopod.v1.ClusterRead.DependenciesEntry
+	(ZkEvent)(0),          // 16: ochopod.v1.ZkEvent
+	(*Failure)(nil),       // 17: ochopod.v1.Failure
+	(*TimerFired)(nil),    // 18: ochopod.v1.TimerFired
+	(*CallbackDone)(nil),  // 19: ochopod.v1.CallbackDone
+	(*NodeWatched)(nil),   // 20: ochopod.v1.NodeWatched
+	(*NodeChanged)(nil),   // 21: ochopod.v1.NodeChanged
 }
 var file_ochopod_v1_model_proto_depIdxs = []int32{
 	0,  // 0: ochopod.v1.WatchTarget.kind:type_name -> ochopod.v1.WatchKind
-	3,  // 1: ochopod.v1.WatchSet.targets:type_name -> ochopod.v1.WatchTarget
-	3,  // 2: ochopod.v1.Changed.target:type_name -> ochopod.v1.WatchTarget
+	4,  // 1: ochopod.v1.WatchSet.targets:type_name -> ochopod.v1.WatchTarget
+	4,  // 2: ochopod.v1.Changed.target:type_name -> ochopod.v1.WatchTarget
 	1,  // 3: ochopod.v1.Changed.kind:type_name -> ochopod.v1.ChangeKind
-	14, // 4: ochopod.v1.Changed.event:type_name -> ochopod.v1.ZkEvent
-	15, // 5: ochopod.v1.ClusterRead.failure:type_name -> ochopod.v1.Failure
-	12, // 6: ochopod.v1.ClusterRead.pods:type_name -> ochopod.v1.ClusterRead.PodsEntry
-	13, // 7: ochopod.v1.ClusterRead.dependencies:type_name -> ochopod.v1.ClusterRead.DependenciesEntry
-	15, // 8: ochopod.v1.PhaseDone.failure:type_name -> ochopod.v1.Failure
-	15, // 9: ochopod.v1.Written.failure:type_name -> ochopod.v1.Failure
-	2,  // 10: ochopod.v1.ModelStatus.state:type_name -> ochopod.v1.ModelState
-	5,  // 11: ochopod.v1.ModelInput.changed:type_name -> ochopod.v1.Changed
-	6,  // 12: ochopod.v1.ModelInput.read:type_name -> ochopod.v1.ClusterRead
-	16, // 13: ochopod.v1.ModelInput.timer:type_name -> ochopod.v1.TimerFired
-	17, // 14: ochopod.v1.ModelInput.probed:type_name -> ochopod.v1.CallbackDone
-	7,  // 15: ochopod.v1.ModelInput.phase:type_name -> ochopod.v1.PhaseDone
-	8,  // 16: ochopod.v1.ModelInput.written:type_name -> ochopod.v1.Written
-	4,  // 17: ochopod.v1.WatchersInput.set:type_name -> ochopod.v1.WatchSet
-	18, // 18: ochopod.v1.WatchersInput.watched:type_name -> ochopod.v1.NodeWatched
-	19, // 19: ochopod.v1.WatchersInput.changed:type_name -> ochopod.v1.NodeChanged
-	16, // 20: ochopod.v1.WatchersInput.timer:type_name -> ochopod.v1.TimerFired
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	16, // 4: ochopod.v1.Changed.event:type_name -> ochopod.v1.ZkEvent
+	17, // 5: ochopod.v1.ClusterRead.failure:type_name -> ochopod.v1.Failure
+	14, // 6: ochopod.v1.ClusterRead.pods:type_name -> ochopod.v1.ClusterRead.PodsEntry
+	15, // 7: ochopod.v1.ClusterRead.dependencies:type_name -> ochopod.v1.ClusterRead.DependenciesEntry
+	17, // 8: ochopod.v1.PhaseDone.failure:type_name -> ochopod.v1.Failure
+	2,  // 9: ochopod.v1.PhaseOutcome.op:type_name -> ochopod.v1.PhaseOp
+	17, // 10: ochopod.v1.PhaseOutcome.failure:type_name -> ochopod.v1.Failure
+	17, // 11: ochopod.v1.Written.failure:type_name -> ochopod.v1.Failure
+	3,  // 12: ochopod.v1.ModelStatus.state:type_name -> ochopod.v1.ModelState
+	6,  // 13: ochopod.v1.ModelInput.changed:type_name -> ochopod.v1.Changed
+	7,  // 14: ochopod.v1.ModelInput.read:type_name -> ochopod.v1.ClusterRead
+	18, // 15: ochopod.v1.ModelInput.timer:type_name -> ochopod.v1.TimerFired
+	19, // 16: ochopod.v1.ModelInput.probed:type_name -> ochopod.v1.CallbackDone
+	8,  // 17: ochopod.v1.ModelInput.phase:type_name -> ochopod.v1.PhaseDone
+	10, // 18: ochopod.v1.ModelInput.written:type_name -> ochopod.v1.Written
+	5,  // 19: ochopod.v1.WatchersInput.set:type_name -> ochopod.v1.WatchSet
+	20, // 20: ochopod.v1.WatchersInput.watched:type_name -> ochopod.v1.NodeWatched
+	21, // 21: ochopod.v1.WatchersInput.changed:type_name -> ochopod.v1.NodeChanged
+	18, // 22: ochopod.v1.WatchersInput.timer:type_name -> ochopod.v1.TimerFired
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_model_proto_init() }
@@ -1178,7 +1356,7 @@ func file_ochopod_v1_model_proto_init() {
 	file_ochopod_v1_common_proto_init()
 	file_ochopod_v1_leader_proto_init()
 	file_ochopod_v1_lifecycle_proto_init()
-	file_ochopod_v1_model_proto_msgTypes[7].OneofWrappers = []any{
+	file_ochopod_v1_model_proto_msgTypes[8].OneofWrappers = []any{
 		(*ModelInput_Changed)(nil),
 		(*ModelInput_Read)(nil),
 		(*ModelInput_Timer)(nil),
@@ -1186,7 +1364,7 @@ func file_ochopod_v1_model_proto_init() {
 		(*ModelInput_Phase)(nil),
 		(*ModelInput_Written)(nil),
 	}
-	file_ochopod_v1_model_proto_msgTypes[8].OneofWrappers = []any{
+	file_ochopod_v1_model_proto_msgTypes[9].OneofWrappers = []any{
 		(*WatchersInput_Set)(nil),
 		(*WatchersInput_Watched)(nil),
 		(*WatchersInput_Changed)(nil),
@@ -1197,8 +1375,8 @@ func file_ochopod_v1_model_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_model_proto_rawDesc), len(file_ochopod_v1_model_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   11,
+			NumEnums:      4,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
