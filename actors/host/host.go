@@ -48,9 +48,6 @@ type Props struct {
 	// after its parent's Spawn) until it stops; its restarts keep them. The custom actors hear the pod's
 	// events this way (DESIGN §4 "Custom actors").
 	Events func(proto.Message) bool
-	// Native, with New nil, is an actor of the host's own kind (protoactor props for runtime/protohost, an
-	// adapter of the simulation's) for the actors that are not behaviours yet. It goes once every actor is one.
-	Native any
 }
 
 // Context is the host as one incarnation sees it while it handles a message.

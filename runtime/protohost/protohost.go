@@ -45,9 +45,6 @@ func Props(p host.Props, env Env) *actor.Props {
 
 // newProps is Props, and the subscription of the actor to the event stream when p states Events.
 func newProps(p host.Props, env Env) (*actor.Props, *events) {
-	if native, ok := p.Native.(*actor.Props); ok && p.New == nil {
-		return native, nil
-	}
 	env = env.withDefaults()
 	log := env.Logger.With("actor", p.Name)
 	children := supervise.NewStrategy(supervise.DefaultPolicy(), env.Clock, log)

@@ -22,6 +22,7 @@ const (
 	kindLeader
 	kindModel
 	kindWatchers
+	kindPhase
 	kindRoot
 	kindCustom // a custom actor, or the group that spawns them (actors/custom)
 	kindLifecycle
@@ -44,6 +45,8 @@ func kindNamed(name string) kind {
 		return kindLifecycle
 	case "executor":
 		return kindExecutor
+	case "phase":
+		return kindPhase
 	}
 	if strings.HasPrefix(name, custom.Prefix) {
 		return kindCustom
@@ -59,6 +62,8 @@ func (k kind) String() string {
 		return "leader"
 	case kindModel:
 		return "model"
+	case kindPhase:
+		return "phase"
 	case kindRoot:
 		return "root"
 	case kindCustom:
@@ -291,19 +296,4 @@ func (a *actor) forward(to *actor, msg any, sender *actor) {
 func (a *actor) timer(d time.Duration, msg any) clock.Timer {
 	pid, inc, s := a.pid, a.inc, a.s
 	return s.at(d, func() { s.deliver(envelope{to: pid, from: pid, inc: inc, msg: msg}) })
-}
-
-// firstGeneration is where an incarnation's epochs or generations start, as the session, leader and model
-// Props count their instances: past every one of the previous incarnation's.
-func firstGeneration(a *actor) uint64 { return uint64(a.inc+1) << 32 }
-
-// countEffects counts what a machine answered, logs and status publications aside.
-func countEffects[E any](effects []E, ignore func(E) bool) int {
-	n := 0
-	for _, e := range effects {
-		if !ignore(e) {
-			n++
-		}
-	}
-	return n
 }

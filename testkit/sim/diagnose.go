@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -142,7 +143,7 @@ func (s *Sim) modelPending() bool {
 		if p.state == podGone || la == nil || la.worker() == nil || !la.worker().alive {
 			continue
 		}
-		if ma, ok := la.worker().impl.(*modelAdapter); ok && ma.m.Status().GetState() == v1.ModelState_MODEL_STATE_PENDING {
+		if modelStatus(la.worker()).GetState() == v1.ModelState_MODEL_STATE_PENDING {
 			return true
 		}
 	}
@@ -186,8 +187,7 @@ func (s *Sim) missedChange() bool {
 			if !p.live() || la == nil || !la.belief().GetLeader() || la.worker() == nil || !la.worker().alive {
 				continue
 			}
-			ma, ok := la.worker().impl.(*modelAdapter)
-			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
+			if modelStatus(la.worker()).GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}
 			cfg := s.machineConfig(c)
@@ -202,7 +202,7 @@ func (s *Sim) missedChange() bool {
 				}
 			}
 			want, err := model.ReadHash(cfg, rawMap(read.GetPods()), deps, read.GetClusters())
-			if err == nil && want != ma.m.Status().GetHash() {
+			if err == nil && want != modelStatus(la.worker()).GetHash() {
 				return true
 			}
 		}
@@ -250,14 +250,16 @@ func (s *Sim) staleIncarnationWrite() bool {
 			if !p.live() || la == nil || !la.belief().GetLeader() || la.worker() == nil || !la.worker().alive {
 				continue
 			}
-			ma, ok := la.worker().impl.(*modelAdapter)
-			if !ok || ma.m.Status().GetState() != v1.ModelState_MODEL_STATE_IDLE {
+			if modelStatus(la.worker()).GetState() != v1.ModelState_MODEL_STATE_IDLE {
 				continue
 			}
-			if n, ok := s.srv.Node(c.zc.Hash()); ok && string(n.Data) != ma.m.Status().GetHash() {
+			if n, ok := s.srv.Node(c.zc.Hash()); ok && string(n.Data) != modelStatus(la.worker()).GetHash() {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// noLog discards the production functions' logs: the trace records what matters.
+func noLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -14,12 +14,9 @@
 //
 // protoactor-go schedules actors on goroutines, which no seed can order. So the sim does not run protoactor:
 // it is itself a host of the actors' behaviours (actors/host, DESIGN §4 "One actor, two hosts"; host.go),
-// on one goroutine. runtime/pod's root, the session, the leader, the watchers, the lifecycle and the executor
-// run as shipped: their behaviours' host calls become sim events. The model
-// is not a behaviour on the host yet (its phase runs goroutines): the sim drives its pure machine through an
-// adapter of its own (model.go, phase.go) that does what actors/model/actor.go does with the effects: the
-// same ZooKeeper calls, the same timers, the same completion messages (messages/ochopod/v1) fed back with
-// their epochs. What protoactor provides is modelled explicitly
+// on one goroutine. runtime/pod's root, the session, the leader, the model with its phases, the watchers, the
+// lifecycle and the executor run as shipped: their behaviours' host calls become sim events (leader.go wires
+// the leader's model as runtime/pod does). What protoactor provides is modelled explicitly
 // (actor.go): a pid that survives restarts; messages of one sender to one receiver in order; a crash
 // suspends the mailbox until the actor is restarted after the delay of the supervisor it states, during
 // which its children keep running; a restart runs Restarting on the old incarnation, stops the children and
@@ -37,11 +34,12 @@
 // The pods' control ports are a simulated network (http.go): each pod's address serves an http.Handler, and
 // the sim's control.Caller, called inside a task, turns a request into a delivery one network latency later
 // and its reply into another event one latency after the handler answered; a closed address refuses, a
-// partitioned one loses the request until the caller's context ends. The model adapter's phase sends its
-// requests through it; each pod answers with the real control handler (runtime/control) over its root and
-// its lifecycle (world.go), whose calls into the tree wait for their replies on the virtual clock.
+// partitioned one loses the request until the caller's context ends. The shipped phase (actors/model
+// PhaseProps) sends its requests through it, each from a task of its own with its own request timer; each pod
+// answers with the real control handler (runtime/control) over its root and its lifecycle (world.go), whose
+// calls into the tree wait for their replies on the virtual clock.
 //
-// I/O off the actor (host.Context's Go, and the model adapter's goroutines) becomes tasks (task.go): the body runs
+// I/O off the actor (host.Context's Go) becomes tasks (task.go): the body runs
 // as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the sim before
 // each call, so every ZooKeeper call of every task is an event of its own: other pods' calls, watch and
 // session events and faults interleave between the calls of one registration or one read. A task that waits
@@ -52,11 +50,13 @@
 //
 // Simulated: ZooKeeper (testkit/zkmem: sessions, ephemeral and sequential nodes, watches, multi, expiry on
 // the virtual clock); per pod the root's identity (key, seq), the session, the leader lock, the model and its
-// watchers, the lifecycle, the executor and the control handler; the configuration phase (model.RunPhase's
-// steps: check with 410 dropping a dead pod, off with full_shutdown, on, ok; in parallel or sequential) as
-// request and reply events. Around each pod, the simulated world (world.go): a user lifecycle whose callbacks
+// watchers, the lifecycle, the executor and the control handler; the configuration phase as shipped
+// (actors/model's phase actor: check with 410 dropping a dead pod, off with full_shutdown, on, ok; in
+// parallel or sequential; the guard, the arm and the request timers) with its requests and replies as events
+// on the simulated network. Around each pod, the simulated world (world.go): a user lifecycle whose callbacks
 // succeed unless a fault says otherwise, its processes (testkit/fakeproc), and what `ochopod run` does
-// (deregister and linger once the lifecycle is dead, exit on SIGTERM). Topologies: 2-3 clusters of 1-5 pods, dependencies between some (cycles and a wildcard
+// (deregister and linger once the lifecycle is dead, exit on SIGTERM). Topologies: 2-3 clusters of 1-5 pods,
+// dependencies between some (cycles and a wildcard
 // included), damper 0, 300 ms or 2 s, session timeout 4 s or 10 s.
 //
 // Faults (faults.go): a pod killed (its sessions expire one timeout later), leaving (SIGTERM: it
@@ -71,10 +71,12 @@
 // the leader's per-pod timeout), a stalled pod (its callbacks hang past the request's timeout: 408).
 //
 // Not simulated: protoactor itself (its scheduling, mailboxes, supervision code), the go-zookeeper adapter,
-// real processes (fakeproc stands in), the HTTP server and client, model.RunPhase's own goroutines (actors/model's tests cover it), the
-// probe, bindings and specs, several ZooKeeper servers, and zkmem's documented divergences (a call while
-// disconnected fails at once; a new dial always connects at once, even for a pod that is partitioned).
-// What is still a copy of production code: the model's adapter and its phase (model.go, phase.go).
+// real processes (fakeproc stands in), net/http's server and client (the sim's Caller and handlers stand
+// for them: requests are not encoded as HTTP on a wire), the probe (the sim's pods declare none), bindings and
+// specs, several ZooKeeper servers, and zkmem's documented divergences (a call while disconnected fails at
+// once; a new dial always connects at once, even for a pod that is partitioned). No actor is a copy of
+// production code any more: the sim's own code is the host, the network, ZooKeeper, the processes, time, and
+// the world around the pods (world.go).
 //
 // # Invariants
 //
@@ -129,8 +131,9 @@
 //
 // # Broken variants
 //
-// Options.SkipFence makes the sim's write path send the snapshot and hash without the fencing check; invariant
-// (a) catches it within a few seeds (TestSim_BrokenFenceIsCaught). Options.NoStepDown drops the session's
+// Options.SkipFence gives the leaders' models a client whose multis drop zk.Fenced's check of the lock node
+// (leader.go), so their fenced writes (snapshot and hash, the arm's clearing, the history) land unchecked;
+// invariant (a) catches it within a few seeds (TestSim_BrokenFenceIsCaught). Options.NoStepDown drops the session's
 // suspend timer, so a leader cut off never steps down; invariant (d) catches it within a few dozen seeds
 // (TestSim_NoStepDownIsCaught).
 //

@@ -23,11 +23,6 @@ type hosted struct {
 	acted  int           // host calls of the message being handled that act (logs and publications aside)
 }
 
-// hostedProps makes the sim actor props of a behaviour's props.
-func hostedProps(p host.Props) func(a *actor) behaviour {
-	return func(a *actor) behaviour { return &hosted{a: a, b: p.New()} }
-}
-
 var _ host.Context = (*hosted)(nil)
 
 func (h *hosted) start()      { h.b.Started(h) }
@@ -162,18 +157,20 @@ func (l traceLog) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l traceLog) WithGroup(string) slog.Handler      { return l }
 
 // spawnHosted starts a child running a shipped behaviour, under the supervisor it states. The session is
-// watched for invariant (b) (session.go) and is the pod's session from now on.
+// watched for invariant (b) (session.go) and is the pod's session from now on; a leader's incarnations keep
+// what the invariants note (hostedLeader).
 func (s *Sim) spawnHosted(parent *actor, p host.Props) *actor {
-	props := hostedProps(p)
-	if native, ok := p.Native.(func(a *actor) behaviour); ok && p.New == nil {
-		props = native
-	}
 	k := kindNamed(p.Name)
-	if k == kindSession {
-		newSession := p.New
-		props = func(a *actor) behaviour { return &hostedSession{hosted{a: a, b: newSession()}} }
-	}
-	a := s.spawnNamed(parent, parent.pod, k, p.Name, p.Supervisor, props)
+	a := s.spawnNamed(parent, parent.pod, k, p.Name, p.Supervisor, func(a *actor) behaviour {
+		b := p.New()
+		switch w, ok := b.(withConn); {
+		case k == kindSession:
+			return &hostedSession{hosted{a: a, b: b}}
+		case ok && k == kindLeader:
+			return &hostedLeader{hosted: hosted{a: a, b: b}, conn: w.conn, lostAt: -1}
+		}
+		return &hosted{a: a, b: b}
+	})
 	if k == kindSession {
 		parent.pod.session = a
 	}

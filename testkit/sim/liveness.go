@@ -195,8 +195,7 @@ func (s *Sim) leaderConverged(c *cluster, p *pod) (string, error) {
 	if la.worker() == nil || !la.worker().alive || la.worker().suspended {
 		return "", fmt.Errorf("leader %s runs no model", p.key)
 	}
-	ma := la.worker().impl.(*modelAdapter)
-	ms := ma.m.Status()
+	ms := modelStatus(la.worker())
 	hash, _, err := s.admin.Get(c.zc.Hash())
 	if err != nil {
 		return "", fmt.Errorf("hash: %w", err)

@@ -25,8 +25,8 @@ type Options struct {
 	// liveness failure (a livelock). 0: DefaultMaxLivenessEvents.
 	MaxLivenessEvents int
 
-	// SkipFence is a deliberately broken variant for tests: the simulated write path sends the snapshot and
-	// hash multi without the fencing check of the lock node (zk.Fenced), so a deposed leader's write lands.
+	// SkipFence is a deliberately broken variant for tests: the leaders' models get a client whose multis drop
+	// zk.Fenced's check of the lock node, so a deposed leader's snapshot and hash write lands.
 	SkipFence bool
 	// NoStepDown is a deliberately broken variant for tests: the simulated session adapter drops the session
 	// machine's suspend timer, so a leader cut off from ZooKeeper never steps down.
