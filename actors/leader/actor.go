@@ -64,6 +64,9 @@ func (b *behaviour) Belief() *v1.LeadershipChanged {
 	return &v1.LeadershipChanged{Leader: b.m.Leading(), LockPath: b.m.LockPath()}
 }
 
+// Leading is Belief().Leader without building the message: the simulation asks after every event.
+func (b *behaviour) Leading() bool { return b.m.Leading() }
+
 func (b *behaviour) Started(ctx host.Context) { b.apply(ctx, b.m.Start()) }
 
 func (b *behaviour) Release(ctx host.Context, restarting bool) {

@@ -146,7 +146,7 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 			if stopped.Err() != nil {
 				return // this model stopped: a newer one (maybe under the same lock) owns the write now
 			}
-			t.Tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion, Fenced))
+			t.Tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion))
 		})
 	case History:
 		ctx.Go("history", func(host.Task) {

@@ -279,7 +279,10 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 		return append(effects, m.configure()...)
 	}
 	if m.phase == phasePending {
-		return effects // the damper is running: it will configure whatever is there when it fires
+		// The damper is running: it will configure whatever is there when it fires. DESIGN §7: the cluster is
+		// configured once the damper expires; a further change does not restart it, or a cluster that changes
+		// more often than its damper would never be configured. A revert cancels it (above).
+		return effects
 	}
 	m.phase = phasePending
 	m.gen++ // drops whatever the previous state had in flight

@@ -125,6 +125,30 @@ func TestModel_DamperCancelsRevertedChange(t *testing.T) {
 	}
 }
 
+// DESIGN §7: a change that reverts within the damper cancels the configuration, and a later change gets a
+// damper of its own. The cancelled damper's timer may still fire (a host cannot always take back a timer whose
+// message is on its way): it must not configure the later change early.
+func TestModel_ACancelledDampersTimerDoesNotCutTheNextOneShort(t *testing.T) {
+	m := newTestMachine(2 * time.Second)
+	h := hashOf(t, pods("a"), nil)
+	run(t, m, []step{
+		{nil, []string{"watch(pods,paused)", "read#1"}},
+		{read(1, pods("a"), h), []string{"write#2(1," + h[:5] + ")"}},
+		{&v1.Written{Generation: 2}, []string{"read#3"}},
+		{read(3, pods("a"), h), nil},
+		{changed, []string{"read#4"}},
+		{read(4, pods("a", "b"), h), []string{"timer#5(damper,2s)"}}, // b joined
+		{changed, []string{"read#6"}},
+		{read(6, pods("a"), h), []string{"write#7(1," + h[:5] + ")"}}, // b left: cancelled
+		{&v1.Written{Generation: 7}, []string{"read#8"}},
+		{read(8, pods("a"), h), nil},
+		{changed, []string{"read#9"}},
+		{read(9, pods("a", "c"), h), []string{"timer#10(damper,2s)"}}, // c joined: a damper of its own
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 5}, nil},           // the cancelled one fires late
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 10}, []string{"configure#11(2)"}},
+	})
+}
+
 func TestModel_ChangesDuringAPhaseAreReadAfterIt(t *testing.T) {
 	m := newTestMachine(0)
 	h2 := hashOf(t, pods("a", "b"), nil)

@@ -97,21 +97,11 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 	return out
 }
 
-// Commit applies the operations of a configuration write. Fenced is the real one; the simulation's broken
-// variant commits without the fence to show its invariants catch a deposed leader's write.
-type Commit func(c zk.Conn, lock string, ops ...zk.Op) error
-
-// Fenced commits ops in one multi that first checks the lock node (zk.Fenced).
-func Fenced(c zk.Conn, lock string, ops ...zk.Op) error {
-	_, err := zk.Fenced(c, lock, ops...)
-	return err
-}
-
 // WriteConfiguration writes snapshot and hash in one multi fenced by the lock node (DESIGN §7 step 4): a
 // deposed leader's write fails whole, and the hash is compare-and-set on the version read with the cluster, so
 // a stale writer of the same lock fails too. The snapshot is this session's ephemeral node; one left by
 // another session (the previous leader's, not yet expired) is replaced so that it does not vanish with it.
-func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32, commit Commit) *v1.Written {
+func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32) *v1.Written {
 	out := &v1.Written{Generation: gen}
 	snapshot, err := json.Marshal(pods)
 	if err != nil {
@@ -137,7 +127,7 @@ func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 		ops = append(ops, zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
 	}
 	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: hashVersion})
-	if err := commit(c, lock, ops...); err != nil {
+	if _, err := zk.Fenced(c, lock, ops...); err != nil {
 		out.Failure = protocol.Failure(fmt.Errorf("write %s and %s: %w", cl.Snapshot(), cl.Hash(), err))
 	}
 	return out

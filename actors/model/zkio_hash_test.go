@@ -72,7 +72,7 @@ func checkStaleHashWrite(t *testing.T, leader, other zk.Conn) {
 				for k, v := range r.GetPods() {
 					pods[k] = v
 				}
-				return WriteConfiguration(leader, cl, lock, 2, pods, hash, r.GetHashVersion(), Fenced)
+				return WriteConfiguration(leader, cl, lock, 2, pods, hash, r.GetHashVersion())
 			}
 			if out := write(readHash(), "old"); out.GetFailure() != nil { // configured once: hash and snapshot exist
 				t.Fatal(out.GetFailure())

@@ -208,6 +208,9 @@ func (s *Sim) crash(a *actor) {
 	var delay time.Duration
 	delay, a.crashes = a.sup.Decide(a.crashes, s.clk.Now())
 	s.trace(a.who, "crash", nil, "restart in "+delay.String())
+	if delay == 0 {
+		s.deleteLockOnCrash(a) // stale.go
+	}
 	s.at(delay, func() { s.restart(a) })
 }
 

@@ -63,12 +63,15 @@
 // deregisters) or dying (its sub-process exits 0: the lifecycle dies and answers 410 while the pod lingers),
 // its sub-process crashing (the lifecycle restarts it), a pod joining, a pod joining and
 // leaving within the damper, a session expired, a client disconnected within the timeout, a partition of
-// some pods for up to twice the timeout, an actor crashing (session, leader, model or watchers), a ZooKeeper
-// call failing before or after it was applied, a session reset (POST /reset), an operator deleting the
-// lock holder's node (also right before a leader's snapshot and hash write: the moment the fence exists
-// for), a pod whose can_configure fails for a while. On the control ports: a partition (requests and
-// replies lost until the leader's timeout), a port refusing connections, a slow pod (its replies leave past
-// the leader's per-pod timeout), a stalled pod (its callbacks hang past the request's timeout: 408).
+// some pods for up to twice the timeout, an actor crashing (session, leader, model, phase or watchers), a
+// ZooKeeper call failing before or after it was applied, a session reset (POST /reset), an operator deleting
+// the lock holder's node (also right before a leader's snapshot and hash write: the moment the fence exists
+// for; and while a leader that held it restarts after a crash), a model crashing as its snapshot and hash
+// write goes out while a pod joins, the write held up a few seconds (stale.go: the moment the hash's
+// compare-and-set exists for), a pod whose can_configure fails for a while. On the control ports: a
+// partition (requests and replies lost until the leader's timeout), a port refusing connections, a slow pod
+// (its replies leave past the leader's per-pod timeout), a stalled pod (its callbacks hang past the
+// request's timeout: 408).
 //
 // Not simulated: protoactor itself (its scheduling, mailboxes, supervision code), the go-zookeeper adapter,
 // real processes (fakeproc stands in), net/http's server and client (the sim's Caller and handlers stand

@@ -194,7 +194,7 @@ func (t *task) Wait(recv func(block bool) bool) {
 		return
 	}
 	t.parked = recv
-	if !t.yield(struct{}{}) {
+	if !t.pause() {
 		t.parked = nil // unwound at the end of the scenario: nothing comes any more
 	}
 }

@@ -115,7 +115,7 @@ func (c simCaller) Post(ctx context.Context, url string, body []byte) (int, []by
 	req := bytes.Clone(body) // the caller may reuse its bytes once Post returned; the handler reads later
 	s.net(nil, func() { s.arrive(x, u, req) })
 	t.exchange = x
-	if !t.yield(struct{}{}) {
+	if !t.pause() {
 		return 0, nil, fmt.Errorf("control: POST %s: %w", url, errAborted)
 	}
 	if x.err != nil {

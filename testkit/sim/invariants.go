@@ -187,7 +187,7 @@ func (s *Sim) checkLeaders(c *cluster, now time.Duration) {
 			if p.state == podGone {
 				continue
 			}
-			if _, la := p.leaderOf(); la != nil && la.belief().GetLeader() {
+			if _, la := p.leaderOf(); la != nil && la.leading() {
 				believers = append(believers, la)
 			}
 		}

@@ -60,6 +60,11 @@ func (x *hostedLeader) belief() *v1.LeadershipChanged {
 	return x.b.(withConn).Behaviour.(interface{ Belief() *v1.LeadershipChanged }).Belief()
 }
 
+// leading is belief().GetLeader(), cheaper: invariant (c) asks after every event.
+func (x *hostedLeader) leading() bool {
+	return x.b.(withConn).Behaviour.(interface{ Leading() bool }).Leading()
+}
+
 // worker is the model the leader runs, nil when none.
 func (x *hostedLeader) worker() *actor {
 	for _, c := range x.a.children {

@@ -46,9 +46,10 @@ type Sim struct {
 	// listeners are the actors spawned with host.Props.Events, in spawn order (publish drops the dead).
 	listeners []*actor
 
-	cur    *task   // the task whose body runs now, nil on the sim's goroutine
-	tasks  []*task // tasks not finished yet
-	parked []*task // tasks of no pod waiting for a watch's event (host.Task's Wait)
+	cur    *task     // the task whose body runs now, nil on the sim's goroutine
+	tasks  []*task   // tasks not finished yet
+	idle   []*worker // coroutines that ran a task to its end, for the next ones
+	parked []*task   // tasks of no pod waiting for a watch's event (host.Task's Wait)
 	// parkedOf are each pod's parked tasks, in the order they parked; ready, the pods whose sessions got
 	// an event since the last poll (zkmem.WithDelivered), so that poll looks at their tasks only.
 	parkedOf  map[*pod][]*task
@@ -56,7 +57,6 @@ type Sim struct {
 	isReady   map[*pod]bool
 	sessionOf map[int64]*pod // the pod that dialed each session
 	parkSeq   uint64
-	doneTasks int  // finished tasks still listed in tasks
 	dirty     bool // ZooKeeper emitted something since the last poll
 	ending    bool // the scenario is over: tasks are being unwound, nothing is sent any more
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"slices"
+	"time"
 
 	"github.com/ochopod/ochopod/testkit/zkmem"
 )
@@ -24,10 +25,9 @@ type task struct {
 	inc   int
 	name  string
 	ch    *channel // its messages arrive in order
-	next  func() (struct{}, bool)
-	stop  func()
-	yield func(struct{}) bool
+	w     *worker  // the coroutine that runs its body
 	done  bool
+	idx   int // its place in s.tasks
 	// parked: the task waits (host.Task's Wait) for what recv takes; poll resumes it once recv took it.
 	parked  func(block bool) bool
 	parkSeq uint64 // the order it parked in
@@ -35,21 +35,55 @@ type task struct {
 	exchange *exchange
 	// held: the task waits for what wake resumes it with (world.go: a reply of the pod's actors, a delay).
 	held bool
+	// hold delays its next call by this much more than a network latency (holdWrite).
+	hold time.Duration
 }
+
+// worker is a coroutine (iter.Pull) that runs task bodies one after the other, each up to its next call at a
+// time. A scenario starts thousands of tasks: a goroutine each, growing its stack each time, cost a third of
+// the scenario's time; a worker is taken from the sim's idle ones when there is one.
+type worker struct {
+	next  func() (finished bool, alive bool)
+	stop  func()
+	yield func(finished bool) bool
+	body  func()
+}
+
+func newWorker() *worker {
+	w := &worker{}
+	w.next, w.stop = iter.Pull(func(yield func(bool) bool) {
+		w.yield = yield
+		for {
+			body := w.body
+			w.body = nil
+			body()
+			if !yield(true) { // idle until the next body, or stopped
+				return
+			}
+		}
+	})
+	return w
+}
+
+// pause hands control back to the sim until it resumes the task; false once the scenario is over (the
+// task is being unwound: it must not go on with its I/O).
+func (t *task) pause() bool { return t.w.yield(false) }
 
 // goIO starts a task for owner: body runs now up to its first ZooKeeper call, then call by call.
 func (s *Sim) goIO(owner *actor, name string, body func(t *task)) { s.startTask(owner, name, body) }
 
 // startTask is goIO for an owner or none (a handler of http.go: nothing to tell).
 func (s *Sim) startTask(owner *actor, name string, body func(t *task)) {
-	t := &task{s: s, owner: owner, name: name, ch: &channel{}}
+	t := &task{s: s, owner: owner, name: name, ch: &channel{}, idx: len(s.tasks)}
 	if owner != nil {
 		t.inc = owner.inc
 	}
-	t.next, t.stop = iter.Pull(func(yield func(struct{}) bool) {
-		t.yield = yield
-		body(t)
-	})
+	if n := len(s.idle); n > 0 {
+		t.w, s.idle = s.idle[n-1], s.idle[:n-1]
+	} else {
+		t.w = newWorker()
+	}
+	t.w.body = func() { body(t) }
 	s.tasks = append(s.tasks, t)
 	s.resume(t)
 }
@@ -62,11 +96,14 @@ func (s *Sim) resume(t *task) {
 	}
 	prev := s.cur
 	s.cur = t
-	_, more := t.next()
+	finished, alive := t.w.next()
 	s.cur = prev
-	if !more {
+	if finished || !alive {
 		t.done = true
-		s.dropDone()
+		s.dropDone(t)
+		if finished {
+			s.idle = append(s.idle, t.w)
+		}
 		return
 	}
 	switch {
@@ -74,7 +111,9 @@ func (s *Sim) resume(t *task) {
 		s.park(t)
 	case t.exchange != nil, t.held: // its reply, or wake, resumes it
 	default:
-		s.net(t.ch, func() { s.resume(t) })
+		d := s.netLatency() + t.hold
+		t.hold = 0
+		s.after(t.ch, d, func() { s.resume(t) })
 	}
 }
 
@@ -85,11 +124,14 @@ func (s *Sim) opHook(_ int64, op zkmem.OpName, _ string) error {
 	if t == nil {
 		return nil
 	}
-	if !t.yield(struct{}{}) {
+	if !t.pause() {
 		return errAborted
 	}
 	if op == zkmem.OpMulti {
 		s.beforeMulti(t) // a fault may strike between the call's turn and the call
+		if s.holdWrite(t) && !t.pause() {
+			return errAborted
+		}
 	}
 	return nil
 }
@@ -99,23 +141,16 @@ func (t *task) tell(msg any) {
 	t.s.send(t.ch, t.owner.pid, t.owner.pid, t.inc, msg)
 }
 
-// dropDone forgets the finished tasks once they are half the list (each finish does not scan them all).
-func (s *Sim) dropDone() {
-	s.doneTasks++
-	if s.doneTasks*2 < len(s.tasks) {
+// dropDone takes t out of the unfinished tasks, in O(1): the last one takes its place.
+func (s *Sim) dropDone(t *task) {
+	last := len(s.tasks) - 1
+	if t.idx > last || s.tasks[t.idx] != t {
 		return
 	}
-	s.doneTasks = 0
-	kept := s.tasks[:0]
-	for _, t := range s.tasks {
-		if !t.done {
-			kept = append(kept, t)
-		}
-	}
-	for i := len(kept); i < len(s.tasks); i++ {
-		s.tasks[i] = nil
-	}
-	s.tasks = kept
+	s.tasks[t.idx] = s.tasks[last]
+	s.tasks[t.idx].idx = t.idx
+	s.tasks[last] = nil
+	s.tasks = s.tasks[:last]
 }
 
 // unwind ends every unfinished task at the end of a scenario: its pending call and any later one fail with
@@ -129,10 +164,14 @@ func (s *Sim) unwind() {
 			continue
 		}
 		s.cur = t
-		t.stop()
+		t.w.stop()
 		s.cur = nil
 	}
 	s.tasks = nil
+	for _, w := range s.idle {
+		w.stop()
+	}
+	s.idle = nil
 }
 
 // park lists a task that waits for a ZooKeeper event: under its pod, whose sessions' events wake it.

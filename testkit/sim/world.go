@@ -233,7 +233,7 @@ func (s *Sim) forget(a *actor) {
 // hold parks the running task until wake; false when the scenario ended meanwhile.
 func (s *Sim) hold(t *task) bool {
 	t.held = true
-	ok := t.yield(struct{}{})
+	ok := t.pause()
 	t.held = false
 	return ok
 }
