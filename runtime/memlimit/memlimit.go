@@ -36,7 +36,7 @@ var names = []string{
 	"/memory/classes/heap/free:bytes",
 }
 
-// Keep applies Decide(soft, ...) now and after every collection until stop is called; applied, when not nil,
+// Keep applies Decide(soft, ...) after every collection until stop is called; applied, when not nil,
 // is told each limit set (tests). The collector itself drives it: a cleanup on an object that the next
 // collection frees re-arms itself, so an idle pod does nothing between collections.
 func Keep(soft uint64, applied func(int64)) (stop func()) {
@@ -75,8 +75,7 @@ func Keep(soft uint64, applied func(int64)) (stop func()) {
 			}
 		}, struct{}{})
 	}
-	decide()
-	arm()
+	arm() // the first decision at the first collection: a pod's start runs under GOGC alone
 	return func() {
 		mu.Lock()
 		stopped = true
