@@ -369,8 +369,8 @@ func TestIntegration_HostileValuesRunNothing(t *testing.T) {
 	}
 	template := `{{range .Dependencies}}{{range .}}{{.Payload.ip}} {{index .Payload "note"}}{{end}}{{end}}`
 	for _, tc := range []struct{ name, command string }{
-		{"list", `[sh, -c, 'printf %s "$1" > arg.$$; exec sleep 600', sh, '` + template + `']`},
-		{"shell", `'printf %s {{range .Dependencies}}{{range .}}{{.Payload.ip | shq}}" "{{index .Payload "note" | shq}}{{end}}{{end}} > arg.$$; exec sleep 600'`},
+		{"list", `[sh, -c, 'printf %s "$1" > tmp.$$ && mv tmp.$$ arg.$$; exec sleep 600', sh, '` + template + `']`},
+		{"shell", `'printf %s {{range .Dependencies}}{{range .}}{{.Payload.ip | shq}}" "{{index .Payload "note" | shq}}{{end}}{{end}} > tmp.$$ && mv tmp.$$ arg.$$; exec sleep 600'`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -383,7 +383,11 @@ func TestIntegration_HostileValuesRunNothing(t *testing.T) {
 			for i := range pods {
 				pods[i] = mdStartPod(t, srv.Addr(), "app-"+tc.name, 5*time.Second, []string{"--log-level", "info", "--spec", specPath})
 			}
-			infos := mdWaitAll(t, pods, 60*time.Second, mdRunning)
+			// Running, and the command's argument written whole (renamed into place once written).
+			infos := mdWaitAll(t, pods, 60*time.Second, func(m map[string]any) bool {
+				_, err := os.Stat(fmt.Sprintf("%s/arg.%d", dir, mdPid(m)))
+				return mdRunning(m) && err == nil
+			})
 			waitLog(t, pods[mdLeader(t, pods)], "#d1") // the leader left the injected pod out, with a WARN
 			want := "10.0.0.2 " + note
 			for _, m := range infos {
