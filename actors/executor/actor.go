@@ -2,8 +2,10 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
+	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
@@ -27,7 +29,7 @@ type Config struct {
 	// ReportTo receives ExecStarted and ExecExited; nil means the actor's parent (the lifecycle, DESIGN §4).
 	ReportTo host.Ref
 	// Supervisor restarts the executor after a crash; zero: host.DefaultSupervisor(). A restarted executor
-	// starts idle and has forgotten the process it ran (see the package doc).
+	// starts idle: the process it ran was killed and reported exited (see Release).
 	Supervisor host.Supervisor
 }
 
@@ -77,6 +79,8 @@ func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
 	switch msg.(type) {
 	case *v1.ExecStart, *v1.ExecSignal, *v1.ExecTearDown, *v1.ExecExited, *v1.TimerFired:
 		b.apply(ctx, b.m.Handle(protocol.Input[*v1.ExecutorInput](msg)))
+	case *v1.InjectCrash:
+		panic(fmt.Sprintf("executor: injected crash: %s", msg.(*v1.InjectCrash).GetReason()))
 	}
 }
 
@@ -155,17 +159,22 @@ func (b *behaviour) wait(ctx host.Context, inc uint64, p proc.Process) {
 			if block {
 				select {
 				case <-p.Done():
-					exited = true
 				case <-quit:
 				}
-				return true
+			} else {
+				select {
+				case <-p.Done():
+				case <-quit:
+				default:
+					return false
+				}
 			}
+			// An ended incarnation goes first, not a random pick when both are ready (a process its Release
+			// killed): that Release reported it already.
 			select {
-			case <-p.Done():
-				exited = true
 			case <-quit:
 			default:
-				return false
+				exited = true
 			}
 			return true
 		})
@@ -176,8 +185,11 @@ func (b *behaviour) wait(ctx host.Context, inc uint64, p proc.Process) {
 	})
 }
 
-// Release frees what the incarnation owns: timers and the exit waiter. The process is not touched: tearing
-// it down is the lifecycle's decision (it sends ExecTearDown first).
+// Release frees what the incarnation owns: timers and the exit waiter. Tearing the process down is the
+// lifecycle's decision (it sends ExecTearDown before it stops the executor); a process still running when the
+// incarnation ends (a crash of the executor, or of the lifecycle above it) is SIGKILLed with its group and
+// reported exited, so that no process outlives the actor that knows it: the next executor would start a
+// second one beside it (the lifecycle restarts the process after a crash, Machine.Resume after its own).
 func (b *behaviour) Release(ctx host.Context, _ bool) {
 	for name, t := range b.timers {
 		t.Stop()
@@ -189,7 +201,13 @@ func (b *behaviour) Release(ctx host.Context, _ bool) {
 	default:
 		close(b.quit)
 	}
-	if pid := b.m.Pid(); pid != 0 {
-		ctx.Logger().Warn("executor stopped while its process runs: the process is left alone", "epoch", b.m.Incarnation(), "pid", pid)
+	pid := b.m.Pid()
+	if pid == 0 || b.proc == nil || b.inc != b.m.Incarnation() {
+		return
 	}
+	ctx.Logger().Warn("executor stopped while its process runs: killing it", "epoch", b.inc, "pid", pid)
+	if err := b.proc.Signal(syscall.SIGKILL); err != nil {
+		ctx.Logger().Warn("kill failed", "epoch", b.inc, "pid", pid, "err", err)
+	}
+	b.do(ctx, Report{Msg: &v1.ExecExited{Incarnation: b.inc, Pid: pid, Code: 128 + int32(syscall.SIGKILL), Signal: int32(syscall.SIGKILL), Killed: true}})
 }

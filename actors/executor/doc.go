@@ -49,6 +49,8 @@
 // Ownership (STYLE 15): the spawn runs inside the actor (fork and exec, about a millisecond). One host task per
 // started process waits for its exit and tells it to the actor; it ends when the process is reaped or when the
 // incarnation ends. The output copies belong to the spawner and end at EOF. When the executor stops or restarts it
-// stops its timers and forgets the process without touching it: the lifecycle tears the process down before
-// it stops the executor, and if Ochopod dies the kernel kills the process (proc's parent-death signal).
+// stops its timers; a process still running then (the lifecycle tears it down before it stops the executor,
+// so only a crash of the executor or of the lifecycle leaves one) is SIGKILLed with its group and reported
+// exited, killed: no process outlives the actor that knows it, as the kernel kills it if Ochopod dies (proc's
+// parent-death signal).
 package executor

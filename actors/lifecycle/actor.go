@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -38,20 +39,28 @@ type Config struct {
 // sender, GetLifecycleStatus with LifecycleStatus, and publishes LifecycleStatus on every change. Its child,
 // the executor, reports ExecStarted and ExecExited to it.
 //
-// Stopping it does not tear the process down (the executor forgets its process when it stops): send kill and
-// wait for the reply first (DESIGN §11, SIGTERM). User callbacks cannot crash it (their panics are errors).
+// Stopping it does not tear the process down gracefully (the executor SIGKILLs what still runs when it
+// stops): send kill and wait for the reply first (DESIGN §11, SIGTERM). User callbacks cannot crash it (their
+// panics are errors); a crash of its own restarts it where it was (Machine.Resume).
 func Props(cfg Config) host.Props {
 	if cfg.Supervisor == (host.Supervisor{}) {
 		cfg.Supervisor = host.DefaultSupervisor()
 	}
-	return host.Props{Name: "lifecycle", Supervisor: cfg.Supervisor, New: func() host.Behaviour { return newBehaviour(cfg) }}
+	mem := &memory{}
+	return host.Props{Name: "lifecycle", Supervisor: cfg.Supervisor, New: func() host.Behaviour { return newBehaviour(cfg, mem) }}
 }
+
+// memory hands the machine of an incarnation that ended to the next one spawned from the same props (a
+// restart after a crash, or a new lifecycle of the pod's restarted root): see Machine.Resume. Incarnations
+// never run at once, so it needs no lock.
+type memory struct{ prev *Machine }
 
 // behaviour carries out the machine's effects on the host. User callbacks run as tasks, one at a time (the
 // machine never issues two), each with a context cancelled when the incarnation ends or the machine no longer
 // needs the result (a tear_down whose process ended); each tells CallbackDone.
 type behaviour struct {
 	cfg      Config
+	mem      *memory
 	m        *Machine
 	executor host.Ref
 	handles  uint64              // the last reply handle issued
@@ -62,9 +71,10 @@ type behaviour struct {
 	timers   map[v1.Timer]host.Timer
 }
 
-func newBehaviour(cfg Config) *behaviour {
+func newBehaviour(cfg Config, mem *memory) *behaviour {
 	return &behaviour{
 		cfg:     cfg,
+		mem:     mem,
 		m:       NewMachine(MachineConfig{Settings: cfg.Settings, Implements: implements(cfg.Lifecycle)}),
 		replies: map[uint64]host.Ref{},
 		running: map[uint64]context.CancelFunc{},
@@ -90,6 +100,11 @@ func (b *behaviour) Started(ctx host.Context) {
 	b.ctx, b.stop = context.WithCancel(context.Background())
 	if b.cfg.Executor.New != nil {
 		b.executor = ctx.Spawn(b.cfg.Executor)
+	}
+	if prev := b.mem.prev; prev != nil {
+		b.mem.prev = nil
+		b.apply(ctx, b.m.Resume(prev))
+		return
 	}
 	b.apply(ctx, b.m.Start())
 }
@@ -119,6 +134,12 @@ func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
 		b.apply(ctx, b.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
 	case *v1.TimerFired, *v1.ForwardSignal:
 		b.apply(ctx, b.m.Handle(protocol.Input[*v1.LifecycleInput](msg)))
+	case *v1.InjectCrash:
+		if msg.GetTarget() == "executor" && b.executor != nil {
+			ctx.Send(b.executor, msg)
+			return
+		}
+		panic(fmt.Sprintf("lifecycle: injected crash: %s", msg.GetReason()))
 	}
 }
 
@@ -186,9 +207,10 @@ func (b *behaviour) toExecutor(ctx host.Context, msg, failed proto.Message) {
 }
 
 // Release frees what the incarnation owns: timers, and the callbacks' contexts (a callback still running
-// returns on its own; what it tells after a stop goes nowhere). The host stops the executor child after it;
-// the executor leaves the process alone.
+// returns on its own; what it tells after a stop goes nowhere), and hands its machine to the next
+// incarnation (memory). The host stops the executor child after it, which kills the process.
 func (b *behaviour) Release(host.Context, bool) {
+	b.mem.prev = b.m
 	for name, t := range b.timers {
 		t.Stop()
 		delete(b.timers, name)

@@ -231,7 +231,8 @@ func (p *Pod) Status(timeout time.Duration) (*v1.SessionStatus, error) {
 // Reset forces a ZooKeeper reset (DESIGN §5): new session, same key and seq.
 func (p *Pod) Reset(cause string) { p.system.Root.Send(p.root, &v1.ResetSession{Cause: cause}) }
 
-// Crash makes the named actor ("session", "leader", "worker") panic, for tests of supervision.
+// Crash makes the named actor ("root", "lifecycle", "executor", "session", "leader", "worker") panic, for
+// tests of supervision.
 func (p *Pod) Crash(target, reason string) {
 	p.system.Root.Send(p.root, &v1.InjectCrash{Reason: reason, Target: target})
 }

@@ -362,6 +362,28 @@ func TestIntegration_SessionCrashReRegistersWithTheSameKeyAndSeq(t *testing.T) {
 	w.until(t, "leadership on the new session", leads)
 }
 
+// A crash of the root restarts the whole tree: a new session registers, with the seq the pod took first
+// (the root's identity outlives its incarnations; before, the new root had forgotten it and the pod took a
+// new seq: testkit/sim invariant (b), the whole-tree crash).
+func TestIntegration_RootCrashReRegistersWithTheSameKeyAndSeq(t *testing.T) {
+	srv := zkserver.Start(t)
+	f := newFixture(t, srv.Addr())
+	p, w := f.start("web", 5*time.Second)
+	before := w.until(t, "registration", registered)
+
+	p.Crash("root", "test")
+	after := w.until(t, "registration on a new session", func(st *v1.SessionStatus) bool {
+		return registered(st) && st.GetSessionId() != before.GetSessionId()
+	})
+	if after.GetKey() != before.GetKey() || after.GetSeq() != before.GetSeq() {
+		t.Fatalf("identity changed: before %v after %v", before, after)
+	}
+	pods, _, err := cluster.ReadPods(observer(t, srv.Addr()), zk.ClusterOf("test", "web"))
+	if err != nil || len(pods) != 1 || pods[0].Seq != before.GetSeq() {
+		t.Fatalf("pods %v err %v", pods, err)
+	}
+}
+
 func TestIntegration_ResetKeepsTheIdentity(t *testing.T) {
 	srv := zkserver.Start(t)
 	f := newFixture(t, srv.Addr())

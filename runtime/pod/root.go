@@ -1,6 +1,8 @@
 package pod
 
 import (
+	"fmt"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ochopod/ochopod/actors/host"
@@ -32,14 +34,23 @@ func RootProps(cfg RootConfig) host.Props {
 	if cfg.Supervisor == (host.Supervisor{}) {
 		cfg.Supervisor = host.DefaultSupervisor()
 	}
-	return host.Props{Name: "root", Supervisor: cfg.Supervisor, New: func() host.Behaviour { return &root{cfg: cfg} }}
+	id := &identity{} // the pod's, for the life of its process: every incarnation of the root shares it
+	return host.Props{Name: "root", Supervisor: cfg.Supervisor, New: func() host.Behaviour { return &root{cfg: cfg, id: id} }}
 }
 
-// root is one incarnation of the root: the seq is kept from the session's first registration on.
+// identity is the seq the pod took at its first registration (DESIGN §5: for the life of the process). It
+// outlives a crash of the root: a new incarnation starts a new session, whose registration must keep it, and
+// ZooKeeper cannot tell it any more (the old session's node went with its client). Incarnations never run at
+// once, so it needs no lock.
+type identity struct {
+	seq    int64
+	hasSeq bool
+}
+
+// root is one incarnation of the root.
 type root struct {
 	cfg       RootConfig
-	seq       int64
-	hasSeq    bool
+	id        *identity
 	session   host.Ref
 	lifecycle host.Ref
 }
@@ -59,10 +70,10 @@ func (r *root) Release(host.Context, bool) {}
 func (r *root) Receive(ctx host.Context, msg proto.Message) {
 	switch msg := msg.(type) {
 	case *v1.IdentityRequest:
-		ctx.Respond(&v1.Identity{Key: r.cfg.Key, Seq: r.seq, HasSeq: r.hasSeq})
+		ctx.Respond(&v1.Identity{Key: r.cfg.Key, Seq: r.id.seq, HasSeq: r.id.hasSeq})
 	case *v1.SeqAssigned:
-		if msg.GetKey() == r.cfg.Key && !r.hasSeq {
-			r.seq, r.hasSeq = msg.GetSeq(), true
+		if msg.GetKey() == r.cfg.Key && !r.id.hasSeq {
+			r.id.seq, r.id.hasSeq = msg.GetSeq(), true
 		}
 	case *v1.GetSessionStatus, *v1.ResetSession, *v1.StopSession:
 		ctx.Forward(r.session)
@@ -86,9 +97,12 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 			ctx.Respond(&v1.ControlReply{Code: code, Body: []byte(`{}`)})
 		}
 	case *v1.InjectCrash:
-		if msg.GetTarget() == "lifecycle" && r.lifecycle != nil {
+		switch t := msg.GetTarget(); {
+		case t == "root":
+			panic(fmt.Sprintf("root: injected crash: %s", msg.GetReason()))
+		case (t == "lifecycle" || t == "executor") && r.lifecycle != nil:
 			ctx.Forward(r.lifecycle)
-		} else {
+		default:
 			ctx.Forward(r.session)
 		}
 	}

@@ -63,12 +63,15 @@
 // deregisters) or dying (its sub-process exits 0: the lifecycle dies and answers 410 while the pod lingers),
 // its sub-process crashing (the lifecycle restarts it), a pod joining, a pod joining and
 // leaving within the damper, a session expired, a client disconnected within the timeout, a partition of
-// some pods for up to twice the timeout, an actor crashing (session, leader, model, phase or watchers), a
+// some pods for up to twice the timeout, an actor crashing anywhere in the pod's tree (root, lifecycle,
+// executor, session, leader, model, phase, watchers, custom actors; each restarted by the supervisor it states), a
 // ZooKeeper call failing before or after it was applied, a session reset (POST /reset), an operator deleting
 // the lock holder's node (also right before a leader's snapshot and hash write: the moment the fence exists
 // for; and while a leader that held it restarts after a crash), a model crashing as its snapshot and hash
 // write goes out while a pod joins, the write held up a few seconds (stale.go: the moment the hash's
-// compare-and-set exists for), a pod whose can_configure fails for a while. On the control ports: a
+// compare-and-set exists for), a leader crashing as its contender create goes out, the create held up until
+// the next incarnation's and its report late (stale.go: two lock nodes of one session, the moment the leader's
+// own-node check exists for), a pod whose can_configure fails for a while. On the control ports: a
 // partition (requests and replies lost until the leader's timeout), a port refusing connections, a slow pod
 // (its replies leave past the leader's per-pod timeout), a stalled pod (its callbacks hang past the
 // request's timeout: 408).
@@ -95,6 +98,8 @@
 //	(d) a pod that believes it leads learns that its lock node is gone within OverlapBound while connected,
 //	    and within a third of the session timeout (when the session steps down) plus OverlapBound of being
 //	    cut off from ZooKeeper
+//	(e) a pod never starts a second process while one runs (world.go), and at convergence the process it
+//	    runs is the one its lifecycle knows: none orphaned by a crash of the lifecycle, executor or root
 //
 // Then the liveness phase heals every partition and every fault of the pods (what a fault holds already,
 // a hanging callback or a late reply, runs to its end), stops the faults (a failure already injected into a

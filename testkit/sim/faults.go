@@ -279,7 +279,8 @@ func (s *Sim) healed(id int64) {
 	}
 }
 
-// faultCrash makes one of a pod's actors panic; its supervisor restarts it (actor.go).
+// faultCrash makes one of a pod's actors panic, anywhere in its tree (the root, the session and below it, the
+// lifecycle and its executor, the custom actors); the supervisor it states restarts it (actor.go).
 func (s *Sim) faultCrash() bool {
 	var all []*actor
 	var walk func(a *actor)
@@ -293,7 +294,7 @@ func (s *Sim) faultCrash() bool {
 		}
 	}
 	for _, p := range s.running() {
-		walk(p.session)
+		walk(p.root)
 	}
 	a, ok := pick(s, all)
 	if !ok || a.suspended {

@@ -176,7 +176,7 @@ func (s *Sim) podConverged(p *pod) error {
 	if !ok || n.Stat.EphemeralOwner != sa.conn().SessionID() {
 		return fmt.Errorf("pod %s: its node %s is missing or not its session's", p.key, st.GetPath())
 	}
-	return nil
+	return p.processConverged()
 }
 
 // leaderConverged: the leader holds the lowest lock node of its session, its model runs idle on the hash

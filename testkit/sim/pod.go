@@ -57,9 +57,12 @@ type pod struct {
 	slow     time.Duration // its control replies leave this late (faultSlow)
 	faultGen int           // the port's last fault (partition, refused): only it ends it
 
-	config  *podConfig // the last configuration an "on" carried that the lifecycle accepted
+	status  *v1.LifecycleStatus // the last its lifecycle published
+	config  *podConfig          // the last configuration an "on" carried that the lifecycle accepted
 	configs int
 	created []int64 // the sequences of the pod nodes its registrations created, for the diagnosis
+	// heldCreate is a crashed leader's contender create, held up until the next incarnation's (stale.go).
+	heldCreate *task
 }
 
 // podConfig is what a pod was configured with: the pods (sorted keys, their seqs) and the dependencies.

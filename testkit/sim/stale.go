@@ -48,3 +48,46 @@ func (s *Sim) deleteLockOnCrash(a *actor) {
 		s.faults++
 	}
 }
+
+// contenderCreate may strike as a leader's contender create is about to go out (FindOrCreateContender listed
+// no node of its session): the leader crashes, and the create is held up until the next incarnation, which
+// restarts at once, listed the lock directory in turn and is about to create its own node. The held create
+// then goes first, and its report comes late: the new incarnation takes its own, newer node for its place,
+// while an older node of its session is ahead of it. Without the own-node branch of the leader's onListed
+// it waits on that node for ever and the cluster has no leader (IssueDuplicateContender). When the next
+// incarnation's create comes (or after a few seconds, if it never does), the held one goes on.
+func (s *Sim) contenderCreate(t *task) {
+	if t.name != "contender" || t.owner == nil || t.owner.kind != kindLeader {
+		return
+	}
+	p := t.owner.pod
+	if held := p.heldCreate; held != nil {
+		if held != t {
+			p.heldCreate = nil
+			s.at(0, func() { s.release(held) })
+			t.hold += time.Millisecond
+		}
+		return
+	}
+	if s.stage != "safety" || s.opts.FaultRate < 0 || !t.owner.alive || t.owner.suspended || t.inc != t.owner.inc ||
+		s.rng.IntN(8) != 0 {
+		return
+	}
+	leader := t.owner
+	s.faultTrace("hold-contender", leader.who)
+	s.faults++
+	p.heldCreate, t.held = t, true
+	s.at(0, func() { s.crash(leader) })
+	s.at(5*time.Second, func() {
+		if p.heldCreate == t {
+			p.heldCreate = nil
+			s.release(t)
+		}
+	})
+}
+
+// release lets a held contender create go on, its report to the leader two seconds late.
+func (s *Sim) release(t *task) {
+	t.ch.last = s.clk.Now().Add(2 * time.Second)
+	s.wake(t)
+}

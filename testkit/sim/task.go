@@ -124,6 +124,9 @@ func (s *Sim) opHook(_ int64, op zkmem.OpName, _ string) error {
 	if t == nil {
 		return nil
 	}
+	if op == zkmem.OpCreate {
+		s.contenderCreate(t) // a fault may hold it up (stale.go)
+	}
 	if !t.pause() {
 		return errAborted
 	}

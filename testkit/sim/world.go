@@ -137,6 +137,9 @@ type procs struct {
 }
 
 func (ps procs) Spawn(spec proc.Spec) (proc.Process, error) {
+	if old := ps.p.running(); old != nil {
+		ps.p.s.fail("(e) pod %s starts a second process while pid %d runs", ps.p.key, old.Pid())
+	}
 	pr, err := ps.sp.Spawn(spec)
 	if err != nil {
 		return nil, err
@@ -184,9 +187,31 @@ func (p *pod) ended(status int) bool {
 // published watches what the pod's actors publish: a lifecycle that died makes `ochopod run` deregister
 // and linger (DESIGN §11).
 func (s *Sim) published(from *actor, msg proto.Message) {
-	if st, ok := msg.(*v1.LifecycleStatus); ok && st.GetProcess() == v1.ProcessState_PROCESS_STATE_DEAD {
+	st, ok := msg.(*v1.LifecycleStatus)
+	if !ok || from.kind != kindLifecycle {
+		return
+	}
+	from.pod.status = st
+	if st.GetProcess() == v1.ProcessState_PROCESS_STATE_DEAD {
 		from.pod.die()
 	}
+}
+
+// processConverged: the pod runs at most one process, the one its lifecycle says it runs (none orphaned by
+// a crash of the lifecycle or the executor).
+func (p *pod) processConverged() error {
+	running := p.procs.Running()
+	if len(running) > 1 {
+		return fmt.Errorf("pod %s runs %d processes", p.key, len(running))
+	}
+	st := p.status
+	switch {
+	case len(running) == 1 && st.GetPid() != int64(running[0].Pid()):
+		return fmt.Errorf("pod %s runs pid %d, its lifecycle knows pid %d (%s): an orphan", p.key, running[0].Pid(), st.GetPid(), st.GetProcess())
+	case len(running) == 0 && st.GetPid() != 0:
+		return fmt.Errorf("pod %s runs no process, its lifecycle believes pid %d runs", p.key, st.GetPid())
+	}
+	return nil
 }
 
 // call is a request from outside the pod's tree (its control handler, `ochopod run`) and the address its
