@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -61,10 +62,10 @@ func witnesses(s *seen) []custom.Actor {
 // through the pod's root; the leader-scope actor runs on the leader alone
 // (started when it won the lock, stopped on every pod that lost it).
 func TestSim_CustomActorsRunWhereRuntimePodRunsThem(t *testing.T) {
-	faults := 0
+	faults, crashed := 0, 0
 	for seed := uint64(1); seed <= 30; seed++ {
 		s := &seen{live: map[custom.Scope]map[string]int{custom.ScopePod: {}, custom.ScopeLeader: {}}, role: map[string]v1.Role{}, reply: map[string]int32{}}
-		res, err := Run(seed, Options{Actors: witnesses(s), Converged: func(v View) error {
+		res, err := Run(seed, Options{Actors: witnesses(s), KeepTrace: true, Converged: func(v View) error {
 			for _, c := range v.Clusters {
 				for _, k := range c.Pods {
 					want := v1.Role_ROLE_FOLLOWER
@@ -91,8 +92,14 @@ func TestSim_CustomActorsRunWhereRuntimePodRunsThem(t *testing.T) {
 			t.Fatalf("%v\n%s", err, res.Report())
 		}
 		faults += res.Faults
+		for _, line := range res.Trace {
+			if strings.Contains(line, "fault crash") && strings.Contains(line, "custom:witness-pod#") {
+				crashed++ // its supervisor restarted it: the check above found it running once
+			}
+		}
 	}
-	if faults == 0 {
-		t.Fatal("30 scenarios without a fault: nothing was tested under faults")
+	if faults == 0 || crashed == 0 {
+		t.Fatalf("30 scenarios with %d faults, %d crashes of a pod-scope actor: not tested under faults", faults, crashed)
 	}
+	t.Logf("30 scenarios, %d faults, %d crashes of a pod-scope custom actor", faults, crashed)
 }

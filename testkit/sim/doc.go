@@ -37,7 +37,12 @@
 // partitioned one loses the request until the caller's context ends. The shipped phase (actors/model
 // PhaseProps) sends its requests through it, each from a task of its own with its own request timer; each pod
 // answers with the real control handler (runtime/control) over its root and its lifecycle (world.go), whose
-// calls into the tree wait for their replies on the virtual clock.
+// calls into the tree wait for their replies on the virtual clock. It is not testkit/fabric: the fabric runs
+// each handler on a goroutine and blocks its caller until the reply or the context's end, where the sim has
+// one thread and must yield instead; a hook in the fabric would replace that whole core (dispatch, waiting,
+// cancellation), leaving only its routing table shared, and its partitions fail at once where the sim's lose
+// the request until the caller's timeout. Both keep control.Caller's contract, one test run on each and on
+// the real HTTPCaller (testkit/callertest).
 //
 // I/O off the actor (host.Context's Go) becomes tasks (task.go): the body runs
 // as a coroutine (iter.Pull), and the in-memory ZooKeeper's op hook hands control back to the sim before

@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"syscall"
 	"time"
 
 	"github.com/ochopod/ochopod/runtime/control"
@@ -42,8 +43,9 @@ import (
 // first: Linux gives up a connection after its SYN retries, about two minutes.
 const connectTimeout = 127 * time.Second
 
-// errRefused is what a request to an address nobody listens on gets (the pod's process is gone).
-var errRefused = errors.New("connection refused")
+// errRefused is what a request to an address nobody listens on gets (the pod's process is gone): the
+// real client's error (testkit/callertest).
+var errRefused error = syscall.ECONNREFUSED
 
 // errUnreachable is what a request lost in a partition gets after connectTimeout.
 var errUnreachable = errors.New("i/o timeout: the address is unreachable")
