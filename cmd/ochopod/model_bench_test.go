@@ -31,6 +31,9 @@ import (
 //     (from the leader's log) and the CPU time the leader's process used meanwhile;
 //   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left, with
 //     the new leader's configuration phase alone (from its log) and the CPU time its process used meanwhile;
+//   - conns: the connections the leader opened meanwhile (ochopod_control_client_connections_total of its
+//     /metrics), plain ones or TLS ones as full handshakes + resumed ones: a leader keeps its connections
+//     alive, so a join opens one (to the new pod), and a new leader one per pod (warmed while it reads);
 //   - join and hand-over come in OCHOPOD_BENCH_ROUNDS rounds (default 3) of one each: the medians;
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3);
@@ -72,6 +75,8 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 				b.ReportMetric(r.idleRate, "zk-pkts/s-idle")
 				b.ReportMetric(float64(r.infoP50.Microseconds()), "µs/info-p50")
 				b.ReportMetric(r.pingRate, "pings/s-expected")
+				b.ReportMetric(float64(r.joinConns.none+r.joinConns.full+r.joinConns.resumed), "conns/join")
+				b.ReportMetric(float64(r.handOverConns.none+r.handOverConns.full+r.handOverConns.resumed), "conns/hand-over")
 				rows = append(rows, r)
 			})
 		}
@@ -82,12 +87,12 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nochopod run, damper 0, session timeout %s, %d CPUs (%s); targets: 3 pods ≤ 250 ms, 200 pods ≤ 3 s, join ≤ 150 ms, hand-over ≤ 300 ms, idle = pings only\n",
 		scaleSessionTimeout, runtime.NumCPU(), machineCosts(b))
-	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %11s %11s %11s %10s %12s %15s %6s %9s %8s\n",
-		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "hand-over", "its phase", "leader CPU", "info p50", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod", "scrapes")
+	fmt.Fprintf(&sb, "%6s %8s %10s %11s %7s %10s %11s %11s %6s %11s %11s %11s %6s %10s %12s %15s %6s %9s %8s\n",
+		"pods", "mode", "start", "registered", "phases", "join", "join phase", "leader CPU", "conns", "hand-over", "its phase", "leader CPU", "conns", "info p50", "idle pkts/s", "pings/s (exp.)", "ratio", "RSS/pod", "scrapes")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %11s %11s %11s %10s %12.1f %15.1f %6.2f %7.1fMB %8d\n",
-			r.n, r.mode, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond),
-			r.handOver.Round(time.Millisecond), r.handOverPhase.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.infoP50.Round(time.Microsecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB, r.scrapes)
+		fmt.Fprintf(&sb, "%6d %8s %10s %11s %7d %10s %11s %11s %6s %11s %11s %11s %6s %10s %12.1f %15.1f %6.2f %7.1fMB %8d\n",
+			r.n, r.mode, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond), r.joinConns,
+			r.handOver.Round(time.Millisecond), r.handOverPhase.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.handOverConns, r.infoP50.Round(time.Microsecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB, r.scrapes)
 	}
 	fmt.Print(sb.String())
 }
@@ -104,6 +109,8 @@ type scaleRow struct {
 	joinLeaderCPU         time.Duration // CPU time the leader's process used during the join
 	handOverPhase         time.Duration // the hand-over's configuration phase, from the new leader's log
 	handOverLeaderCPU     time.Duration // CPU time the new leader's process used during the hand-over
+	joinConns             connCounts    // connections the leader opened during the join
+	handOverConns         connCounts    // connections the new leader opened during the hand-over
 	idleRate, pingRate    float64
 	rssMB                 float64       // mean resident memory of one `ochopod run` process
 	infoP50               time.Duration // median POST /info to the leader
@@ -188,20 +195,34 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 		keys[i], _ = m["key"].(string)
 	}
 	var joins, joinPhases, joinCPUs, handOvers, handOverPhases, handOverCPUs []time.Duration
-	for range rounds {
+	var joinConns, handOverConns []connCounts
+	for i := range rounds {
 		var j joinRound
+		stop := benchPerf(b, fmt.Sprintf("%d-%s-join-%d", n, mode.name, i), pods[leaderOf(b, obs, c, keys)].cmd.Process.Pid)
 		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline, mode)
 		if scr != nil {
 			scr.set(pods)
 		}
 		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
-		lead, h := handOver(b, obs, c, pods, keys, deadline)
+		joinConns = append(joinConns, j.conns)
+		stop(j.window)
+		var pids []int
+		for k, p := range pods {
+			if k != leaderOf(b, obs, c, keys) {
+				pids = append(pids, p.cmd.Process.Pid)
+			}
+		}
+		stop = benchPerf(b, fmt.Sprintf("%d-%s-handover-%d", n, mode.name, i), pids...)
+		lead, h := handOver(b, obs, c, pods, keys, deadline, mode)
 		handOvers, handOverPhases, handOverCPUs = append(handOvers, h.took), append(handOverPhases, h.phase), append(handOverCPUs, h.cpu)
+		handOverConns = append(handOverConns, h.conns)
+		stop(h.window)
 		pods = slices.Delete(pods, lead, lead+1)
 		keys = slices.Delete(keys, lead, lead+1)
 	}
 	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
 	r.handOver, r.handOverPhase, r.handOverLeaderCPU = median(handOvers), median(handOverPhases), median(handOverCPUs)
+	r.joinConns, r.handOverConns = medianConns(joinConns), medianConns(handOverConns)
 	benchInfos(b, pods, deadline, mode)
 	r.rssMB = meanRSS(pods)
 	r.infoP50 = infoP50(b, pods[leaderOf(b, obs, c, keys)], mode, 200)
@@ -240,37 +261,54 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 }
 
 // joinRound is one join: how long until the n+1 pods were configured, the configuration phase alone (from
-// the leader's log), and the CPU the leader spent meanwhile.
-type joinRound struct{ took, phase, cpu time.Duration }
+// the leader's log), the CPU the leader spent and the connections it opened meanwhile.
+type joinRound struct {
+	took, phase, cpu time.Duration
+	conns            connCounts
+	window           [2]time.Time // the phase's
+}
 
 // join starts one more pod and waits until the leader configured it with the others; it returns pods and
 // keys (the pods' keys) with the new pod's.
 func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) ([]*podProcess, []string, joinRound) {
 	leader := pods[leaderOf(b, obs, c, keys)]
+	conns0 := mode.conns(b, leader)
 	cpu0 := processCPU(b, leader.cmd.Process.Pid)
 	began := time.Now()
 	p := benchPod(b, addr, mode)
 	pods = append(pods, p)
 	_, at := waitHash(b, obs, c, len(pods), "", within)
 	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0}
+	round.conns = mode.conns(b, leader).minus(conns0)
 	key, _ := benchInfos(b, []*podProcess{p}, within, mode)[0]["key"].(string)
 	keys = append(keys, key)
 	if pods[leaderOf(b, obs, c, keys)] != leader {
 		b.Logf("the leader changed during the join: its figures are the previous leader's")
 	}
-	round.phase = lastPhase(leader.out.String())
+	round.window = lastPhaseWindow(leader.out.String())
+	round.phase = round.window[1].Sub(round.window[0])
 	return pods, keys, round
 }
 
 // handOverRound is one hand-over: how long until the pods left were configured, the new leader's configuration
-// phase alone (from its log), and the CPU the new leader spent meanwhile.
-type handOverRound struct{ took, phase, cpu time.Duration }
+// phase alone (from its log), the CPU the new leader spent and the connections it opened meanwhile.
+type handOverRound struct {
+	took, phase, cpu time.Duration
+	conns            connCounts
+	window           [2]time.Time // the phase's
+}
 
 // handOver sends SIGTERM to the leader of pods (keys: their keys) and waits for another pod to configure the
 // rest; it returns the old leader's index once its process exited.
-func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration) (int, handOverRound) {
+func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) (int, handOverRound) {
 	lead := leaderOf(b, obs, c, keys)
 	cpus := make([]time.Duration, len(pods)) // the next leader is not known yet
+	conns := make([]connCounts, len(pods))
+	for i, p := range pods {
+		if i != lead {
+			conns[i] = mode.conns(b, p)
+		}
+	}
 	for i, p := range pods {
 		cpus[i] = processCPU(b, p.cmd.Process.Pid)
 	}
@@ -281,8 +319,10 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 	_, at := waitHash(b, obs, c, len(pods)-1, keys[lead], within)
 	next := leaderOf(b, obs, c, keys)
 	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
+	round.conns = mode.conns(b, pods[next]).minus(conns[next])
 	mdWaitExit(b, pods[lead], within)
-	round.phase = lastPhase(pods[next].out.String()) // its log is in by now
+	round.window = lastPhaseWindow(pods[next].out.String()) // its log is in by now
+	round.phase = round.window[1].Sub(round.window[0])
 	return lead, round
 }
 
@@ -480,6 +520,13 @@ func warmUp(b *testing.B, obs zk.Conn) {
 // lastPhase is the duration of the last configuration phase in a leader's log: from "configuring the cluster"
 // to the "snapshot and hash written" after it.
 func lastPhase(log string) time.Duration {
+	w := lastPhaseWindow(log)
+	return w[1].Sub(w[0])
+}
+
+// lastPhaseWindow is when the last configuration phase in a leader's log began and ended; zero times when
+// there is none.
+func lastPhaseWindow(log string) [2]time.Time {
 	var began, done time.Time
 	for _, l := range strings.Split(log, "\n") {
 		at := logTime(l)
@@ -491,9 +538,9 @@ func lastPhase(log string) time.Duration {
 		}
 	}
 	if began.IsZero() || done.IsZero() {
-		return 0
+		return [2]time.Time{}
 	}
-	return done.Sub(began)
+	return [2]time.Time{began, done}
 }
 
 func logTime(line string) time.Time {

@@ -160,7 +160,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: mx.Feed,
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
-			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(),
+			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(func(k control.ConnKind) { mx.ClientConn(k.String()) }),
 		},
 	}
 	if len(args) > 0 || s.podSpec != nil {

@@ -12,9 +12,6 @@ import (
 // benchClient keeps connections alive, as a monitoring system and the leader do.
 var benchClient = &http.Client{Timeout: 10 * time.Second} //nolint:gochecknoglobals // shared keep-alive connections
 
-// plainInfo is POST /info over plain HTTP on a kept-alive connection.
-func plainInfo(p *podProcess) (map[string]any, bool) { return infoOver(benchClient, "http", p) }
-
 // scraper GETs /metrics of every pod every second, as a Prometheus server would, until closed.
 type scraper struct {
 	mu       sync.Mutex

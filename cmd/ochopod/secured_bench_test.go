@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +19,82 @@ import (
 // scaleMode is how the scale benchmark runs its pods.
 type scaleMode struct {
 	name   string
-	flags  []string                                   // added to every pod's
-	info   func(p *podProcess) (map[string]any, bool) // /info of one pod
-	scrape bool                                       // GET /metrics of every pod every second meanwhile
+	flags  []string     // added to every pod's
+	client *http.Client // the benchmark's own, kept alive: /info and /metrics of the pods
+	scheme string       // http, https
+	scrape bool         // GET /metrics of every pod every second meanwhile
+}
+
+// info is POST /info of one pod.
+func (m scaleMode) info(p *podProcess) (map[string]any, bool) { return infoOver(m.client, m.scheme, p) }
+
+// conns reads p's ochopod_control_client_connections_total: the connections p opened to pods as leader.
+func (m scaleMode) conns(b *testing.B, p *podProcess) connCounts {
+	return clientConns(b, m.client, m.scheme, p)
+}
+
+// clientConns reads ochopod_control_client_connections_total of p's /metrics, by handshake.
+func clientConns(t testing.TB, c *http.Client, scheme string, p *podProcess) connCounts {
+	t.Helper()
+	res, err := c.Get(fmt.Sprintf("%s://127.0.0.1:%d/metrics", scheme, p.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var cc connCounts
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), `ochopod_control_client_connections_total{handshake="`)
+		if !ok {
+			continue
+		}
+		kind, value, _ := strings.Cut(rest, `"} `)
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			t.Fatalf("/metrics: %q", sc.Text())
+		}
+		switch kind {
+		case "none":
+			cc.none = n
+		case "full":
+			cc.full = n
+		case "resumed":
+			cc.resumed = n
+		}
+	}
+	if err := sc.Err(); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics of port %d: %d %v", p.port, res.StatusCode, err)
+	}
+	return cc
+}
+
+// connCounts are connections a leader opened, by TLS handshake.
+type connCounts struct{ none, full, resumed int }
+
+func (c connCounts) minus(d connCounts) connCounts {
+	return connCounts{c.none - d.none, c.full - d.full, c.resumed - d.resumed}
+}
+
+// String is the plain connections, or the TLS ones: full handshakes + resumed ones ("3+1r").
+func (c connCounts) String() string {
+	if c.full == 0 && c.resumed == 0 {
+		return strconv.Itoa(c.none)
+	}
+	return fmt.Sprintf("%d+%dr", c.full, c.resumed)
+}
+
+// medianConns is the median of each count.
+func medianConns(cs []connCounts) connCounts {
+	pick := func(f func(connCounts) int) int {
+		v := make([]int, len(cs))
+		for i, c := range cs {
+			v[i] = f(c)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return connCounts{pick(func(c connCounts) int { return c.none }), pick(func(c connCounts) int { return c.full }),
+		pick(func(c connCounts) int { return c.resumed })}
 }
 
 // scaleModes are the modes of OCHOPOD_BENCH_MODES: plain (no §12 setting), scraped (plain, with /metrics of
@@ -34,18 +110,17 @@ func scaleModes(b *testing.B) []scaleMode {
 	for _, n := range names {
 		switch strings.TrimSpace(n) {
 		case "plain":
-			out = append(out, scaleMode{name: "plain", info: plainInfo})
+			out = append(out, scaleMode{name: "plain", client: benchClient, scheme: "http"})
 		case "scraped":
-			out = append(out, scaleMode{name: "scraped", info: plainInfo, scrape: true})
+			out = append(out, scaleMode{name: "scraped", client: benchClient, scheme: "http", scrape: true})
 		case "tokens":
 			f := newSecFiles(b)
-			out = append(out, scaleMode{name: "tokens", flags: []string{"--token-file", f.tokens}, info: plainInfo})
+			out = append(out, scaleMode{name: "tokens", flags: []string{"--token-file", f.tokens}, client: benchClient, scheme: "http"})
 		case "tls", "secured":
 			f := newSecFiles(b)
-			c := f.client(b)
 			m := scaleMode{name: strings.TrimSpace(n),
-				flags: []string{"--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca},
-				info:  func(p *podProcess) (map[string]any, bool) { return infoOver(c, "https", p) },
+				flags:  []string{"--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca},
+				client: f.client(b), scheme: "https",
 			}
 			if m.name == "secured" {
 				m.flags = append(m.flags, "--token-file", f.tokens)

@@ -166,16 +166,19 @@ func (sec *secured) handler(h http.Handler, log *slog.Logger) http.Handler {
 	return control.RequireTokens(h, sec.tokens, log)
 }
 
-// caller is the leader's control client: nil (the default one) when nothing is secured.
-func (sec *secured) caller() control.Caller {
-	if sec.tokens == nil && sec.clientTLS == nil {
-		return nil
+// caller is the leader's control client, secured as the settings say; count is told of every connection it
+// opens (DESIGN §13: ochopod_control_client_connections_total).
+func (sec *secured) caller(count func(control.ConnKind)) control.HTTPCaller {
+	c := control.NewHTTPCaller()
+	if sec.tokens != nil || sec.clientTLS != nil {
+		cs := control.ClientSecurity{TLS: sec.clientTLS}
+		if sec.tokens != nil {
+			cs.Token = control.LeaderToken(sec.tokens)
+		}
+		c = control.NewSecureHTTPCaller(cs)
 	}
-	cs := control.ClientSecurity{TLS: sec.clientTLS}
-	if sec.tokens != nil {
-		cs.Token = control.LeaderToken(sec.tokens)
-	}
-	return control.NewSecureHTTPCaller(cs)
+	c.CountConns(count)
+	return c
 }
 
 // guardedNodes are the nodes of the cluster a pod of it checks the ACL of (the persistent ones it shares).

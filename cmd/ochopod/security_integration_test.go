@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -264,6 +265,41 @@ func startSecured(t testing.TB, f secFiles, zkAddr, cluster string, n int, extra
 		pods[i] = mdStartPod(t, zkAddr, cluster, 10*time.Second, flags, "sleep", "600")
 	}
 	return pods
+}
+
+// DESIGN §12: the leader keeps its HTTPS connections to its pods alive from one phase to the next, so a pod
+// that joins costs the phase one TLS handshake, the new pod's, not one per pod (counted by the leader's
+// ochopod_control_client_connections_total, the scale bench's conns column).
+func TestIntegration_SecuredPhasesKeepTheirConnections(t *testing.T) {
+	t.Parallel()
+	f := newSecFiles(t)
+	srv := zkserver.Start(t)
+	flags := []string{"--token-file", f.tokens, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca}
+	var pods []*podProcess
+	for range 3 {
+		pods = append(pods, mdStartPod(t, srv.Addr(), "kept", 10*time.Second, flags, "sleep", "600"))
+	}
+	c := f.client(t)
+	obs := mdObserve(t, srv.Addr())
+	cl := zk.ClusterOf("it", "kept")
+	mdWaitConfigured(t, obs, cl, nil, 3, 60*time.Second)
+	infos := waitInfoOver(t, c, "https", pods, 60*time.Second, mdRunning)
+	lead := slices.IndexFunc(infos, isLeader)
+	if lead < 0 {
+		t.Fatalf("no leader: %v", infos)
+	}
+	before := clientConns(t, c, "https", pods[lead])
+	if before != (connCounts{full: 3}) {
+		t.Fatalf("the leader of 3 pods opened %+v connections, want 3 with a full handshake", before)
+	}
+	pods = append(pods, mdStartPod(t, srv.Addr(), "kept", 10*time.Second, flags, "sleep", "600"))
+	mdWaitConfigured(t, obs, cl, nil, 4, 60*time.Second)
+	if m, ok := infoOver(c, "https", pods[lead]); !ok || !isLeader(m) {
+		t.Fatalf("the leader changed: %v", m)
+	}
+	if got := clientConns(t, c, "https", pods[lead]).minus(before); got != (connCounts{full: 1}) {
+		t.Fatalf("the phase of a pod joining opened %+v connections, want one, to the new pod", got)
+	}
 }
 
 // DESIGN §12: a cluster with tokens, mutual TLS on the control port and ZooKeeper credentials converges and

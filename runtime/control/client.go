@@ -78,9 +78,10 @@ var ErrReplyTooLarge = errors.New("control: reply too large")
 // whole cluster as its body, at any address. The 3xx is the reply, and the phase fails on it as on any
 // reply but 200.
 type HTTPCaller struct {
-	Client   *http.Client // nil: http.DefaultClient
-	MaxReply int64        // reply bytes read at most; zero: DefaultMaxReply
-	warm     *warmPool    // Warm's connections, taken by Client's transport; nil: Warm does nothing
+	Client   *http.Client  // nil: http.DefaultClient
+	MaxReply int64         // reply bytes read at most; zero: DefaultMaxReply
+	warm     *warmPool     // Warm's connections, taken by Client's transport; nil: Warm does nothing
+	bearer   *bearerHeader // the Authorization header of every request; nil: none
 }
 
 var (
@@ -97,7 +98,7 @@ func NewHTTPCaller() HTTPCaller {
 	t.Proxy = nil
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second} // as http.DefaultTransport's
 	warm := newWarmPool(d.DialContext)
-	t.DialContext = warm.dialer(false, d.DialContext)
+	t.DialContext = warm.dialer(false)
 	t.MaxIdleConns = 0 // no limit in all; MaxIdleConnsPerHost (2) bounds each pod
 	// The write buffer stays net/http's 4 KB: every pod's connection holds one for as long as it is kept, and
 	// at 64 KB a leader of 1 000 pods held 64 MB of them (issue #18). A whole cluster, which is large, goes
@@ -109,6 +110,15 @@ func NewHTTPCaller() HTTPCaller {
 func (h HTTPCaller) Warm(urls []string) {
 	if h.warm != nil {
 		h.warm.warm(urls)
+	}
+}
+
+// CountConns has count told of every connection h opens from now on (for an HTTPCaller made by
+// NewHTTPCaller or NewSecureHTTPCaller; others ignore it), warmed ones included: what a phase cost in
+// connections and TLS handshakes (DESIGN §12, §13). count runs on the dialing goroutine; it must be quick.
+func (h HTTPCaller) CountConns(count func(ConnKind)) {
+	if h.warm != nil {
+		h.warm.counter.Store(&count)
 	}
 }
 
@@ -160,6 +170,9 @@ func (h HTTPCaller) PostParts(ctx context.Context, url string, parts ...[]byte) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if v := h.bearer.header(); v != "" {
+		req.Header["Authorization"] = []string{v} // set here: a RoundTripper would have to clone the request
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("control: POST %s: %w", url, err)

@@ -3,6 +3,7 @@ package control
 import (
 	"crypto/tls"
 	"net/http"
+	"sync"
 
 	"github.com/ochopod/ochopod/runtime/security"
 )
@@ -33,12 +34,15 @@ func NewSecureHTTPCaller(sec ClientSecurity) HTTPCaller {
 	t, ok := client.Transport.(*http.Transport)
 	if !ok {
 		t = http.DefaultTransport.(*http.Transport).Clone()
-		t.DialContext = c.warm.dialer(false, c.warm.tcp)
+		t.DialContext = c.warm.dialer(false)
 	}
-	client.Transport = SecureTransport(t, sec)
+	client.Transport = SecureTransport(t, ClientSecurity{TLS: sec.TLS})
+	if sec.Token != nil {
+		c.bearer = &bearerHeader{token: sec.Token}
+	}
 	if sec.TLS != nil {
-		c.warm.tls = sec.TLS.DialContext
-		t.DialTLSContext = c.warm.dialer(true, sec.TLS.DialContext)
+		c.warm.setTLS(sec.TLS.DialContext)
+		t.DialTLSContext = c.warm.dialer(true)
 	}
 	c.Client = &client
 	return c
@@ -58,7 +62,34 @@ func SecureTransport(t *http.Transport, sec ClientSecurity) http.RoundTripper {
 	return bearerTransport{base: t, token: sec.Token}
 }
 
-// bearerTransport adds the Authorization header to every request.
+// bearerHeader is the Authorization header of a token source, made again only when the token changed: a leader
+// sends it on every request of every phase.
+type bearerHeader struct {
+	token func() string
+	mu    sync.Mutex
+	last  string // the secret of value
+	value string // "Bearer " + last
+}
+
+// header is the Authorization header's value; "" without a token (b nil, or no secret).
+func (b *bearerHeader) header() string {
+	if b == nil {
+		return ""
+	}
+	secret := b.token()
+	if secret == "" {
+		return ""
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if secret != b.last {
+		b.last, b.value = secret, "Bearer "+secret
+	}
+	return b.value
+}
+
+// bearerTransport adds the Authorization header to every request (clients that do not build their requests
+// through HTTPCaller: the operator CLI).
 type bearerTransport struct {
 	base  http.RoundTripper
 	token func() string

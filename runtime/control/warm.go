@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ochopod/ochopod/runtime/clock"
@@ -34,8 +35,9 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // warmed connection (waiting for it while it is still being opened) instead of opening another. One
 // connection per address at most.
 type warmPool struct {
-	tcp, tls dialFunc // how the transport opens http and https connections; tls nil: no HTTPS
+	tcp, tls dialFunc // how the transport opens http and https connections (counted); tls nil: no HTTPS
 	clock    clock.Clock
+	counter  atomic.Pointer[func(ConnKind)] // told of every connection opened; nil: nobody
 	warmFor  time.Duration
 
 	dials int // connections opened at once at most
@@ -77,7 +79,25 @@ type warmConn struct {
 }
 
 func newWarmPool(tcp dialFunc) *warmPool {
-	return &warmPool{tcp: tcp, clock: clock.Real{}, warmFor: DefaultWarmFor, dials: DefaultWarmDials, conns: map[warmKey]*warmConn{}}
+	p := &warmPool{clock: clock.Real{}, warmFor: DefaultWarmFor, dials: DefaultWarmDials, conns: map[warmKey]*warmConn{}}
+	p.tcp = p.counted(tcp)
+	return p
+}
+
+// setTLS makes dial the pool's (and its transport's) way to open HTTPS connections.
+func (p *warmPool) setTLS(dial dialFunc) { p.tls = p.counted(dial) }
+
+// counted is dial telling the counter of each connection it opened, and how.
+func (p *warmPool) counted(dial dialFunc) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err == nil {
+			if f := p.counter.Load(); f != nil {
+				(*f)(kindOf(conn))
+			}
+		}
+		return conn, err
+	}
 }
 
 // warm opens a connection to each URL's address that has none warmed yet.
@@ -196,13 +216,16 @@ func (p *warmPool) drop(k warmKey, c *warmConn) {
 }
 
 // dialer is the transport's dial for http (tls false) or https: the warmed connection to addr when there is
-// a live one, else a connection of base.
-func (p *warmPool) dialer(tls bool, base dialFunc) dialFunc {
+// a live one, else a new one.
+func (p *warmPool) dialer(tls bool) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if conn := p.take(ctx, warmKey{tls: tls, addr: addr}); conn != nil {
 			return conn, nil
 		}
-		return base(ctx, network, addr)
+		if tls {
+			return p.tls(ctx, network, addr)
+		}
+		return p.tcp(ctx, network, addr)
 	}
 }
 

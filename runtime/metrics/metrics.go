@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ type Metrics struct {
 
 	leader, zkConnected, processRunning, clusterPods prometheus.Gauge
 	restarts                                         prometheus.Counter
-	checks, requests, phases                         *prometheus.CounterVec
+	checks, requests, phases, clientConns            *prometheus.CounterVec
 	requestSeconds                                   *prometheus.HistogramVec
 	phaseSeconds, reconfigSeconds, takeoverSeconds   prometheus.Histogram
 
@@ -85,6 +86,8 @@ func New(clk clock.Clock) *Metrics {
 		Namespace: "ochopod", Name: "control_request_duration_seconds", Help: "Time to answer a control request, by task.", Buckets: Buckets,
 	}, []string{"task"})
 	m.reg.MustRegister(m.requestSeconds)
+	m.clientConns = counters("control_client_connections_total",
+		"Connections this pod opened to pods' control ports as leader, by TLS handshake (none, full, resumed).", "handshake")
 	m.phases = counters("phases_total", "Configuration phases this pod ran as leader, by outcome (ok, failed).", "outcome")
 	m.phaseSeconds = histogram("phase_duration_seconds", "Configuration phases, from the first check to snapshot and hash written (or the failure).")
 	m.reconfigSeconds = histogram("reconfiguration_seconds", "From a change of the cluster seen by the leader to the cluster configured, damper included.")
@@ -96,7 +99,23 @@ func New(clk clock.Clock) *Metrics {
 	for _, o := range []string{"ok", "failed"} {
 		m.phases.WithLabelValues(o)
 	}
+	for _, h := range handshakes {
+		m.clientConns.WithLabelValues(h)
+	}
 	return m
+}
+
+// handshakes are the values of the handshake label of ochopod_control_client_connections_total.
+var handshakes = []string{"none", "full", "resumed"}
+
+// ClientConn counts a connection the leader's control client opened, by its TLS handshake: none, full or
+// resumed (control.ConnKind's names; anything else counts as none). Connections kept alive are counted once:
+// a phase over warm connections adds nothing (DESIGN §12).
+func (m *Metrics) ClientConn(handshake string) {
+	if !slices.Contains(handshakes, handshake) {
+		handshake = "none"
+	}
+	m.clientConns.WithLabelValues(handshake).Inc()
 }
 
 // Registry is the registry holding the metrics, for tests and for adding a program's own.

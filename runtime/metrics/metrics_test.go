@@ -121,3 +121,21 @@ func TestMetrics_InstrumentCountsControlRequestsByTaskAndCode(t *testing.T) {
 		t.Errorf("timed on requests = %v, want 2", got)
 	}
 }
+
+// DESIGN §12, §13: the leader's connections to pods, by TLS handshake; the three series exist from the start
+// (a rate starts at zero), and a label nobody knows counts as none rather than growing the label set.
+func TestMetrics_ClientConnsByHandshake(t *testing.T) {
+	m := New(vclock.New())
+	if got := scrape(t, m).Value("ochopod_control_client_connections_total", "handshake", "full"); got != 0 {
+		t.Fatalf("full = %v before any connection, want 0", got)
+	}
+	for _, h := range []string{"full", "full", "resumed", "none", "bogus"} {
+		m.ClientConn(h)
+	}
+	fams := scrape(t, m)
+	for h, want := range map[string]float64{"full": 2, "resumed": 1, "none": 2, "bogus": -1} {
+		if got := fams.Value("ochopod_control_client_connections_total", "handshake", h); got != want {
+			t.Errorf("%s = %v, want %v (-1: no such series)", h, got, want)
+		}
+	}
+}
