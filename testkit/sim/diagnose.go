@@ -51,6 +51,20 @@ const (
 	// model's, and ZooKeeper's hash is not what the idle leader believes. Fixed: the hash write is a
 	// compare-and-set on the hash node's version read with the cluster (the label stays for regressions).
 	IssueStaleIncarnationWrite = "stale-incarnation-write"
+	// The crash fault's whole tree (root, lifecycle, executor) found four more, fixed (the labels stay for
+	// regressions). IssueForgottenSeq: a restarted root forgot the pod's seq, its new session registered with
+	// another (runtime/pod root.go now keeps the identity in its props).
+	IssueForgottenSeq = "forgotten-seq"
+	// IssueOrphanProcess: a restarted executor, or the executor of a restarted lifecycle, forgot the process
+	// that ran and a second one started beside it (actors/executor Release now kills and reports it).
+	IssueOrphanProcess = "orphan-process"
+	// IssueForgottenConfiguration: a restarted lifecycle started blank, and the pod sat unconfigured until its
+	// cluster changed (actors/lifecycle Machine.Resume now takes the last incarnation's configuration on).
+	IssueForgottenConfiguration = "forgotten-configuration"
+	// IssueForgottenDeath: a lifecycle that crashed with the pod's death queued (its process ended with 0
+	// behind a hanging callback) lost it: the pod lingered registered, even leading (Machine.Resume now runs
+	// the pod's own queued requests again).
+	IssueForgottenDeath = "forgotten-death"
 )
 
 // seqConflict is the pod and seqs a failure of invariant (b) was about, for the diagnosis.
@@ -68,12 +82,20 @@ func (s *Sim) diagnose() string {
 	switch {
 	case f == "":
 		return ""
+	case seqFailure && s.rootRestarted():
+		return IssueForgottenSeq
 	case seqFailure && s.actedOnStale():
 		return IssueEpochReuse
 	case seqFailure && s.unadoptedSeq():
 		return IssueUnadoptedSeq
 	case seqFailure:
 		return ""
+	case strings.Contains(f, ": (e) "):
+		return IssueOrphanProcess
+	case strings.Contains(f, "its lifecycle forgot"):
+		return IssueForgottenConfiguration
+	case liveness && s.forgottenDeath():
+		return IssueForgottenDeath
 	case strings.Contains(f, "no leader") && s.duplicateContender():
 		return IssueDuplicateContender
 	case strings.Contains(f, "leader role") && s.staleLeaderRole():
@@ -172,6 +194,25 @@ func (s *Sim) unadoptedSeq() bool {
 	}
 	for _, seq := range s.conflict.seqs {
 		if slices.Contains(p.created, seq) && (!p.hasSeq || seq != p.seq) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootRestarted: the pod of a seq conflict had its root restarted.
+func (s *Sim) rootRestarted() bool {
+	if s.conflict == nil {
+		return false
+	}
+	p := s.byKey[s.conflict.key]
+	return p != nil && p.root != nil && p.root.inc > 0
+}
+
+// forgottenDeath: a pod whose process ended with 0 is still not dead.
+func (s *Sim) forgottenDeath() bool {
+	for _, p := range s.pods {
+		if p.state == podDying && p.status.GetProcess() != v1.ProcessState_PROCESS_STATE_DEAD {
 			return true
 		}
 	}

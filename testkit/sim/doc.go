@@ -104,7 +104,8 @@
 //	    and within a third of the session timeout (when the session steps down) plus OverlapBound of being
 //	    cut off from ZooKeeper
 //	(e) a pod never starts a second process while one runs (world.go), and at convergence the process it
-//	    runs is the one its lifecycle knows: none orphaned by a crash of the lifecycle, executor or root
+//	    runs is the one its lifecycle knows: none orphaned by a crash of the lifecycle, executor or root;
+//	    its lifecycle then also holds the configuration the pod accepted last (none forgotten by a restart)
 //
 // Then the liveness phase heals every partition and every fault of the pods (what a fault holds already,
 // a hanging callback or a late reply, runs to its end), stops the faults (a failure already injected into a

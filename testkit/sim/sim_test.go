@@ -96,6 +96,11 @@ var pinned = map[uint64]string{
 	119: IssueMissedChange,          // read() and configure() not clearing `retrying` (actors/model Machine)
 	332: IssueStaleLeaderRole,       // a restarted leader that does not say it stopped leading (actors/leader Release)
 	855: IssueStaleIncarnationWrite, // no compare-and-set on the hash's version (actors/model WriteConfiguration; stale.go holds the write)
+	// Found by the crash fault's whole tree:
+	2:   IssueOrphanProcess,          // the executor's Release leaving a running process alone (actors/executor)
+	3:   IssueForgottenSeq,           // the root's identity kept per incarnation, not in its props (runtime/pod root.go)
+	37:  IssueForgottenConfiguration, // the lifecycle's next incarnation not resuming the last one's machine (actors/lifecycle memory)
+	754: IssueForgottenDeath,         // Machine.Resume not running the pod's own queued requests again (actors/lifecycle)
 	// Not found again once the sim ran the shipped model, and caught by a unit test: IssueUnrecordedConfiguration
 	// (no 409 for an off, on or ok of a stale phase, actors/lifecycle Machine.begin; none of 1-4 000 with whole
 	// pods: TestLifecycle_RequestsOfAStalePhaseAreRefused).

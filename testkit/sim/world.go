@@ -198,18 +198,27 @@ func (s *Sim) published(from *actor, msg proto.Message) {
 }
 
 // processConverged: the pod runs at most one process, the one its lifecycle says it runs (none orphaned by
-// a crash of the lifecycle or the executor).
+// a crash of the lifecycle or the executor), and its lifecycle holds the configuration the pod accepted last
+// (a restarted lifecycle that forgot it leaves the pod unconfigured: nobody configures it again until its
+// cluster changes).
 func (p *pod) processConverged() error {
+	st := p.status
+	if c := p.config; c != nil {
+		deps := slices.Sorted(slices.Values(st.GetDependencies()))
+		if !st.GetConfigured() || !slices.Equal(deps, c.deps) {
+			return fmt.Errorf("pod %s accepted a configuration (dependencies %v) its lifecycle forgot (configured %v, dependencies %v)",
+				p.key, c.deps, st.GetConfigured(), deps)
+		}
+	}
 	running := p.procs.Running()
 	if len(running) > 1 {
-		return fmt.Errorf("pod %s runs %d processes", p.key, len(running))
+		return fmt.Errorf("(e) pod %s runs %d processes", p.key, len(running))
 	}
-	st := p.status
 	switch {
 	case len(running) == 1 && st.GetPid() != int64(running[0].Pid()):
-		return fmt.Errorf("pod %s runs pid %d, its lifecycle knows pid %d (%s): an orphan", p.key, running[0].Pid(), st.GetPid(), st.GetProcess())
+		return fmt.Errorf("(e) pod %s runs pid %d, its lifecycle knows pid %d (%s): an orphan", p.key, running[0].Pid(), st.GetPid(), st.GetProcess())
 	case len(running) == 0 && st.GetPid() != 0:
-		return fmt.Errorf("pod %s runs no process, its lifecycle believes pid %d runs", p.key, st.GetPid())
+		return fmt.Errorf("(e) pod %s runs no process, its lifecycle believes pid %d runs", p.key, st.GetPid())
 	}
 	return nil
 }
