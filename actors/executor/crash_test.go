@@ -3,6 +3,7 @@ package executor_test
 import (
 	"syscall"
 	"testing"
+	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/testkit/fakeproc"
@@ -35,4 +36,20 @@ func TestExecutorActor_AnIdleCrashReportsNothing(t *testing.T) {
 	h.send(&v1.InjectCrash{Reason: "test"})
 	h.sync()
 	h.quiet()
+}
+
+// On real processes: a crash of the executor leaves nothing of the process group, not even a zombie, and the
+// restarted executor runs the next incarnation alone.
+func TestIntegration_ACrashLeavesNothingOfTheGroup(t *testing.T) {
+	h := realHarness(t)
+	pid := h.shell(1, `sleep 100 & echo ready; wait`)
+	h.send(&v1.InjectCrash{Reason: "test"})
+	if x := h.exited(1); !x.GetKilled() || x.GetPid() != int64(pid) {
+		t.Fatalf("exited %v", x)
+	}
+	gone(t, pid)
+	next := h.shell(2, `echo ready; sleep 100`)
+	h.send(tearDown(2, true, time.Second, false))
+	h.exited(2)
+	gone(t, next)
 }
