@@ -21,9 +21,17 @@ func newVersionCommand() *cobra.Command {
 	}
 }
 
-// withVersion gives root --version and the version subcommand.
+// withVersion gives root --version (-v) and the version subcommand. The flag is root's own rather than
+// cobra's (root.Version): cobra prints "NAME version X" unless given a template, and its templates are
+// text/template's executor, which costs the binary 2.2 MB (package runtime/tmpl says why).
 func withVersion(root *cobra.Command) {
-	root.Version = version.Get().String()
-	root.SetVersionTemplate("ochopod {{.Version}}\n")
+	show := root.Flags().BoolP("version", "v", false, "version for ochopod")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *show {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ochopod", version.Get())
+			return err
+		}
+		return cmd.Help()
+	}
 	root.AddCommand(newVersionCommand())
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/sdk"
+	"github.com/ochopod/ochopod/runtime/tmpl"
 )
 
 // Data is what the templates of a spec see (command, env and files): the cluster as this pod sees it during a
@@ -196,16 +197,48 @@ func newTemplate(name, text string, d *Data) (*template.Template, error) {
 	return template.New(name).Option("missingkey=error").Funcs(d.funcs()).Parse(text)
 }
 
+// execute renders text with package tmpl, not text/template's Execute: a binary that reaches the latter
+// keeps every exported method of its types (2.2 MB of ochopod's; see package tmpl).
 func execute(name, text string, d *Data) (string, error) {
 	t, err := newTemplate(name, text, d)
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
+	if err := tmpl.Execute(&b, t, d, tmpl.Options{Funcs: d.funcs(), Methods: payloadMethod}); err != nil {
 		return "", dataError{err}
 	}
 	return b.String(), nil
+}
+
+// payloadMethod gives the methods of a payload (.Self, .Payload of a pod) to templates, as text/template
+// did: {{.Self.Ports}}, {{.Self.String "ip"}}.
+func payloadMethod(receiver any, name string) any {
+	p, ok := receiver.(payload.Payload)
+	if !ok {
+		return nil
+	}
+	switch name {
+	case "ControlAddress":
+		return p.ControlAddress
+	case "Marshal":
+		return p.Marshal
+	case "Clone":
+		return p.Clone
+	case "DeepClone":
+		return p.DeepClone
+	case "With":
+		return p.With
+	case "String":
+		return p.String
+	case "Int":
+		return p.Int
+	case "Seq":
+		return p.Seq
+	case "Ports":
+		return p.Ports
+	}
+	return nil
 }
 
 // noNUL refuses a rendered argument or variable holding a NUL byte, which no exec can pass: the cluster's

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
@@ -253,5 +255,25 @@ func TestCanConfigure_FailsWhenATemplateFailsAndWritesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("the check wrote %v", entries)
+	}
+}
+
+// Templates call a payload's methods as they did with text/template's executor: every exported method of
+// payload.Payload is given to them (a new one must be added to payloadMethod).
+func TestRender_PayloadMethods(t *testing.T) {
+	typ := reflect.TypeFor[payload.Payload]()
+	for i := range typ.NumMethod() {
+		if name := typ.Method(i).Name; payloadMethod(payload.Payload{}, name) == nil {
+			t.Errorf("payloadMethod does not give %s", name)
+		}
+	}
+	s := mustParse(t, "command: [\"{{index .Self.Ports \\\"8080\\\"}}\", \"{{.Self.String \\\"ip\\\"}}\"]\n")
+	r, err := s.Render(threePods(t), Runtime{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := NewData(threePods(t), nil).Self
+	if want := []string{strconv.FormatInt(self.Ports()["8080"], 10), self.String("ip")}; !reflect.DeepEqual(r.Command.Argv, want) || want[1] == "" {
+		t.Fatalf("got %q, want %q", r.Command.Argv, want)
 	}
 }
