@@ -62,3 +62,36 @@ func TestTuneRuntime_MemoryLimitUnlessGOMEMLIMIT(t *testing.T) {
 		}
 	}
 }
+
+// gcPercent reads GOGC as the runtime has it.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// quietStart's GOGC holds until the first collection, then the previous one is back; an operator's GOGC is
+// left alone.
+func TestQuietStart_GOGCBackAfterTheFirstCollection(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	tuneRuntime(func(name string) string {
+		if name == "GOGC" {
+			return "100"
+		}
+		return ""
+	}, 0)
+	if got := gcPercent(); got != 100 {
+		t.Fatalf("GOGC set by the operator: got %d, want it left at 100", got)
+	}
+	tuneRuntime(func(string) string { return "" }, 0)
+	if got := gcPercent(); got != startGOGC {
+		t.Fatalf("at the start: GOGC %d, want %d", got, startGOGC)
+	}
+	for deadline := time.Now().Add(30 * time.Second); gcPercent() != 100; runtime.GC() { // reset by a cleanup, after a collection
+		if time.Now().After(deadline) {
+			t.Fatalf("after collections: GOGC %d, want 100 back", gcPercent())
+		}
+		runtime.Gosched()
+	}
+}
