@@ -64,7 +64,8 @@ type view struct {
 //
 //	idle ─Changed→ read ─same hash→ idle
 //	                    └─new hash→ pending ─damper→ configuring ─ok→ writing ─ok→ idle
-//	                                   ↑ reverted: idle     └─failed→ pending (retry)   └─fenced→ fenced
+//	                                   ↑ reverted: idle     │                          └─fenced→ fenced
+//	                                                        └─failed→ retry wait ─read, new hash→ configuring
 type Machine struct {
 	cfg   MachineConfig
 	phase phase
@@ -72,6 +73,7 @@ type Machine struct {
 
 	reading   bool // a read is in flight
 	retrying  bool // a retry timer runs: changes wait for it, so a failing cluster is not hammered
+	retried   bool // the read in flight follows a retry's wait, which was the damper: dirty, it configures at once
 	readAgain bool // something changed during a read or a phase: read once more afterwards
 	view      *view
 	watching  []string // dependencies the watchers watch
@@ -251,6 +253,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 		effects = append(effects, Log{Level: slog.LevelInfo, Msg: msg})
 	}
 	if v.hash == v.zkHash {
+		m.retried = false
 		wasPending := m.phase == phasePending
 		m.phase = phaseIdle
 		m.failures = 0
@@ -268,6 +271,7 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 		return append(effects, m.publish())
 	}
 	if v.paused { // DESIGN §13: the change waits; a damper that runs is dropped
+		m.retried = false
 		if m.phase == phasePending {
 			m.phase = phaseIdle
 			m.gen++
@@ -275,7 +279,9 @@ func (m *Machine) onRead(in *v1.ClusterRead) []Effect {
 		}
 		return append(effects, m.publish())
 	}
-	if resumed { // DESIGN §13: a cluster that changed while paused is configured at once
+	if resumed || m.retried {
+		// DESIGN §13: a cluster that changed while paused is configured at once. DESIGN §7: so is one read
+		// after a retry's wait, which lasted at least a damper; another damper would only delay it.
 		return append(effects, m.configure()...)
 	}
 	if m.phase == phasePending {
@@ -298,7 +304,9 @@ func (m *Machine) onTimer(name v1.Timer) []Effect {
 		return m.configure()
 	case name == timerRetry && !m.reading && m.phase != phaseConfiguring && m.phase != phaseWriting:
 		m.retrying = false
-		return m.read()
+		effects := m.read()
+		m.retried = true
+		return effects
 	}
 	return nil
 }
@@ -308,6 +316,7 @@ func (m *Machine) onTimer(name v1.Timer) []Effect {
 func (m *Machine) configure() []Effect {
 	m.phase = phaseConfiguring
 	m.retrying = false // the damper fired during a retry wait: this phase supersedes the retry
+	m.retried = false
 	m.gen++
 	m.configuredHash = m.view.hash
 	m.configuredVer = m.view.zkVer
@@ -321,7 +330,7 @@ func (m *Machine) configure() []Effect {
 func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 	if in.GetFailure() != nil {
 		m.phasesFailed++
-		m.phase = phaseIdle // still dirty: the read after the retry delay starts a new damper
+		m.phase = phaseIdle // still dirty: the read after the retry's wait configures again
 		why := in.GetFailure().GetMessage()
 		return append([]Effect{m.history(in, "failed: "+why)}, m.retry("configuration failed: "+why)...)
 	}
@@ -405,6 +414,7 @@ func (m *Machine) probe() []Effect {
 func (m *Machine) retry(why string) []Effect {
 	m.failures++
 	m.retrying = true
+	m.retried = false
 	m.lastErr = why
 	m.gen++ // drops whatever is still in flight
 	m.reading = false

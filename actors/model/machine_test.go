@@ -173,13 +173,59 @@ func TestModel_FailedPhaseRetriesWithAFloorAndBackoff(t *testing.T) {
 		{&v1.PhaseDone{Generation: 3, Failure: protocol.Other("pod a: 406")}, []string{"history(failed,1)", "timer#4(retry,1s)"}},
 		{changed, nil}, // waits for the retry
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 4}, []string{"read#5"}},
-		{read(5, pods("a"), ""), []string{"timer#6(damper,0s)"}},
-		{&v1.TimerFired{Timer: timerDamper, Epoch: 6}, []string{"configure#7(1)"}},
-		{&v1.PhaseDone{Generation: 7, Failure: protocol.Other("again")}, []string{"history(failed,1)", "timer#8(retry,1s)"}},
+		{read(5, pods("a"), ""), []string{"configure#6(1)"}}, // DESIGN §7: the retry's wait was the damper
+		{&v1.PhaseDone{Generation: 6, Failure: protocol.Other("again")}, []string{"history(failed,1)", "timer#7(retry,1s)"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 7}, []string{"read#8"}},
+		{read(8, pods("a"), ""), []string{"configure#9(1)"}},
+		{&v1.PhaseDone{Generation: 9, Failure: protocol.Other("and again")}, []string{"history(failed,1)", "timer#10(retry,2s)"}},
+	})
+}
+
+// TestModel_RetryConfiguresAtOnceAfterItsWait: the read after a failed phase's retry wait configures what
+// it finds at once, changes noted during the read included (DESIGN §7: the wait was at least a damper, so
+// the last change was seen at least a damper ago or came during it, as a change during a damper does). A
+// read it did not start, or one that finds the cluster clean, goes back to the damper.
+func TestModel_RetryConfiguresAtOnceAfterItsWait(t *testing.T) {
+	m := newTestMachine(5 * time.Second)
+	h1 := hashOf(t, pods("a"), nil)
+	run(t, m, []step{
+		{nil, []string{"watch(pods,paused)", "read#1"}},
+		{read(1, pods("a"), ""), []string{"timer#2(damper,5s)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
+		{&v1.PhaseDone{Generation: 3, Failure: protocol.Other("pod a: 406")}, []string{"history(failed,1)", "timer#4(retry,5s)"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 4}, []string{"read#5"}},
+		{changed, nil}, // b joins during the read: read again, still at once
+		{read(5, pods("a"), ""), []string{"read#6"}},
+		{read(6, pods("a", "b"), ""), []string{"configure#7(2)"}},
+		{&v1.PhaseDone{Generation: 7, Failure: protocol.Other("pod b: 406")}, []string{"history(failed,2)", "timer#8(retry,5s)"}},
+		// The retry's read fails: the next retry's read configures at once too.
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 8}, []string{"read#9"}},
-		{read(9, pods("a"), ""), []string{"timer#10(damper,0s)"}},
-		{&v1.TimerFired{Timer: timerDamper, Epoch: 10}, []string{"configure#11(1)"}},
-		{&v1.PhaseDone{Generation: 11, Failure: protocol.Other("and again")}, []string{"history(failed,1)", "timer#12(retry,2s)"}},
+		{&v1.ClusterRead{Generation: 9, Failure: protocol.Other("connection lost")}, []string{"timer#10(retry,5s)"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 10}, []string{"read#11"}},
+		{read(11, pods("a"), ""), []string{"configure#12(1)"}},
+		{&v1.PhaseDone{Generation: 12}, []string{"write#13(1," + h1[:5] + ")"}},
+		{&v1.Written{Generation: 13}, []string{"history(ok,1)", "read#14"}},
+		// Configured: the next change waits for a damper again.
+		{read(14, pods("a", "b"), h1), []string{"timer#15(damper,5s)"}},
+	})
+}
+
+// TestModel_RetryFindingTheClusterCleanForgetsIt: a retry whose read finds the change reverted does
+// nothing; a later change waits for a whole damper.
+func TestModel_RetryFindingTheClusterCleanForgetsIt(t *testing.T) {
+	m := newTestMachine(5 * time.Second)
+	h1 := hashOf(t, pods("a"), nil)
+	run(t, m, []step{
+		{nil, []string{"watch(pods,paused)", "read#1"}},
+		{read(1, pods("a"), h1), []string{"write#2(1," + h1[:5] + ")"}},
+		{&v1.Written{Generation: 2}, []string{"read#3"}},
+		{read(3, pods("a", "b"), h1), []string{"timer#4(damper,5s)"}},
+		{&v1.TimerFired{Timer: timerDamper, Epoch: 4}, []string{"configure#5(2)"}},
+		{&v1.PhaseDone{Generation: 5, Failure: protocol.Other("pod b: 406")}, []string{"history(failed,2)", "timer#6(retry,5s)"}},
+		{&v1.TimerFired{Timer: timerRetry, Epoch: 6}, []string{"read#7"}},
+		{read(7, pods("a"), h1), nil}, // b left: clean again, nothing to do
+		{changed, []string{"read#8"}},
+		{read(8, pods("a", "b"), h1), []string{"timer#9(damper,5s)"}},
 	})
 }
 
