@@ -345,3 +345,28 @@ func TestOpenEnvelope_TellsNotJSONFromNotACluster(t *testing.T) {
 		}
 	}
 }
+
+// parseEntry reads a dependency's entry as encoding/json reads it into map[string]payload.Payload: members
+// made by decodePayload (not segmentio's own, room for 64) hold the same values, nulls included.
+func TestParseEntry_ReadsAsEncodingJSONDoes(t *testing.T) {
+	for _, raw := range []string{
+		`null`, `{}`, `{"x": null}`,
+		`{"x": {"ip": "10.0.0.1", "seq": 3, "ports": {"8080": 20000}}, "y": {"seq": 4.5, "tags": ["a", 1, null], "on": true}}`,
+		`{"x": {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9, "j": 10, "k": 11, "l": 12,
+		  "m": 13, "n": 14, "o": 15, "p": 16, "q": 17, "r": 18}}`,
+	} {
+		var want map[string]payload.Payload
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		got, err := parseEntry([]byte(raw))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %#v, %v; want %#v", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{`[]`, `{"x": []}`, `{"x": "y"}`, `{"x": {"a": }}`} {
+		if got, err := parseEntry([]byte(raw)); err == nil {
+			t.Errorf("%s: got %#v, no error", raw, got)
+		}
+	}
+}
