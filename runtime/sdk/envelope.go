@@ -115,25 +115,27 @@ func OpenBody(data []byte, bases ...*Envelope) (*Envelope, error) {
 	return e, nil
 }
 
-// parseDependencies reads the dependencies' entries; in a delta, null is an entry the cluster no longer has
-// (kept as a nil map), elsewhere an empty one.
-func parseDependencies(raw map[string]json.RawMessage, isDelta bool) (map[string]map[string]payload.Payload, error) {
-	deps := make(map[string]map[string]payload.Payload, len(raw))
+// parseDependencies reads the dependencies' entries, each pod's payload as sent (validCluster checks them as
+// it checks the pods', without parsing them whole: Cluster does that for whoever asks); in a delta, null is
+// an entry the cluster no longer has (kept as a nil map), elsewhere an empty one.
+func parseDependencies(raw map[string]json.RawMessage, isDelta bool) (map[string]map[string]json.RawMessage, error) {
+	deps := make(map[string]map[string]json.RawMessage, len(raw))
 	for name, r := range raw {
-		pods, err := parseEntry(r)
+		pods, err := entryMembers(r)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: dependency %q: %w", name, err)
 		}
 		if pods == nil && !isDelta {
-			pods = map[string]payload.Payload{}
+			pods = map[string]json.RawMessage{}
 		}
 		deps[name] = pods
 	}
 	return deps, nil
 }
 
-// parseEntry reads a dependency's entry: its pods' payloads by key, nil for null.
-func parseEntry(raw []byte) (map[string]payload.Payload, error) {
+// entryMembers reads a dependency's entry: its pods' payloads as sent (JSON objects or null) by key, nil
+// for null.
+func entryMembers(raw []byte) (map[string]json.RawMessage, error) {
 	// Made here, as decodePayload's map: segmentio makes a nil one with room for 64 members.
 	members := map[string]json.RawMessage{}
 	if fastjson.Unmarshal(raw, &members) != nil { // as in OpenBody, encoding/json has the last word
@@ -142,8 +144,19 @@ func parseEntry(raw []byte) (map[string]payload.Payload, error) {
 			return nil, err
 		}
 	}
-	if members == nil {
-		return nil, nil
+	for key, m := range members {
+		if t := bytes.TrimSpace(m); len(t) > 0 && t[0] != '{' && string(t) != "null" {
+			return nil, fmt.Errorf("the payload of pod %q is not a JSON object", key)
+		}
+	}
+	return members, nil
+}
+
+// parseEntry reads a dependency's entry: its pods' payloads by key, nil for null.
+func parseEntry(raw []byte) (map[string]payload.Payload, error) {
+	members, err := entryMembers(raw)
+	if err != nil || members == nil {
+		return nil, err
 	}
 	pods := make(map[string]payload.Payload, len(members))
 	for key, m := range members {
@@ -157,11 +170,13 @@ func parseEntry(raw []byte) (map[string]payload.Payload, error) {
 }
 
 // decodePayload reads one pod's payload, nil for null. The map is made here: segmentio's decoder makes the
-// ones it is not given with room for 64 members (5 KB), where the payload `ochopod run` registers has 16
-// (1.2 KB with this hint). A pod pays it for every pod of every body it parses (BenchmarkCluster/parse:
-// 1.41 → 0.67 MB a 200-pod body; the 10 000-pod simulation allocated 20 GB of its 29 there).
+// ones it is not given with room for 64 members (5 KB). A payload's members take 16 bytes of JSON or more
+// (`ochopod run` registers 16 in about 300), so the hint is one member per 16 bytes, up to 16 (1.2 KB): up
+// to 8 members, the map is Go's small one (336 B). A pod pays it for every pod of every body it parses
+// (BenchmarkCluster/parse: 1.41 → 0.67 MB a 200-pod body; the 10 000-pod simulation allocated 20 GB of its
+// 29 there).
 func decodePayload(raw []byte) (payload.Payload, error) {
-	p := make(payload.Payload, 16)
+	p := make(payload.Payload, min(len(raw)/16, 16))
 	if fastjson.Unmarshal(raw, &p) != nil { // as in OpenBody, encoding/json has the last word
 		p = nil
 		if err := json.Unmarshal(raw, &p); err != nil {
@@ -172,7 +187,7 @@ func decodePayload(raw []byte) (payload.Payload, error) {
 }
 
 // rebuild applies the delta w to the base it names: the whole cluster, or ErrStaleBase.
-func rebuild(w body, deps map[string]map[string]payload.Payload, bases []*Envelope) (*Envelope, error) {
+func rebuild(w body, deps map[string]map[string]json.RawMessage, bases []*Envelope) (*Envelope, error) {
 	want, err := delta.ParseSum(w.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)

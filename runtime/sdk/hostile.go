@@ -44,18 +44,15 @@ func validRaw(raw json.RawMessage) error {
 }
 
 // validCluster checks every payload of a body, the pods' and the dependencies', by DESIGN §12.
-func validCluster(pods map[string]json.RawMessage, deps map[string]map[string]payload.Payload) error {
+func validCluster(pods map[string]json.RawMessage, deps map[string]map[string]json.RawMessage) error {
 	for key, raw := range pods {
 		if err := validRaw(raw); err != nil {
 			return fmt.Errorf("cluster: %w: pod %q: %w", ErrBadCluster, key, err)
 		}
 	}
 	for name, ps := range deps {
-		for key, p := range ps {
-			if p == nil {
-				continue
-			}
-			if err := payload.Validate(p, payload.NoNode); err != nil {
+		for key, raw := range ps {
+			if err := validRaw(raw); err != nil {
 				return fmt.Errorf("cluster: %w: dependency %q, pod %q: %w", ErrBadCluster, name, key, err)
 			}
 		}

@@ -16,6 +16,8 @@ func TestOpenEnvelope_RejectsInvalidPayloads(t *testing.T) {
 		`{"key":"k","pods":{"k":{"port":"0"}}}`,
 		`{"key":"k","pods":{"k":{"public":["a"]}}}`,
 		`{"key":"k","pods":{"k":{}},"dependencies":{"ns.db":{"d":{"ip":"$(id)"}}}}`,
+		`{"key":"k","pods":{"k":{}},"dependencies":{"ns.db":{"d":null,"e":{"seq":-1}}}}`,
+		`{"key":"k","pods":{"k":{}},"dependencies":{"ns.db":{"d":{"ports":{"8080":"x"}}}}}`,
 	} {
 		_, err := OpenEnvelope([]byte(body))
 		if !errors.Is(err, ErrBadCluster) || !errors.Is(err, payload.ErrInvalid) {

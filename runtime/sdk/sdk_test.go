@@ -44,6 +44,7 @@ func TestParseCluster_IndexSizeSeqAndOrder(t *testing.T) {
 func TestParseCluster_RejectsBadBodies(t *testing.T) {
 	for _, body := range []string{``, `[]`, `{"pods": {}}`, `{"key": "x", "pods": {"y": {}}}`, `{"key": 1}`,
 		`{"key": "x", "pods": {"x": {}, "y": 5}}`, `{"key": "x", "pods": {"x": []}}`, `{"key": "x", "pods": {"x": {}}, "dependencies": {"d": 1}}`,
+		`{"key": "x", "pods": {"x": {}}, "dependencies": {"d": {"y": 5}}}`, `{"key": "x", "pods": {"x": {}}, "dependencies": {"d": {"y": []}}}`,
 		`{"key": "x", "pods": {"x": {}}} trailing`} {
 		if _, err := ParseCluster([]byte(body)); err == nil {
 			t.Errorf("accepted %q", body)
