@@ -167,7 +167,8 @@ func (s *Sim) spawnHosted(parent *actor, p host.Props) *actor {
 		case k == kindSession:
 			return &hostedSession{hosted{a: a, b: b}}
 		case ok && k == kindLeader:
-			return &hostedLeader{hosted: hosted{a: a, b: b}, conn: w.conn, lostAt: -1}
+			lead, _ := w.Behaviour.(interface{ Leading() bool })
+			return &hostedLeader{hosted: hosted{a: a, b: b}, conn: w.conn, lostAt: -1, lead: lead}
 		}
 		return &hosted{a: a, b: b}
 	})

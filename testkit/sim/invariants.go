@@ -48,23 +48,22 @@ func (s *Sim) fencedWrites(v zkmem.View) error {
 // fencedTarget is the cluster whose snapshot or hash op writes, nil for any other op. Creating an empty
 // hash node (EnsurePath, by any pod) is not a leader's write.
 func (s *Sim) fencedTarget(op zkmem.CommitOp) *cluster {
-	if !strings.HasPrefix(op.Path, zk.Root+"/") {
+	c := s.clusterOf(op.Path) // the cluster whose node op.Path names or lies under: one lookup, not a scan
+	if c == nil {
 		return nil
 	}
-	for _, c := range s.clusters {
-		switch op.Path {
-		case c.zc.Snapshot():
-			return c
-		case c.zc.Hash():
-			if op.Op == zkmem.OpSet {
-				return c
-			}
-		case c.zc.History(): // DESIGN §13: fenced like the snapshot
+	switch op.Path {
+	case c.zc.Snapshot():
+		return c
+	case c.zc.Hash():
+		if op.Op == zkmem.OpSet {
 			return c
 		}
-		if customNode(c, op.Path) { // DESIGN §4: a leader-scope custom actor's own nodes
-			return c
-		}
+	case c.zc.History(): // DESIGN §13: fenced like the snapshot
+		return c
+	}
+	if customNode(c, op.Path) { // DESIGN §4: a leader-scope custom actor's own nodes
+		return c
 	}
 	return nil
 }

@@ -20,7 +20,8 @@ const phaseGrace = 60 * time.Second
 type hostedLeader struct {
 	hosted
 	conn   zk.Conn
-	lostAt time.Duration // when the sim saw the lock node it believes it holds gone; -1: it is there
+	lostAt time.Duration               // when the sim saw the lock node it believes it holds gone; -1: it is there
+	lead   interface{ Leading() bool } // the behaviour, asked after every event (leading)
 }
 
 // withConn is a shipped behaviour and the client it was given, for the invariants.
@@ -61,9 +62,7 @@ func (x *hostedLeader) belief() *v1.LeadershipChanged {
 }
 
 // leading is belief().GetLeader(), cheaper: invariant (c) asks after every event.
-func (x *hostedLeader) leading() bool {
-	return x.b.(withConn).Behaviour.(interface{ Leading() bool }).Leading()
-}
+func (x *hostedLeader) leading() bool { return x.lead.Leading() }
 
 // worker is the model the leader runs, nil when none.
 func (x *hostedLeader) worker() *actor {

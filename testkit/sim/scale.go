@@ -94,6 +94,25 @@ type DamperFigures struct {
 	WithinBudget bool   // Max ≤ 2 × Damper
 }
 
+// Slowest is the cluster of a report that took the most dampers to converge.
+type Slowest struct {
+	Cluster string
+	Damper  time.Duration
+	Delay   time.Duration
+	Ratio   float64 // Delay / Damper: 2 at most for the scenario to pass
+}
+
+// Worst is the cluster that took the most dampers to converge.
+func (r *ScaleReport) Worst() Slowest {
+	var w Slowest
+	for _, d := range r.Dampers {
+		if ratio := float64(d.Max) / float64(d.Damper); w.Cluster == "" || ratio > w.Ratio {
+			w = Slowest{Cluster: d.MaxCluster, Damper: d.Damper, Delay: d.Max, Ratio: ratio}
+		}
+	}
+	return w
+}
+
 // String renders the report as a table.
 func (r *ScaleReport) String() string {
 	var b strings.Builder

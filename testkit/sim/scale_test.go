@@ -29,5 +29,7 @@ func TestSim_Scale(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res.Report())
 	}
-	t.Logf("seed %d: wall %s, %d events, %d faults, virtual %s\n%s", *flagSeed, res.Wall, res.Events, res.Faults, res.Virtual, res.Scale)
+	w := res.Scale.Worst()
+	t.Logf("seed %d: every cluster within two dampers, the slowest %s within %.2f (damper %s); wall %s, %d events, %d faults, virtual %s\n%s",
+		*flagSeed, w.Cluster, w.Ratio, w.Damper, res.Wall, res.Events, res.Faults, res.Virtual, res.Scale)
 }
