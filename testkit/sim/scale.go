@@ -36,7 +36,7 @@ type Scale struct {
 	// runs waits for that phase's write, then a whole damper, then a phase (actors/model's machine): the
 	// cluster converges within a damper plus two phases, so two dampers hold only for a damper of at least
 	// two phases. A sequential phase of 20 pods takes about a second of the sim's network latencies: with
-	// 2 s, the slowest cluster took 2.16 dampers (testkit/README.md).
+	// 2 s, the slowest cluster took 1.89 dampers (testkit/README.md).
 	Dampers []time.Duration
 	// Window is the virtual time within which the pods start and the faults strike. 0: 10 s.
 	Window time.Duration

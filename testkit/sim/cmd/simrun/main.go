@@ -149,11 +149,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// The collector's settings of -scale. Its heap holds about 56 KB a pod that lives to the end (the pods'
-// trees, sessions, last clusters) and it allocates about 6 GB at 10 000 pods: GOGC 400 alone peaks at 3 GB
-// of RSS, 100 costs 15 % more CPU at 1.4 GB (seed 1: 42.7 s against 31.6 s). GOGC 400 under a soft limit of
-// scaleHeapBase + scaleHeapPerPod a pod (1.4 GiB at 10 000) collects rarely while the heap is small and
-// keeps the peak near the limit: 37.8 s of CPU, 1.37 GB.
+// The collector's settings of -scale. Its heap keeps about 56 KB a pod (the pods' trees, sessions, last
+// clusters) and the run allocates about 6 GB at 10 000 pods. Seed 1: GOGC 400 alone took 27.5 s of CPU and
+// peaked at 2.7 GB; GOGC 100, 43.6 s at 1.34 GB. GOGC 400 under a soft limit of scaleHeapBase +
+// scaleHeapPerPod a pod (1.4 GiB at 10 000) collects rarely while the heap is small and keeps the peak near
+// the limit: 34-40 s, 1.4 GB.
 const (
 	scaleGOGC       = 400
 	scaleHeapBase   = 256 << 20
