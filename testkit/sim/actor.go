@@ -249,7 +249,7 @@ func (s *Sim) deliver(env envelope) {
 		a.held = append(a.held, env)
 		return
 	}
-	s.touch(a.pod.cl)
+	s.touchLeader(a)
 	s.trace(a.who, "<-", env.msg, "")
 	n := a.impl.receive(env)
 	s.markReady(a.pod) // what it did may have closed a channel a task of the pod waits on (a quit)

@@ -127,8 +127,8 @@
 // default, each depending on up to three earlier clusters (a DAG; one in twenty on a wildcard block of ten
 // instead), dampers of 5 s and 10 s. The pods join within ten seconds of virtual time while a few
 // membership faults strike (kill, leave, die, expire), with the invariants checked after every event as
-// ever: checkSafety looks only at the clusters the event touched (an actor of theirs ran, a commit wrote
-// under them) and those whose (d) deadline runs, and poll tries only the parked tasks of the pods whose
+// ever: checkSafety looks only at the clusters the event touched (a leader of theirs ran, an actor of theirs
+// was spawned, stopped, crashed or restarted, a commit wrote under them) and those whose (d) deadline runs, and poll tries only the parked tasks of the pods whose
 // sessions zkmem just gave an event (zkmem.WithDelivered), so an event costs what it touches, not the
 // topology. Then the liveness phase and its convergence check, and per cluster the delay from the last
 // change that affects it to its last hash write must stay within two of its dampers (scale.go says what

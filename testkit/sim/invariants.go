@@ -167,6 +167,16 @@ func (s *Sim) touch(c *cluster) {
 	}
 }
 
+// touchLeader touches a's cluster when a is a leader that runs (a message, a task): whether a pod believes
+// it leads changes only in its leader's incarnations (the actors' spawns, stops, crashes and restarts touch
+// whatever their kind, and so do commits), so a message to any other actor leaves (c) and (d) as they were
+// checked (the clusters whose (d) deadline runs are checked after every event regardless).
+func (s *Sim) touchLeader(a *actor) {
+	if a.kind == kindLeader {
+		s.touch(a.pod.cl)
+	}
+}
+
 // touchCommit is zkmem's hook after every commit: the clusters it wrote are touched.
 func (s *Sim) touchCommit(v zkmem.View) error {
 	for _, op := range v.LastCommit().Ops {

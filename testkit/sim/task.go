@@ -91,7 +91,7 @@ func (s *Sim) startTask(owner *actor, name string, body func(t *task)) {
 // resume runs the task until its next ZooKeeper call (or its end) and schedules the call.
 func (s *Sim) resume(t *task) {
 	if t.owner != nil {
-		s.touch(t.owner.pod.cl)
+		s.touchLeader(t.owner)
 		s.markReady(t.owner.pod) // what it does may fill a channel another task of the pod waits on
 	}
 	prev := s.cur
