@@ -101,7 +101,7 @@ type Wiring struct {
 
 // PodProps is the group of the pod-scope actors, which the pod's root spawns; false when there is none.
 func (w Wiring) PodProps() (host.Props, bool) {
-	return groupProps(w.of(ScopePod), func(ctx host.Context, _ Actor) Env {
+	return groupProps(w.of(ScopePod), ScopePod, func(ctx host.Context, _ Actor) Env {
 		env := Env{Cluster: w.Cluster, Key: w.Key, Pod: w.Pod}
 		if env.Pod == nil {
 			env.Pod = ctx.Parent()
@@ -118,7 +118,7 @@ func (w Wiring) Leader() leader.WorkerProps {
 		return nil
 	}
 	return func(conn zk.Conn, lock string) host.Props {
-		p, _ := groupProps(actors, func(_ host.Context, a Actor) Env {
+		p, _ := groupProps(actors, ScopeLeader, func(_ host.Context, a Actor) Env {
 			return Env{Cluster: w.Cluster, Key: w.Key, Pod: w.Pod, Nodes: NewNodes(conn, lock, w.Cluster, a.Name)}
 		})
 		return p

@@ -9,23 +9,24 @@ import (
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
-// groupProps is the actor that spawns actors, each under the supervisor it states, and passes them the
-// pod's events. The group hears them itself (host.Props.Events), from the moment its parent spawns it: the
-// leader spawns it before the model, so no ClusterConfigured of the term can be missed. What the actors
-// heard last is kept across the restarts of the group and of each actor, and told again to every new
-// incarnation: an actor restarted after a crash rebuilds from it (STYLE 7).
-func groupProps(actors []Actor, envOf func(host.Context, Actor) Env) (host.Props, bool) {
+// groupProps is the actor that spawns actors of scope, each under the supervisor it states, and passes them
+// the pod's events its scope hears (EventsOf). The group hears them itself (host.Props.Events), from the
+// moment its parent spawns it: the leader spawns it before the model, so no ClusterConfigured of the term
+// can be missed. What the actors heard last is kept across the restarts of the group and of each actor, and
+// told again to every new incarnation: an actor restarted after a crash rebuilds from it (STYLE 7).
+func groupProps(actors []Actor, scope Scope, envOf func(host.Context, Actor) Env) (host.Props, bool) {
 	if len(actors) == 0 {
 		return host.Props{}, false
 	}
-	mem := &memory{}
-	return host.Props{Name: Prefix, Supervisor: host.DefaultSupervisor(), Events: Events, New: func() host.Behaviour {
-		return &group{actors: actors, envOf: envOf, mem: mem}
+	mem, hears := &memory{}, EventsOf(scope)
+	return host.Props{Name: Prefix, Supervisor: host.DefaultSupervisor(), Events: hears, New: func() host.Behaviour {
+		return &group{actors: actors, hears: hears, envOf: envOf, mem: mem}
 	}}, true
 }
 
 type group struct {
 	actors   []Actor
+	hears    func(proto.Message) bool
 	envOf    func(host.Context, Actor) Env
 	mem      *memory
 	children []host.Ref
@@ -43,7 +44,7 @@ func (g *group) Started(ctx host.Context) {
 }
 
 func (g *group) Receive(ctx host.Context, msg proto.Message) {
-	if !Events(msg) {
+	if !g.hears(msg) {
 		return
 	}
 	g.mem.keep(msg)
@@ -54,13 +55,25 @@ func (g *group) Receive(ctx host.Context, msg proto.Message) {
 
 func (*group) Release(host.Context, bool) {}
 
-// Events picks the pod's publications a custom actor hears.
-func Events(m proto.Message) bool {
-	switch m.(type) {
-	case *v1.SessionStatus, *v1.LifecycleStatus, *v1.ClusterConfigured:
-		return true
+// EventsOf picks the pod's publications a custom actor of scope hears. Of the two ClusterConfigured of one
+// configuration (custom.proto), a pod-scope actor hears its pod's, on every pod, when the pod ran the
+// phase's ok; a leader-scope actor the leader's model's, once snapshot and hash are written (and when it took
+// over a clean cluster): one each, never both.
+func EventsOf(scope Scope) func(proto.Message) bool {
+	source := v1.ConfiguredSource_CONFIGURED_SOURCE_POD
+	if scope == ScopeLeader {
+		source = v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER
 	}
-	return false
+	return func(m proto.Message) bool {
+		if c, ok := m.(*v1.ClusterConfigured); ok {
+			return c.GetSource() == source
+		}
+		switch m.(type) {
+		case *v1.SessionStatus, *v1.LifecycleStatus:
+			return true
+		}
+		return false
+	}
 }
 
 // memory is the last event of each kind a group heard. Incarnations run one after the other, never
@@ -123,16 +136,16 @@ type wrapper struct {
 }
 
 func (w *wrapper) Started(ctx host.Context) {
-	w.user.Started(ctx)
+	w.user.Started(aside{ctx})
 	for _, m := range w.mem.last() {
 		w.Receive(ctx, m)
 	}
 }
 
-func (w *wrapper) Release(ctx host.Context, restarting bool) { w.user.Release(ctx, restarting) }
+func (w *wrapper) Release(ctx host.Context, restarting bool) { w.user.Release(aside{ctx}, restarting) }
 
 func (w *wrapper) Receive(ctx host.Context, msg proto.Message) {
-	w.user.Receive(ctx, msg)
+	w.user.Receive(aside{ctx}, msg)
 	st, ok := msg.(*v1.SessionStatus)
 	if !ok {
 		return
@@ -142,5 +155,24 @@ func (w *wrapper) Receive(ctx host.Context, msg proto.Message) {
 		return
 	}
 	w.role = role
-	w.user.Receive(ctx, role)
+	w.user.Receive(aside{ctx}, role)
+}
+
+// aside is the host as a custom actor sees it: every *v1.ControlRequest it sends goes marked aside, its phase
+// cleared (lifecycle.proto), so that nothing a custom actor asks the lifecycle counts as a step of the leader's
+// phase: its check cannot make the phase's next step answer 409, nor can it claim a phase.
+type aside struct{ host.Context }
+
+func (c aside) Send(to host.Ref, msg proto.Message)    { c.Context.Send(to, markAside(msg)) }
+func (c aside) Request(to host.Ref, msg proto.Message) { c.Context.Request(to, markAside(msg)) }
+
+// markAside is msg, or a marked copy of it when it is a ControlRequest (the sender's is left as it was).
+func markAside(msg proto.Message) proto.Message {
+	req, ok := msg.(*v1.ControlRequest)
+	if !ok || (req.GetAside() && req.GetPhase() == "") {
+		return msg
+	}
+	out := proto.CloneOf(req)
+	out.Aside, out.Phase = true, ""
+	return out
 }

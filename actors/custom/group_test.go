@@ -37,6 +37,11 @@ func recorded(name string, scope Scope, into *[]*heard) Actor {
 
 var web = zk.ClusterOf("ns", "web")
 
+// podsConfigured is a pod's ClusterConfigured, of hash.
+func podsConfigured(hash string) *v1.ClusterConfigured {
+	return &v1.ClusterConfigured{Hash: hash, Source: v1.ConfiguredSource_CONFIGURED_SOURCE_POD}
+}
+
 // The pod's root spawns the group of the pod-scope actors; the group hears the pod's events from its spawn
 // on (host.Props.Events) and passes each to every actor it spawned, under the supervisor each states.
 func TestGroup_SpawnsEachActorAndPassesThemThePodsEvents(t *testing.T) {
@@ -67,9 +72,10 @@ func TestGroup_SpawnsEachActorAndPassesThemThePodsEvents(t *testing.T) {
 	if pod := b[len(b)-1].env.Pod; pod != ref("parent") {
 		t.Fatalf("Env.Pod %v with no root wired, want the group's parent", pod)
 	}
-	for _, m := range []proto.Message{&v1.SessionStatus{Key: "k1"}, &v1.ModelStatus{}, &v1.LifecycleStatus{}, &v1.ClusterConfigured{Hash: "h"}} {
-		if Events(m) != (m.ProtoReflect().Descriptor().Name() != "ModelStatus") {
-			t.Errorf("Events(%T) = %v", m, Events(m))
+	leaders := &v1.ClusterConfigured{Hash: "h", Source: v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER}
+	for _, m := range []proto.Message{&v1.SessionStatus{Key: "k1"}, &v1.ModelStatus{}, &v1.LifecycleStatus{}, leaders, podsConfigured("h")} {
+		if hears := m != leaders && m.ProtoReflect().Descriptor().Name() != "ModelStatus"; props.Events(m) != hears {
+			t.Errorf("Events(%v) = %v", m, props.Events(m))
 		}
 		g.Receive(ctx, m)
 	}
@@ -121,8 +127,8 @@ func TestWrapper_ARestartedIncarnationIsToldTheLastEvents(t *testing.T) {
 	g := props.New()
 	g.Started(ctx)
 	ctx.spawned[0].New().Started(ctx)
-	for _, m := range []proto.Message{&v1.ClusterConfigured{Hash: "old"}, &v1.SessionStatus{Role: v1.Role_ROLE_LEADER, LockPath: "/l"},
-		&v1.LifecycleStatus{Starts: 1}, &v1.ClusterConfigured{Hash: "new"}} {
+	for _, m := range []proto.Message{podsConfigured("old"), &v1.SessionStatus{Role: v1.Role_ROLE_LEADER, LockPath: "/l"},
+		&v1.LifecycleStatus{Starts: 1}, podsConfigured("new")} {
 		g.Receive(ctx, m)
 	}
 	restarted := ctx.spawned[0].New() // the host's restart after a crash: same props, new incarnation
@@ -145,6 +151,69 @@ func TestWrapper_ARestartedIncarnationIsToldTheLastEvents(t *testing.T) {
 		t.Fatalf("after the group's restart: incarnation %d, told %q", third.env.Incarnation, names(third.got))
 	}
 }
+
+// DESIGN §4: one ClusterConfigured per configuration for each actor. A pod-scope actor hears its pod's (every
+// pod publishes one when it ran the phase's ok), never the leader model's of the same configuration, which is
+// what a leader-scope actor hears (snapshot and hash written), and only that one.
+func TestGroup_EachScopeHearsOneClusterConfiguredPerConfiguration(t *testing.T) {
+	w := Wiring{Cluster: web, Key: "k", Actors: []Actor{recorded("a", ScopePod, new([]*heard)), recorded("b", ScopeLeader, new([]*heard))}}
+	podProps, _ := w.PodProps()
+	for _, c := range []struct {
+		props host.Props
+		want  v1.ConfiguredSource
+	}{{podProps, v1.ConfiguredSource_CONFIGURED_SOURCE_POD}, {w.Leader()(nil, "/lock"), v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER}} {
+		ctx := &context{}
+		g := c.props.New()
+		g.Started(ctx)
+		sources := []v1.ConfiguredSource{v1.ConfiguredSource_CONFIGURED_SOURCE_POD, v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER, v1.ConfiguredSource_CONFIGURED_SOURCE_UNSPECIFIED}
+		for _, s := range sources {
+			m := &v1.ClusterConfigured{Hash: "h", Phase: "/lock.1", Source: s}
+			if c.props.Events(m) != (s == c.want) {
+				t.Errorf("%s group: Events(%s) = %v", c.props.Name, s, !(s == c.want))
+			}
+			g.Receive(ctx, m)
+		}
+		if len(ctx.sent) != 1 || ctx.sent[0].msg.(*v1.ClusterConfigured).GetSource() != c.want {
+			t.Fatalf("passed on %v, want the one ClusterConfigured of source %s", ctx.sent, c.want)
+		}
+	}
+}
+
+// A custom actor's requests to the lifecycle go aside (lifecycle.proto): no step of a leader's phase, so its
+// check cannot make the phase's next step answer 409, nor can it name a phase. The actor's own message is
+// left as it was.
+func TestWrapper_ACustomActorsControlRequestsGoAside(t *testing.T) {
+	mine := &v1.ControlRequest{Task: v1.Task_TASK_CHECK, Phase: "/forged.1"}
+	props, _ := Wiring{Cluster: web, Pod: ref("root"), Actors: []Actor{{Name: "a", Scope: ScopePod, Supervisor: host.DefaultSupervisor(),
+		New: func(env Env) host.Behaviour { return asker{env: env, req: mine} }}}}.PodProps()
+	ctx := &context{}
+	props.New().Started(ctx)
+	w := ctx.spawned[0].New()
+	w.Started(ctx)
+	w.Receive(ctx, &v1.LifecycleStatus{})
+	if len(ctx.sent) != 2 {
+		t.Fatalf("sent %v, want the Request of Started and the Send of Receive", ctx.sent)
+	}
+	for _, s := range ctx.sent {
+		req, ok := s.msg.(*v1.ControlRequest)
+		if !ok || s.to != ref("root") || !req.GetAside() || req.GetPhase() != "" || req.GetTask() != v1.Task_TASK_CHECK {
+			t.Fatalf("sent %v to %v, want the check to the root, aside, no phase", s.msg, s.to)
+		}
+	}
+	if mine.GetAside() || mine.GetPhase() != "/forged.1" {
+		t.Fatalf("the actor's own message was changed: %v", mine)
+	}
+}
+
+// asker asks the lifecycle req as it starts (Request) and whenever it hears something (Send).
+type asker struct {
+	env Env
+	req *v1.ControlRequest
+}
+
+func (a asker) Started(ctx host.Context)                  { ctx.Request(a.env.Pod, a.req) }
+func (a asker) Release(host.Context, bool)                {}
+func (a asker) Receive(ctx host.Context, _ proto.Message) { ctx.Send(a.env.Pod, a.req) }
 
 // The leader spawns the leader-scope group with its lock: each actor's nodes are its own, fenced by it.
 func TestWiring_LeaderScopeActorsGetTheirNodesFencedByTheLock(t *testing.T) {

@@ -33,6 +33,10 @@ type Config struct {
 	Executor host.Props
 	// Supervisor restarts the lifecycle after a crash; zero: host.DefaultSupervisor().
 	Supervisor host.Supervisor
+	// Cluster is the pod's cluster (qualified name). Set, the lifecycle publishes a *v1.ClusterConfigured
+	// of it each time it ran a configuration's ok (DESIGN §4 "Custom actors": what the pod-scope custom
+	// actors hear); "": none, when nobody listens (each costs a hash of the cluster).
+	Cluster string
 }
 
 // Props returns the props of a lifecycle actor. It answers each ControlRequest with a ControlReply to its
@@ -75,7 +79,7 @@ func newBehaviour(cfg Config, mem *memory) *behaviour {
 	return &behaviour{
 		cfg:     cfg,
 		mem:     mem,
-		m:       NewMachine(MachineConfig{Settings: cfg.Settings, Implements: implements(cfg.Lifecycle)}),
+		m:       NewMachine(MachineConfig{Settings: cfg.Settings, Implements: implements(cfg.Lifecycle), Announce: cfg.Cluster != ""}),
 		replies: map[uint64]host.Ref{},
 		running: map[uint64]context.CancelFunc{},
 		timers:  map[v1.Timer]host.Timer{},
@@ -177,6 +181,12 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 		b.timers[e.Name] = ctx.After(e.After, &v1.TimerFired{Timer: e.Name, Epoch: e.Epoch})
 	case Publish:
 		ctx.Publish(e.Status)
+	case Configured:
+		if msg, err := ClusterConfigured(b.cfg.Cluster, e.Envelope, e.Phase); err != nil {
+			ctx.Logger().Warn("cannot announce the configured cluster", "err", err)
+		} else {
+			ctx.Publish(msg)
+		}
 	case Log:
 		ctx.Logger().Log(context.Background(), e.Level, e.Msg, e.Args...)
 	}
@@ -219,4 +229,17 @@ func (b *behaviour) Release(host.Context, bool) {
 		b.stop()
 	}
 	clear(b.running)
+}
+
+// ClusterConfigured is what a pod announces once it ran the ok of a configuration on e's cluster (DESIGN §4
+// "Custom actors"): the pods and dependencies as sent, their hash (DESIGN §2), the phase. The pods without a
+// process announce it too (runtime/pod's root), from this one function.
+func ClusterConfigured(cluster string, e *sdk.Envelope, phase string) (*v1.ClusterConfigured, error) {
+	hash, err := e.Hash()
+	if err != nil {
+		return nil, err
+	}
+	pods, deps := e.Entries()
+	return &v1.ClusterConfigured{Cluster: cluster, Hash: hash, Pods: pods, Dependencies: deps,
+		Source: v1.ConfiguredSource_CONFIGURED_SOURCE_POD, Phase: phase}, nil
 }

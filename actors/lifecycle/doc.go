@@ -56,6 +56,11 @@
 //   - A request may name its configuration phase (Request.Phase, the leader's ?phase=): off, on and ok of a
 //     phase other than the last check's answer 409 and change nothing, so a dead or deposed leader's request
 //     delivered late cannot undo a newer phase. Requests without one (an operator, the original's leader) run.
+//     A pod's own custom actor's request (Request.Aside) is no step of any phase: its phase is ignored and its
+//     check does not count as the last check, so it cannot make the leader's next step answer 409.
+//   - With pod-scope custom actors listening (Config.Cluster), each ok of a configuration that ran on a
+//     cluster announces it (ClusterConfigured, DESIGN §4), its reply 200 or 500 alike: the leader writes the
+//     configuration whatever ok answers. Refused (409) or bodiless oks, and aside ones, announce nothing.
 //   - The cluster is opened once per body (sdk.Envelope, the payloads as sent) and parsed anew for each
 //     callback that takes it, never kept parsed: a ClusterBlind lifecycle's pods never parse it, and between
 //     phases a pod holds at most three clusters as sent (last configuration, delta base, last opened).

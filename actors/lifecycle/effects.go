@@ -84,6 +84,14 @@ type StartTimer struct {
 // Publish: make the status known (event stream).
 type Publish struct{ Status *v1.LifecycleStatus }
 
+// Configured: the pod ran the ok of a configuration on Envelope's cluster (of Phase, "" if the request named
+// none): publish it as a *v1.ClusterConfigured (DESIGN §4 "Custom actors"). Envelope is the machine's: read it,
+// do not keep it.
+type Configured struct {
+	Envelope *sdk.Envelope
+	Phase    string
+}
+
 // Log: something worth a log line. Machines do not log themselves.
 type Log struct {
 	Level slog.Level
@@ -99,4 +107,5 @@ func (SignalProcess) isEffect()   {}
 func (Reply) isEffect()           {}
 func (StartTimer) isEffect()      {}
 func (Publish) isEffect()         {}
+func (Configured) isEffect()      {}
 func (Log) isEffect()             {}

@@ -62,6 +62,9 @@ type Implements struct {
 type MachineConfig struct {
 	Settings   Settings
 	Implements Implements
+	// Announce: each ok of a configuration (not an aside one) that ran on a cluster ends with Configured, so
+	// the pod's custom actors hear it (DESIGN §4). Off when nobody listens: the event costs a hash.
+	Announce bool
 }
 
 // Request is a control request as the machine sees it. Handle identifies the requester for the Reply; the
@@ -71,6 +74,8 @@ type Request struct {
 	Task   v1.Task
 	Body   []byte
 	Phase  string // the leader's configuration phase (v1.ControlRequest.phase); "" from anyone else
+	// Aside is a request of one of the pod's own actors (v1.ControlRequest.aside): no step of any phase.
+	Aside bool
 }
 
 type procState int
@@ -174,7 +179,7 @@ func (m *Machine) Handle(in *v1.LifecycleInput) []Effect {
 	switch in := protocol.Unwrap(in).(type) {
 	case *v1.Queued:
 		r := in.GetRequest()
-		effects = m.onRequest(Request{Handle: in.GetHandle(), Task: r.GetTask(), Body: r.GetBody(), Phase: r.GetPhase()})
+		effects = m.onRequest(Request{Handle: in.GetHandle(), Task: r.GetTask(), Body: r.GetBody(), Phase: r.GetPhase(), Aside: r.GetAside()})
 	case *v1.CallbackDone:
 		effects = m.onCallbackDone(in)
 	case *v1.ExecStarted:

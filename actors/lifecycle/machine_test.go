@@ -49,6 +49,8 @@ func kinds(effects []Effect) []string {
 			out = append(out, fmt.Sprintf("reply#%d(%d)", e.Handle, e.Code))
 		case StartTimer:
 			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Epoch, protocol.Name(e.Name), e.After))
+		case Configured:
+			out = append(out, fmt.Sprintf("configured(%s)", e.Phase))
 		default:
 			out = append(out, fmt.Sprintf("%T", e))
 		}

@@ -35,6 +35,9 @@ func (m *Machine) onRequest(in Request) []Effect {
 	if m.dead {
 		return reply(in.Handle, codeGone, errorBody("the pod is dead"))
 	}
+	if in.Aside {
+		in.Phase = "" // a pod's own actor names no phase of a leader's
+	}
 	m.queue = append(m.queue, &request{Request: in})
 	return nil
 }
@@ -53,7 +56,9 @@ func (m *Machine) begin() []Effect {
 	r := m.cur
 	switch r.Task {
 	case v1.Task_TASK_CHECK:
-		m.lastCheck = r.Phase
+		if !r.Aside { // a custom actor's check opens no phase: the leader's next step must not answer 409
+			m.lastCheck = r.Phase
+		}
 	case v1.Task_TASK_OFF, v1.Task_TASK_ON, v1.Task_TASK_OK:
 		if r.Phase != "" && r.Phase != m.lastCheck {
 			return m.fail(codeConflict, fmt.Sprintf("%s of phase %s refused: the last check was of phase %q", taskName(r.Task), r.Phase, m.lastCheck), nil)
@@ -138,6 +143,7 @@ func (m *Machine) beginOK(r *request) []Effect {
 	if err != nil {
 		return m.badCluster(codeFailed, "ok", err)
 	}
+	r.env = env // announced once answered (finish)
 	if !m.cfg.Implements.Configured {
 		return m.finish(codeOK, nil)
 	}
@@ -311,7 +317,14 @@ func (m *Machine) finish(code int32, body []byte) []Effect {
 	if r.Task == v1.Task_TASK_ON && code == codeOK && r.env != nil {
 		m.base = r.env // the leader's base for this pod from now on (DESIGN §7)
 	}
-	return reply(r.Handle, code, body)
+	effects := reply(r.Handle, code, body)
+	// The ok of a configuration ran (whatever configured() said: the leader ignores ok's replies and writes
+	// the snapshot, DESIGN §7 step 3): the pod is configured with its cluster (DESIGN §4). One ok per phase,
+	// so one event per configuration.
+	if r.Task == v1.Task_TASK_OK && r.env != nil && !r.Aside && m.cfg.Announce {
+		effects = append(effects, Configured{Envelope: r.env, Phase: r.Phase})
+	}
+	return effects
 }
 
 // fail answers the current request with code and an error body, and logs why. cause is an error, a

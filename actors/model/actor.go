@@ -42,6 +42,11 @@ type Config struct {
 	// Supervisor restarts the model after a crash (the leader keeps the lock); zero: host.DefaultSupervisor().
 	// Its phases state the same.
 	Supervisor host.Supervisor
+	// Instances counts the models made under one lock node: a restarted leader takes its own lock node again
+	// and makes a new model, whose phases must still get names of their own (PhaseID), or a pod would take a
+	// late request of the old model's phase for the new one's. Share one across a session's leaders; nil: the
+	// count starts with these props.
+	Instances *atomic.Uint64
 }
 
 // Props returns the props of a model actor (DESIGN §4, §7): the machine's effects on the host. Its I/O runs
@@ -50,7 +55,10 @@ func Props(cfg Config) host.Props {
 	if cfg.Supervisor == (host.Supervisor{}) {
 		cfg.Supervisor = host.DefaultSupervisor()
 	}
-	var instances atomic.Uint64 // each instance's generations start past the previous instance's
+	instances := cfg.Instances // each instance's generations start past the previous instance's
+	if instances == nil {
+		instances = new(atomic.Uint64)
+	}
 	return host.Props{Name: "model", Supervisor: cfg.Supervisor, New: func() host.Behaviour {
 		c := cfg
 		c.Machine.FirstGeneration = instances.Add(1) << 32
@@ -162,6 +170,9 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 	case Publish:
 		ctx.Publish(e.Status)
 	case Configured:
+		if e.Generation != 0 {
+			e.Cluster.Phase = PhaseID(cfg.LockPath, e.Generation) // as the pods heard it (?phase=)
+		}
 		ctx.Publish(e.Cluster)
 	case Log:
 		log.Log(context.Background(), e.Level, e.Msg, e.Args...)

@@ -7,14 +7,19 @@ import (
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 )
 
-// configuredOf is the Configured effect among effects, nil when there is none.
+// configuredOf is the cluster of the Configured effect among effects, nil when there is none.
 func configuredOf(effects []Effect) *v1.ClusterConfigured {
+	c, _ := configuredEffect(effects)
+	return c.Cluster
+}
+
+func configuredEffect(effects []Effect) (Configured, bool) {
 	for _, e := range effects {
 		if c, ok := e.(Configured); ok {
-			return c.Cluster
+			return c, true
 		}
 	}
-	return nil
+	return Configured{}, false
 }
 
 func byteKeys(m map[string][]byte) []string {
@@ -48,9 +53,15 @@ func TestModel_ConfiguredIsPublishedOnceSnapshotAndHashAreWritten(t *testing.T) 
 			t.Fatalf("configured before the write: %v", c)
 		}
 	}
-	c := configuredOf(m.Handle(input(&v1.Written{Generation: 4})))
-	if c == nil {
+	e, ok := configuredEffect(m.Handle(input(&v1.Written{Generation: 4})))
+	c := e.Cluster
+	if !ok {
 		t.Fatal("no ClusterConfigured once written")
+	}
+	// The leader-scope actors hear this one (source leader), named by the phase that configured it, as the
+	// pods heard that phase's ok (actors/custom EventsOf).
+	if c.GetSource() != v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER || e.Generation != 3 {
+		t.Fatalf("configured of source %s, phase generation %d, want the leader's, of the phase 3", c.GetSource(), e.Generation)
 	}
 	want := hashOf(t, pods("a", "b", "c"), map[string][]byte{"db": deps["ns.db"]})
 	if got := byteKeys(c.GetPods()); !slices.Equal(got, []string{"a", "c"}) || c.GetHash() != want || c.GetCluster() != "ns.web" {
@@ -68,8 +79,9 @@ func TestModel_ConfiguredIsPublishedForACleanSnapshotAndNotWhenFenced(t *testing
 	m.Start()
 	h := hashOf(t, pods("a", "b"), nil)
 	m.Handle(input(read(1, pods("a", "b"), h)))
-	if c := configuredOf(m.Handle(input(&v1.Written{Generation: 2}))); len(c.GetPods()) != 2 || c.GetHash() != h {
-		t.Fatalf("clean snapshot written: configured %v, want pods a and b, hash %s", c, h)
+	if e, _ := configuredEffect(m.Handle(input(&v1.Written{Generation: 2}))); len(e.Cluster.GetPods()) != 2 || e.Cluster.GetHash() != h ||
+		e.Generation != 0 || e.Cluster.GetSource() != v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER {
+		t.Fatalf("clean snapshot written: configured %v of phase %d, want pods a and b, hash %s, the leader's, of no phase", e.Cluster, e.Generation, h)
 	}
 
 	fenced := writingAfterPhase(t)

@@ -67,9 +67,13 @@ type HistoryEntry struct {
 // Publish: make the status known.
 type Publish struct{ Status *v1.ModelStatus }
 
-// Configured: make the cluster as last configured known (DESIGN §4 "Custom actors": the event custom actors
-// hear), once its snapshot and hash are written.
-type Configured struct{ Cluster *v1.ClusterConfigured }
+// Configured: make the cluster as last configured known (DESIGN §4 "Custom actors": the event the
+// leader-scope custom actors hear), once its snapshot and hash are written. Generation is the phase's that
+// configured it (its PhaseID names it to the listeners); 0 for the snapshot of a clean cluster.
+type Configured struct {
+	Cluster    *v1.ClusterConfigured
+	Generation uint64
+}
 
 // Log: something worth a log line.
 type Log struct {

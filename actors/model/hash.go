@@ -1,42 +1,19 @@
 package model
 
 import (
-	"crypto/md5"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
-// Hash is the MD5 of the canonical JSON (keys sorted) of the pods and the dependencies' snapshots, written in
-// the original's readable form: hex bytes joined by colons (DESIGN §2). Payloads are compared as JSON values,
-// so the spacing or key order a writer used does not matter.
+// Hash is the hash of the pods and the dependencies' snapshots (DESIGN §2): sdk.Hash, which pods compute too.
 func Hash(pods map[string]json.RawMessage, deps map[string]json.RawMessage) (string, error) {
-	doc := map[string]any{"pods": decodeAll(pods), "dependencies": decodeAll(deps)}
-	b, err := json.Marshal(doc) // encoding/json sorts map keys: canonical
-	if err != nil {
-		return "", fmt.Errorf("hash: %w", err)
-	}
-	sum := md5.Sum(b)
-	parts := make([]string, len(sum))
-	for i, x := range sum {
-		parts[i] = fmt.Sprintf("%02x", x)
-	}
-	return strings.Join(parts, ":"), nil
-}
-
-func decodeAll(m map[string]json.RawMessage) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, raw := range m {
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			v = string(raw) // not JSON: hash its bytes as a string, still deterministic
-		}
-		out[k] = v
-	}
-	return out
+	return sdk.Hash(pods, deps)
 }
 
 // ResolveDependencies turns depends_on (DESIGN §7) into qualified cluster names, sorted: "db" means

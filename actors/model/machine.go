@@ -450,7 +450,8 @@ func (m *Machine) publish() Effect { return Publish{Status: m.Status()} }
 // configured is the cluster whose snapshot and hash were just written.
 func (m *Machine) configured() Effect {
 	out := &v1.ClusterConfigured{Cluster: m.cfg.Cluster.Qualified, Hash: m.configuredHash,
-		Pods: make(map[string][]byte, len(m.writing)), Dependencies: map[string][]byte{}}
+		Pods: make(map[string][]byte, len(m.writing)), Dependencies: map[string][]byte{},
+		Source: v1.ConfiguredSource_CONFIGURED_SOURCE_LEADER}
 	for k, v := range m.writing {
 		out.Pods[k] = v
 	}
@@ -459,7 +460,7 @@ func (m *Machine) configured() Effect {
 			out.Dependencies[k] = v
 		}
 	}
-	return Configured{Cluster: out}
+	return Configured{Cluster: out, Generation: m.done.GetGeneration()} // no phase (0) for a clean cluster's snapshot
 }
 
 // OutcomeOK is the outcome of a phase that configured the cluster and wrote snapshot and hash; others read

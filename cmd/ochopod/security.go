@@ -181,7 +181,8 @@ func (sec *secured) caller(count func(control.ConnKind)) control.HTTPCaller {
 	return c
 }
 
-// guardedNodes are the nodes of the cluster a pod of it checks the ACL of (the persistent ones it shares).
+// guardedNodes are the nodes of the cluster a pod of it checks the ACL of (the persistent ones it shares,
+// the custom actors' actors/ among them once a leader-scope actor wrote there, DESIGN §3).
 func guardedNodes(c zk.Cluster) []string {
-	return []string{"/ochopod", zk.Root, c.Path(), c.Pods(), c.Coordinator(), c.Hash()}
+	return []string{"/ochopod", zk.Root, c.Path(), c.Pods(), c.Coordinator(), c.Hash(), c.Path() + "/actors"}
 }

@@ -156,6 +156,10 @@ func Start(cfg Config) (*Pod, error) {
 		Cluster: cfg.Cluster, Ensemble: cfg.Ensemble, SessionTimeout: cfg.SessionTimeout, Backoff: cfg.Backoff,
 		Payload: cfg.Payload, Dialer: cfg.Dialer, Leader: leaderProps, Supervisor: cfg.Restart,
 	})}
+	if p, ok := wiring.PodProps(); ok {
+		// They hear every configuration of the pod (DESIGN §4): the lifecycle, or the root, announces it.
+		rootCfg.Custom, rootCfg.Cluster = p, cfg.Cluster.Qualified
+	}
 	var files sdk.ClusterFiles
 	if cfg.Lifecycle != nil {
 		var err error
@@ -163,14 +167,11 @@ func Start(cfg Config) (*Pod, error) {
 			system.Shutdown()
 			return nil, fmt.Errorf("pod: %w", err)
 		}
-		if rootCfg.Lifecycle, err = lifecycleActor(cfg, files); err != nil {
+		if rootCfg.Lifecycle, err = lifecycleActor(cfg, files, rootCfg.Cluster); err != nil {
 			_ = files.Remove()
 			system.Shutdown()
 			return nil, err
 		}
-	}
-	if p, ok := wiring.PodProps(); ok {
-		rootCfg.Custom = p
 	}
 	p := &Pod{cfg: cfg, system: system, files: files, caller: caller}
 	// Listen before anything runs, so no model status is missed.

@@ -6,7 +6,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ochopod/ochopod/actors/host"
+	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
 // rootName names the root in its actor system: the model asks it for the pod's base (GetBase), custom actors
@@ -22,6 +24,9 @@ type RootConfig struct {
 	// Custom is the group of the program's pod-scope actors (actors/custom, custom.Wiring.PodProps); New
 	// nil: none.
 	Custom host.Props
+	// Cluster is the pod's cluster (qualified name), set when the pod-scope actors listen: a pod without a
+	// lifecycle then announces the configurations it answers ok to, as a lifecycle does (lifecycle.Config).
+	Cluster string
 	// Supervisor restarts the root after a crash; zero: host.DefaultSupervisor().
 	Supervisor host.Supervisor
 }
@@ -95,6 +100,7 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 				code = 400
 			}
 			ctx.Respond(&v1.ControlReply{Code: code, Body: []byte(`{}`)})
+			r.announce(ctx, req)
 		}
 	case *v1.InjectCrash:
 		switch t := msg.GetTarget(); {
@@ -106,4 +112,22 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 			ctx.Forward(r.session)
 		}
 	}
+}
+
+// announce publishes the cluster of a configuration's ok, for a pod without a lifecycle whose pod-scope
+// actors listen (DESIGN §4 "Custom actors": every pod's hear it). Such a pod registers without "protocol": 2,
+// so a leader sends it whole clusters; a body that is none announces nothing.
+func (r *root) announce(ctx host.Context, req *v1.ControlRequest) {
+	if r.cfg.Cluster == "" || req.GetTask() != v1.Task_TASK_OK || req.GetAside() {
+		return
+	}
+	env, err := sdk.OpenBody(req.GetBody())
+	if err == nil {
+		var msg *v1.ClusterConfigured
+		if msg, err = lifecycle.ClusterConfigured(r.cfg.Cluster, env, req.GetPhase()); err == nil {
+			ctx.Publish(msg)
+			return
+		}
+	}
+	ctx.Logger().Warn("cannot announce the configured cluster", "err", err)
 }

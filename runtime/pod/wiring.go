@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -40,12 +41,14 @@ func modelWorker(cfg Config, log *slog.Logger, root *actor.RootContext, base *ac
 		}
 	}
 	warmer, _ := mc.Caller.(control.Warmer)
+	instances := new(atomic.Uint64) // the pod's models: a restarted leader's takes its lock node again
 	return func(conn zk.Conn, lock string) host.Props {
 		if warmer != nil { // DESIGN §12: the pods' addresses, then the caller's connections; see warmUp
 			go warmUp(conn, cfg.Cluster, warmer, root, base)
 		}
 		return model.Props(model.Config{
 			Conn: conn, LockPath: lock, Key: cfg.Key, Probe: probe, Base: protohost.RefOf(base), Supervisor: cfg.Restart,
+			Instances: instances,
 			Machine: model.MachineConfig{
 				Cluster: cfg.Cluster, Namespace: namespaceOf(cfg.Cluster, cfg.Payload), DependsOn: mc.DependsOn,
 				Damper: mc.Damper, RetryFloor: time.Second, Backoff: cfg.Backoff, ProbeEvery: probeEvery,
@@ -74,8 +77,8 @@ func namespaceOf(c zk.Cluster, p payload.Payload) string {
 
 // lifecycleActor builds the lifecycle and its executor (DESIGN §6). The process gets the pod's environment,
 // $ochopod (the pod's info as JSON, as the original did) and the cluster's OCHOPOD_* variables and files
-// (DESIGN §11).
-func lifecycleActor(cfg Config, files sdk.ClusterFiles) (host.Props, error) {
+// (DESIGN §11). announce is the cluster it announces its configurations of ("": none; lifecycle.Config).
+func lifecycleActor(cfg Config, files sdk.ClusterFiles, announce string) (host.Props, error) {
 	lc := cfg.Lifecycle
 	if lc.Lifecycle == nil || lc.Spawner == nil {
 		return host.Props{}, errors.New("pod: a lifecycle needs its callbacks and a spawner")
@@ -104,6 +107,6 @@ func lifecycleActor(cfg Config, files sdk.ClusterFiles) (host.Props, error) {
 	})
 	return lifecycle.Props(lifecycle.Config{
 		Lifecycle: lc.Lifecycle, Settings: settings, Env: env, ClusterEnv: files.Environ, Executor: exec,
-		Supervisor: cfg.Restart,
+		Supervisor: cfg.Restart, Cluster: announce,
 	}), nil
 }

@@ -27,10 +27,14 @@ func (s *Sim) wiring(p *pod, root *actor) custom.Wiring {
 	return w
 }
 
-// customProps are the pod's pod-scope custom actors, which runtime/pod's root spawns; zero: none.
-func (s *Sim) customProps(p *pod) host.Props {
-	props, _ := s.wiring(p, nil).PodProps()
-	return props
+// customProps are the pod's pod-scope custom actors, which runtime/pod's root spawns, and the cluster the
+// pod's lifecycle announces its configurations of, for them to hear (as runtime/pod sets it); zero: none.
+func (s *Sim) customProps(p *pod) (host.Props, string) {
+	props, ok := s.wiring(p, nil).PodProps()
+	if !ok {
+		return props, ""
+	}
+	return props, p.cl.zc.Qualified
 }
 
 // View is what Options.Converged checks: the clusters once every one converged, and the sim's own

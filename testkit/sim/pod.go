@@ -99,10 +99,11 @@ func (s *Sim) startPod(c *cluster) *pod {
 	p.port = p.handler()
 	s.listen(p.addr(), p.port)
 	s.trace(p.who(), "start", nil, p.ip)
+	custom, announce := s.customProps(p)
 	root := podrt.RootProps(podrt.RootConfig{
-		Key: p.key, Session: s.sessionProps(p), Custom: s.customProps(p), Supervisor: supervise.DefaultPolicy(),
+		Key: p.key, Session: s.sessionProps(p), Custom: custom, Cluster: announce, Supervisor: supervise.DefaultPolicy(),
 		Lifecycle: lifecycle.Props(lifecycle.Config{
-			Lifecycle: app{p: p}, Settings: lifecycleSettings, Supervisor: supervise.DefaultPolicy(),
+			Lifecycle: app{p: p}, Settings: lifecycleSettings, Supervisor: supervise.DefaultPolicy(), Cluster: announce,
 			Executor: executor.Props(executor.Config{Spawner: procs{p: p, sp: p.procs}, Supervisor: supervise.DefaultPolicy()}),
 		}),
 	})

@@ -26,18 +26,80 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ClusterConfigured is published by the leader's model each time it wrote the cluster's snapshot and hash
-// (DESIGN §7 step 4): after a phase, and when a new leader takes over a clean cluster. It is the cluster as
-// last configured.
+// ConfiguredSource says who published a ClusterConfigured.
+type ConfiguredSource int32
+
+const (
+	ConfiguredSource_CONFIGURED_SOURCE_UNSPECIFIED ConfiguredSource = 0
+	// The pod's lifecycle ran the phase's ok (or, in a pod without a process, its root answered it).
+	ConfiguredSource_CONFIGURED_SOURCE_POD ConfiguredSource = 1
+	// The leader's model wrote snapshot and hash.
+	ConfiguredSource_CONFIGURED_SOURCE_LEADER ConfiguredSource = 2
+)
+
+// Enum value maps for ConfiguredSource.
+var (
+	ConfiguredSource_name = map[int32]string{
+		0: "CONFIGURED_SOURCE_UNSPECIFIED",
+		1: "CONFIGURED_SOURCE_POD",
+		2: "CONFIGURED_SOURCE_LEADER",
+	}
+	ConfiguredSource_value = map[string]int32{
+		"CONFIGURED_SOURCE_UNSPECIFIED": 0,
+		"CONFIGURED_SOURCE_POD":         1,
+		"CONFIGURED_SOURCE_LEADER":      2,
+	}
+)
+
+func (x ConfiguredSource) Enum() *ConfiguredSource {
+	p := new(ConfiguredSource)
+	*p = x
+	return p
+}
+
+func (x ConfiguredSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConfiguredSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_ochopod_v1_custom_proto_enumTypes[0].Descriptor()
+}
+
+func (ConfiguredSource) Type() protoreflect.EnumType {
+	return &file_ochopod_v1_custom_proto_enumTypes[0]
+}
+
+func (x ConfiguredSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConfiguredSource.Descriptor instead.
+func (ConfiguredSource) EnumDescriptor() ([]byte, []int) {
+	return file_ochopod_v1_custom_proto_rawDescGZIP(), []int{0}
+}
+
+// ClusterConfigured is the cluster as last configured (DESIGN §4 "Custom actors"). Two actors publish it, and
+// each custom actor hears one of them, once per configuration (actors/custom):
+//   - every pod, when it ran a configuration phase's ok (DESIGN §7 step 3): the cluster of that request, as
+//     the pod was configured with it (source pod, heard by the pod-scope actors);
+//   - the leader's model, each time it wrote the cluster's snapshot and hash (DESIGN §7 step 4): after a phase,
+//     and when a new leader takes over a clean cluster (source leader, heard by the leader-scope actors).
 type ClusterConfigured struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	// The hash written (DESIGN §2).
+	// The hash of pods and dependencies (DESIGN §2). From the leader: the hash written. From a pod: the hash of
+	// the cluster it was sent, which is the one written unless the phase dropped dead pods (the leader writes
+	// the hash of what it read, so that it configures again once they are gone).
 	Hash string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
 	// The pods configured: key -> registration payload (JSON object, with its seq), as in the snapshot.
 	Pods map[string][]byte `protobuf:"bytes,3,rep,name=pods,proto3" json:"pods,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Each dependency, keyed as depends_on declares it -> its snapshot (JSON).
-	Dependencies  map[string][]byte `protobuf:"bytes,4,rep,name=dependencies,proto3" json:"dependencies,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Dependencies map[string][]byte `protobuf:"bytes,4,rep,name=dependencies,proto3" json:"dependencies,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Source       ConfiguredSource  `protobuf:"varint,5,opt,name=source,proto3,enum=ochopod.v1.ConfiguredSource" json:"source,omitempty"`
+	// The configuration phase (the leader's ?phase=, ControlRequest.phase): one per configuration, so a
+	// listener tells a new configuration from one it heard. Empty when the leader took over a clean cluster
+	// (no phase ran), and for the requests of a leader of the original, which names none.
+	Phase         string `protobuf:"bytes,6,opt,name=phase,proto3" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -98,6 +160,20 @@ func (x *ClusterConfigured) GetDependencies() map[string][]byte {
 		return x.Dependencies
 	}
 	return nil
+}
+
+func (x *ClusterConfigured) GetSource() ConfiguredSource {
+	if x != nil {
+		return x.Source
+	}
+	return ConfiguredSource_CONFIGURED_SOURCE_UNSPECIFIED
+}
+
+func (x *ClusterConfigured) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
 }
 
 // RoleChanged tells a custom actor that the pod's role changed, as the session saw it (SessionStatus). A
@@ -224,12 +300,14 @@ var File_ochopod_v1_custom_proto protoreflect.FileDescriptor
 const file_ochopod_v1_custom_proto_rawDesc = "" +
 	"\n" +
 	"\x17ochopod/v1/custom.proto\x12\n" +
-	"ochopod.v1\x1a\x17ochopod/v1/common.proto\x1a\x18ochopod/v1/session.proto\"\xcd\x02\n" +
+	"ochopod.v1\x1a\x17ochopod/v1/common.proto\x1a\x18ochopod/v1/session.proto\"\x99\x03\n" +
 	"\x11ClusterConfigured\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12;\n" +
 	"\x04pods\x18\x03 \x03(\v2'.ochopod.v1.ClusterConfigured.PodsEntryR\x04pods\x12S\n" +
-	"\fdependencies\x18\x04 \x03(\v2/.ochopod.v1.ClusterConfigured.DependenciesEntryR\fdependencies\x1a7\n" +
+	"\fdependencies\x18\x04 \x03(\v2/.ochopod.v1.ClusterConfigured.DependenciesEntryR\fdependencies\x124\n" +
+	"\x06source\x18\x05 \x01(\x0e2\x1c.ochopod.v1.ConfiguredSourceR\x06source\x12\x14\n" +
+	"\x05phase\x18\x06 \x01(\tR\x05phase\x1a7\n" +
 	"\tPodsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a?\n" +
@@ -242,7 +320,11 @@ const file_ochopod_v1_custom_proto_rawDesc = "" +
 	"\vNodeWritten\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12-\n" +
-	"\afailure\x18\x02 \x01(\v2\x13.ochopod.v1.FailureR\afailureB:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
+	"\afailure\x18\x02 \x01(\v2\x13.ochopod.v1.FailureR\afailure*n\n" +
+	"\x10ConfiguredSource\x12!\n" +
+	"\x1dCONFIGURED_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15CONFIGURED_SOURCE_POD\x10\x01\x12\x1c\n" +
+	"\x18CONFIGURED_SOURCE_LEADER\x10\x02B:Z8github.com/ochopod/ochopod/messages/ochopod/v1;ochopodv1b\x06proto3"
 
 var (
 	file_ochopod_v1_custom_proto_rawDescOnce sync.Once
@@ -256,26 +338,29 @@ func file_ochopod_v1_custom_proto_rawDescGZIP() []byte {
 	return file_ochopod_v1_custom_proto_rawDescData
 }
 
+var file_ochopod_v1_custom_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_ochopod_v1_custom_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_ochopod_v1_custom_proto_goTypes = []any{
-	(*ClusterConfigured)(nil), // 0: ochopod.v1.ClusterConfigured
-	(*RoleChanged)(nil),       // 1: ochopod.v1.RoleChanged
-	(*NodeWritten)(nil),       // 2: ochopod.v1.NodeWritten
-	nil,                       // 3: ochopod.v1.ClusterConfigured.PodsEntry
-	nil,                       // 4: ochopod.v1.ClusterConfigured.DependenciesEntry
-	(Role)(0),                 // 5: ochopod.v1.Role
-	(*Failure)(nil),           // 6: ochopod.v1.Failure
+	(ConfiguredSource)(0),     // 0: ochopod.v1.ConfiguredSource
+	(*ClusterConfigured)(nil), // 1: ochopod.v1.ClusterConfigured
+	(*RoleChanged)(nil),       // 2: ochopod.v1.RoleChanged
+	(*NodeWritten)(nil),       // 3: ochopod.v1.NodeWritten
+	nil,                       // 4: ochopod.v1.ClusterConfigured.PodsEntry
+	nil,                       // 5: ochopod.v1.ClusterConfigured.DependenciesEntry
+	(Role)(0),                 // 6: ochopod.v1.Role
+	(*Failure)(nil),           // 7: ochopod.v1.Failure
 }
 var file_ochopod_v1_custom_proto_depIdxs = []int32{
-	3, // 0: ochopod.v1.ClusterConfigured.pods:type_name -> ochopod.v1.ClusterConfigured.PodsEntry
-	4, // 1: ochopod.v1.ClusterConfigured.dependencies:type_name -> ochopod.v1.ClusterConfigured.DependenciesEntry
-	5, // 2: ochopod.v1.RoleChanged.role:type_name -> ochopod.v1.Role
-	6, // 3: ochopod.v1.NodeWritten.failure:type_name -> ochopod.v1.Failure
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	4, // 0: ochopod.v1.ClusterConfigured.pods:type_name -> ochopod.v1.ClusterConfigured.PodsEntry
+	5, // 1: ochopod.v1.ClusterConfigured.dependencies:type_name -> ochopod.v1.ClusterConfigured.DependenciesEntry
+	0, // 2: ochopod.v1.ClusterConfigured.source:type_name -> ochopod.v1.ConfiguredSource
+	6, // 3: ochopod.v1.RoleChanged.role:type_name -> ochopod.v1.Role
+	7, // 4: ochopod.v1.NodeWritten.failure:type_name -> ochopod.v1.Failure
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_custom_proto_init() }
@@ -290,13 +375,14 @@ func file_ochopod_v1_custom_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_custom_proto_rawDesc), len(file_ochopod_v1_custom_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_ochopod_v1_custom_proto_goTypes,
 		DependencyIndexes: file_ochopod_v1_custom_proto_depIdxs,
+		EnumInfos:         file_ochopod_v1_custom_proto_enumTypes,
 		MessageInfos:      file_ochopod_v1_custom_proto_msgTypes,
 	}.Build()
 	File_ochopod_v1_custom_proto = out.File

@@ -231,7 +231,11 @@ type ControlRequest struct {
 	// The configuration phase the request belongs to (the leader's lock node and the phase's generation), as
 	// the leader sends it in ?phase=; empty from anyone else. off, on and ok of a phase other than the last
 	// check's are refused: a request of a dead leader's phase, delivered late, must not undo a newer one.
-	Phase         string `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	Phase string `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	// Aside: sent by one of the pod's own actors (a custom actor, DESIGN §4), not by a leader or the control
+	// API. Such a request is no step of a phase: its phase is ignored, and its check does not open one, so it
+	// cannot make the leader's next off, on or ok answer 409; its ok announces no ClusterConfigured.
+	Aside         bool `protobuf:"varint,5,opt,name=aside,proto3" json:"aside,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -292,6 +296,13 @@ func (x *ControlRequest) GetPhase() string {
 		return x.Phase
 	}
 	return ""
+}
+
+func (x *ControlRequest) GetAside() bool {
+	if x != nil {
+		return x.Aside
+	}
+	return false
 }
 
 // ControlReply answers a ControlRequest with the HTTP code of DESIGN §6 and a JSON body.
@@ -1021,12 +1032,13 @@ var File_ochopod_v1_lifecycle_proto protoreflect.FileDescriptor
 const file_ochopod_v1_lifecycle_proto_rawDesc = "" +
 	"\n" +
 	"\x1aochopod/v1/lifecycle.proto\x12\n" +
-	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17ochopod/v1/common.proto\x1a\x19ochopod/v1/executor.proto\"\x95\x01\n" +
+	"ochopod.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17ochopod/v1/common.proto\x1a\x19ochopod/v1/executor.proto\"\xab\x01\n" +
 	"\x0eControlRequest\x12$\n" +
 	"\x04task\x18\x01 \x01(\x0e2\x10.ochopod.v1.TaskR\x04task\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x123\n" +
 	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x14\n" +
-	"\x05phase\x18\x04 \x01(\tR\x05phase\"6\n" +
+	"\x05phase\x18\x04 \x01(\tR\x05phase\x12\x14\n" +
+	"\x05aside\x18\x05 \x01(\bR\x05aside\"6\n" +
 	"\fControlReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\"\x14\n" +

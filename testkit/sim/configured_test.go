@@ -1,0 +1,146 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ochopod/ochopod/actors/custom"
+	"github.com/ochopod/ochopod/actors/host"
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+)
+
+// heardCluster is one ClusterConfigured a pod-scope actor heard.
+type heardCluster struct {
+	incarnation uint64
+	msg         *v1.ClusterConfigured
+}
+
+// recorder is a pod-scope custom actor that keeps, by pod key, every ClusterConfigured it hears.
+type recorder struct {
+	heard map[string][]heardCluster
+	env   custom.Env
+}
+
+func (r recorder) Started(host.Context)       {}
+func (r recorder) Release(host.Context, bool) {}
+func (r recorder) Receive(_ host.Context, m proto.Message) {
+	if c, ok := m.(*v1.ClusterConfigured); ok {
+		r.heard[r.env.Key] = append(r.heard[r.env.Key], heardCluster{r.env.Incarnation, c})
+	}
+}
+
+// recording runs a recorder in every pod, and checks once every cluster converged that each live pod's
+// heard its pod's configurations: at least one, each of its pod (source pod, never the leader's model's
+// event of the same configuration), each once (one phase once per incarnation: a restarted one is told the
+// last again), and the last one is the cluster as configured, the snapshot and hash in ZooKeeper.
+// followers counts the followers checked.
+func recording(followers *int) (Options, map[string][]heardCluster) {
+	heard := map[string][]heardCluster{}
+	opts := Options{
+		Actors: []custom.Actor{{Name: "recorder", Scope: custom.ScopePod, Supervisor: host.DefaultSupervisor(),
+			New: func(env custom.Env) host.Behaviour { return recorder{heard: heard, env: env} }}},
+		Converged: func(v View) error {
+			var errs []error
+			for _, c := range v.Clusters {
+				snap, _, err := v.Conn.Get(c.Cluster.Snapshot())
+				if err != nil {
+					return fmt.Errorf("%s: snapshot: %w", c.Cluster.Qualified, err)
+				}
+				hash, _, err := v.Conn.Get(c.Cluster.Hash())
+				if err != nil {
+					return fmt.Errorf("%s: hash: %w", c.Cluster.Qualified, err)
+				}
+				var configured map[string]json.RawMessage
+				if err := json.Unmarshal(snap, &configured); err != nil {
+					return fmt.Errorf("%s: snapshot %q: %w", c.Cluster.Qualified, snap, err)
+				}
+				for _, k := range c.Pods {
+					if err := checkHeard(k, c.Leader, heard[k], slices.Sorted(maps.Keys(configured)), string(hash)); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", c.Cluster.Qualified, err))
+					} else if k != c.Leader {
+						*followers++
+					}
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	return opts, heard
+}
+
+func checkHeard(key, leader string, heard []heardCluster, snapshot []string, hash string) error {
+	role := "follower"
+	if key == leader {
+		role = "leader"
+	}
+	if len(heard) == 0 {
+		return fmt.Errorf("pod %s (%s): its pod-scope actor heard no ClusterConfigured", key, role)
+	}
+	once := map[string]bool{}
+	for _, h := range heard {
+		if s := h.msg.GetSource(); s != v1.ConfiguredSource_CONFIGURED_SOURCE_POD {
+			return fmt.Errorf("pod %s (%s): its pod-scope actor heard a ClusterConfigured of source %s (phase %s)", key, role, s, h.msg.GetPhase())
+		}
+		id := fmt.Sprintf("%d %s", h.incarnation, h.msg.GetPhase())
+		if h.msg.GetPhase() == "" || once[id] {
+			return fmt.Errorf("pod %s (%s): its pod-scope actor heard phase %q twice or unnamed", key, role, h.msg.GetPhase())
+		}
+		once[id] = true
+	}
+	last := heard[len(heard)-1].msg
+	if got := slices.Sorted(maps.Keys(last.GetPods())); !slices.Equal(got, snapshot) || last.GetHash() != hash {
+		return fmt.Errorf("pod %s (%s): last heard pods %v hash %s, the cluster is configured with %v hash %s", key, role, got, last.GetHash(), snapshot, hash)
+	}
+	return nil
+}
+
+// DESIGN §4 "Custom actors", under the simulation's faults: every pod's custom actors hear each
+// configuration of their pod's cluster, followers as the leader's pod, once each, as the pod was configured
+// (the lifecycle announces the ok of each phase). Fails if followers hear nothing (only the leader's model
+// published it) or the leader's pod hears a configuration twice (its lifecycle's and its model's).
+func TestSim_EveryPodsActorsHearEachConfiguration(t *testing.T) {
+	faults, followers := 0, 0
+	for seed := uint64(1); seed <= 40; seed++ {
+		opts, _ := recording(&followers)
+		res, err := Run(seed, opts)
+		if err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, res.Report())
+		}
+		faults += res.Faults
+	}
+	if faults == 0 || followers <= 0 {
+		t.Fatalf("%d faults, %d followers heard: nothing was tested", faults, followers)
+	}
+}
+
+// One seed, one trace, with the recorder heard in it: the pods' ClusterConfigured are part of the schedule.
+func TestSim_SameSeedSameTraceWithPodScopeActors(t *testing.T) {
+	for _, seed := range []uint64{3, 11} {
+		var texts [2]string
+		for i := range texts {
+			opts, _ := recording(new(int))
+			opts.KeepTrace = true
+			res, err := Run(seed, opts)
+			if err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			texts[i] = strings.Join(res.Trace, "\n")
+		}
+		a, b := sha256.Sum256([]byte(texts[0])), sha256.Sum256([]byte(texts[1]))
+		if a != b {
+			t.Fatalf("seed %d: two runs differ (%x vs %x)", seed, a[:8], b[:8])
+		}
+		if n := strings.Count(texts[0], "ClusterConfigured"); n == 0 {
+			t.Fatalf("seed %d: no ClusterConfigured in the trace", seed)
+		}
+		t.Logf("seed %d: sha256 %x, %d ClusterConfigured in the trace", seed, a[:8], strings.Count(texts[0], "ClusterConfigured"))
+	}
+}
