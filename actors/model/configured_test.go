@@ -2,6 +2,7 @@ package model
 
 import (
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -87,5 +88,25 @@ func TestModel_ConfiguredIsPublishedForACleanSnapshotAndNotWhenFenced(t *testing
 	fenced := writingAfterPhase(t)
 	if c := configuredOf(fenced.Handle(input(&v1.Written{Generation: 4, Failure: &v1.Failure{Kind: v1.ErrorKind_ERROR_KIND_FENCED}}))); c != nil {
 		t.Fatalf("a fenced write published %v", c)
+	}
+}
+
+// A restarted leader takes its own lock node again and makes a new model (leader.WorkerProps): the phases of
+// every model made under one lock node get names of their own (PhaseID), when the models share their count
+// (Config.Instances, as runtime/pod and the simulation wire it). Otherwise a pod would take a late request
+// of the old model's phase for the new one's, and announce one configuration twice.
+func TestModel_ModelsUnderOneLockNodeNameTheirPhasesApart(t *testing.T) {
+	instances := new(atomic.Uint64)
+	seen := map[string]bool{}
+	for range 3 { // three leader terms under one lock node, each model restarted once
+		props := Props(Config{LockPath: "/c/coordinator/x__lock__0000000001", Instances: instances})
+		for range 2 {
+			b := props.New().(*behaviour)
+			id := PhaseID(b.cfg.LockPath, b.cfg.Machine.FirstGeneration+1)
+			if seen[id] {
+				t.Fatalf("phase %s named twice under one lock node", id)
+			}
+			seen[id] = true
+		}
 	}
 }

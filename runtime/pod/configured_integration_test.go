@@ -118,8 +118,11 @@ func TestIntegration_EveryPodsActorsHearTheConfigurationAndActorNodesCarryTheACL
 	phases := map[string]map[string]bool{} // by pod key: the phases its actor heard
 	last := map[string]*v1.ClusterConfigured{}
 	deadline := time.After(waitLong)
+	poll := time.NewTicker(50 * time.Millisecond) // the pods hear the ok before the leader writes the hash
+	defer poll.Stop()
 	for done := false; !done; {
 		select {
+		case <-poll.C:
 		case h := <-heard:
 			if s := h.msg.GetSource(); s != v1.ConfiguredSource_CONFIGURED_SOURCE_POD {
 				t.Fatalf("pod %s: its pod-scope actor heard a ClusterConfigured of source %s", h.key, s)
