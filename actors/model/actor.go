@@ -44,8 +44,8 @@ type Config struct {
 	Supervisor host.Supervisor
 	// Instances counts the models made under one lock node: a restarted leader takes its own lock node again
 	// and makes a new model, whose phases must still get names of their own (PhaseID), or a pod would take a
-	// late request of the old model's phase for the new one's. Share one across a session's leaders; nil: the
-	// count starts with these props.
+	// late request of the old model's phase for the new one's. Share one across the pod's sessions and
+	// leaders; nil: the count starts with these props.
 	Instances *atomic.Uint64
 }
 

@@ -91,7 +91,11 @@ func checkHeard(key, leader string, heard []heardCluster, snapshot []string, has
 		}
 		id := fmt.Sprintf("%d %s", h.incarnation, h.msg.GetPhase())
 		if h.msg.GetPhase() == "" || once[id] {
-			return fmt.Errorf("pod %s (%s): its pod-scope actor heard phase %q twice or unnamed", key, role, h.msg.GetPhase())
+			var all []string
+			for _, h := range heard {
+				all = append(all, fmt.Sprintf("#%d %s", h.incarnation, h.msg.GetPhase()))
+			}
+			return fmt.Errorf("pod %s (%s): its pod-scope actor heard phase %q twice or unnamed: %v", key, role, h.msg.GetPhase(), all)
 		}
 		once[id] = true
 	}

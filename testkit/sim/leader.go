@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/ochopod/ochopod/actors/host"
@@ -35,7 +34,6 @@ type withConn struct {
 // which runs the shipped model (actors/model, its phases and watchers) under the lock.
 func (s *Sim) leaderProps(p *pod, conn zk.Conn) host.Props {
 	c := p.cl
-	instances := new(atomic.Uint64) // the session's models: a restarted leader's takes its lock node again
 	props := leader.Props(leader.Config{
 		Conn: conn, Cluster: c.zc, Key: p.key, Backoff: s.topo.backoff, Supervisor: supervise.DefaultPolicy(),
 		Custom: s.wiring(p, p.root).Leader(),
@@ -46,7 +44,7 @@ func (s *Sim) leaderProps(p *pod, conn zk.Conn) host.Props {
 			return model.Props(model.Config{
 				Conn: conn, LockPath: lock, Key: p.key, Machine: s.machineConfig(c),
 				Grace: phaseGrace, Sequential: c.sequential, FullShutdown: c.fullShutdown,
-				Caller: s.caller(), Clock: s.clk, Supervisor: supervise.DefaultPolicy(), Instances: instances,
+				Caller: s.caller(), Clock: s.clk, Supervisor: supervise.DefaultPolicy(), Instances: &p.models,
 				Watchers: func(conn zk.Conn) host.Props {
 					return watchers.Props(watchers.Config{Conn: conn, Backoff: s.topo.backoff})
 				},

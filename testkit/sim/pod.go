@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,6 +47,9 @@ type pod struct {
 	seq    int64
 	hasSeq bool
 
+	// models counts the pod's models across its sessions and leaders, as runtime/pod does: a restarted
+	// session or leader takes its lock node again, and phases must keep names of their own (model.Config.Instances).
+	models   atomic.Uint64
 	root     *actor    // runtime/pod's root: the pod's identity; the session and the lifecycle are its children
 	session  *actor    // the root's session child, nil once the process is gone
 	conns    []zk.Conn // every client the pod dialed; a process that exits takes them along
