@@ -33,7 +33,9 @@
 //	              over a clean cluster (no phase ran, no pod heard one).
 //
 // Both name the phase (ClusterConfigured.phase, as the pods got it in ?phase=): one per configuration. A phase
-// retried after a failed write configures the pods again, and is heard again, under a new name.
+// retried after a failed write configures the pods again, and is heard again, under a new name. A pod that
+// the phase's ok never reached (the leader ignores ok's replies, DESIGN §7) is not told of that
+// configuration, as its configured() callback is not called.
 //
 // An incarnation restarted after a crash is told again the last event of each kind its group heard, so it
 // rebuilds its state (STYLE 7); events from before the group's spawn are not replayed (a leader-scope actor

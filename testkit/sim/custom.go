@@ -49,6 +49,9 @@ type ClusterView struct {
 	Cluster zk.Cluster
 	Pods    []string // the keys of its live pods, sorted
 	Leader  string   // the key of the pod that leads it
+	// OK is, by pod key, the phase of the last ok the pod answered at its control port (200, or 500 when
+	// configured() failed): the last configuration it ran to its end, as the leader saw it answered.
+	OK map[string]string
 }
 
 // customConverged runs Options.Converged on the converged clusters.
@@ -58,12 +61,13 @@ func (s *Sim) customConverged() error {
 	}
 	v := View{Conn: s.admin}
 	for _, c := range s.clusters {
-		cv := ClusterView{Cluster: c.zc}
+		cv := ClusterView{Cluster: c.zc, OK: map[string]string{}}
 		for _, p := range c.pods {
 			if !p.live() {
 				continue
 			}
 			cv.Pods = append(cv.Pods, p.key)
+			cv.OK[p.key] = p.lastOK
 			if st := p.sessionOf().status(); st.GetRole() == v1.Role_ROLE_LEADER {
 				cv.Leader = p.key
 			}

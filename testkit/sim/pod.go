@@ -64,6 +64,7 @@ type pod struct {
 	status  *v1.LifecycleStatus // the last its lifecycle published
 	config  *podConfig          // the last configuration an "on" carried that the lifecycle accepted
 	configs int
+	lastOK  string  // the phase of the last ok the pod answered at its port, 200 or 500: its configured() ran
 	created []int64 // the sequences of the pod nodes its registrations created, for the diagnosis
 	// heldCreate is a crashed leader's contender create, held up until the next incarnation's (stale.go).
 	heldCreate *task

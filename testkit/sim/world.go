@@ -336,5 +336,8 @@ func (b backend) Control(ctx context.Context, r control.Request) (int, []byte, e
 	if r.Task == v1.Task_TASK_ON && reply.GetCode() == 200 && len(r.Body) > 0 {
 		b.p.configured(r.Body)
 	}
+	if r.Task == v1.Task_TASK_OK && (reply.GetCode() == 200 || reply.GetCode() == 500) {
+		b.p.lastOK = r.Phase
+	}
 	return int(reply.GetCode()), reply.GetBody(), nil
 }
