@@ -45,7 +45,7 @@ func main() {
 		dampers   = flag.String("scale.dampers", "", "-scale: the dampers clusters draw from, comma-separated (empty: the default)")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProf   = flag.String("memprofile", "", "write a heap profile (allocations and what is live) at the end of the run to this file")
-		gogc      = flag.Int("gogc", 0, "the collector's GOGC (0: 400; with -scale, 400 under a soft memory limit that grows with the pods)")
+		gogc      = flag.Int("gogc", 0, "the collector's GOGC (0: 400; with -scale, 400 under a soft memory limit that grows with the pods, unless GOMEMLIMIT is set)")
 	)
 	flag.Parse()
 	stop, err := profile(*cpuProf, *memProf)
@@ -179,7 +179,9 @@ func runScale(seed uint64, sc sim.Scale, dampers string, gogc int) int {
 	}
 	if gogc == 0 {
 		gogc = scaleGOGC
-		debug.SetMemoryLimit(scaleHeapBase + int64(max(sc.Pods, 1000))*scaleHeapPerPod)
+		if os.Getenv("GOMEMLIMIT") == "" { // the environment's limit is the user's choice
+			debug.SetMemoryLimit(scaleHeapBase + int64(max(sc.Pods, 1000))*scaleHeapPerPod)
+		}
 	}
 	debug.SetGCPercent(gogc)
 	res, err := sim.Run(seed, sim.Options{Scale: &sc})
