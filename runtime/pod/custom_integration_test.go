@@ -1,6 +1,7 @@
 package pod_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/ochopod/ochopod/actors/protocol"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/clock"
+	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/pod"
 	"github.com/ochopod/ochopod/runtime/sdk"
@@ -151,5 +153,84 @@ func TestIntegration_CustomActorAsksTheLifecycle(t *testing.T) {
 	expectReport(t, "driver", out, "process running")
 	if p := procs.Last(); p == nil || !p.Running() {
 		t.Fatalf("no process running after the actor's on")
+	}
+}
+
+// checker is a pod-scope actor that asks the lifecycle a check of body each time the test pulls its
+// trigger, and reports the replies.
+type checker struct {
+	env     custom.Env
+	trigger <-chan struct{}
+	body    func(key string) []byte
+	out     chan<- string
+}
+
+func (c checker) Started(ctx host.Context) {
+	ctx.Go("trigger", func(t host.Task) {
+		for {
+			if _, ok := host.Recv(t, c.trigger); !ok {
+				return
+			}
+			t.Tell(&v1.TimerFired{})
+		}
+	})
+}
+func (c checker) Release(host.Context, bool) {}
+func (c checker) Receive(ctx host.Context, msg proto.Message) {
+	switch m := msg.(type) {
+	case *v1.TimerFired:
+		ctx.Request(c.env.Pod, &v1.ControlRequest{Task: v1.Task_TASK_CHECK, Body: c.body(c.env.Key)})
+	case *v1.ControlReply:
+		c.out <- fmt.Sprintf("reply %d", m.GetCode())
+	}
+}
+
+// A custom actor's check between the check and the on of a leader's phase, through the pod as it ships
+// (protohost, the root, the lifecycle): the phase's on and ok still answer 200, where an operator's check
+// without a phase makes them 409 (DESIGN §6, the stale phase's refusal, which stays for the original's
+// leaders).
+func TestIntegration_ACustomActorsCheckDoesNotBreakTheLeadersPhase(t *testing.T) {
+	srv := zkserver.Start(t)
+	f := newFixture(t, srv.Addr())
+	out, trigger := make(chan string, 16), make(chan struct{})
+	t.Cleanup(func() { close(trigger) })
+	body := func(key string) []byte {
+		return fmt.Appendf(nil, `{"key": %q, "pods": {%q: {"ip": "127.0.0.1", "port": "8080", "seq": 0}}, "dependencies": {}}`, key, key)
+	}
+	var key string
+	p, _ := f.startConfig("aside", 5*time.Second, func(c *pod.Config) {
+		key = c.Key
+		c.Lifecycle = &pod.LifecycleConfig{Lifecycle: sdk.Exec{Argv: []string{"server"}}, Spawner: fakeproc.New()}
+		c.Actors = []custom.Actor{{Name: "checker", Scope: custom.ScopePod, Supervisor: host.DefaultSupervisor(),
+			New: func(env custom.Env) host.Behaviour { return checker{env: env, trigger: trigger, body: body, out: out} }}}
+	})
+	ask := func(task v1.Task, phase string) int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		code, reply, err := p.Control(ctx, control.Request{Task: task, Body: body(key), Phase: phase, Timeout: waitLong})
+		if err != nil {
+			t.Fatalf("%s of phase %q: %v", task, phase, err)
+		}
+		if code != 200 && code != 409 {
+			t.Fatalf("%s of phase %q: %d %s", task, phase, code, reply)
+		}
+		return code
+	}
+	for i, phase := range []string{"lock.1", "lock.2"} {
+		if code := ask(v1.Task_TASK_CHECK, phase); code != 200 {
+			t.Fatalf("the leader's check: %d", code)
+		}
+		trigger <- struct{}{}
+		expectReport(t, "checker", out, "reply 200")
+		if i == 1 { // the control API's check without a phase: an operator, or a leader of the original
+			if code := ask(v1.Task_TASK_CHECK, ""); code != 200 {
+				t.Fatalf("a check without a phase: %d", code)
+			}
+		}
+		want := map[int]int{0: 200, 1: 409}[i]
+		if on, ok := ask(v1.Task_TASK_ON, phase), ask(v1.Task_TASK_OK, phase); on != want || ok != want {
+			t.Fatalf("phase %s after a custom actor's check: on %d, ok %d, want %d", phase, on, ok, want)
+		}
 	}
 }
