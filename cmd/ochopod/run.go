@@ -88,7 +88,7 @@ func registrationPayload(s *runSettings, env binding.Env, loc binding.Location, 
 
 // runPod is `ochopod run`: it returns when the pod is over, with the exit status the process must end with.
 func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string) error {
-	tuneRuntime(os.Getenv, s.memoryBytes)
+	limit := tuneRuntime(os.Getenv, s.memoryBytes)
 	ring := podlog.NewRing(podlog.DefaultBytes)
 	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
 	userZK := s.zk
@@ -157,7 +157,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	dialer.MaxPacket = s.zkMaxPacket
 	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
-		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: mx.Feed,
+		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: leaderUnlimited(limit, mx.Feed),
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
 			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(func(k control.ConnKind) { mx.ClientConn(k.String()) }),

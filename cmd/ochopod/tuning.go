@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/memlimit"
 )
 
@@ -23,8 +24,9 @@ import (
 // (quietStart).
 //
 // The garbage is bounded instead by a soft memory limit (--memory-limit, see package memlimit) while the pod
-// is small, unless the operator set GOMEMLIMIT: issue #18's soak pod keeps ~2 MB less garbage.
-func tuneRuntime(getenv func(string) string, memoryLimit uint64) {
+// is small, unless the operator set GOMEMLIMIT: issue #18's soak pod keeps ~2 MB less garbage. The limit is
+// returned (nil without one) to be lifted while the pod leads (leaderUnlimited).
+func tuneRuntime(getenv func(string) string, memoryLimit uint64) *memlimit.Limit {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
@@ -32,7 +34,27 @@ func tuneRuntime(getenv func(string) string, memoryLimit uint64) {
 		quietStart(startGOGC)
 	}
 	if getenv("GOMEMLIMIT") == "" && memoryLimit > 0 {
-		memlimit.Keep(memoryLimit, nil) // for the process's life
+		return memlimit.Hold(memoryLimit, nil) // for the process's life
+	}
+	return nil
+}
+
+// leaderUnlimited is observe, lifting lim while the pod leads and restoring it once it follows (see
+// memlimit.Limit): a leader's phases allocate far more than a follower's requests, and under the limit they
+// collected without end. Without a limit, observe itself.
+func leaderUnlimited(lim *memlimit.Limit, observe func(any)) func(any) {
+	if lim == nil {
+		return observe
+	}
+	return func(evt any) {
+		if st, ok := evt.(*v1.SessionStatus); ok {
+			if st.GetRole() == v1.Role_ROLE_LEADER {
+				lim.Lift()
+			} else {
+				lim.Restore()
+			}
+		}
+		observe(evt)
 	}
 }
 

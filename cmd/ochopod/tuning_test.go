@@ -6,6 +6,9 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
+
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/memlimit"
 )
 
 func TestTuneRuntime_OneThreadUnlessTheOperatorChose(t *testing.T) {
@@ -93,5 +96,61 @@ func TestQuietStart_GOGCBackAfterTheFirstCollection(t *testing.T) {
 			t.Fatalf("after collections: GOGC %d, want 100 back", gcPercent())
 		}
 		runtime.Gosched()
+	}
+}
+
+// A pod's soft memory limit is lifted while it leads and restored once it follows (memlimit.Limit): a leader's
+// phases ran under it with collections one after the other. Every event still reaches the observer.
+func TestLeaderUnlimited_LiftsTheLimitWhileLeading(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	const soft = 1 << 40 // far above this test's heap
+	applied := make(chan int64, 64)
+	lim := memlimit.Hold(soft, func(l int64) {
+		select {
+		case applied <- l:
+		default:
+		}
+	})
+	defer lim.Lift()
+	var seen int
+	observe := leaderUnlimited(lim, func(any) { seen++ })
+	decided := func(what string, want int64) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			runtime.GC() // the limit is decided after a collection
+			select {
+			case got := <-applied:
+				if got != want {
+					t.Fatalf("%s: limit %d, want %d", what, got, want)
+				}
+				return
+			case <-deadline:
+				t.Fatalf("%s: no limit decided", what)
+			default:
+			}
+		}
+	}
+	decided("at start", soft)
+	observe(&v1.SessionStatus{Connected: true, Role: v1.Role_ROLE_LEADER})
+	if got := <-applied; got != math.MaxInt64 {
+		t.Fatalf("leading: limit %d, want none", got)
+	}
+	for len(applied) > 0 { // decisions of collections before the lift
+		<-applied
+	}
+	runtime.GC()
+	runtime.GC()
+	if len(applied) != 0 {
+		t.Fatalf("leading: the limit was decided again: %d", <-applied)
+	}
+	observe(&v1.SessionStatus{Connected: true, Role: v1.Role_ROLE_FOLLOWER})
+	decided("following again", soft)
+	observe(&v1.ModelStatus{})
+	if seen != 3 {
+		t.Fatalf("the observer saw %d events, want 3", seen)
+	}
+	if got := leaderUnlimited(nil, func(any) { seen++ }); got == nil {
+		t.Fatal("without a limit: no observer")
 	}
 }

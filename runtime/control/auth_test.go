@@ -3,11 +3,13 @@ package control
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ochopod/ochopod/runtime/security"
 )
@@ -126,5 +128,53 @@ func TestAuth_SecureCallerSendsToken(t *testing.T) {
 	}
 	if h := <-got; h != "" {
 		t.Fatalf("Authorization without a token = %q", h)
+	}
+}
+
+// heldWriter holds each write until the test lets it go: a log whose reader does not run.
+type heldWriter struct {
+	entered chan struct{}
+	release chan struct{} // one value a write; closed: every write goes
+}
+
+func (h heldWriter) Write(p []byte) (int, error) {
+	h.entered <- struct{}{}
+	<-h.release
+	return len(p), nil
+}
+
+// DESIGN §12: the audit line is written once the reply is out, whole, so a reply (a phase's) never waits on the
+// log's writer: a pipe whose reader, on a busy machine, may not run for a while. Replies refused (401) too.
+func TestAuth_TheReplyGoesOutBeforeTheAuditLine(t *testing.T) {
+	w := heldWriter{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	h := RequireTokens(Handler(&fakeBackend{info: map[string]any{"state": "follower"}, code: 200}, nil, Settings{}, nil),
+		testTokens(t), slog.New(slog.NewTextHandler(w, nil)))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer close(w.release) // before srv.Close, which waits for the handlers
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i, secret := range []string{ctlSecret, ""} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/control/on/5", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secret != "" {
+			req.Header.Set("Authorization", "Bearer "+secret)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: no reply while its audit line is held: %v", i, err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != map[string]int{ctlSecret: 200, "": 401}[secret] {
+			t.Fatalf("request %d: %d %q %v", i, res.StatusCode, body, err)
+		}
+		select {
+		case <-w.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("request %d: no audit line", i)
+		}
+		w.release <- struct{}{}
 	}
 }

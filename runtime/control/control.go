@@ -197,9 +197,7 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 	if len(out) == 0 {
 		out = []byte("{}")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(out)
+	writeReply(w, code, out)
 }
 
 // exec runs a registered tool: the X-Shell header holds "<tool> <args>", split on white space, never
@@ -273,7 +271,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	if err != nil {
 		code, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the reply"}`)
 	}
+	writeReply(w, code, b)
+}
+
+// writeReply writes a JSON reply with its length: a reply whose length is known can be flushed whole before
+// the handler's chain is done (RequireTokens sends it before it writes its audit line).
+func writeReply(w http.ResponseWriter, code int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }

@@ -82,3 +82,46 @@ func Keep(soft uint64, applied func(int64)) (stop func()) {
 		mu.Unlock()
 	}
 }
+
+// Limit is a soft limit kept as Keep keeps it, that can be lifted for a while and restored: a pod lifts it
+// while it leads its cluster. A leader's phases allocate far more than a follower's requests, and under the
+// limit it collected over and over: the runtime keeps at least 1 MiB of the limit's room as headroom, so the
+// room Decide leaves for garbage is smaller than it looks (with tokens and TLS, a leader of 10 pods collected
+// 5-18 times during a join against 2-6 without). One pod per cluster runs under GOGC alone instead.
+// Safe for concurrent use.
+type Limit struct {
+	soft    uint64
+	applied func(int64)
+
+	mu   sync.Mutex
+	stop func() // the Keep in force; nil while lifted
+}
+
+// Hold keeps soft as Keep does until Lift; applied is Keep's.
+func Hold(soft uint64, applied func(int64)) *Limit {
+	return &Limit{soft: soft, applied: applied, stop: Keep(soft, applied)}
+}
+
+// Lift removes the limit at once (GOGC alone) until Restore; lifted already, it does nothing.
+func (l *Limit) Lift() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stop == nil {
+		return
+	}
+	l.stop()
+	l.stop = nil
+	debug.SetMemoryLimit(math.MaxInt64)
+	if l.applied != nil {
+		l.applied(math.MaxInt64)
+	}
+}
+
+// Restore keeps the soft limit again, decided from the next collection on; kept already, it does nothing.
+func (l *Limit) Restore() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stop == nil {
+		l.stop = Keep(l.soft, l.applied)
+	}
+}
