@@ -28,7 +28,8 @@ import (
 //   - start-up CPU: the CPU time of the pod's threads (/proc/<pid>/task/*/schedstat) from exec until it wrote
 //     its cluster's hash (it leads itself: its own phase included, so its command runs). The wait is a watch
 //     on ZooKeeper: polling the pod's /info would cost it CPU;
-//   - idle RSS: VmRSS once configured, after a quiet second;
+//   - idle RSS: VmRSS once configured, after a quiet second; with OCHOPOD_BENCH_LONG_IDLE (a duration: 130s
+//     passes the runtime's periodic collection, the first of an idle pod) the last pod's again after that long;
 //   - RSS after OCHOPOD_BENCH_REQUESTS control requests (default 1 000 000; /control/signal, which the
 //     lifecycle answers at once), sent by 4 keep-alive clients, and the pod's CPU per request meanwhile;
 //   - init: the sum of GODEBUG=inittrace=1's package init clock time and allocations.
@@ -45,6 +46,14 @@ import (
 func BenchmarkIntegration_LightPod(b *testing.B) {
 	starts := benchInts(b, "OCHOPOD_BENCH_STARTS", "5")[0]
 	requests := benchInts(b, "OCHOPOD_BENCH_REQUESTS", "1000000")[0]
+	var longIdle time.Duration
+	if v := os.Getenv("OCHOPOD_BENCH_LONG_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("OCHOPOD_BENCH_LONG_IDLE: %v", err)
+		}
+		longIdle = d
+	}
 	type build struct{ name, path string }
 	builds := []build{{"this build", releaseBinary(b)}}
 	if before := os.Getenv("OCHOPOD_BENCH_BEFORE"); before != "" {
@@ -53,7 +62,7 @@ func BenchmarkIntegration_LightPod(b *testing.B) {
 	srv := zkserver.Start(b)
 	obs := mdObserve(b, srv.Addr())
 	warmUp(b, obs)
-	var rows [][10]float64
+	var rows [][11]float64
 	for bi, bin := range builds {
 		var cpu []time.Duration
 		var idle []rss
@@ -67,6 +76,11 @@ func BenchmarkIntegration_LightPod(b *testing.B) {
 			idle = append(idle, rssOf(b, p.cmd.Process.Pid))
 			last = p
 		}
+		var long rss
+		if longIdle > 0 {
+			time.Sleep(longIdle)
+			long = rssOf(b, last.cmd.Process.Pid)
+		}
 		before := processCPU(b, last.cmd.Process.Pid)
 		soak(b, last, requests)
 		perRequest := float64((processCPU(b, last.cmd.Process.Pid) - before).Nanoseconds()) / 1e3 / float64(max(requests, 1))
@@ -75,7 +89,7 @@ func BenchmarkIntegration_LightPod(b *testing.B) {
 		slices.Sort(cpu)
 		slices.SortFunc(idle, func(x, y rss) int { return cmp.Compare(x.total, y.total) })
 		mid := idle[len(idle)/2]
-		rows = append(rows, [10]float64{ms(cpu[len(cpu)/2]), mid.total, mid.file, mid.anon, soaked.total, soaked.file, soaked.anon, perRequest, initMs, initBytes / 1024})
+		rows = append(rows, [11]float64{ms(cpu[len(cpu)/2]), mid.total, mid.file, mid.anon, soaked.total, soaked.file, soaked.anon, perRequest, initMs, initBytes / 1024, long.total})
 		b.ReportMetric(ms(cpu[len(cpu)/2]), "ms-cpu/start")
 		b.ReportMetric(mid.total, "MB-rss/idle")
 		b.ReportMetric(soaked.total, "MB-rss/soaked")
@@ -92,7 +106,11 @@ func BenchmarkIntegration_LightPod(b *testing.B) {
 		{fmt.Sprintf("RSS after %d requests, MB", requests), "≤ 20"},
 		{"  the binary's pages (RssFile)", ""}, {"  the process's memory (RssAnon)", ""},
 		{"  the pod's CPU per request, µs", ""}, {"package init, ms (inittrace)", ""}, {"package init, KB allocated", ""},
+		{fmt.Sprintf("idle RSS after %v more, MB (1 pod)", longIdle), "≤ 15"},
 	} {
+		if i == 10 && longIdle == 0 {
+			continue
+		}
 		fmt.Fprintf(&sb, "%-34s", line.what)
 		for _, r := range rows {
 			fmt.Fprintf(&sb, " %12.1f", r[i])
