@@ -54,6 +54,15 @@ func mdPort(t testing.TB) int {
 // overrides the debug level).
 func mdStartPod(t testing.TB, zkAddr, clusterName string, timeout time.Duration, extra []string, command ...string) *podProcess {
 	t.Helper()
+	return mdStartPodLogging(t, false, zkAddr, clusterName, timeout, extra, command...)
+}
+
+// mdStartPodLogging is mdStartPod; with toFile the pod writes its output to a file by itself instead of to a
+// pipe the test process reads. A bench of many pods on two cores then does not pay, in its own process, for
+// every line the pods log: the secured mode logs an audit line per request where the plain one logs none, so
+// reading pipes would charge the harness's work to the secured phases. waitLog cannot wait on such a pod.
+func mdStartPodLogging(t testing.TB, toFile bool, zkAddr, clusterName string, timeout time.Duration, extra []string, command ...string) *podProcess {
+	t.Helper()
 	port := mdPort(t)
 	args := []string{"run", "--binding", "local", "--port", strconv.Itoa(port), "--cluster", clusterName,
 		"--namespace", "it", "--zk", zkAddr, "--session-timeout", timeout.String(), "--log-level", "debug"}
@@ -64,6 +73,15 @@ func mdStartPod(t testing.TB, zkAddr, clusterName string, timeout time.Duration,
 	cmd := exec.Command(buildBinary(t), args...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	if toFile {
+		f, err := os.Create(filepath.Join(t.TempDir(), fmt.Sprintf("pod-%d.log", port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close() // once started, the pod has a descriptor of its own
+		out.path = f.Name()
+		cmd.Stdout, cmd.Stderr = f, f
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

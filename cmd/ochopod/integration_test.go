@@ -66,6 +66,7 @@ type syncBuffer struct {
 	mu    sync.Mutex
 	buf   bytes.Buffer
 	wrote chan struct{} // closed by the next Write; nil until someone waits
+	path  string        // set when the process writes its output to this file itself: String reads it, next never fires
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
@@ -106,6 +107,13 @@ func waitLog(t testing.TB, p *podProcess, s string) {
 }
 
 func (b *syncBuffer) String() string {
+	if b.path != "" {
+		data, err := os.ReadFile(b.path)
+		if err != nil {
+			return "(the pod's log: " + err.Error() + ")"
+		}
+		return string(data)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -151,9 +151,10 @@ func benchInts(b *testing.B, env, def string) []int {
 	return out
 }
 
-// benchPod starts one pod of the benchmark: info logs (debug logs of hundreds of pods cost CPU), sleep.
+// benchPod starts one pod of the benchmark: info logs (debug logs of hundreds of pods cost CPU) to a file of
+// its own, sleep.
 func benchPod(b *testing.B, addr string, mode scaleMode) *podProcess {
-	return mdStartPod(b, addr, "scale", scaleSessionTimeout, append([]string{"--log-level", "info"}, mode.flags...), "sleep", "3600")
+	return mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, append([]string{"--log-level", "info"}, mode.flags...), "sleep", "3600")
 }
 
 func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scaleMode) scaleRow {
