@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/memlimit"
@@ -25,7 +26,7 @@ import (
 //
 // The garbage is bounded instead by a soft memory limit (--memory-limit, see package memlimit) while the pod
 // is small, unless the operator set GOMEMLIMIT: issue #18's soak pod keeps ~2 MB less garbage. The limit is
-// returned (nil without one) to be lifted while the pod leads (leaderUnlimited).
+// returned (nil without one) to be lifted while the pod's leader works (leaderUnlimited).
 func tuneRuntime(getenv func(string) string, memoryLimit uint64) *memlimit.Limit {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
@@ -39,23 +40,48 @@ func tuneRuntime(getenv func(string) string, memoryLimit uint64) *memlimit.Limit
 	return nil
 }
 
-// leaderUnlimited is observe, lifting lim while the pod leads and restoring it once it follows (see
-// memlimit.Limit): a leader's phases allocate far more than a follower's requests, and under the limit they
-// collected without end. Without a limit, observe itself.
+// leaderUnlimited is observe, lifting lim while the pod's leader works (from winning the lock until its model
+// has read the cluster, then while a change is pending or a phase runs) and restoring it once the model is idle
+// or paused, or the pod follows (see memlimit.Limit): a phase allocates far more than a request to a pod, and
+// under the limit a leader's phases collected without end. An idle leader is a pod like the others: a one-pod
+// cluster's pod soaked by control requests stays under the limit. Without a limit, observe itself.
 func leaderUnlimited(lim *memlimit.Limit, observe func(any)) func(any) {
 	if lim == nil {
 		return observe
 	}
+	var mu sync.Mutex
+	leading := false
 	return func(evt any) {
-		if st, ok := evt.(*v1.SessionStatus); ok {
-			if st.GetRole() == v1.Role_ROLE_LEADER {
-				lim.Lift()
+		mu.Lock()
+		switch e := evt.(type) {
+		case *v1.SessionStatus:
+			leading = e.GetRole() == v1.Role_ROLE_LEADER
+			if leading {
+				lim.Lift() // the takeover's reads, warm-up and first phase come next
 			} else {
 				lim.Restore()
 			}
+		case *v1.ModelStatus:
+			if leading && leaderAtWork(e) {
+				lim.Lift()
+			} else if leading {
+				lim.Restore()
+			} // a model's status after the pod stopped leading changes nothing
 		}
+		mu.Unlock()
 		observe(evt)
 	}
+}
+
+// leaderAtWork tells whether a leader's model is reading, waiting out a change or configuring.
+func leaderAtWork(st *v1.ModelStatus) bool {
+	switch st.GetState() {
+	case v1.ModelState_MODEL_STATE_PENDING, v1.ModelState_MODEL_STATE_CONFIGURING:
+		return true
+	case v1.ModelState_MODEL_STATE_PAUSED:
+		return false
+	}
+	return st.GetHash() == "" && st.GetPods() == 0 // idle before its first read
 }
 
 // startGOGC is GOGC until the first collection: with Go's 4 MB first goal, it comes at 8 MB of heap.

@@ -58,7 +58,11 @@ func TestTuneRuntime_MemoryLimitUnlessGOMEMLIMIT(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("GOMEMLIMIT set by the operator: limit %d, want it left alone", got)
 	}
-	tuneRuntime(func(string) string { return "" }, soft)
+	lim := tuneRuntime(func(string) string { return "" }, soft)
+	if lim == nil {
+		t.Fatal("GOMEMLIMIT unset: no limit kept")
+	}
+	defer lim.Lift() // else it outlives the test (go test -count=2 failed on it above)
 	for deadline := time.Now().Add(30 * time.Second); debug.SetMemoryLimit(-1) != soft; runtime.GC() { // set after a collection
 		if time.Now().After(deadline) {
 			t.Fatalf("GOMEMLIMIT unset: limit %d after collections, want %d", debug.SetMemoryLimit(-1), soft)
@@ -99,9 +103,11 @@ func TestQuietStart_GOGCBackAfterTheFirstCollection(t *testing.T) {
 	}
 }
 
-// A pod's soft memory limit is lifted while it leads and restored once it follows (memlimit.Limit): a leader's
-// phases ran under it with collections one after the other. Every event still reaches the observer.
-func TestLeaderUnlimited_LiftsTheLimitWhileLeading(t *testing.T) {
+// A pod's soft memory limit is lifted while its leader works (won the lock, a change pending, a phase) and
+// restored once its model is idle, or it follows (memlimit.Limit): a leader's phases ran under it with
+// collections one after the other, and an idle leader is soaked by requests as any pod. Every event still
+// reaches the observer.
+func TestLeaderUnlimited_LiftsTheLimitWhileTheLeaderWorks(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	const soft = 1 << 40 // far above this test's heap
 	applied := make(chan int64, 64)
@@ -114,16 +120,22 @@ func TestLeaderUnlimited_LiftsTheLimitWhileLeading(t *testing.T) {
 	defer lim.Lift()
 	var seen int
 	observe := leaderUnlimited(lim, func(any) { seen++ })
-	decided := func(what string, want int64) {
+	drain := func() {
+		for len(applied) > 0 { // decisions of collections before the change
+			<-applied
+		}
+	}
+	kept := func(what string) {
 		t.Helper()
 		deadline := time.After(30 * time.Second)
 		for {
 			runtime.GC() // the limit is decided after a collection
 			select {
 			case got := <-applied:
-				if got != want {
-					t.Fatalf("%s: limit %d, want %d", what, got, want)
+				if got != soft {
+					t.Fatalf("%s: limit %d, want %d", what, got, soft)
 				}
+				drain()
 				return
 			case <-deadline:
 				t.Fatalf("%s: no limit decided", what)
@@ -131,24 +143,44 @@ func TestLeaderUnlimited_LiftsTheLimitWhileLeading(t *testing.T) {
 			}
 		}
 	}
-	decided("at start", soft)
+	lifted := func(what string, now bool) { // now: lifted by this event, else lifted already
+		t.Helper()
+		var last int64
+		for len(applied) > 0 {
+			last = <-applied
+		}
+		if now && last != math.MaxInt64 || !now && last != 0 {
+			t.Fatalf("%s: limit %d, want none (lifted now: %v)", what, last, now)
+		}
+		runtime.GC()
+		runtime.GC()
+		if len(applied) != 0 {
+			t.Fatalf("%s: the limit was decided again: %d", what, <-applied)
+		}
+	}
+	kept("at start")
 	observe(&v1.SessionStatus{Connected: true, Role: v1.Role_ROLE_LEADER})
-	if got := <-applied; got != math.MaxInt64 {
-		t.Fatalf("leading: limit %d, want none", got)
-	}
-	for len(applied) > 0 { // decisions of collections before the lift
-		<-applied
-	}
-	runtime.GC()
-	runtime.GC()
-	if len(applied) != 0 {
-		t.Fatalf("leading: the limit was decided again: %d", <-applied)
-	}
+	lifted("won the lock", true)
+	observe(&v1.ModelStatus{State: v1.ModelState_MODEL_STATE_IDLE}) // before its first read
+	lifted("the model not read yet", false)
+	observe(&v1.ModelStatus{State: v1.ModelState_MODEL_STATE_CONFIGURING, Pods: 3})
+	lifted("configuring", false)
+	observe(&v1.ModelStatus{State: v1.ModelState_MODEL_STATE_IDLE, Hash: "h", Pods: 3})
+	kept("an idle leader")
+	observe(&v1.ModelStatus{State: v1.ModelState_MODEL_STATE_PENDING, Hash: "h", Pods: 4})
+	lifted("a change pending", true)
 	observe(&v1.SessionStatus{Connected: true, Role: v1.Role_ROLE_FOLLOWER})
-	decided("following again", soft)
-	observe(&v1.ModelStatus{})
-	if seen != 3 {
-		t.Fatalf("the observer saw %d events, want 3", seen)
+	kept("following again")
+	observe(&v1.ModelStatus{State: v1.ModelState_MODEL_STATE_CONFIGURING, Pods: 4}) // the stopped model's last word
+	runtime.GC()
+	runtime.GC()
+	for len(applied) > 0 {
+		if got := <-applied; got != soft {
+			t.Fatalf("a model's status after following: limit %d, want %d", got, soft)
+		}
+	}
+	if seen != 7 {
+		t.Fatalf("the observer saw %d events, want 7", seen)
 	}
 	if got := leaderUnlimited(nil, func(any) { seen++ }); got == nil {
 		t.Fatal("without a limit: no observer")

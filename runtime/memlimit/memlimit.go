@@ -84,7 +84,7 @@ func Keep(soft uint64, applied func(int64)) (stop func()) {
 }
 
 // Limit is a soft limit kept as Keep keeps it, that can be lifted for a while and restored: a pod lifts it
-// while it leads its cluster. A leader's phases allocate far more than a follower's requests, and under the
+// while its leader works (ochopod run's leaderUnlimited). A phase allocates far more than a request, and under the
 // limit it collected over and over: the runtime keeps at least 1 MiB of the limit's room as headroom, so the
 // room Decide leaves for garbage is smaller than it looks (with tokens and TLS, a leader of 10 pods collected
 // 5-18 times during a join against 2-6 without). One pod per cluster runs under GOGC alone instead.
