@@ -62,7 +62,8 @@ func TestTuneRuntime_MemoryLimitUnlessGOMEMLIMIT(t *testing.T) {
 	if lim == nil {
 		t.Fatal("GOMEMLIMIT unset: no limit kept")
 	}
-	defer lim.Lift() // else it outlives the test (go test -count=2 failed on it above)
+	// Else it outlives the test (go test -count=2 failed on it above).
+	defer lim.Lift()
 	for deadline := time.Now().Add(30 * time.Second); debug.SetMemoryLimit(-1) != soft; runtime.GC() { // set after a collection
 		if time.Now().After(deadline) {
 			t.Fatalf("GOMEMLIMIT unset: limit %d after collections, want %d", debug.SetMemoryLimit(-1), soft)
