@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +26,8 @@ import (
 // and ok. Each of the b.N phases sends a cluster the pod has not seen yet (one seq differs) with check, then
 // the same with on and ok, as a leader does. With "keep" the process keeps running through on (nothing to
 // restart); with "strict" every on restarts it (SIGTERM to `sleep`, wait for its exit, start it again with
-// the new cluster).
+// the new cluster); "secured" is "keep" on a pod with a token file and TLS on its control port (DESIGN §12),
+// posted to over HTTPS with the control token, on one kept-alive connection as a leader does.
 // On one machine every pod of a phase shares the CPUs, so n × (check + on + ok) CPU bounds the phase from
 // below there; spread over machines, each pod's share is what it costs.
 // Run: go test -run '^$' -bench Integration_PhaseRequestCPU -benchtime 200x ./cmd/ochopod/
@@ -31,12 +35,18 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 	buildBinary(b)
 	b.Logf("this machine: %s", machineCosts(b))
 	for _, n := range benchInts(b, "OCHOPOD_BENCH_PODS", "10,200") {
-		for _, mode := range []string{"keep", "strict"} {
+		for _, mode := range []string{"keep", "strict", "secured"} {
 			b.Run(fmt.Sprintf("pods=%d/%s", n, mode), func(b *testing.B) {
 				b.StopTimer()
 				extra := []string{"--log-level", "info"}
-				if mode == "strict" {
+				poster := costPoster{client: lcClient, scheme: "http"}
+				switch mode {
+				case "strict":
 					extra = append(extra, "--strict")
+				case "secured":
+					f := newSecFiles(b)
+					extra = append(extra, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca, "--token-file", f.tokens)
+					poster = costPoster{client: f.client(b), scheme: "https", secret: secControl}
 				}
 				srv := zkserver.Start(b)
 				obs := mdObserve(b, srv.Addr())
@@ -52,7 +62,7 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 				for _, body := range bodies {
 					for i, task := range tasks {
 						cpu0, f0, t0 := processCPU(b, pid), minorFaults(b, pid), time.Now()
-						lcBenchPost(b, p, "/control/"+task+"/60", body)
+						poster.post(b, p, "/control/"+task+"/60", body)
 						wall[i] += time.Since(t0)
 						cpu[i] += processCPU(b, pid) - cpu0
 						faults[i] += minorFaults(b, pid) - f0
@@ -65,6 +75,34 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// costPoster posts a phase's requests to the pod as a leader does: over scheme, with the token secret if set.
+type costPoster struct {
+	client *http.Client
+	scheme string
+	secret string
+}
+
+func (c costPoster) post(b *testing.B, p *podProcess, path string, body []byte) {
+	b.Helper()
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s://127.0.0.1:%d%s", c.scheme, p.port, path), bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.secret != "" {
+		req.Header.Set("Authorization", "Bearer "+c.secret)
+	}
+	res, err := c.client.Do(req)
+	if err != nil {
+		b.Fatalf("POST %s: %v", path, err)
+	}
+	reply, err := io.ReadAll(res.Body) // to its end: the connection is kept alive
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		b.Fatalf("POST %s: %d %s (%v)", path, res.StatusCode, reply, err)
 	}
 }
 
