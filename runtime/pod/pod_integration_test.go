@@ -338,49 +338,34 @@ func TestIntegration_WorkerCrashRestartsItUnderTheSameLock(t *testing.T) {
 	}
 }
 
-func TestIntegration_SessionCrashReRegistersWithTheSameKeyAndSeq(t *testing.T) {
-	srv := zkserver.Start(t)
-	f := newFixture(t, srv.Addr())
-	p, w := f.start("web", 5*time.Second)
-	before := w.until(t, "registration", registered)
+// A crash of the session, or of the root (which restarts the whole tree), registers again on a new session
+// with the key and the seq the pod took first: the identity outlives the incarnations (before, a new root had
+// forgotten it and the pod took a new seq: testkit/sim invariant (b), the whole-tree crash).
+func TestIntegration_CrashReRegistersWithTheSameKeyAndSeq(t *testing.T) {
+	for _, actor := range []string{"session", "root"} {
+		t.Run(actor, func(t *testing.T) {
+			srv := zkserver.Start(t)
+			f := newFixture(t, srv.Addr())
+			p, w := f.start("web", 5*time.Second)
+			before := w.until(t, "registration", registered)
 
-	p.Crash("session", "test")
-	after := w.until(t, "registration on a new session", func(st *v1.SessionStatus) bool {
-		return registered(st) && st.GetSessionId() != before.GetSessionId()
-	})
-	if after.GetKey() != before.GetKey() || after.GetSeq() != before.GetSeq() {
-		t.Fatalf("identity changed: before %v after %v", before, after)
-	}
-	obs := observer(t, srv.Addr())
-	if ok, _, _ := obs.Exists(before.GetPath()); ok {
-		t.Fatalf("old node %s still there", before.GetPath())
-	}
-	pods, _, err := cluster.ReadPods(obs, zk.ClusterOf("test", "web"))
-	if err != nil || len(pods) != 1 || pods[0].Seq != before.GetSeq() {
-		t.Fatalf("pods %v err %v", pods, err)
-	}
-	w.until(t, "leadership on the new session", leads)
-}
-
-// A crash of the root restarts the whole tree: a new session registers, with the seq the pod took first
-// (the root's identity outlives its incarnations; before, the new root had forgotten it and the pod took a
-// new seq: testkit/sim invariant (b), the whole-tree crash).
-func TestIntegration_RootCrashReRegistersWithTheSameKeyAndSeq(t *testing.T) {
-	srv := zkserver.Start(t)
-	f := newFixture(t, srv.Addr())
-	p, w := f.start("web", 5*time.Second)
-	before := w.until(t, "registration", registered)
-
-	p.Crash("root", "test")
-	after := w.until(t, "registration on a new session", func(st *v1.SessionStatus) bool {
-		return registered(st) && st.GetSessionId() != before.GetSessionId()
-	})
-	if after.GetKey() != before.GetKey() || after.GetSeq() != before.GetSeq() {
-		t.Fatalf("identity changed: before %v after %v", before, after)
-	}
-	pods, _, err := cluster.ReadPods(observer(t, srv.Addr()), zk.ClusterOf("test", "web"))
-	if err != nil || len(pods) != 1 || pods[0].Seq != before.GetSeq() {
-		t.Fatalf("pods %v err %v", pods, err)
+			p.Crash(actor, "test")
+			after := w.until(t, "registration on a new session", func(st *v1.SessionStatus) bool {
+				return registered(st) && st.GetSessionId() != before.GetSessionId()
+			})
+			if after.GetKey() != before.GetKey() || after.GetSeq() != before.GetSeq() {
+				t.Fatalf("identity changed: before %v after %v", before, after)
+			}
+			obs := observer(t, srv.Addr())
+			if ok, _, _ := obs.Exists(before.GetPath()); ok {
+				t.Fatalf("old node %s still there", before.GetPath())
+			}
+			pods, _, err := cluster.ReadPods(obs, zk.ClusterOf("test", "web"))
+			if err != nil || len(pods) != 1 || pods[0].Seq != before.GetSeq() {
+				t.Fatalf("pods %v err %v", pods, err)
+			}
+			w.until(t, "leadership on the new session", leads)
+		})
 	}
 }
 
