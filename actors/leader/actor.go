@@ -28,6 +28,9 @@ type Config struct {
 	// Custom is the program's leader-scope actors (actors/custom, DESIGN §4), spawned before the worker when
 	// the lock is won (they hear everything it publishes) and stopped with it; nil: none.
 	Custom WorkerProps
+	// Pod is the pod's root, told InLine when our place in the lock's line changes (DESIGN §12 "kept
+	// connections"); nil: nobody.
+	Pod host.Ref
 	// Supervisor restarts the leader after a crash; zero: host.DefaultSupervisor(). The worker states its own
 	// (a crashed model restarts; the lock stays).
 	Supervisor host.Supervisor
@@ -75,6 +78,9 @@ func (b *behaviour) Release(ctx host.Context, restarting bool) {
 	// not lead.
 	if restarting && b.m.Leading() {
 		ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: false, LockPath: b.m.LockPath()})
+	}
+	if b.m.InLine() != (Position{}) { // stopped or restarting, we hold no place the root may count on
+		b.do(ctx, Position{})
 	}
 	if b.timer != nil {
 		b.timer.Stop()
@@ -146,6 +152,10 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 	case Announce:
 		// Request, not Send: the parent checks the sender to drop news from a leader it already stopped.
 		ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: e.Leader, LockPath: e.LockPath, Generation: e.Generation})
+	case Position:
+		if b.cfg.Pod != nil {
+			ctx.Send(b.cfg.Pod, &v1.InLine{Leading: e.Leading, Next: e.Next})
+		}
 	case StartTimer:
 		if b.timer != nil {
 			b.timer.Stop()

@@ -38,6 +38,10 @@ type Announce struct {
 	Generation uint64
 }
 
+// Position: tell the pod's root where our contender stands in the lock's line (v1.InLine): it keeps
+// connections to the pods while it leads or is next (DESIGN §12 "kept connections"). Given when it changes.
+type Position struct{ Leading, Next bool }
+
 // StartTimer: after After, feed TimerFired{Name, Generation} back.
 type StartTimer struct {
 	Name       v1.Timer
@@ -58,5 +62,6 @@ func (Watch) isEffect()           {}
 func (StartWorker) isEffect()     {}
 func (StopWorker) isEffect()      {}
 func (Announce) isEffect()        {}
+func (Position) isEffect()        {}
 func (StartTimer) isEffect()      {}
 func (Log) isEffect()             {}

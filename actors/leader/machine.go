@@ -37,6 +37,8 @@ type MachineConfig struct {
 // carries the generation it was issued under; a new attempt starts a new generation, so late answers and
 // watches of an abandoned attempt are dropped.
 //
+// It also tells where our contender stands in line (Position) each time that changes.
+//
 //	idle ─Start→ ensuring ─ready→ listing ─first→ leading ─own node gone→ ensuring
 //	                          │        └─not first→ waiting ─predecessor changed→ listing
 //	                          └─ any failure → backoff ─timer→ ensuring
@@ -46,8 +48,9 @@ type Machine struct {
 	phase    phase
 	gen      uint64
 	failures int
-	own      string // our contender's name under coordinator/
-	watched  string // the node our current watch is on
+	own      string   // our contender's name under coordinator/
+	watched  string   // the node our current watch is on
+	line     Position // our place in line as last told (Position)
 }
 
 // NewMachine returns an idle lock machine.
@@ -64,6 +67,10 @@ func (m *Machine) LockPath() string {
 	return path.Join(m.cfg.Coordinator, m.own)
 }
 
+// InLine is our place in the lock's line as last told: what the root must be told is over when the actor
+// stops.
+func (m *Machine) InLine() Position { return m.line }
+
 // Start begins contending.
 func (m *Machine) Start() []Effect {
 	if m.phase != phaseIdle {
@@ -75,7 +82,7 @@ func (m *Machine) Start() []Effect {
 // Stop gives the lock up: the worker stops. The node itself goes with the session, or is reused by a
 // restarted leader of the same session.
 func (m *Machine) Stop() []Effect {
-	effects := m.stepDown()
+	effects := append(m.stepDown(), m.place(Position{})...)
 	m.phase = phaseIdle
 	m.gen++
 	return effects
@@ -129,7 +136,16 @@ func (m *Machine) ensure() []Effect {
 	m.gen++
 	m.phase = phaseEnsuring
 	m.watched = ""
-	return []Effect{EnsureContender{Generation: m.gen}}
+	return append(m.place(Position{}), EnsureContender{Generation: m.gen}) // a new node goes to the end of the line
+}
+
+// place tells where we stand in line when it changed.
+func (m *Machine) place(p Position) []Effect {
+	if p == m.line {
+		return nil
+	}
+	m.line = p
+	return []Effect{p}
 }
 
 func (m *Machine) list() []Effect {
@@ -169,9 +185,11 @@ func (m *Machine) onListed(children []string) []Effect {
 		m.phase = phaseLeading
 		m.failures = 0
 		m.watched = path.Join(m.cfg.Coordinator, m.own)
-		return append(effects,
+		effects = append(effects,
 			Log{Level: slog.LevelInfo, Msg: "acquired the leader lock", Args: []any{"lock", m.watched}},
 			Announce{Leader: true, LockPath: m.watched, Generation: m.gen},
+		)
+		return append(append(effects, m.place(Position{Leading: true})...),
 			StartWorker{LockPath: m.watched, Generation: m.gen},
 			Watch{Generation: m.gen, Path: m.watched},
 		)
@@ -179,6 +197,8 @@ func (m *Machine) onListed(children []string) []Effect {
 		m.phase = phaseWaiting
 		m.failures = 0
 		m.watched = path.Join(m.cfg.Coordinator, contenders[idx-1].Name)
+		// Next in line: our predecessor holds the lock (DESIGN §12 "kept connections").
+		effects = append(effects, m.place(Position{Next: idx == 1})...)
 		return append(effects,
 			Log{Level: slog.LevelDebug, Msg: "waiting for the lock", Args: []any{"position", idx, "predecessor", m.watched}},
 			Watch{Generation: m.gen, Path: m.watched},
@@ -208,7 +228,7 @@ func (m *Machine) onChanged(in *v1.NodeChanged) []Effect {
 }
 
 func (m *Machine) fail(why string) []Effect {
-	effects := m.stepDown()
+	effects := append(m.stepDown(), m.place(Position{})...)
 	m.failures++
 	m.gen++ // drop whatever the failed attempt still has in flight
 	m.phase = phaseBackoff

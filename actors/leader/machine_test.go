@@ -36,6 +36,8 @@ func kinds(effects []Effect) []string {
 			out = append(out, fmt.Sprintf("announce(%v)", e.Leader))
 		case StartTimer:
 			out = append(out, fmt.Sprintf("timer#%d(%s)", e.Generation, e.After))
+		case Position:
+			out = append(out, map[Position]string{{Leading: true}: "line(leading)", {Next: true}: "line(next)", {}: "line(-)"}[e])
 		}
 	}
 	return out
@@ -72,7 +74,7 @@ func TestLeader_LowestSequenceLeads(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{c, a, b, "junk"}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c, a, b, "junk"}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: true}, nil},
 	})
 	if !m.Leading() || m.LockPath() != dir+"/"+a {
@@ -89,11 +91,63 @@ func TestLeader_WatchesOnlyItsPredecessor(t *testing.T) {
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + b, Exists: true}, nil},
 		// b leaves: look again; a still holds the lock, so watch a.
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"line(next)", "watch#1(" + a + ")"}},
 		// a left between the listing and the watch: exists is false, look again at once.
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: false}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "startworker", "watch#1(" + c + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + c + ")"}},
 	})
+}
+
+// DESIGN §12 "kept connections": the machine tells when the pod is next in line (its predecessor holds the
+// lock), once, and when it no longer is: it leads, its node is gone, an operation failed, it stops.
+func TestLeader_TellsWhenItIsNextInLine(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + c}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, b, c}}, []string{"watch#1(" + b + ")"}}, // third: nothing
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"line(next)", "watch#1(" + a + ")"}},
+		// Still next after a change on the leader's node: told once.
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"watch#1(" + a + ")"}},
+		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: false}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"watch#1(" + a + ")"}},
+		// The leader leaves: we lead.
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + c + ")"}},
+	})
+	for _, tc := range []struct {
+		name string
+		in   any // nil: Stop
+		want []string
+	}{
+		{"its node vanished", &v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"line(-)", "ensure#2"}},
+		{"a watch failed", &v1.NodeWatched{Generation: 1, Path: dir + "/" + b, Failure: protocol.Other("connection lost")}, []string{"line(-)", "timer#2(100ms)"}},
+		{"the watch is lost", &v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NOT_WATCHING}, []string{"line(-)", "timer#2(100ms)"}},
+		{"stopped", nil, []string{"line(-)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTestMachine()
+			run(t, m, []step{
+				{nil, []string{"ensure#1"}},
+				{&v1.ContenderReady{Generation: 1, Path: dir + "/" + c}, []string{"list#1"}},
+				{&v1.ContendersListed{Generation: 1, Children: []string{b, c}}, []string{"line(next)", "watch#1(" + b + ")"}},
+			})
+			if _, ok := tc.in.(*v1.ContendersListed); ok {
+				run(t, m, []step{{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}}})
+			}
+			if tc.in == nil {
+				if got := kinds(m.Stop()); !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("stop: %q, want %q", got, tc.want)
+				}
+			} else {
+				run(t, m, []step{{tc.in, tc.want}})
+			}
+			if m.InLine() != (Position{}) {
+				t.Fatalf("still in line: %+v", m.InLine())
+			}
+		})
+	}
 }
 
 func TestLeader_StepsDownWhenItsNodeVanishes(t *testing.T) {
@@ -101,8 +155,8 @@ func TestLeader_StepsDownWhenItsNodeVanishes(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"stopworker", "announce(false)", "ensure#2"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"stopworker", "announce(false)", "line(-)", "ensure#2"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, nil}, // stale generation
 	})
 }
@@ -112,8 +166,8 @@ func TestLeader_FailureStepsDownAndRetriesWithBackoff(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NOT_WATCHING}, []string{"stopworker", "announce(false)", "timer#2(100ms)"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NOT_WATCHING}, []string{"stopworker", "announce(false)", "line(-)", "timer#2(100ms)"}},
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 1}, nil},
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 2}, []string{"ensure#3"}},
 		{&v1.ContenderReady{Generation: 3, Failure: protocol.Other("connection lost")}, []string{"timer#4(200ms)"}},
@@ -134,7 +188,7 @@ func TestLeader_DataChangeOnOwnNodeRewatches(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"watch#1(" + a + ")"}},
 	})
 	if !m.Leading() {
@@ -147,9 +201,9 @@ func TestLeader_StopReleasesTheWorker(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
 	})
-	if got := kinds(m.Stop()); !reflect.DeepEqual(got, []string{"stopworker", "announce(false)"}) {
+	if got := kinds(m.Stop()); !reflect.DeepEqual(got, []string{"stopworker", "announce(false)", "line(-)"}) {
 		t.Fatalf("stop: %q", got)
 	}
 	if got := kinds(m.Handle(input(&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}))); len(got) != 0 {

@@ -145,11 +145,12 @@ func Start(cfg Config) (*Pod, error) {
 		worker = modelWorker(cfg, log, system.Root, actor.NewPID(system.Address(), rootName))
 	}
 	// The root is spawned under rootName: its ref is known before it runs, for the custom actors' Env.Pod.
-	wiring := custom.Wiring{Actors: cfg.Actors, Cluster: cfg.Cluster, Key: cfg.Key, Pod: protohost.RefOf(actor.NewPID(system.Address(), rootName))}
+	rootRef := protohost.RefOf(actor.NewPID(system.Address(), rootName))
+	wiring := custom.Wiring{Actors: cfg.Actors, Cluster: cfg.Cluster, Key: cfg.Key, Pod: rootRef}
 	leaderProps := func(conn zk.Conn, _ uint64) host.Props {
 		return leader.Props(leader.Config{
 			Conn: conn, Cluster: cfg.Cluster, Key: cfg.Key, Backoff: cfg.Backoff, Worker: worker, Supervisor: cfg.Restart,
-			Custom: wiring.Leader(),
+			Custom: wiring.Leader(), Pod: rootRef,
 		})
 	}
 	rootCfg := RootConfig{Key: cfg.Key, Supervisor: cfg.Restart, Session: session.Props(session.Config{

@@ -34,9 +34,13 @@ type withConn struct {
 // which runs the shipped model (actors/model, its phases and watchers) under the lock.
 func (s *Sim) leaderProps(p *pod, conn zk.Conn) host.Props {
 	c := p.cl
+	var root host.Ref // told the pod's place in the lock's line, as runtime/pod wires it
+	if p.root != nil {
+		root = p.root
+	}
 	props := leader.Props(leader.Config{
 		Conn: conn, Cluster: c.zc, Key: p.key, Backoff: s.topo.backoff, Supervisor: supervise.DefaultPolicy(),
-		Custom: s.wiring(p, p.root).Leader(),
+		Custom: s.wiring(p, p.root).Leader(), Pod: root,
 		Worker: func(conn zk.Conn, lock string) host.Props {
 			if s.opts.SkipFence {
 				conn = unfencedConn{conn}

@@ -398,6 +398,62 @@ func (x *LeadershipChanged) GetGeneration() uint64 {
 	return 0
 }
 
+// InLine is sent by the leader actor to the pod's root whenever its contender's place in the lock's line
+// changes: at the head (leading), next in line (its predecessor holds the lock: it leads next if the leader
+// leaves), or neither (behind, backing off, contending again, stopped). The root keeps connections to the
+// pods open while it leads or is next (DESIGN §12 "kept connections").
+type InLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leading       bool                   `protobuf:"varint,1,opt,name=leading,proto3" json:"leading,omitempty"`
+	Next          bool                   `protobuf:"varint,2,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InLine) Reset() {
+	*x = InLine{}
+	mi := &file_ochopod_v1_leader_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InLine) ProtoMessage() {}
+
+func (x *InLine) ProtoReflect() protoreflect.Message {
+	mi := &file_ochopod_v1_leader_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InLine.ProtoReflect.Descriptor instead.
+func (*InLine) Descriptor() ([]byte, []int) {
+	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *InLine) GetLeading() bool {
+	if x != nil {
+		return x.Leading
+	}
+	return false
+}
+
+func (x *InLine) GetNext() bool {
+	if x != nil {
+		return x.Next
+	}
+	return false
+}
+
 // LeaderInput is everything the leader machine takes (actors/leader Machine.Handle).
 type LeaderInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -415,7 +471,7 @@ type LeaderInput struct {
 
 func (x *LeaderInput) Reset() {
 	*x = LeaderInput{}
-	mi := &file_ochopod_v1_leader_proto_msgTypes[5]
+	mi := &file_ochopod_v1_leader_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +483,7 @@ func (x *LeaderInput) String() string {
 func (*LeaderInput) ProtoMessage() {}
 
 func (x *LeaderInput) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_leader_proto_msgTypes[5]
+	mi := &file_ochopod_v1_leader_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +496,7 @@ func (x *LeaderInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderInput.ProtoReflect.Descriptor instead.
 func (*LeaderInput) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{5}
+	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LeaderInput) GetInput() isLeaderInput_Input {
@@ -541,7 +597,7 @@ type PredecessorGone struct {
 
 func (x *PredecessorGone) Reset() {
 	*x = PredecessorGone{}
-	mi := &file_ochopod_v1_leader_proto_msgTypes[6]
+	mi := &file_ochopod_v1_leader_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +609,7 @@ func (x *PredecessorGone) String() string {
 func (*PredecessorGone) ProtoMessage() {}
 
 func (x *PredecessorGone) ProtoReflect() protoreflect.Message {
-	mi := &file_ochopod_v1_leader_proto_msgTypes[6]
+	mi := &file_ochopod_v1_leader_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +622,7 @@ func (x *PredecessorGone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredecessorGone.ProtoReflect.Descriptor instead.
 func (*PredecessorGone) Descriptor() ([]byte, []int) {
-	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{6}
+	return file_ochopod_v1_leader_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PredecessorGone) GetPath() string {
@@ -612,7 +668,10 @@ const file_ochopod_v1_leader_proto_rawDesc = "" +
 	"\tlock_path\x18\x02 \x01(\tR\blockPath\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x03 \x01(\x04R\n" +
-	"generation\"\xa4\x02\n" +
+	"generation\"6\n" +
+	"\x06InLine\x12\x18\n" +
+	"\aleading\x18\x01 \x01(\bR\aleading\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\bR\x04next\"\xa4\x02\n" +
 	"\vLeaderInput\x12:\n" +
 	"\tcontender\x18\x01 \x01(\v2\x1a.ochopod.v1.ContenderReadyH\x00R\tcontender\x126\n" +
 	"\x06listed\x18\x02 \x01(\v2\x1c.ochopod.v1.ContendersListedH\x00R\x06listed\x123\n" +
@@ -643,7 +702,7 @@ func file_ochopod_v1_leader_proto_rawDescGZIP() []byte {
 }
 
 var file_ochopod_v1_leader_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_ochopod_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_ochopod_v1_leader_proto_goTypes = []any{
 	(ZkEvent)(0),              // 0: ochopod.v1.ZkEvent
 	(*ContenderReady)(nil),    // 1: ochopod.v1.ContenderReady
@@ -651,26 +710,27 @@ var file_ochopod_v1_leader_proto_goTypes = []any{
 	(*NodeWatched)(nil),       // 3: ochopod.v1.NodeWatched
 	(*NodeChanged)(nil),       // 4: ochopod.v1.NodeChanged
 	(*LeadershipChanged)(nil), // 5: ochopod.v1.LeadershipChanged
-	(*LeaderInput)(nil),       // 6: ochopod.v1.LeaderInput
-	(*PredecessorGone)(nil),   // 7: ochopod.v1.PredecessorGone
-	(*Failure)(nil),           // 8: ochopod.v1.Failure
-	(*TimerFired)(nil),        // 9: ochopod.v1.TimerFired
+	(*InLine)(nil),            // 6: ochopod.v1.InLine
+	(*LeaderInput)(nil),       // 7: ochopod.v1.LeaderInput
+	(*PredecessorGone)(nil),   // 8: ochopod.v1.PredecessorGone
+	(*Failure)(nil),           // 9: ochopod.v1.Failure
+	(*TimerFired)(nil),        // 10: ochopod.v1.TimerFired
 }
 var file_ochopod_v1_leader_proto_depIdxs = []int32{
-	8, // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
-	8, // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
-	8, // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
-	0, // 3: ochopod.v1.NodeChanged.event:type_name -> ochopod.v1.ZkEvent
-	1, // 4: ochopod.v1.LeaderInput.contender:type_name -> ochopod.v1.ContenderReady
-	2, // 5: ochopod.v1.LeaderInput.listed:type_name -> ochopod.v1.ContendersListed
-	3, // 6: ochopod.v1.LeaderInput.watched:type_name -> ochopod.v1.NodeWatched
-	4, // 7: ochopod.v1.LeaderInput.changed:type_name -> ochopod.v1.NodeChanged
-	9, // 8: ochopod.v1.LeaderInput.timer:type_name -> ochopod.v1.TimerFired
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	9,  // 0: ochopod.v1.ContenderReady.failure:type_name -> ochopod.v1.Failure
+	9,  // 1: ochopod.v1.ContendersListed.failure:type_name -> ochopod.v1.Failure
+	9,  // 2: ochopod.v1.NodeWatched.failure:type_name -> ochopod.v1.Failure
+	0,  // 3: ochopod.v1.NodeChanged.event:type_name -> ochopod.v1.ZkEvent
+	1,  // 4: ochopod.v1.LeaderInput.contender:type_name -> ochopod.v1.ContenderReady
+	2,  // 5: ochopod.v1.LeaderInput.listed:type_name -> ochopod.v1.ContendersListed
+	3,  // 6: ochopod.v1.LeaderInput.watched:type_name -> ochopod.v1.NodeWatched
+	4,  // 7: ochopod.v1.LeaderInput.changed:type_name -> ochopod.v1.NodeChanged
+	10, // 8: ochopod.v1.LeaderInput.timer:type_name -> ochopod.v1.TimerFired
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_ochopod_v1_leader_proto_init() }
@@ -679,7 +739,7 @@ func file_ochopod_v1_leader_proto_init() {
 		return
 	}
 	file_ochopod_v1_common_proto_init()
-	file_ochopod_v1_leader_proto_msgTypes[5].OneofWrappers = []any{
+	file_ochopod_v1_leader_proto_msgTypes[6].OneofWrappers = []any{
 		(*LeaderInput_Contender)(nil),
 		(*LeaderInput_Listed)(nil),
 		(*LeaderInput_Watched)(nil),
@@ -692,7 +752,7 @@ func file_ochopod_v1_leader_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ochopod_v1_leader_proto_rawDesc), len(file_ochopod_v1_leader_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
