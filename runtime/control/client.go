@@ -81,18 +81,21 @@ type HTTPCaller struct {
 	Client   *http.Client  // nil: http.DefaultClient
 	MaxReply int64         // reply bytes read at most; zero: DefaultMaxReply
 	warm     *warmPool     // Warm's connections, taken by Client's transport; nil: Warm does nothing
+	keep     *keepPool     // Keep's pods; nil: Keep does nothing
 	bearer   *bearerHeader // the Authorization header of every request; nil: none
 }
 
 var (
 	_ PartsCaller = HTTPCaller{}
 	_ Warmer      = HTTPCaller{}
+	_ Keeper      = HTTPCaller{}
 )
 
 // NewHTTPCaller returns the leader's HTTPCaller: a transport of its own that keeps one connection alive per
 // pod however many pods there are (net/http's default transport keeps 100 in all, so every step of a phase
 // over more pods would connect again), writes a request in large pieces, and goes straight to the pods,
-// whatever HTTP_PROXY says: control ports are inside the cluster's network. Its Warm opens connections ahead.
+// whatever HTTP_PROXY says: control ports are inside the cluster's network. Its Warm opens connections ahead,
+// its Keep keeps them open.
 func NewHTTPCaller() HTTPCaller {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
@@ -103,13 +106,32 @@ func NewHTTPCaller() HTTPCaller {
 	// The write buffer stays net/http's 4 KB: every pod's connection holds one for as long as it is kept, and
 	// at 64 KB a leader of 1 000 pods held 64 MB of them (issue #18). A whole cluster, which is large, goes
 	// out in parts (PostParts) that skip the buffer once it is full, and a delta body fits in it.
-	return HTTPCaller{Client: &http.Client{Transport: t, CheckRedirect: noRedirect}, warm: warm}
+	client := &http.Client{Transport: t, CheckRedirect: noRedirect}
+	return HTTPCaller{Client: client, warm: warm, keep: newKeepPool(client)}
 }
 
 // Warm implements Warmer (for an HTTPCaller made by NewHTTPCaller or NewSecureHTTPCaller; others ignore it).
+// A pod whose connection is kept (Keep) is not warmed: it has one.
 func (h HTTPCaller) Warm(urls []string) {
 	if h.warm != nil {
-		h.warm.warm(urls)
+		h.warm.warm(h.keep.unkept(urls))
+	}
+}
+
+// Keep implements Keeper (for an HTTPCaller made by NewHTTPCaller or NewSecureHTTPCaller; others ignore it).
+func (h HTTPCaller) Keep(urls []string) {
+	if h.keep != nil {
+		h.keep.keep(urls)
+	}
+}
+
+// KeepWithin sets the pods' idle timeout (Limits.IdleTimeout; zero: DefaultIdleTimeout) that Keep's requests
+// must beat: every KeepEvery(idle). Call it before Keep.
+func (h HTTPCaller) KeepWithin(idle time.Duration) {
+	if h.keep != nil {
+		h.keep.mu.Lock()
+		h.keep.every = KeepEvery(idle)
+		h.keep.mu.Unlock()
 	}
 }
 
@@ -122,10 +144,14 @@ func (h HTTPCaller) CountConns(count func(ConnKind)) {
 	}
 }
 
-// CloseIdleConnections closes the connections kept alive and those warmed that no request took.
+// CloseIdleConnections closes the connections kept alive and those warmed that no request took, and keeps
+// none any more (Keep(nil)).
 func (h HTTPCaller) CloseIdleConnections() {
 	if h.warm != nil {
 		h.warm.closeAll()
+	}
+	if h.keep != nil {
+		h.keep.keep(nil)
 	}
 	if h.Client != nil {
 		h.Client.CloseIdleConnections()
@@ -173,6 +199,7 @@ func (h HTTPCaller) PostParts(ctx context.Context, url string, parts ...[]byte) 
 	if v := h.bearer.header(); v != "" {
 		req.Header["Authorization"] = []string{v} // set here: a RoundTripper would have to clone the request
 	}
+	defer h.keep.begin(req.URL)() // a kept connection needs no keep request meanwhile (Keep)
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("control: POST %s: %w", url, err)

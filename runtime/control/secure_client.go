@@ -27,7 +27,7 @@ func LeaderToken(f *security.TokenFile) func() string {
 }
 
 // NewSecureHTTPCaller is NewHTTPCaller with sec applied to its transport; Warm opens HTTPS connections, TLS
-// handshake included, through sec.TLS.
+// handshake included, through sec.TLS, and Keep keeps them.
 func NewSecureHTTPCaller(sec ClientSecurity) HTTPCaller {
 	c := NewHTTPCaller()
 	client := *c.Client
@@ -45,6 +45,7 @@ func NewSecureHTTPCaller(sec ClientSecurity) HTTPCaller {
 		t.DialTLSContext = c.warm.dialer(true)
 	}
 	c.Client = &client
+	c.keep.client = &client // its keep requests go through the transport the phase's do
 	return c
 }
 

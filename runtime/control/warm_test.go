@@ -23,10 +23,11 @@ type warmServer struct {
 	hello         chan struct{} // one per ClientHello
 	accepted      chan struct{} // one per connection accepted
 	closed        chan struct{} // one per connection closed
+	requests      chan string   // the path of each request
 }
 
 // warmFiles are a CA, and a certificate of it for 127.0.0.1: the server's files, then the client's.
-func warmFiles(t *testing.T) (security.TLSFiles, security.TLSFiles) {
+func warmFiles(t testing.TB) (security.TLSFiles, security.TLSFiles) {
 	t.Helper()
 	_, f, err := certs.NewFiles(t.TempDir(), "127.0.0.1")
 	if err != nil {
@@ -37,10 +38,15 @@ func warmFiles(t *testing.T) (security.TLSFiles, security.TLSFiles) {
 
 // newWarmServer starts a warmServer until the test ends, HTTPS with srv's files (plain HTTP without); with
 // gate, each TLS handshake waits for a value on it.
-func newWarmServer(t *testing.T, srv *security.TLSFiles, gate chan struct{}) *warmServer {
+func newWarmServer(t testing.TB, srv *security.TLSFiles, gate chan struct{}) *warmServer {
 	t.Helper()
-	s := &warmServer{hello: make(chan struct{}, 100), accepted: make(chan struct{}, 100), closed: make(chan struct{}, 100)}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	s := &warmServer{hello: make(chan struct{}, 100), accepted: make(chan struct{}, 100), closed: make(chan struct{}, 100),
+		requests: make(chan string, 100)}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.requests <- r.URL.Path:
+		default: // a test that does not read them
+		}
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {

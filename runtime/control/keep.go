@@ -1,0 +1,278 @@
+package control
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/ochopod/ochopod/runtime/clock"
+)
+
+// Keeper is a Caller that keeps one connection open to each of a set of pods, so that a phase finds them
+// open: the pod next in line for the lock keeps its connections to the pods before it leads, and the leader
+// keeps its own across quiet minutes, instead of one TLS handshake per pod at the start of a phase (DESIGN §12
+// "kept connections"). HTTPCaller is one.
+//
+// Contract: Keep replaces the set (nil: none) and returns at once; the connections are opened in the
+// background, each through the caller's own transport, and kept by a cheap request (GET /healthz, open: no
+// token, no audit line) when none is open and again before the pod's idle timeout, unless the caller's own
+// requests kept it meanwhile. A URL the caller cannot keep is ignored. A pod that fails two keep requests in
+// a row is dropped until a Keep names it again.
+type Keeper interface {
+	Keep(urls []string)
+}
+
+// keepPath is what a keep request asks for: a §13 probe, open like /info but far cheaper to answer.
+const keepPath = "/healthz"
+
+// keepTimeout bounds one keep request: a pod that does not answer within it failed it.
+const keepTimeout = 10 * time.Second
+
+// keepPool keeps the connections of Keep. Its requests go through the caller's client, so that the
+// connection each one leaves in the transport's idle pool is the one the phase's requests take.
+//
+// Only HTTPS pods are kept. Measured (BenchmarkKeep, both sides on one machine): a keep request costs about
+// what a plain TCP connection does (~70 µs), and a pod is refreshed about once a quiet minute, so keeping
+// a plain-HTTP pod saves nothing; a TLS handshake costs ~10 times more (~650 µs in full, ~500 µs resumed),
+// and sits on the path of the phase that makes it.
+type keepPool struct {
+	client *http.Client // the caller's
+	clock  clock.Clock
+	every  time.Duration // between a keep request's end and the next: within the pods' idle timeout
+	slots  chan struct{} // keep requests in flight at once at most
+
+	mu   sync.Mutex
+	kept map[warmKey]*keptConn
+	uses map[warmKey]*connUse // the caller's requests to HTTPS pods, busy or ended within every
+
+	ended func(error) // tests: a keep request ended
+}
+
+// keptConn is one kept pod.
+type keptConn struct {
+	url      string // the keep request's
+	ctx      context.Context
+	cancel   context.CancelFunc // let go: the request in flight ends
+	timer    clock.Timer        // the next keep request; nil while one is in flight
+	failures int                // in a row
+}
+
+// connUse is what the caller's own requests to a pod did to its connection: while one is in flight, or
+// within every of its end, a keep request would only open a second connection or refresh an idle timer
+// the request just refreshed.
+type connUse struct {
+	busy int
+	last time.Time // when the last one ended
+}
+
+// KeepEvery is how often a kept connection gets its keep request when its pods close idle connections after
+// idle: three quarters of it, so a request late by a GC pause or a busy CPU still comes in time.
+func KeepEvery(idle time.Duration) time.Duration { return positiveOr(idle, DefaultIdleTimeout) * 3 / 4 }
+
+func newKeepPool(client *http.Client) *keepPool {
+	return &keepPool{client: client, clock: clock.Real{}, every: KeepEvery(0), slots: make(chan struct{}, DefaultWarmDials),
+		kept: map[warmKey]*keptConn{}, uses: map[warmKey]*connUse{}}
+}
+
+// keyOf is the address a URL's connection goes to; false when the pool does not keep it (not HTTPS).
+func keyOf(raw string) (warmKey, bool) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return warmKey{}, false
+	}
+	return keyOfURL(u)
+}
+
+func keyOfURL(u *url.URL) (warmKey, bool) {
+	if u.Scheme != "https" || u.Hostname() == "" {
+		return warmKey{}, false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return warmKey{tls: true, addr: net.JoinHostPort(u.Hostname(), port)}, true
+}
+
+// keep makes urls the kept set. Pods no longer in it are let go: no more keep requests, and the pod closes
+// their connection at its idle timeout; with none left, the caller's idle connections are closed at once
+// (the pod neither leads nor is next: it has no use for any).
+func (p *keepPool) keep(urls []string) {
+	want := map[warmKey]bool{}
+	for _, raw := range urls {
+		if k, ok := keyOf(raw); ok {
+			want[k] = true
+		}
+	}
+	p.mu.Lock()
+	had := len(p.kept) > 0
+	for k, c := range p.kept {
+		if !want[k] {
+			delete(p.kept, k)
+			c.stop()
+		}
+	}
+	var (
+		fresh []*keptConn
+		keys  []warmKey
+	)
+	for k := range want {
+		if p.kept[k] == nil {
+			c := &keptConn{url: "https://" + k.addr + keepPath}
+			c.ctx, c.cancel = context.WithCancel(context.Background())
+			p.kept[k] = c
+			fresh, keys = append(fresh, c), append(keys, k)
+		}
+	}
+	none := had && len(p.kept) == 0
+	now := p.clock.Now()
+	for k, u := range p.uses {
+		if u.busy == 0 && now.Sub(u.last) >= p.every {
+			delete(p.uses, k)
+		}
+	}
+	for i, c := range fresh {
+		p.plan(keys[i], c)
+	}
+	p.mu.Unlock()
+	if none {
+		p.client.CloseIdleConnections()
+	}
+}
+
+// stop ends c's keep requests. Under keepPool.mu.
+func (c *keptConn) stop() {
+	c.cancel()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+// unkept is urls without those whose connection is kept: Warm would open a second one.
+func (p *keepPool) unkept(urls []string) []string {
+	if p == nil {
+		return urls
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.kept) == 0 {
+		return urls
+	}
+	out := make([]string, 0, len(urls))
+	for _, raw := range urls {
+		if k, ok := keyOf(raw); !ok || p.kept[k] == nil {
+			out = append(out, raw)
+		}
+	}
+	return out
+}
+
+// refresh sends c's keep request, then sets the timer of the next one, unless c was let go meanwhile or failed
+// twice in a row.
+func (p *keepPool) refresh(k warmKey, c *keptConn) {
+	p.slots <- struct{}{}
+	err := p.get(c)
+	<-p.slots
+	p.next(k, c, err)
+	if p.ended != nil {
+		p.ended(err)
+	}
+}
+
+// next plans c's next keep request after one that ended with err.
+func (p *keepPool) next(k warmKey, c *keptConn, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.kept[k] != c {
+		return
+	}
+	if err == nil {
+		c.failures = 0
+	} else if c.failures++; c.failures > 1 {
+		delete(p.kept, k) // gone, or refusing: until a Keep names it again (after the next phase)
+		c.cancel()
+		return
+	}
+	c.timer = p.clock.AfterFunc(p.every, func() { p.due(k, c) })
+}
+
+// due is the time of c's keep request, unless the caller's requests kept the connection meanwhile.
+func (p *keepPool) due(k warmKey, c *keptConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.kept[k] == c {
+		p.plan(k, c)
+	}
+}
+
+// plan sends c's keep request now, or sets the timer for when the caller's own requests no longer keep the
+// connection. Under mu.
+func (p *keepPool) plan(k warmKey, c *keptConn) {
+	wait := time.Duration(0)
+	if u := p.uses[k]; u != nil {
+		wait = p.every
+		if u.busy == 0 {
+			wait -= p.clock.Now().Sub(u.last)
+		}
+	}
+	if wait > 0 {
+		c.timer = p.clock.AfterFunc(wait, func() { p.due(k, c) })
+		return
+	}
+	c.timer = nil
+	go p.refresh(k, c)
+}
+
+// begin notes a request of the caller to u; the function it returns notes its end.
+func (p *keepPool) begin(u *url.URL) func() {
+	if p == nil {
+		return func() {}
+	}
+	k, ok := keyOfURL(u)
+	if !ok {
+		return func() {}
+	}
+	p.mu.Lock()
+	use := p.uses[k]
+	if use == nil {
+		use = &connUse{}
+		p.uses[k] = use
+	}
+	use.busy++
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		use.busy--
+		use.last = p.clock.Now()
+		p.mu.Unlock()
+	}
+}
+
+// get sends c's keep request and reads the reply, so that the connection goes back to the idle pool. Any
+// reply keeps the connection: its code does not matter.
+func (p *keepPool) get(c *keptConn) error {
+	ctx, cancel := context.WithTimeout(c.ctx, keepTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, err = io.Copy(io.Discard, io.LimitReader(res.Body, DefaultMaxReply))
+	return err
+}
+
+// count is how many pods are kept.
+func (p *keepPool) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.kept)
+}
