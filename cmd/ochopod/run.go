@@ -146,7 +146,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	}
 	// DESIGN §12: header, body and idle deadlines, and a cap on open connections (counted under TLS, so that a
 	// handshake that never ends holds a slot only until the header deadline).
-	limits := control.Limits{}
+	limits := control.Limits{IdleTimeout: s.idleTimeout}
 	ln = limits.Listener(ln)
 	if sec.serverTLS != nil {
 		ln = tls.NewListener(ln, sec.serverTLS)
@@ -155,12 +155,14 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	mx := metrics.New(clock.Real{}) // DESIGN §13, fed from the actors' events
 	dialer := sec.dialer(log, guardedNodes(cluster)...)
 	dialer.MaxPacket = s.zkMaxPacket
+	caller := sec.caller(func(k control.ConnKind) { mx.ClientConn(k.String()) })
+	caller.KeepWithin(s.idleTimeout) // the pods' idle timeout, as ours (DESIGN §12 "kept connections")
 	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
 		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: leaderUnlimited(limit, mx.Feed),
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
-			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: sec.caller(func(k control.ConnKind) { mx.ClientConn(k.String()) }),
+			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: caller,
 		},
 	}
 	if len(args) > 0 || s.podSpec != nil {

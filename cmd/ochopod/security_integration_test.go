@@ -267,23 +267,16 @@ func startSecured(t testing.TB, f secFiles, zkAddr, cluster string, n int, extra
 	return pods
 }
 
-// DESIGN §12: the leader keeps its HTTPS connections to its pods alive from one phase to the next, so a pod
-// that joins costs the phase one TLS handshake, the new pod's, not one per pod (counted by the leader's
+// DESIGN §12: the leader keeps its HTTPS connections to its pods alive from one phase to the next, even
+// past the pods' idle timeout ("kept connections"; --idle-timeout, short here), so a pod that joins after a
+// quiet spell costs the phase one TLS handshake, the new pod's, not one per pod (counted by the leader's
 // ochopod_control_client_connections_total, the scale bench's conns column).
 func TestIntegration_SecuredPhasesKeepTheirConnections(t *testing.T) {
 	t.Parallel()
 	f := newSecFiles(t)
 	srv := zkserver.Start(t)
-	flags := []string{"--token-file", f.tokens, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca}
-	var pods []*podProcess
-	for range 3 {
-		pods = append(pods, mdStartPod(t, srv.Addr(), "kept", 10*time.Second, flags, "sleep", "600"))
-	}
-	c := f.client(t)
-	obs := mdObserve(t, srv.Addr())
-	cl := zk.ClusterOf("it", "kept")
-	mdWaitConfigured(t, obs, cl, nil, 3, 60*time.Second)
-	infos := waitInfoOver(t, c, "https", pods, 60*time.Second, mdRunning)
+	flags := keptFlags(f, "--idle-timeout", "2s")
+	pods, c, obs, cl, infos := keptCluster(t, f, srv.Addr(), "kept", 3, flags)
 	lead := slices.IndexFunc(infos, isLeader)
 	if lead < 0 {
 		t.Fatalf("no leader: %v", infos)
@@ -292,13 +285,16 @@ func TestIntegration_SecuredPhasesKeepTheirConnections(t *testing.T) {
 	if before != (connCounts{full: 3}) {
 		t.Fatalf("the leader of 3 pods opened %+v connections, want 3 with a full handshake", before)
 	}
+	for _, p := range pods {
+		idleClosed(t, f, p, 30*time.Second) // one after the other: each waits 2 s at least
+	}
 	pods = append(pods, mdStartPod(t, srv.Addr(), "kept", 10*time.Second, flags, "sleep", "600"))
 	mdWaitConfigured(t, obs, cl, nil, 4, 60*time.Second)
 	if m, ok := infoOver(c, "https", pods[lead]); !ok || !isLeader(m) {
 		t.Fatalf("the leader changed: %v", m)
 	}
 	if got := clientConns(t, c, "https", pods[lead]).minus(before); got != (connCounts{full: 1}) {
-		t.Fatalf("the phase of a pod joining opened %+v connections, want one, to the new pod", got)
+		t.Fatalf("the phase of a pod joining after the idle timeout opened %+v connections, want one, to the new pod", got)
 	}
 }
 

@@ -46,6 +46,7 @@ type runSettings struct {
 	port           int
 	binding        string
 	sessionTimeout time.Duration
+	idleTimeout    time.Duration // the control port's (DESIGN §12), and what kept connections must beat
 	zkMaxPacket    int
 	memoryLimit    string // --memory-limit as given; memoryBytes once validated
 	memoryBytes    uint64
@@ -100,6 +101,7 @@ func (s *runSettings) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.binding, "binding", "auto", "where the pod runs: "+strings.Join(binding.Names(), " | ")+
 		" (auto: local if ochopod_local=true, else kubernetes if KUBERNETES_SERVICE_HOST is set, else marathon if MARATHON_APP_ID or MESOS_TASK_ID is, else generic)")
 	fs.DurationVar(&s.sessionTimeout, "session-timeout", 10*time.Second, "ZooKeeper session timeout")
+	fs.DurationVar(&s.idleTimeout, "idle-timeout", control.DefaultIdleTimeout, "how long the control port keeps a connection with no request; a leader, and the pod next in line, keep theirs to the pods with a request within it (give every pod of a cluster the same)")
 	fs.IntVar(&s.zkMaxPacket, "zk-max-packet", gozk.DefaultMaxPacket, "largest ZooKeeper packet sent or received, in bytes (ZooKeeper's default jute.maxbuffer; raise both together)")
 	fs.StringVar(&s.memoryLimit, "memory-limit", defaultMemoryLimit, "soft limit of the pod's own memory while its heap is small (B, KiB, MiB, GiB, or off); GOMEMLIMIT wins")
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug | info | warn | error (ochopod_debug=true means debug)")
@@ -177,6 +179,9 @@ func (s *runSettings) validate(env map[string]string) error {
 	}
 	if s.sessionTimeout < time.Second || s.sessionTimeout > 10*time.Minute {
 		return usagef("--session-timeout %s must be between 1s and 10m", s.sessionTimeout)
+	}
+	if s.idleTimeout < time.Second || s.idleTimeout > time.Hour {
+		return usagef("--idle-timeout %s must be between 1s and 1h", s.idleTimeout)
 	}
 	if s.zkMaxPacket < minMaxPacket {
 		return usagef("--zk-max-packet %d must be at least %d", s.zkMaxPacket, minMaxPacket)

@@ -157,6 +157,9 @@ func Start(cfg Config) (*Pod, error) {
 		Cluster: cfg.Cluster, Ensemble: cfg.Ensemble, SessionTimeout: cfg.SessionTimeout, Backoff: cfg.Backoff,
 		Payload: cfg.Payload, Dialer: cfg.Dialer, Leader: leaderProps, Supervisor: cfg.Restart,
 	})}
+	if cfg.Model != nil {
+		rootCfg.Keeper, _ = cfg.Model.Caller.(control.Keeper) // DESIGN §12 "kept connections"
+	}
 	if p, ok := wiring.PodProps(); ok {
 		// They hear every configuration of the pod (DESIGN §4): the lifecycle, or the root, announces it.
 		rootCfg.Custom, rootCfg.Cluster = p, cfg.Cluster.Qualified

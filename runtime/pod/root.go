@@ -8,6 +8,7 @@ import (
 	"github.com/ochopod/ochopod/actors/host"
 	"github.com/ochopod/ochopod/actors/lifecycle"
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/sdk"
 )
 
@@ -27,6 +28,9 @@ type RootConfig struct {
 	// Cluster is the pod's cluster (qualified name), set when the pod-scope actors listen: a pod without a
 	// lifecycle then announces the configurations it answers ok to, as a lifecycle does (lifecycle.Config).
 	Cluster string
+	// Keeper keeps the connections to the pods of the pod's base while the pod leads or is next in line for
+	// the lock (DESIGN §12 "kept connections"): the model's caller; nil: none kept.
+	Keeper control.Keeper
 	// Supervisor restarts the root after a crash; zero: host.DefaultSupervisor().
 	Supervisor host.Supervisor
 }
@@ -58,6 +62,7 @@ type root struct {
 	id        *identity
 	session   host.Ref
 	lifecycle host.Ref
+	keeping   bool // the pod leads or is next in line, and has a keeper and a lifecycle
 }
 
 func (r *root) Started(ctx host.Context) {
@@ -70,7 +75,12 @@ func (r *root) Started(ctx host.Context) {
 	r.session = ctx.Spawn(r.cfg.Session)
 }
 
-func (r *root) Release(host.Context, bool) {}
+// Release lets the kept pods go: a new incarnation learns its place in line again from a new leader actor.
+func (r *root) Release(host.Context, bool) {
+	if r.keeping {
+		r.cfg.Keeper.Keep(nil)
+	}
+}
 
 func (r *root) Receive(ctx host.Context, msg proto.Message) {
 	switch msg := msg.(type) {
@@ -90,17 +100,32 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 		} else {
 			ctx.Respond(&v1.Base{})
 		}
-	case *v1.ControlRequest, *v1.GetLifecycleStatus:
+	case *v1.InLine:
+		r.inLine(ctx, msg.GetLeading() || msg.GetNext())
+	case *v1.Base: // the lifecycle's answer to the GetBase of inLine or of a phase's ok
+		if r.keeping {
+			r.cfg.Keeper.Keep(keptURLs(msg, r.cfg.Key))
+		}
+	case *v1.ControlRequest:
 		if r.lifecycle != nil {
 			ctx.Forward(r.lifecycle)
-		} else if req, ok := msg.(*v1.ControlRequest); ok {
+			if r.keeping && msg.GetTask() == v1.Task_TASK_OK && !msg.GetAside() {
+				// The ok of a phase: its on answered first, so the base the lifecycle holds is the new
+				// cluster (DESIGN §7). Asked after the ok, it is answered after it.
+				ctx.Request(r.lifecycle, &v1.GetBase{})
+			}
+		} else {
 			// A pod without a process (it only registers) has nothing to do for any task.
 			code := int32(200)
-			if req.GetTask() == v1.Task_TASK_UNSPECIFIED {
+			if msg.GetTask() == v1.Task_TASK_UNSPECIFIED {
 				code = 400
 			}
 			ctx.Respond(&v1.ControlReply{Code: code, Body: []byte(`{}`)})
-			r.announce(ctx, req)
+			r.announce(ctx, msg)
+		}
+	case *v1.GetLifecycleStatus:
+		if r.lifecycle != nil {
+			ctx.Forward(r.lifecycle)
 		}
 	case *v1.InjectCrash:
 		switch t := msg.GetTarget(); {
@@ -111,6 +136,22 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 		default:
 			ctx.Forward(r.session)
 		}
+	}
+}
+
+// inLine starts or stops keeping connections to the pods of the pod's base as the pod comes to lead or be next
+// in line for the lock, or stops (DESIGN §12 "kept connections"): a pod next in line, or a leader after a
+// quiet minute, would otherwise make one TLS handshake per pod at the start of its first phase. The set follows
+// the base after each phase (the ok, above).
+func (r *root) inLine(ctx host.Context, keep bool) {
+	if r.cfg.Keeper == nil || r.lifecycle == nil || keep == r.keeping {
+		return
+	}
+	r.keeping = keep
+	if keep {
+		ctx.Request(r.lifecycle, &v1.GetBase{})
+	} else {
+		r.cfg.Keeper.Keep(nil)
 	}
 }
 

@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,15 +22,11 @@ import (
 // §12's rules are skipped. It returns once w has the addresses; the connections are w's, each closed if no
 // request takes it in time. Nothing to warm, and the phase connects as it goes.
 func warmUp(conn zk.Conn, c zk.Cluster, w control.Warmer, root *actor.RootContext, base *actor.PID) {
-	pods := map[string]payload.Payload{}
+	var pods map[string]payload.Payload
 	if root != nil && base != nil {
 		if res, err := root.RequestFuture(base, &v1.GetBase{}, time.Second).Result(); err == nil {
 			if b, ok := res.(*v1.Base); ok {
-				for key, raw := range b.GetPods() {
-					if p, err := payload.Parse(raw); err == nil && payload.Validate(p, payload.NoNode) == nil {
-						pods[key] = p
-					}
-				}
+				pods = validPods(b)
 			}
 		}
 	}
@@ -38,17 +35,53 @@ func warmUp(conn zk.Conn, c zk.Cluster, w control.Warmer, root *actor.RootContex
 		if err != nil {
 			return
 		}
+		pods = map[string]payload.Payload{}
 		for _, p := range registered {
 			if !p.Registering {
 				pods[p.Key] = p.Payload
 			}
 		}
 	}
+	w.Warm(controlURLs(pods))
+}
+
+// validPods are the pods of b whose payloads keep DESIGN §12's rules.
+func validPods(b *v1.Base) map[string]payload.Payload {
+	pods := map[string]payload.Payload{}
+	for key, raw := range b.GetPods() {
+		if p, err := payload.Parse(raw); err == nil && payload.Validate(p, payload.NoNode) == nil {
+			pods[key] = p
+		}
+	}
+	return pods
+}
+
+// controlURLs are the control URLs a phase calls pods at, for those that expose their control port.
+func controlURLs(pods map[string]payload.Payload) []string {
 	urls := make([]string, 0, len(pods))
 	for _, p := range model.PhasePods(pods) {
 		if p.URL != "" {
 			urls = append(urls, p.URL)
 		}
 	}
-	w.Warm(urls)
+	return urls
+}
+
+// keptURLs are the pods of b whose connections a pod keeps while it leads or is next in line (DESIGN §12
+// "kept connections"): its base's HTTPS pods, itself included (a phase calls it too); none when no other pod
+// is in it.
+func keptURLs(b *v1.Base, own string) []string {
+	// Only HTTPS pods are kept (control.Keeper): the others are not parsed at all, which spares a pod the
+	// garbage of its whole base after each phase (DESIGN §12: memory proportional to the body).
+	https := &v1.Base{Pods: map[string][]byte{}}
+	for key, raw := range b.GetPods() {
+		if bytes.Contains(raw, []byte("https")) {
+			https.Pods[key] = raw
+		}
+	}
+	pods := validPods(https)
+	if _, in := pods[own]; len(pods) == 0 || (in && len(pods) == 1) {
+		return nil
+	}
+	return controlURLs(pods)
 }

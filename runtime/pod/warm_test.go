@@ -89,3 +89,35 @@ func TestWarmUp_TheNewLeadersModelWarmsThePodsConnections(t *testing.T) {
 		})
 	}
 }
+
+// DESIGN §12 "kept connections": a pod keeps the connections to the valid pods of its base, itself included
+// (a phase calls it too), and none when its base has no other pod it keeps (HTTPS).
+func TestKeptURLs_ThePodsOfTheBaseWithAnotherPod(t *testing.T) {
+	own := `{"ip":"10.0.1.1","port":"8080","ports":{"8080":8080},"seq":1,"scheme":"https"}`
+	other := `{"ip":"10.0.1.2","port":"8080","ports":{"8080":8080},"seq":2,"scheme":"https"}`
+	bad := `{"ip":"10.0.1.3; rm -rf /","port":"8080","ports":{"8080":8080},"seq":3,"scheme":"https"}`
+	plain := `{"ip":"10.0.1.4","port":"8080","ports":{"8080":8080},"seq":4}` // never kept: control.Keeper
+	for _, tc := range []struct {
+		name string
+		pods map[string]string
+		want []string
+	}{
+		{"no base", nil, nil},
+		{"only itself", map[string]string{"own": own}, nil},
+		{"itself, an invalid pod and a plain one", map[string]string{"own": own, "bad": bad, "plain": plain}, nil},
+		{"itself and another", map[string]string{"own": own, "other": other, "bad": bad}, []string{"https://10.0.1.1:8080", "https://10.0.1.2:8080"}},
+		{"another, not itself", map[string]string{"other": other}, []string{"https://10.0.1.2:8080"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &v1.Base{Pods: map[string][]byte{}}
+			for k, v := range tc.pods {
+				b.Pods[k] = []byte(v)
+			}
+			got := keptURLs(b, "own")
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("kept %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
