@@ -152,6 +152,13 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 	case Announce:
 		// Request, not Send: the parent checks the sender to drop news from a leader it already stopped.
 		ctx.Request(ctx.Parent(), &v1.LeadershipChanged{Leader: e.Leader, LockPath: e.LockPath, Generation: e.Generation})
+	case Touch:
+		key := b.cfg.Key
+		ctx.Go("touch", func(host.Task) {
+			if _, err := conn.Set(e.Path, []byte(key), zk.AnyVersion); err != nil { // its data as created
+				log.Debug("cannot touch our lock node: the pod behind us does not learn it is next", "lock", e.Path, "err", err)
+			}
+		})
 	case Position:
 		if b.cfg.Pod != nil {
 			ctx.Send(b.cfg.Pod, &v1.InLine{Leading: e.Leading, Next: e.Next})

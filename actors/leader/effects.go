@@ -38,6 +38,14 @@ type Announce struct {
 	Generation uint64
 }
 
+// Touch: write our contender node's data again, unchanged (the pod's key): the contender behind us, whose
+// watch fires, lists the line again and learns that it is next (DESIGN §12 "kept connections"). Nothing
+// comes back.
+type Touch struct {
+	Generation uint64
+	Path       string
+}
+
 // Position: tell the pod's root where our contender stands in the lock's line (v1.InLine): it keeps
 // connections to the pods while it leads or is next (DESIGN §12 "kept connections"). Given when it changes.
 type Position struct{ Leading, Next bool }
@@ -63,5 +71,6 @@ func (StartWorker) isEffect()     {}
 func (StopWorker) isEffect()      {}
 func (Announce) isEffect()        {}
 func (Position) isEffect()        {}
+func (Touch) isEffect()           {}
 func (StartTimer) isEffect()      {}
 func (Log) isEffect()             {}

@@ -37,7 +37,9 @@ type MachineConfig struct {
 // carries the generation it was issued under; a new attempt starts a new generation, so late answers and
 // watches of an abandoned attempt are dropped.
 //
-// It also tells where our contender stands in line (Position) each time that changes.
+// It also tells where our contender stands in line (Position) each time that changes. A contender learns
+// that it is next when its predecessor goes (it lists the line again) or wins the lock: a new leader touches
+// its node (Touch), which fires its successor's watch.
 //
 //	idle ─Start→ ensuring ─ready→ listing ─first→ leading ─own node gone→ ensuring
 //	                          │        └─not first→ waiting ─predecessor changed→ listing
@@ -192,6 +194,7 @@ func (m *Machine) onListed(children []string) []Effect {
 		return append(append(effects, m.place(Position{Leading: true})...),
 			StartWorker{LockPath: m.watched, Generation: m.gen},
 			Watch{Generation: m.gen, Path: m.watched},
+			Touch{Generation: m.gen, Path: m.watched}, // the pod behind us is next now: it learns it so
 		)
 	default:
 		m.phase = phaseWaiting
@@ -222,6 +225,10 @@ func (m *Machine) onChanged(in *v1.NodeChanged) []Effect {
 	case v1.ZkEvent_ZK_EVENT_NOT_WATCHING:
 		// The session is ending; the session actor stops us. Until then, hold nothing we cannot prove.
 		return m.fail("watch lost: " + in.GetPath())
+	}
+	if in.GetEvent() == v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED && m.phase == phaseWaiting {
+		// Our predecessor touched its node: it won the lock, and we are next (Touch). Look again.
+		return m.list()
 	}
 	// Any other change: the node is still there; watch it again (level-triggered: look, do not assume).
 	return []Effect{Watch{Generation: m.gen, Path: m.watched}}

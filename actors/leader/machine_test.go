@@ -36,6 +36,8 @@ func kinds(effects []Effect) []string {
 			out = append(out, fmt.Sprintf("announce(%v)", e.Leader))
 		case StartTimer:
 			out = append(out, fmt.Sprintf("timer#%d(%s)", e.Generation, e.After))
+		case Touch:
+			out = append(out, fmt.Sprintf("touch#%d", e.Generation))
 		case Position:
 			out = append(out, map[Position]string{{Leading: true}: "line(leading)", {Next: true}: "line(next)", {}: "line(-)"}[e])
 		}
@@ -74,7 +76,7 @@ func TestLeader_LowestSequenceLeads(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{c, a, b, "junk"}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c, a, b, "junk"}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")", "touch#1"}},
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: true}, nil},
 	})
 	if !m.Leading() || m.LockPath() != dir+"/"+a {
@@ -94,7 +96,7 @@ func TestLeader_WatchesOnlyItsPredecessor(t *testing.T) {
 		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"line(next)", "watch#1(" + a + ")"}},
 		// a left between the listing and the watch: exists is false, look again at once.
 		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: false}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + c + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + c + ")", "touch#1"}},
 	})
 }
 
@@ -108,13 +110,12 @@ func TestLeader_TellsWhenItIsNextInLine(t *testing.T) {
 		{&v1.ContendersListed{Generation: 1, Children: []string{a, b, c}}, []string{"watch#1(" + b + ")"}}, // third: nothing
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"line(next)", "watch#1(" + a + ")"}},
-		// Still next after a change on the leader's node: told once.
-		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"watch#1(" + a + ")"}},
-		{&v1.NodeWatched{Generation: 1, Path: dir + "/" + a, Exists: false}, []string{"list#1"}},
+		// The leader touches its node (it just won the lock): we look again, and are still next, told once.
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"list#1"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a, c}}, []string{"watch#1(" + a + ")"}},
 		// The leader leaves: we lead.
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + c + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{c}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + c + ")", "touch#1"}},
 	})
 	for _, tc := range []struct {
 		name string
@@ -150,12 +151,25 @@ func TestLeader_TellsWhenItIsNextInLine(t *testing.T) {
 	}
 }
 
+// A contender behind the next one learns that it is next when the leader leaves: its predecessor, winning the
+// lock, touches its node, and the watch that fires makes it look again.
+func TestLeader_LearnsItIsNextWhenItsPredecessorLeads(t *testing.T) {
+	m := newTestMachine()
+	run(t, m, []step{
+		{nil, []string{"ensure#1"}},
+		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + c}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a, b, c}}, []string{"watch#1(" + b + ")"}},
+		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + b, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"list#1"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{b, c}}, []string{"line(next)", "watch#1(" + b + ")"}},
+	})
+}
+
 func TestLeader_StepsDownWhenItsNodeVanishes(t *testing.T) {
 	m := newTestMachine()
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")", "touch#1"}},
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DELETED}, []string{"stopworker", "announce(false)", "line(-)", "ensure#2"}},
 		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, nil}, // stale generation
 	})
@@ -166,7 +180,7 @@ func TestLeader_FailureStepsDownAndRetriesWithBackoff(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")", "touch#1"}},
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NOT_WATCHING}, []string{"stopworker", "announce(false)", "line(-)", "timer#2(100ms)"}},
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 1}, nil},
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 2}, []string{"ensure#3"}},
@@ -188,7 +202,7 @@ func TestLeader_DataChangeOnOwnNodeRewatches(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")", "touch#1"}},
 		{&v1.NodeChanged{Generation: 1, Path: dir + "/" + a, Event: v1.ZkEvent_ZK_EVENT_NODE_DATA_CHANGED}, []string{"watch#1(" + a + ")"}},
 	})
 	if !m.Leading() {
@@ -201,7 +215,7 @@ func TestLeader_StopReleasesTheWorker(t *testing.T) {
 	run(t, m, []step{
 		{nil, []string{"ensure#1"}},
 		{&v1.ContenderReady{Generation: 1, Path: dir + "/" + a}, []string{"list#1"}},
-		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")"}},
+		{&v1.ContendersListed{Generation: 1, Children: []string{a}}, []string{"announce(true)", "line(leading)", "startworker", "watch#1(" + a + ")", "touch#1"}},
 	})
 	if got := kinds(m.Stop()); !reflect.DeepEqual(got, []string{"stopworker", "announce(false)", "line(-)"}) {
 		t.Fatalf("stop: %q", got)

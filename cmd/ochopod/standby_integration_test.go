@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-		"syscall"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,8 +80,8 @@ func waitConns(t testing.TB, c *http.Client, p *podProcess, within time.Duration
 }
 
 // DESIGN §12 "kept connections": in a cluster with tokens and TLS, the pod next in line for the lock has its
-// connections to the pods open before the leader leaves, a pod behind it keeps none, and after a graceful
-// hand-over the new leader's first phase opens no connection.
+// connections to the pods open before the leader leaves, a pod behind it keeps none, after a graceful
+// hand-over the new leader's first phase opens no connection, and the pod behind it, next now, keeps its own.
 func TestIntegration_TheNextInLineKeepsItsConnections(t *testing.T) {
 	t.Parallel()
 	f := newSecFiles(t)
@@ -111,6 +111,11 @@ func TestIntegration_TheNextInLineKeepsItsConnections(t *testing.T) {
 	}
 	if got := clientConns(t, c, "https", pods[next]).minus(before); got.total() != 0 {
 		t.Fatalf("the new leader's first phase opened %+v connections, want none", got)
+	}
+	// The third pod is next now (the new leader touched its lock node): from that phase's ok, it keeps its
+	// connections to the two pods left.
+	if n := waitConns(t, c, pods[third], 30*time.Second, func(n connCounts) bool { return n.total() >= 2 }); n.total() != 2 {
+		t.Fatalf("the pod next in line after the hand-over opened %+v connections, want 2", n)
 	}
 }
 

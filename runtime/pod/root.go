@@ -62,7 +62,8 @@ type root struct {
 	id        *identity
 	session   host.Ref
 	lifecycle host.Ref
-	keeping   bool // the pod leads or is next in line, and has a keeper and a lifecycle
+	inLine    bool // the pod leads or is next in line for the lock, and has a keeper and a lifecycle
+	keeping   bool // the keeper holds a set of ours: Keep(nil) is owed when the pod is out of line
 }
 
 func (r *root) Started(ctx host.Context) {
@@ -101,15 +102,16 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 			ctx.Respond(&v1.Base{})
 		}
 	case *v1.InLine:
-		r.inLine(ctx, msg.GetLeading() || msg.GetNext())
-	case *v1.Base: // the lifecycle's answer to the GetBase of inLine or of a phase's ok
-		if r.keeping {
+		r.noteLine(msg.GetLeading() || msg.GetNext())
+	case *v1.Base: // the lifecycle's answer to the GetBase of a phase's ok, below
+		if r.inLine {
 			r.cfg.Keeper.Keep(keptURLs(msg, r.cfg.Key))
+			r.keeping = true
 		}
 	case *v1.ControlRequest:
 		if r.lifecycle != nil {
 			ctx.Forward(r.lifecycle)
-			if r.keeping && msg.GetTask() == v1.Task_TASK_OK && !msg.GetAside() {
+			if r.inLine && msg.GetTask() == v1.Task_TASK_OK && !msg.GetAside() {
 				// The ok of a phase: its on answered first, so the base the lifecycle holds is the new
 				// cluster (DESIGN §7). Asked after the ok, it is answered after it.
 				ctx.Request(r.lifecycle, &v1.GetBase{})
@@ -139,19 +141,20 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 	}
 }
 
-// inLine starts or stops keeping connections to the pods of the pod's base as the pod comes to lead or be next
-// in line for the lock, or stops (DESIGN §12 "kept connections"): a pod next in line, or a leader after a
-// quiet minute, would otherwise make one TLS handshake per pod at the start of its first phase. The set follows
-// the base after each phase (the ok, above).
-func (r *root) inLine(ctx host.Context, keep bool) {
-	if r.cfg.Keeper == nil || r.lifecycle == nil || keep == r.keeping {
+// noteLine notes that the pod came to lead or be next in line for the lock, or no longer does (DESIGN §12
+// "kept connections"): from the ok of the next phase, it keeps its connections to the pods of its base (a
+// pod next in line, or a leader after a quiet minute, would otherwise make one TLS handshake per pod at the
+// start of its first phase), and follows the base after each phase; out of line, it lets them go. Not at
+// once: a pod comes next when a leader wins the lock, whose first phase follows, and handshakes made now
+// would take the CPU from that phase; its ok brings the new base besides.
+func (r *root) noteLine(keep bool) {
+	if r.cfg.Keeper == nil || r.lifecycle == nil {
 		return
 	}
-	r.keeping = keep
-	if keep {
-		ctx.Request(r.lifecycle, &v1.GetBase{})
-	} else {
+	r.inLine = keep
+	if !keep && r.keeping {
 		r.cfg.Keeper.Keep(nil)
+		r.keeping = false
 	}
 }
 
