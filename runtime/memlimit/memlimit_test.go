@@ -12,19 +12,42 @@ import (
 
 const mib = 1 << 20
 
-func TestDecide_SoftWhileASixteenthIsLeftForGarbage(t *testing.T) {
+func TestDecide_SoftWhileItLeavesRoomElseRaised(t *testing.T) {
 	for _, tc := range []struct {
+		name              string
 		soft, live, other uint64
 		want              int64
 	}{
-		{12 * mib, 4 * mib, 7 * mib, 12 * mib},                // 1 MiB left for garbage
-		{12 * mib, 4*mib + mib/4, 7 * mib, 12 * mib},          // exactly a sixteenth left
-		{12 * mib, 4*mib + mib/4 + 1, 7 * mib, math.MaxInt64}, // less
-		{12 * mib, 40 * mib, 7 * mib, math.MaxInt64},          // a big leader: GOGC alone
-		{math.MaxUint64, 0, 0, math.MaxInt64},
+		// room = the limit - other - the runtime's 1 MiB headroom - live; it must hold max(soft/16, live/4)
+		{"room enough under soft", 12 * mib, 3 * mib, 7 * mib, 12 * mib},
+		{"exactly enough", 12 * mib, 3 * mib, 7*mib + mib/4, 12 * mib},
+		{"a byte short: raised by it", 12 * mib, 3 * mib, 7*mib + mib/4 + 1, 12*mib + 1},
+		{"a larger live heap: a quarter of it", 12 * mib, 4 * mib, 7 * mib, 13 * mib},
+		{"a big heap: 3 % headroom", 12 * mib, 40 * mib, 7 * mib, 7*mib + 50*mib/97*100 + 100},
+		{"no limit", math.MaxUint64, 0, 0, math.MaxInt64},
 	} {
 		if got := memlimit.Decide(tc.soft, tc.live, tc.other); got != tc.want {
-			t.Errorf("Decide(%d, %d, %d) = %d, want %d", tc.soft, tc.live, tc.other, got, tc.want)
+			t.Errorf("%s: Decide(%d, %d, %d) = %d, want %d", tc.name, tc.soft, tc.live, tc.other, got, tc.want)
+		}
+	}
+}
+
+// Whatever the heap, a limit leaves the room it promises once the runtime took its headroom: with a limit kept
+// while live + other + soft/16 fit under it, a pod whose live heap and the rest came to ~11 MiB of 12 had no
+// room at all, and collected without end (the CPU limiter's half of the CPU).
+func TestDecide_LeavesTheRoomPastTheRuntimesHeadroom(t *testing.T) {
+	const soft = 12 * mib
+	for live := uint64(mib); live <= 64*mib; live += mib / 8 {
+		for other := uint64(0); other <= 16*mib; other += mib / 8 {
+			limit := memlimit.Decide(soft, live, other)
+			if limit == math.MaxInt64 {
+				continue
+			}
+			part := uint64(limit) - other
+			heap := part - max(part/100*3, mib) // what the runtime lets the heap reach (runtime/mgcpacer.go)
+			if heap < live+max(soft/16, live/4) {
+				t.Fatalf("live %d, other %d: limit %d lets the heap reach %d, %d past the live heap", live, other, limit, heap, heap-min(heap, live))
+			}
 		}
 	}
 }
@@ -34,10 +57,10 @@ func TestKeep_DecidesAfterEachCollection(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	for _, tc := range []struct {
 		soft uint64
-		want int64
+		ok   func(int64) bool
 	}{
-		{1 << 40, 1 << 40},        // far above this test's heap
-		{64 << 10, math.MaxInt64}, // below it: no limit
+		{1 << 40, func(l int64) bool { return l == 1<<40 }},              // far above this test's heap: kept
+		{64 << 10, func(l int64) bool { return l > 1<<20 && l < 1<<40 }}, // below it: raised to leave room
 	} {
 		applied := make(chan int64, 64)
 		stop := memlimit.Keep(tc.soft, func(l int64) {
@@ -57,8 +80,8 @@ func TestKeep_DecidesAfterEachCollection(t *testing.T) {
 			runtime.GC()
 			select {
 			case got := <-applied:
-				if got != tc.want || debug.SetMemoryLimit(-1) != tc.want {
-					t.Fatalf("soft %d: applied %d after a collection, want %d", tc.soft, got, tc.want)
+				if !tc.ok(got) || debug.SetMemoryLimit(-1) != got {
+					t.Fatalf("soft %d: applied %d after a collection (in force: %d)", tc.soft, got, debug.SetMemoryLimit(-1))
 				}
 				break wait
 			case <-deadline:
