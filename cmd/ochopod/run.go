@@ -26,6 +26,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/pod"
 	"github.com/ochopod/ochopod/runtime/podlog"
 	"github.com/ochopod/ochopod/runtime/proc"
+	"github.com/ochopod/ochopod/runtime/security"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
 
@@ -150,6 +151,11 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	ln = limits.Listener(ln)
 	if sec.serverTLS != nil {
 		ln = tls.NewListener(ln, sec.serverTLS)
+		go func() { // crypto's one-time set-up now, not in the leader's first phase with this pod
+			if err := security.Prime(sec.serverTLS, sec.clientTLS); err != nil {
+				log.Debug("TLS prime: the pod's own client did not verify it", "err", err)
+			}
+		}()
 	}
 
 	mx := metrics.New(clock.Real{}) // DESIGN §13, fed from the actors' events
