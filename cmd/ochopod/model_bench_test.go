@@ -28,9 +28,10 @@ import (
 //     (every pod answered on with 200, so every command was started; /info is checked afterwards), and the
 //     part of it until every pod registered;
 //   - join: from starting one more pod to the hash covering the n+1 pods, with the configuration phase alone
-//     (from the leader's log) and the CPU time the leader's process used meanwhile;
+//     (ochopod_phase_duration_seconds of the leader's /metrics: to the nanosecond) and the CPU time the
+//     leader's process used meanwhile;
 //   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left, with
-//     the new leader's configuration phase alone (from its log) and the CPU time its process used meanwhile;
+//     the new leader's configuration phase alone (its /metrics) and the CPU time its process used meanwhile;
 //   - conns: the connections the leader opened meanwhile (ochopod_control_client_connections_total of its
 //     /metrics), plain ones or TLS ones as full handshakes + resumed ones: a leader keeps its connections
 //     alive, so a join opens one (to the new pod), and a new leader one per pod (warmed while it reads);
@@ -94,7 +95,47 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 			r.n, r.mode, r.start.Round(time.Millisecond), r.registered.Round(time.Millisecond), r.phases, r.join.Round(time.Millisecond), r.joinPhase.Round(time.Millisecond), r.joinLeaderCPU.Round(time.Millisecond), r.joinConns,
 			r.handOver.Round(time.Millisecond), r.handOverPhase.Round(time.Millisecond), r.handOverLeaderCPU.Round(time.Millisecond), r.handOverConns, r.infoP50.Round(time.Microsecond), r.idleRate, r.pingRate, r.idleRate/r.pingRate, r.rssMB, r.scrapes)
 	}
+	sb.WriteString(sideBySide(rows))
 	fmt.Print(sb.String())
+}
+
+// sideBySide compares each mode's phases with plain's at each pod count, over every round of every run of
+// the mode (OCHOPOD_BENCH_MODES may name a mode several times: interleaved runs, so that a slow minute of the
+// machine does not land on one mode alone): the pooled medians, their ratio, and the rounds behind them.
+// "" without plain rows to compare with.
+func sideBySide(rows []scaleRow) string {
+	type key struct {
+		n    int
+		mode string
+	}
+	joins, handOvers := map[key][]time.Duration{}, map[key][]time.Duration{}
+	var order []key
+	for _, r := range rows {
+		k := key{r.n, r.mode}
+		if _, seen := joins[k]; !seen {
+			order = append(order, k)
+		}
+		joins[k] = append(joins[k], r.joinPhases...)
+		handOvers[k] = append(handOvers[k], r.handOverPhases...)
+	}
+	var sb strings.Builder
+	for _, k := range order {
+		plain := key{k.n, "plain"}
+		if k.mode == "plain" || len(joins[plain]) == 0 {
+			continue
+		}
+		if sb.Len() == 0 {
+			fmt.Fprintf(&sb, "\nside by side: each mode against plain, the medians of every round of every run (rounds)\n%6s %8s %26s %26s\n",
+				"pods", "mode", "join phase", "hand-over's phase")
+		}
+		ratio := func(of map[key][]time.Duration) string {
+			m, p := median(of[k]), median(of[plain])
+			return fmt.Sprintf("%s / %s %+.0f%% (%d)", m.Round(100*time.Microsecond), p.Round(100*time.Microsecond),
+				100*(float64(m)/float64(p)-1), min(len(of[k]), len(of[plain])))
+		}
+		fmt.Fprintf(&sb, "%6d %8s %26s %26s\n", k.n, k.mode, ratio(joins), ratio(handOvers))
+	}
+	return sb.String()
 }
 
 const scaleSessionTimeout = 10 * time.Second
@@ -103,14 +144,16 @@ type scaleRow struct {
 	n                     int
 	mode                  string // scaleMode.name
 	start, join, handOver time.Duration
-	registered            time.Duration // of start: until every pod registered
-	phases                int           // configurations the first leader wrote while the n pods started
-	joinPhase             time.Duration // the join's configuration phase, from the leader's log
-	joinLeaderCPU         time.Duration // CPU time the leader's process used during the join
-	handOverPhase         time.Duration // the hand-over's configuration phase, from the new leader's log
-	handOverLeaderCPU     time.Duration // CPU time the new leader's process used during the hand-over
-	joinConns             connCounts    // connections the leader opened during the join
-	handOverConns         connCounts    // connections the new leader opened during the hand-over
+	registered            time.Duration   // of start: until every pod registered
+	phases                int             // configurations the first leader wrote while the n pods started
+	joinPhase             time.Duration   // the join's configuration phase, from the leader's /metrics
+	joinLeaderCPU         time.Duration   // CPU time the leader's process used during the join
+	handOverPhase         time.Duration   // the hand-over's configuration phase, from the new leader's /metrics
+	handOverLeaderCPU     time.Duration   // CPU time the new leader's process used during the hand-over
+	joinPhases            []time.Duration // every round's, of which joinPhase is the median
+	handOverPhases        []time.Duration // every round's, of which handOverPhase is the median
+	joinConns             connCounts      // connections the leader opened during the join
+	handOverConns         connCounts      // connections the new leader opened during the hand-over
 	idleRate, pingRate    float64
 	rssMB                 float64       // mean resident memory of one `ochopod run` process
 	infoP50               time.Duration // median POST /info to the leader
@@ -199,7 +242,11 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	var joinConns, handOverConns []connCounts
 	for i := range rounds {
 		var j joinRound
-		stop := benchPerf(b, fmt.Sprintf("%d-%s-join-%d", n, mode.name, i), pods[leaderOf(b, obs, c, keys)].cmd.Process.Pid)
+		var all []int
+		for _, p := range pods {
+			all = append(all, p.cmd.Process.Pid)
+		}
+		stop := benchPerf(b, fmt.Sprintf("%d-%s-join-%d", n, mode.name, i), all...)
 		pods, keys, j = join(b, srv.Addr(), obs, c, pods, keys, deadline, mode)
 		if scr != nil {
 			scr.set(pods)
@@ -221,6 +268,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 		pods = slices.Delete(pods, lead, lead+1)
 		keys = slices.Delete(keys, lead, lead+1)
 	}
+	r.joinPhases, r.handOverPhases = slices.Clone(joinPhases), slices.Clone(handOverPhases)
 	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
 	r.handOver, r.handOverPhase, r.handOverLeaderCPU = median(handOvers), median(handOverPhases), median(handOverCPUs)
 	r.joinConns, r.handOverConns = medianConns(joinConns), medianConns(handOverConns)
@@ -261,8 +309,8 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	return r
 }
 
-// joinRound is one join: how long until the n+1 pods were configured, the configuration phase alone (from
-// the leader's log), the CPU the leader spent and the connections it opened meanwhile.
+// joinRound is one join: how long until the n+1 pods were configured, the configuration phase alone (the
+// leader's /metrics), the CPU the leader spent and the connections it opened meanwhile.
 type joinRound struct {
 	took, phase, cpu time.Duration
 	conns            connCounts
@@ -273,26 +321,27 @@ type joinRound struct {
 // keys (the pods' keys) with the new pod's.
 func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) ([]*podProcess, []string, joinRound) {
 	leader := pods[leaderOf(b, obs, c, keys)]
-	conns0 := mode.conns(b, leader)
+	before := mode.metrics(b, leader)
 	cpu0 := processCPU(b, leader.cmd.Process.Pid)
 	began := time.Now()
 	p := benchPod(b, addr, mode)
 	pods = append(pods, p)
 	_, at := waitHash(b, obs, c, len(pods), "", within)
 	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0}
-	round.conns = mode.conns(b, leader).minus(conns0)
+	done := mode.metrics(b, leader).since(before)
+	round.conns = done.conns
 	key, _ := benchInfos(b, []*podProcess{p}, within, mode)[0]["key"].(string)
 	keys = append(keys, key)
 	if pods[leaderOf(b, obs, c, keys)] != leader {
 		b.Logf("the leader changed during the join: its figures are the previous leader's")
 	}
 	round.window = lastPhaseWindow(leader.out.String())
-	round.phase = round.window[1].Sub(round.window[0])
+	round.phase = phaseOf(b, done)
 	return pods, keys, round
 }
 
 // handOverRound is one hand-over: how long until the pods left were configured, the new leader's configuration
-// phase alone (from its log), the CPU the new leader spent and the connections it opened meanwhile.
+// phase alone (its /metrics), the CPU the new leader spent and the connections it opened meanwhile.
 type handOverRound struct {
 	took, phase, cpu time.Duration
 	conns            connCounts
@@ -304,10 +353,10 @@ type handOverRound struct {
 func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) (int, handOverRound) {
 	lead := leaderOf(b, obs, c, keys)
 	cpus := make([]time.Duration, len(pods)) // the next leader is not known yet
-	conns := make([]connCounts, len(pods))
+	before := make([]leaderMetrics, len(pods))
 	for i, p := range pods {
 		if i != lead {
-			conns[i] = mode.conns(b, p)
+			before[i] = mode.metrics(b, p)
 		}
 	}
 	for i, p := range pods {
@@ -320,11 +369,21 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 	_, at := waitHash(b, obs, c, len(pods)-1, keys[lead], within)
 	next := leaderOf(b, obs, c, keys)
 	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
-	round.conns = mode.conns(b, pods[next]).minus(conns[next])
+	done := mode.metrics(b, pods[next]).since(before[next])
+	round.conns = done.conns
 	mdWaitExit(b, pods[lead], within)
 	round.window = lastPhaseWindow(pods[next].out.String()) // its log is in by now
-	round.phase = round.window[1].Sub(round.window[0])
+	round.phase = phaseOf(b, done)
 	return lead, round
+}
+
+// phaseOf is the time a round's configuring took the leader: its one phase, or all of them when a phase was
+// retried or another change came in the round (said in the log: the round is not like the others).
+func phaseOf(b *testing.B, done leaderMetrics) time.Duration {
+	if done.phases != 1 {
+		b.Logf("%d phases in one round: its phase time is theirs together", done.phases)
+	}
+	return done.phaseSum
 }
 
 // infoP50 is the median of n POST /info to p, one at a time.

@@ -14,7 +14,8 @@ import (
 
 // benchPerf records the CPU of the processes pids (perf record -g, user and kernel stacks, wall-clock
 // timestamps) from now until stop, into $OCHOPOD_BENCH_PERF/<name>.data, when OCHOPOD_BENCH_PERF names a
-// directory: the profiles of a leader during the scale benchmark's rounds, for `perf report -i`. stop writes
+// directory: the profiles of the pods during the scale benchmark's rounds (a join: all of them, the leader
+// included; a hand-over: all but the leader that leaves), for `perf report -i`. stop writes
 // the phase's window (from the leader's log) into <name>.window, "<began> <ended>" in Unix nanoseconds, so
 // that the samples of the phase alone can be told apart (`perf script -F time`). Without it, stop does nothing.
 func benchPerf(b *testing.B, name string, pids ...int) (stop func(phase [2]time.Time)) {

@@ -27,7 +27,10 @@ import (
 // the same with on and ok, as a leader does. With "keep" the process keeps running through on (nothing to
 // restart); with "strict" every on restarts it (SIGTERM to `sleep`, wait for its exit, start it again with
 // the new cluster); "secured" is "keep" on a pod with a token file and TLS on its control port (DESIGN §12),
-// posted to over HTTPS with the control token, on one kept-alive connection as a leader does.
+// posted to over HTTPS with the control token, on one kept-alive connection as a leader does; "tokens" and
+// "tls" are one of the two alone, to tell their costs apart.
+// With GODEBUG=gctrace=1 in the environment, gcs/phase counts the pod's collections (the pod's start
+// included: compare runs of the same b.N).
 // On one machine every pod of a phase shares the CPUs, so n × (check + on + ok) CPU bounds the phase from
 // below there; spread over machines, each pod's share is what it costs.
 // Run: go test -run '^$' -bench Integration_PhaseRequestCPU -benchtime 200x ./cmd/ochopod/
@@ -35,7 +38,7 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 	buildBinary(b)
 	b.Logf("this machine: %s", machineCosts(b))
 	for _, n := range benchInts(b, "OCHOPOD_BENCH_PODS", "10,200") {
-		for _, mode := range []string{"keep", "strict", "secured"} {
+		for _, mode := range []string{"keep", "strict", "tokens", "tls", "secured"} {
 			b.Run(fmt.Sprintf("pods=%d/%s", n, mode), func(b *testing.B) {
 				b.StopTimer()
 				extra := []string{"--log-level", "info"}
@@ -43,6 +46,14 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 				switch mode {
 				case "strict":
 					extra = append(extra, "--strict")
+				case "tokens":
+					f := newSecFiles(b)
+					extra = append(extra, "--token-file", f.tokens)
+					poster.secret = secControl
+				case "tls":
+					f := newSecFiles(b)
+					extra = append(extra, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca)
+					poster = costPoster{client: f.client(b), scheme: "https"}
 				case "secured":
 					f := newSecFiles(b)
 					extra = append(extra, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-ca", f.ca, "--token-file", f.tokens)
@@ -68,6 +79,9 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 						faults[i] += minorFaults(b, pid) - f0
 					}
 				}
+				if strings.Contains(os.Getenv("GODEBUG"), "gctrace=1") { // the runtime's line per collection, on stderr
+					b.ReportMetric(float64(gcLines(p.out.String()))/float64(b.N), "gcs/phase")
+				}
 				for i, task := range tasks {
 					b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N)/1000, "ms-cpu/"+task)
 					b.ReportMetric(float64(wall[i].Microseconds())/float64(b.N)/1000, "ms/"+task)
@@ -76,6 +90,17 @@ func BenchmarkIntegration_PhaseRequestCPU(b *testing.B) {
 			})
 		}
 	}
+}
+
+// gcLines counts the collections GODEBUG=gctrace=1 reported in a pod's output.
+func gcLines(out string) int {
+	n := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "gc ") && strings.Contains(l, " MB goal") {
+			n++
+		}
+	}
+	return n
 }
 
 // costPoster posts a phase's requests to the pod as a leader does: over scheme, with the token secret if set.

@@ -28,44 +28,70 @@ type scaleMode struct {
 // info is POST /info of one pod.
 func (m scaleMode) info(p *podProcess) (map[string]any, bool) { return infoOver(m.client, m.scheme, p) }
 
-// conns reads p's ochopod_control_client_connections_total: the connections p opened to pods as leader.
-func (m scaleMode) conns(b *testing.B, p *podProcess) connCounts {
-	return clientConns(b, m.client, m.scheme, p)
+// metrics reads what p did as leader so far from its /metrics.
+func (m scaleMode) metrics(b *testing.B, p *podProcess) leaderMetrics {
+	return leaderMetricsOf(b, m.client, m.scheme, p)
+}
+
+// leaderMetrics are the counters of a pod's /metrics a leader moves: the connections it opened to pods
+// (ochopod_control_client_connections_total, by handshake), and its configuration phases with the time they
+// took in all (ochopod_phase_duration_seconds' count and sum: to the nanosecond, where a log line's time
+// is to the millisecond, too coarse for a 5 ms phase).
+type leaderMetrics struct {
+	conns    connCounts
+	phases   int
+	phaseSum time.Duration
+}
+
+// since is what happened between d and m.
+func (m leaderMetrics) since(d leaderMetrics) leaderMetrics {
+	return leaderMetrics{conns: m.conns.minus(d.conns), phases: m.phases - d.phases, phaseSum: m.phaseSum - d.phaseSum}
 }
 
 // clientConns reads ochopod_control_client_connections_total of p's /metrics, by handshake.
 func clientConns(t testing.TB, c *http.Client, scheme string, p *podProcess) connCounts {
+	return leaderMetricsOf(t, c, scheme, p).conns
+}
+
+func leaderMetricsOf(t testing.TB, c *http.Client, scheme string, p *podProcess) leaderMetrics {
 	t.Helper()
 	res, err := c.Get(fmt.Sprintf("%s://127.0.0.1:%d/metrics", scheme, p.port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var cc connCounts
+	var lm leaderMetrics
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), `ochopod_control_client_connections_total{handshake="`)
-		if !ok {
-			continue
+		name, value, _ := strings.Cut(sc.Text(), " ")
+		var err error
+		switch {
+		case name == "ochopod_phase_duration_seconds_count":
+			lm.phases, err = strconv.Atoi(value)
+		case name == "ochopod_phase_duration_seconds_sum":
+			var s float64
+			s, err = strconv.ParseFloat(value, 64)
+			lm.phaseSum = time.Duration(s * float64(time.Second))
+		case strings.HasPrefix(name, `ochopod_control_client_connections_total{handshake="`):
+			var n int
+			n, err = strconv.Atoi(value)
+			switch strings.TrimSuffix(strings.TrimPrefix(name, `ochopod_control_client_connections_total{handshake="`), `"}`) {
+			case "none":
+				lm.conns.none = n
+			case "full":
+				lm.conns.full = n
+			case "resumed":
+				lm.conns.resumed = n
+			}
 		}
-		kind, value, _ := strings.Cut(rest, `"} `)
-		n, err := strconv.Atoi(value)
 		if err != nil {
-			t.Fatalf("/metrics: %q", sc.Text())
-		}
-		switch kind {
-		case "none":
-			cc.none = n
-		case "full":
-			cc.full = n
-		case "resumed":
-			cc.resumed = n
+			t.Fatalf("/metrics: %q: %v", sc.Text(), err)
 		}
 	}
 	if err := sc.Err(); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics of port %d: %d %v", p.port, res.StatusCode, err)
 	}
-	return cc
+	return lm
 }
 
 // connCounts are connections a leader opened, by TLS handshake.
