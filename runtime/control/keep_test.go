@@ -24,6 +24,7 @@ func newKeepFixture(t *testing.T) *keepFixture {
 	f := &keepFixture{c: secureCaller(t, cliFiles), clock: vclock.New(), ended: make(chan error, 100), files: srvFiles}
 	f.c.keep.clock = f.clock
 	f.c.keep.ended = func(err error) { f.ended <- err }
+	f.c.keep.pace = 0 // but in TestKeep_RequestsGoAtAPace
 	return f
 }
 
@@ -129,6 +130,29 @@ func TestKeep_TheCallersRequestsPutTheKeepRequestOff(t *testing.T) {
 	gotPath(t, srv, keepPath)
 	if n := srv.conns.Load(); n != 1 {
 		t.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// Keep requests go one per pace at most: a pod that comes next in line opens its connections to the whole
+// cluster at a pace, not in a burst of handshakes that would take the CPU from a phase.
+func TestKeep_RequestsGoAtAPace(t *testing.T) {
+	f := newKeepFixture(t)
+	f.c.keep.pace = DefaultKeepPace
+	a, b, d := f.pod(t), f.pod(t), f.pod(t)
+	f.c.Keep([]string{a.URL, b.URL, d.URL})
+	endedOne(t, f.ended) // the first at once
+	for range 2 {
+		f.clock.Advance(DefaultKeepPace - time.Millisecond)
+		select {
+		case err := <-f.ended:
+			t.Fatalf("a keep request before its turn: %v", err)
+		default:
+		}
+		f.clock.Advance(time.Millisecond)
+		endedOne(t, f.ended)
+	}
+	for _, srv := range []*warmServer{a, b, d} {
+		gotPath(t, srv, keepPath)
 	}
 }
 
