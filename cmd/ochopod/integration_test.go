@@ -360,6 +360,7 @@ func TestBadFlagsExitWithStatus2(t *testing.T) {
 		{"run", "--zk", "127.0.0.1:2181", "--cluster", "a/b"},
 		{"run", "--zk", "127.0.0.1:2181", "--namespace", "a..b"},
 		{"run", "--zk", "127.0.0.1:2181", "--session-timeout", "10ms"},
+		{"run", "--zk", "127.0.0.1:2181", "--idle-timeout", "100ms"},
 		{"run", "--zk", "127.0.0.1:2181", "--zk-max-packet", "1000"},
 		{"run", "--zk", "127.0.0.1:2181", "--memory-limit", "10MB"},
 		{"run", "--zk", "127.0.0.1:2181", "--log-format", "xml"},
