@@ -35,8 +35,8 @@ import (
 //   - conns: the connections the leader opened meanwhile (ochopod_control_client_connections_total of its
 //     /metrics), plain ones or TLS ones as full handshakes + resumed ones: a leader keeps its connections
 //     alive, so a join opens one (to the new pod), and a new leader one per pod (warmed while it reads);
-//   - join and hand-over come in OCHOPOD_BENCH_ROUNDS rounds (default 3) of one each: the medians; over
-//     HTTPS, each waits until the pod next in line opened its kept connections (settleNext);
+//   - join and hand-over come in OCHOPOD_BENCH_ROUNDS rounds (default 3) of one each: the medians; each
+//     after a quiet second and, over HTTPS, once the pod next in line opened its kept connections (settleNext);
 //   - idle: ZooKeeper packets received per second over OCHOPOD_BENCH_IDLE (default 30s) of quiet (mntr's
 //     zk_packets_received), against the pings the sessions must send: sessions / (session timeout / 3);
 //   - info p50: the median of 200 POST /info to the leader, one at a time on a kept-alive connection, after
@@ -179,11 +179,13 @@ func leaderOf(b *testing.B, obs zk.Conn, c zk.Cluster, keys []string) int {
 	return i
 }
 
-// settleNext waits, over HTTPS, until the pod next in line for the lock has its connections to the cluster
-// open (DESIGN §12 "kept connections": its connection counter reached the cluster's size), as it has when a
-// leader leaves minutes after the last hand-over rather than the moment the bench starts its next round.
-// Over plain HTTP nothing is kept.
+// settleNext lets a quiet spell pass before a join or a hand-over, in every mode (in a cluster, minutes pass
+// between two such events; right after one, pods are still warm from its phase, and a join there took ~8 ms
+// less at 50 pods), then waits, over HTTPS, until the pod next in line for the lock has its connections to the
+// cluster open (DESIGN §12 "kept connections": its connection counter reached the cluster's size), as it has
+// when a leader leaves minutes after the last hand-over. Over plain HTTP nothing is kept.
 func settleNext(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) {
+	time.Sleep(settlePause) // a measurement's setting, not a wait for a condition
 	if mode.scheme != "https" {
 		return
 	}
@@ -198,6 +200,10 @@ func settleNext(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, key
 		}
 	}
 }
+
+// settlePause is settleNext's quiet spell: longer than the pod next in line takes to open its connections to
+// 50 pods at the keeper's pace (control.DefaultKeepPace).
+const settlePause = time.Second
 
 // nextOf is the index in keys of the pod next in line for c's lock (DESIGN §12 "kept connections").
 func nextOf(b *testing.B, obs zk.Conn, c zk.Cluster, keys []string) int {
