@@ -76,12 +76,14 @@ type behaviour struct {
 	ctx      context.Context     // cancelled when the incarnation ends: a probe or a write not begun stays undone
 	cancel   context.CancelFunc
 	bases    *delta.Tracker // each pod's base for delta bodies (DESIGN §7); phases never overlap
+	history  *HistoryLog    // the history node as this lock's holder writes it
 }
 
 func newBehaviour(cfg Config) *behaviour {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &behaviour{cfg: cfg, m: NewMachine(cfg.Machine), timers: map[v1.Timer]host.Timer{}, phases: map[uint64]host.Ref{},
-		pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel, bases: delta.NewTracker()}
+		pods: &cluster.PodReader{}, ctx: ctx, cancel: cancel, bases: delta.NewTracker(),
+		history: NewHistoryLog(cfg.Conn, cfg.Machine.Cluster, cfg.LockPath, cfg.Key)}
 }
 
 // Status is the machine's view. The simulation checks it at quiescence.
@@ -129,7 +131,7 @@ func (b *behaviour) apply(ctx host.Context, effects []Effect) {
 }
 
 func (b *behaviour) do(ctx host.Context, e Effect) {
-	conn, cfg, log := b.cfg.Conn, b.cfg, ctx.Logger().With("cluster", b.cfg.Machine.Cluster.Qualified)
+	conn, cfg, history, log := b.cfg.Conn, b.cfg, b.history, ctx.Logger().With("cluster", b.cfg.Machine.Cluster.Qualified)
 	switch e := e.(type) {
 	case Watch:
 		if b.watchers != nil {
@@ -154,11 +156,11 @@ func (b *behaviour) do(ctx host.Context, e Effect) {
 			if stopped.Err() != nil {
 				return // this model stopped: a newer one (maybe under the same lock) owns the write now
 			}
-			t.Tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion))
+			t.Tell(WriteConfiguration(conn, cfg.Machine.Cluster, cfg.LockPath, e.Generation, e.Pods, e.Hash, e.HashVersion, history, e.History))
 		})
 	case History:
 		ctx.Go("history", func(host.Task) {
-			if err := WriteHistory(conn, cfg.Machine.Cluster, cfg.LockPath, cfg.Key, e.Entry); err != nil {
+			if err := history.Append(e.Entry); err != nil {
 				log.Warn("cannot append the phase to the history", "err", err)
 			}
 		})

@@ -28,11 +28,13 @@ type Configure struct {
 }
 
 // Write: write the snapshot (these pods) and the hash in one multi fenced by the lock; complete with Written.
+// A phase's write appends its History entry in the same multi (nil: a clean cluster's snapshot).
 type Write struct {
 	Generation  uint64
 	Pods        map[string]json.RawMessage
 	Hash        string
 	HashVersion int32 // compare-and-set: the version the hash node must still have
+	History     *HistoryEntry
 }
 
 // StartTimer: after After, feed TimerFired{Name, Generation} back.
@@ -50,8 +52,9 @@ type Probe struct {
 	Dependencies map[string]json.RawMessage
 }
 
-// History: append this entry to the cluster's history node, fenced by the lock (DESIGN §13); the adapter
-// fills the leader's key and lock. Nothing completes: a lost entry costs the operator a line, not the cluster.
+// History: append this entry (a failed phase's) to the cluster's history node, fenced by the lock (DESIGN
+// §13); the adapter fills the leader's key and lock. Nothing completes: a lost entry costs the operator a line,
+// not the cluster.
 type History struct{ Entry HistoryEntry }
 
 // HistoryEntry is one phase as the machine saw it end; the times come from the adapter's clock (PhaseDone).

@@ -353,7 +353,8 @@ func (m *Machine) onPhase(in *v1.PhaseDone) []Effect {
 		ver++ // the phase cleared the hash: one more version
 	}
 	m.writing = pods
-	return append(effects, Write{Generation: m.gen, Pods: pods, Hash: m.configuredHash, HashVersion: ver}, m.publish())
+	entry := m.history(in, OutcomeOK).Entry // written with snapshot and hash, or not at all
+	return append(effects, Write{Generation: m.gen, Pods: pods, Hash: m.configuredHash, HashVersion: ver, History: &entry}, m.publish())
 }
 
 func (m *Machine) onWritten(in *v1.Written) []Effect {
@@ -386,10 +387,7 @@ func (m *Machine) onWritten(in *v1.Written) []Effect {
 		m.view.zkHash = m.configuredHash
 	}
 	effects := []Effect{Log{Level: slog.LevelInfo, Msg: "snapshot and hash written", Args: []any{"hash", m.configuredHash}}, m.publish(), m.configured()}
-	if m.done != nil { // a phase's write, not a clean snapshot's
-		effects = append(effects, m.history(m.done, OutcomeOK))
-		m.done = nil
-	}
+	m.done = nil // a phase's history entry went with the write
 	// DESIGN §7 step 4: probe at once, and look again: anything that changed during the phase is configured next.
 	effects = append(effects, m.probe()...)
 	return append(effects, m.read()...)
@@ -468,7 +466,7 @@ func (m *Machine) configured() Effect {
 const OutcomeOK = "ok"
 
 // history is the entry of the phase that done ended (DESIGN §13), configured on what was last read.
-func (m *Machine) history(done *v1.PhaseDone, outcome string) Effect {
+func (m *Machine) history(done *v1.PhaseDone, outcome string) History {
 	pods := 0
 	if m.view != nil {
 		pods = len(m.view.pods) - len(done.GetDropped())

@@ -36,7 +36,12 @@ func kinds(effects []Effect) []string {
 		case Configure:
 			out = append(out, fmt.Sprintf("configure#%d(%d)", e.Generation, len(e.Pods)))
 		case Write:
-			out = append(out, fmt.Sprintf("write#%d(%d,%s)", e.Generation, len(e.Pods), e.Hash[:5]))
+			w := fmt.Sprintf("write#%d(%d,%s)", e.Generation, len(e.Pods), e.Hash[:5])
+			if e.History != nil { // a phase's entry, in the same multi
+				outcome, _, _ := strings.Cut(e.History.Outcome, ":")
+				w += fmt.Sprintf("+history(%s,%d)", outcome, e.History.Pods)
+			}
+			out = append(out, w)
 		case StartTimer:
 			out = append(out, fmt.Sprintf("timer#%d(%s,%s)", e.Generation, protocol.Name(e.Name), e.After))
 		case History:
@@ -97,8 +102,8 @@ func TestModel_ConfiguresANewClusterAfterTheDamper(t *testing.T) {
 		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a", "b"), ""), []string{"timer#2(damper,2s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
-		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h[:5] + ")"}},
-		{&v1.Written{Generation: 4}, []string{"history(ok,2)", "read#5"}},
+		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h[:5] + ")+history(ok,2)"}},
+		{&v1.Written{Generation: 4}, []string{"read#5"}},
 		{read(5, pods("a", "b"), h), nil},
 	})
 	if st := m.Status(); st.GetConfigurations() != 1 || st.GetState() != v1.ModelState_MODEL_STATE_IDLE || st.GetHash() != h {
@@ -158,8 +163,8 @@ func TestModel_ChangesDuringAPhaseAreReadAfterIt(t *testing.T) {
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(2)"}},
 		{changed, nil}, // c joins during the phase
 		{changed, nil}, // duplicated events cost nothing
-		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h2[:5] + ")"}},
-		{&v1.Written{Generation: 4}, []string{"history(ok,2)", "read#5"}},
+		{&v1.PhaseDone{Generation: 3}, []string{"write#4(2," + h2[:5] + ")+history(ok,2)"}},
+		{&v1.Written{Generation: 4}, []string{"read#5"}},
 		{read(5, pods("a", "b", "c"), h2), []string{"timer#6(damper,0s)"}},
 	})
 }
@@ -203,8 +208,8 @@ func TestModel_RetryConfiguresAtOnceAfterItsWait(t *testing.T) {
 		{&v1.ClusterRead{Generation: 9, Failure: protocol.Other("connection lost")}, []string{"timer#10(retry,5s)"}},
 		{&v1.TimerFired{Timer: timerRetry, Epoch: 10}, []string{"read#11"}},
 		{read(11, pods("a"), ""), []string{"configure#12(1)"}},
-		{&v1.PhaseDone{Generation: 12}, []string{"write#13(1," + h1[:5] + ")"}},
-		{&v1.Written{Generation: 13}, []string{"history(ok,1)", "read#14"}},
+		{&v1.PhaseDone{Generation: 12}, []string{"write#13(1," + h1[:5] + ")+history(ok,1)"}},
+		{&v1.Written{Generation: 13}, []string{"read#14"}},
 		// Configured: the next change waits for a damper again.
 		{read(14, pods("a", "b"), h1), []string{"timer#15(damper,5s)"}},
 	})
@@ -256,7 +261,7 @@ func writingAfterPhase(t *testing.T) *Machine {
 		{nil, []string{"watch(pods,paused)", "read#1"}},
 		{read(1, pods("a"), ""), []string{"timer#2(damper,0s)"}},
 		{&v1.TimerFired{Timer: timerDamper, Epoch: 2}, []string{"configure#3(1)"}},
-		{&v1.PhaseDone{Generation: 3}, []string{"write#4(1," + hashOf(t, pods("a"), nil)[:5] + ")"}},
+		{&v1.PhaseDone{Generation: 3}, []string{"write#4(1," + hashOf(t, pods("a"), nil)[:5] + ")+history(ok,1)"}},
 	})
 	return m
 }

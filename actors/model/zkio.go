@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/ochopod/ochopod/actors/protocol"
@@ -101,7 +103,9 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 // deposed leader's write fails whole, and the hash is compare-and-set on the version read with the cluster, so
 // a stale writer of the same lock fails too. The snapshot is this session's ephemeral node; one left by
 // another session (the previous leader's, not yet expired) is replaced so that it does not vanish with it.
-func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32) *v1.Written {
+// With an entry (a phase's write, not a clean snapshot's), the same multi appends it to the history through
+// h: a cluster configured is never missing from its history (a session lost between two writes lost it).
+func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods map[string]json.RawMessage, hash string, hashVersion int32, h *HistoryLog, entry *HistoryEntry) *v1.Written {
 	out := &v1.Written{Generation: gen}
 	snapshot, err := json.Marshal(pods)
 	if err != nil {
@@ -127,7 +131,12 @@ func WriteConfiguration(c zk.Conn, cl zk.Cluster, lock string, gen uint64, pods 
 		ops = append(ops, zk.CreateOp{Path: cl.Snapshot(), Data: snapshot, Mode: zk.Ephemeral})
 	}
 	ops = append(ops, zk.SetOp{Path: cl.Hash(), Data: []byte(hash), Version: hashVersion})
-	if _, err := zk.Fenced(c, lock, ops...); err != nil {
+	if h != nil && entry != nil {
+		err = h.appendWith(*entry, ops...)
+	} else {
+		_, err = zk.Fenced(c, lock, ops...)
+	}
+	if err != nil {
 		out.Failure = protocol.Failure(fmt.Errorf("write %s and %s: %w", cl.Snapshot(), cl.Hash(), err))
 	}
 	return out
@@ -141,45 +150,109 @@ func seqOf(node string) int64 {
 	return -1
 }
 
-// historyTries bounds the compare-and-set loop of WriteHistory: only the leader writes the node, so a
-// conflict is a previous entry's write finishing late, and one more try is enough.
+// historyTries bounds the compare-and-set loop of a history write: only the leader writes the node, so a
+// conflict is a node changed behind our back (by hand, or a predecessor's write finishing late), and one more
+// try after reading it again is enough.
 const historyTries = 3
 
-// WriteHistory appends the phase to the cluster's history node in a multi fenced by the lock (DESIGN §13),
-// compare-and-set on the version read so that two writes of the same leader never lose an entry; the last
-// cluster.HistoryLimit entries are kept. A node that does not parse is started again rather than left to
-// block the history forever.
-func WriteHistory(c zk.Conn, cl zk.Cluster, lock, leader string, e HistoryEntry) error {
-	p := cluster.Phase{At: time.UnixMilli(e.EndedUnixMs).UTC().Format(cluster.TimeFormat), Leader: leader, Lock: path.Base(lock),
+// HistoryLog appends phases to a cluster's history node for the holder of one lock (DESIGN §13), in multis
+// fenced by the lock and compare-and-set on the node's version, keeping the last cluster.HistoryLimit entries.
+// It remembers the node as it last wrote it: only the lock's holder writes it, so a phase's write needs no
+// read first (its phase would wait one more round trip); a write that finds another version reads it again,
+// so two writes in flight together never lose each other's entry. No lock is held across a ZooKeeper call:
+// the simulation runs the actor's tasks as coroutines of one goroutine. A node that does not parse is
+// started again rather than left to block the history forever.
+type HistoryLog struct {
+	c      zk.Conn
+	cl     zk.Cluster
+	lock   string
+	leader string
+
+	mu   sync.Mutex
+	last historyNode // as last read or written; a hint, the version decides
+}
+
+// historyNode is the history node as seen at one version.
+type historyNode struct {
+	known   bool            // the fields below were read or written
+	exists  bool            // the node was there
+	version int32           // its version
+	phases  []cluster.Phase // its entries, oldest first; never appended to in place
+}
+
+// NewHistoryLog is the history of cl as the leader of key, holding lock, writes it.
+func NewHistoryLog(c zk.Conn, cl zk.Cluster, lock, leader string) *HistoryLog {
+	return &HistoryLog{c: c, cl: cl, lock: lock, leader: leader}
+}
+
+// Append appends e alone (a phase that failed: nothing else to write).
+func (h *HistoryLog) Append(e HistoryEntry) error {
+	if err := h.appendWith(e); err != nil {
+		return fmt.Errorf("write %s: %w", h.cl.History(), err)
+	}
+	return nil
+}
+
+// appendWith appends e in one fenced multi with ops, which succeed or fail with it.
+func (h *HistoryLog) appendWith(e HistoryEntry, ops ...zk.Op) error {
+	p := cluster.Phase{At: time.UnixMilli(e.EndedUnixMs).UTC().Format(cluster.TimeFormat), Leader: h.leader, Lock: path.Base(h.lock),
 		Hash: e.Hash, Pods: e.Pods, Outcome: e.Outcome, DurationMs: e.DurationMs, Dropped: e.Dropped}
 	var err error
 	for range historyTries {
-		var data []byte
-		var st zk.Stat
-		data, st, err = c.Get(cl.History())
-		exists := err == nil
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			return fmt.Errorf("read %s: %w", cl.History(), err)
+		h.mu.Lock()
+		base := h.last
+		h.mu.Unlock()
+		if !base.known {
+			if base, err = h.read(); err != nil {
+				return err
+			}
 		}
-		phases, perr := cluster.ParseHistory(data)
-		if perr != nil {
-			phases = nil
-		}
+		next := historyNode{known: true, exists: true, phases: cluster.AppendHistory(slices.Clone(base.phases), p)}
 		var body []byte
-		if body, err = json.Marshal(cluster.AppendHistory(phases, p)); err != nil {
+		if body, err = json.Marshal(next.phases); err != nil {
 			return err
 		}
-		op := zk.Op(zk.CreateOp{Path: cl.History(), Data: body, Mode: zk.Persistent})
-		if exists {
-			op = zk.SetOp{Path: cl.History(), Data: body, Version: st.Version}
+		op := zk.Op(zk.CreateOp{Path: h.cl.History(), Data: body, Mode: zk.Persistent})
+		if base.exists {
+			op = zk.SetOp{Path: h.cl.History(), Data: body, Version: base.version}
+			next.version = base.version + 1
 		}
-		_, err = zk.Fenced(c, lock, op)
-		if err == nil || errors.Is(err, zk.ErrFenced) || !(errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode)) {
-			break
+		var res []zk.OpResult
+		res, err = zk.Fenced(h.c, h.lock, append(slices.Clone(ops), op)...)
+		h.mu.Lock()
+		if err == nil {
+			h.last = next
+		} else {
+			h.last.known = false
+		}
+		h.mu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if at := len(ops) + 1; len(res) <= at || !historyConflict(res[at].Err) { // res[0] is the fence
+			return err
 		}
 	}
+	return err
+}
+
+// read reads the node as it is now.
+func (h *HistoryLog) read() (historyNode, error) {
+	data, st, err := h.c.Get(h.cl.History())
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return historyNode{known: true}, nil
+	case err != nil:
+		return historyNode{}, fmt.Errorf("read %s: %w", h.cl.History(), err)
+	}
+	phases, err := cluster.ParseHistory(data)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", cl.History(), err)
+		phases = nil
 	}
-	return nil
+	return historyNode{known: true, exists: true, version: st.Version, phases: phases}, nil
+}
+
+// historyConflict: the history op failed because the node is not as remembered.
+func historyConflict(err error) bool {
+	return errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode)
 }

@@ -67,12 +67,18 @@ func checkStaleHashWrite(t *testing.T, leader, other zk.Conn) {
 				}
 				return r
 			}
+			history := NewHistoryLog(leader, cl, lock, "key-1")
 			write := func(r *v1.ClusterRead, hash string) *v1.Written {
 				pods := map[string]json.RawMessage{}
 				for k, v := range r.GetPods() {
 					pods[k] = v
 				}
-				return WriteConfiguration(leader, cl, lock, 2, pods, hash, r.GetHashVersion())
+				return WriteConfiguration(leader, cl, lock, 2, pods, hash, r.GetHashVersion(), history, &HistoryEntry{Hash: hash, Pods: len(pods), Outcome: OutcomeOK})
+			}
+			lastPhase := func() string {
+				t.Helper()
+				phases := historyOf(t, leader, cl)
+				return phases[len(phases)-1].Hash
 			}
 			if out := write(readHash(), "old"); out.GetFailure() != nil { // configured once: hash and snapshot exist
 				t.Fatal(out.GetFailure())
@@ -97,6 +103,9 @@ func checkStaleHashWrite(t *testing.T, leader, other zk.Conn) {
 			if _, after, err := leader.Get(cl.Snapshot()); err != nil || after.Version != before.Version || after.Mzxid != before.Mzxid {
 				t.Fatalf("the failed write changed the snapshot: %+v -> %+v (%v)", before, after, err)
 			}
+			if got := lastPhase(); got != "old" {
+				t.Fatalf("the failed write appended to the history: last phase %q, want old", got)
+			}
 			if effects := failedWriteEffects(t, out); !retries(effects) {
 				t.Fatalf("the model does not retry a failed write: %v", kinds(effects))
 			}
@@ -106,6 +115,9 @@ func checkStaleHashWrite(t *testing.T, leader, other zk.Conn) {
 			}
 			if got, _, err := leader.Get(cl.Hash()); err != nil || string(got) != "mine" {
 				t.Fatalf("hash %q (%v) after the retry, want mine", got, err)
+			}
+			if phases := historyOf(t, leader, cl); len(phases) != 2 || phases[1].Hash != "mine" {
+				t.Fatalf("history after the retry: %+v, want old then mine", phases)
 			}
 		})
 	}

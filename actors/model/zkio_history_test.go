@@ -1,11 +1,13 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
 	"github.com/ochopod/ochopod/testkit/vclock"
@@ -47,9 +49,10 @@ func TestWriteHistory_BoundedNewestLastAndFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := NewHistoryLog(c, cl, lock, "key-1")
 	for i := range cluster.HistoryLimit + 5 {
 		e := HistoryEntry{EndedUnixMs: int64(i) * 1000, DurationMs: 3, Hash: fmt.Sprint(i), Pods: i, Outcome: OutcomeOK}
-		if err := WriteHistory(c, cl, lock, "key-1", e); err != nil {
+		if err := h.Append(e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,7 +67,7 @@ func TestWriteHistory_BoundedNewestLastAndFenced(t *testing.T) {
 	if err := c.Delete(lock, zk.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteHistory(c, cl, lock, "key-1", HistoryEntry{Outcome: OutcomeOK, Hash: "late"}); !errors.Is(err, zk.ErrFenced) {
+	if err := h.Append(HistoryEntry{Outcome: OutcomeOK, Hash: "late"}); !errors.Is(err, zk.ErrFenced) {
 		t.Fatalf("a deposed leader's write: %v, want ErrFenced", err)
 	}
 	if got := historyOf(t, c, cl); got[len(got)-1].Hash == "late" {
@@ -82,10 +85,82 @@ func TestWriteHistory_GarbageIsReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteHistory(c, cl, lock, "k", HistoryEntry{Outcome: OutcomeOK, Hash: "h"}); err != nil {
+	if err := NewHistoryLog(c, cl, lock, "k").Append(HistoryEntry{Outcome: OutcomeOK, Hash: "h"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := historyOf(t, c, cl); len(got) != 1 || got[0].Hash != "h" {
 		t.Fatalf("history %+v", got)
+	}
+}
+
+// The log remembers the node as it wrote it; a node changed behind its back (by hand, or a predecessor's
+// write finishing late) is read again and the entry appended to it, losing neither.
+func TestHistoryLog_ANodeChangedBehindItsBackIsReadAgain(t *testing.T) {
+	c, cl := historyConn(t)
+	lock, err := c.Create(cl.Coordinator()+"/abc"+zk.LockMarker, nil, zk.EphemeralSequential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistoryLog(c, cl, lock, "k")
+	if err := h.Append(HistoryEntry{Outcome: OutcomeOK, Hash: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	late, err := json.Marshal(append(historyOf(t, c, cl), cluster.Phase{Hash: "late", Outcome: OutcomeOK}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Set(cl.History(), late, zk.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Append(HistoryEntry{Outcome: OutcomeOK, Hash: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	var hashes []string
+	for _, p := range historyOf(t, c, cl) {
+		hashes = append(hashes, p.Hash)
+	}
+	if fmt.Sprint(hashes) != "[1 late 2]" {
+		t.Fatalf("history %v, want [1 late 2]", hashes)
+	}
+	if err := c.Delete(cl.History(), zk.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Append(HistoryEntry{Outcome: OutcomeOK, Hash: "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := historyOf(t, c, cl); len(got) != 1 || got[0].Hash != "3" {
+		t.Fatalf("history after its node was deleted: %+v", got)
+	}
+}
+
+// A phase's entry goes with snapshot and hash in one multi: a leader deposed before the write leaves neither,
+// and a cluster said configured by its hash always has the phase in its history (the CI run where a session
+// closed between two writes left the history one phase behind the hash for good).
+func TestWriteConfiguration_TheHistoryEntryGoesWithTheHash(t *testing.T) {
+	c, cl := historyConn(t)
+	lock, err := c.Create(cl.Coordinator()+"/abc"+zk.LockMarker, nil, zk.EphemeralSequential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistoryLog(c, cl, lock, "k")
+	pods := map[string]json.RawMessage{"a": json.RawMessage(`{"seq":1}`)}
+	if out := WriteConfiguration(c, cl, lock, 1, pods, "h1", zk.AnyVersion, h, &HistoryEntry{Hash: "h1", Pods: 1, Outcome: OutcomeOK}); out.GetFailure() != nil {
+		t.Fatal(out.GetFailure())
+	}
+	if got := historyOf(t, c, cl); len(got) != 1 || got[0].Hash != "h1" || got[0].Pods != 1 || got[0].Leader != "k" {
+		t.Fatalf("history %+v", got)
+	}
+	if err := c.Delete(lock, zk.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	out := WriteConfiguration(c, cl, lock, 2, pods, "h2", zk.AnyVersion, h, &HistoryEntry{Hash: "h2", Pods: 1, Outcome: OutcomeOK})
+	if out.GetFailure().GetKind() != v1.ErrorKind_ERROR_KIND_FENCED {
+		t.Fatalf("a deposed leader's write: %v, want fenced", out.GetFailure())
+	}
+	if hash, _, err := c.Get(cl.Hash()); err != nil || string(hash) != "h1" {
+		t.Fatalf("hash %q (%v), want h1", hash, err)
+	}
+	if got := historyOf(t, c, cl); len(got) != 1 {
+		t.Fatalf("history %+v after a fenced write", got)
 	}
 }

@@ -130,7 +130,7 @@ func (s *Sim) clusterConverged(c *cluster) error {
 	if hash != want {
 		return fmt.Errorf("hash %q in ZooKeeper, %q for the live pods and dependencies", hash, want)
 	}
-	if err := s.historyConverged(c); err != nil {
+	if err := s.historyConverged(c, hash); err != nil {
 		return err
 	}
 	snap, _, err := s.admin.Get(c.zc.Snapshot())
@@ -225,11 +225,15 @@ func rawMap(in map[string][]byte) map[string]json.RawMessage {
 }
 
 // historyConverged: the cluster's history (DESIGN §13) parses, keeps at most its bound, is in order of its
-// phases' ends, and names only pods of the cluster as leaders. An entry may be missing (a leader can die
-// between its write of the hash and of the history), so nothing says which phases it must hold.
-func (s *Sim) historyConverged(c *cluster) error {
+// phases' ends, and names only pods of the cluster as leaders; and the phase that configured the cluster, the
+// hash, is its last ok entry (they are written in one multi). A failed phase's entry may be missing (it is
+// written alone, and a leader can die first).
+func (s *Sim) historyConverged(c *cluster, hash string) error {
 	data, _, err := s.admin.Get(c.zc.History())
 	if errors.Is(err, zk.ErrNoNode) {
+		if hash != "" {
+			return fmt.Errorf("hash %q and no history", hash)
+		}
 		return nil
 	}
 	if err != nil {
@@ -250,5 +254,16 @@ func (s *Sim) historyConverged(c *cluster) error {
 			return fmt.Errorf("history entry %d names leader %q, no pod of the cluster", i, ph.Leader)
 		}
 	}
-	return nil
+	if hash == "" {
+		return nil
+	}
+	for i := len(phases) - 1; i >= 0; i-- {
+		if phases[i].Outcome == model.OutcomeOK {
+			if phases[i].Hash != hash {
+				return fmt.Errorf("the last ok phase of the history configured %q, the hash is %q", phases[i].Hash, hash)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("hash %q and no ok phase in the history", hash)
 }

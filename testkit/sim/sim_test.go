@@ -96,6 +96,7 @@ var pinned = map[uint64]string{
 	119: IssueMissedChange,          // read() and configure() not clearing `retrying` (actors/model Machine)
 	332: IssueStaleLeaderRole,       // a restarted leader that does not say it stopped leading (actors/leader Release)
 	855: IssueStaleIncarnationWrite, // no compare-and-set on the hash's version (actors/model WriteConfiguration; stale.go holds the write)
+	102: IssueHistoryBehindHash,     // a phase's history entry written after snapshot and hash, not with them (actors/model Machine.onPhase)
 	// Found by the crash fault's whole tree:
 	2:   IssueOrphanProcess,          // the executor's Release leaving a running process alone (actors/executor)
 	3:   IssueForgottenSeq,           // the root's identity kept per incarnation, not in its props (runtime/pod root.go)
