@@ -89,7 +89,7 @@ func registrationPayload(s *runSettings, env binding.Env, loc binding.Location, 
 
 // runPod is `ochopod run`: it returns when the pod is over, with the exit status the process must end with.
 func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string) error {
-	limit := tuneRuntime(os.Getenv, s.memoryBytes)
+	limit, settle := tuneRuntime(os.Getenv, s.memoryBytes)
 	ring := podlog.NewRing(podlog.DefaultBytes)
 	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
 	userZK := s.zk
@@ -165,7 +165,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	caller.KeepWithin(s.idleTimeout) // the pods' idle timeout, as ours (DESIGN §12 "kept connections")
 	cfg := pod.Config{
 		Key: key, Cluster: cluster, Ensemble: ens, SessionTimeout: s.sessionTimeout, Payload: pl,
-		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: leaderUnlimited(limit, mx.Feed),
+		Dialer: dialer, Clock: clock.Real{}, Logger: log, Log: ring, Observe: settleWhenConfigured(settle, afterFunc, leaderUnlimited(limit, mx.Feed)),
 		Model: &pod.ModelConfig{
 			DependsOn: s.dependsOn, Damper: s.damper, ProbeEvery: s.probeEvery, Grace: s.grace,
 			Sequential: s.sequential, FullShutdown: s.fullShutdown, Caller: caller,

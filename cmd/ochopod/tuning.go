@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/memlimit"
@@ -27,17 +29,47 @@ import (
 // The garbage is bounded instead by a soft memory limit (--memory-limit, see package memlimit) while the pod
 // is small, unless the operator set GOMEMLIMIT: issue #18's soak pod keeps ~2 MB less garbage. The limit is
 // returned (nil without one) to be lifted while the pod's leader works (leaderUnlimited).
-func tuneRuntime(getenv func(string) string, memoryLimit uint64) *memlimit.Limit {
+//
+// Returned too: settle, which ends the quiet start at once (nil when the operator set GOGC), for
+// settleWhenConfigured.
+func tuneRuntime(getenv func(string) string, memoryLimit uint64) (lim *memlimit.Limit, settle func()) {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
 	if getenv("GOGC") == "" {
-		quietStart(startGOGC)
+		settle = quietStart(startGOGC)
 	}
 	if getenv("GOMEMLIMIT") == "" && memoryLimit > 0 {
-		return memlimit.Hold(memoryLimit, nil) // for the process's life
+		lim = memlimit.Hold(memoryLimit, nil) // for the process's life
 	}
-	return nil
+	return lim, settle
+}
+
+// afterFunc runs f once after d, in a goroutine of its own (time.AfterFunc; nothing to stop: f is one
+// collection, and the process may end first).
+func afterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
+
+// settleAfter is how long after its first configuration a pod ends its quiet start: past the end of the
+// phase that configured it (its ok, the leader's write), before the next phase of most clusters.
+const settleAfter = 500 * time.Millisecond
+
+// settleWhenConfigured is observe, calling settle (in a timer's goroutine: after) settleAfter once the pod
+// was first configured. The first collection, and the forced one that returns the memory (quietStart), cost
+// a pod 1-2 ms of CPU on its one thread; left to the heap's growth, they came in a phase: a secured pod's
+// start allocates more (certificates, the TLS prime), so its first collection came during the first phases
+// it led, and a 3-pod join's leader spent ~4 ms more (BenchmarkIntegration_Scale, secured against plain:
+// leader CPU 8-10 against 4-6 ms, 5-6 against 5 with this). Without settle, observe itself.
+func settleWhenConfigured(settle func(), after func(time.Duration, func()), observe func(any)) func(any) {
+	if settle == nil {
+		return observe
+	}
+	var once sync.Once
+	return func(evt any) {
+		if st, ok := evt.(*v1.LifecycleStatus); ok && st.GetConfigured() {
+			once.Do(func() { after(settleAfter, settle) })
+		}
+		observe(evt)
+	}
 }
 
 // leaderUnlimited is observe, lifting lim while the pod's leader works (from winning the lock until its model
@@ -97,13 +129,23 @@ const startGOGC = 200
 // (debug.FreeOSMemory: one more collection, once): the soft memory limit counts that memory, and while the
 // scavenger returned it the limit had the pod collect more often (GOGC 400 until then: 557 collections over
 // 60 000 control requests against 322 without; 200 and the return: 308).
-func quietStart(gogc int) {
+//
+// The returned settle ends the quiet start now (a collection, then the same), unless the first collection
+// came already.
+func quietStart(gogc int) (settle func()) {
 	prev := debug.SetGCPercent(gogc)
 	type sentinel struct{ _ *int } // holds a pointer: never batched with other objects by the tiny allocator
+	var over atomic.Bool
 	runtime.AddCleanup(&sentinel{}, func(prev int) {
+		over.Store(true)
 		debug.SetGCPercent(prev)
 		debug.FreeOSMemory()
 	}, prev)
+	return func() {
+		if !over.Load() {
+			runtime.GC() // the sentinel goes: its cleanup runs
+		}
+	}
 }
 
 // parseSize reads a --memory-limit: bytes with an optional B, KiB, MiB or GiB suffix (GOMEMLIMIT's syntax),

@@ -58,7 +58,7 @@ func TestTuneRuntime_MemoryLimitUnlessGOMEMLIMIT(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("GOMEMLIMIT set by the operator: limit %d, want it left alone", got)
 	}
-	lim := tuneRuntime(func(string) string { return "" }, soft)
+	lim, _ := tuneRuntime(func(string) string { return "" }, soft)
 	if lim == nil {
 		t.Fatal("GOMEMLIMIT unset: no limit kept")
 	}
@@ -101,6 +101,55 @@ func TestQuietStart_GOGCBackAfterTheFirstCollection(t *testing.T) {
 			t.Fatalf("after collections: GOGC %d, want 100 back", gcPercent())
 		}
 		runtime.Gosched()
+	}
+}
+
+// settle ends the quiet start at once (GOGC back), and is a no-op once the first collection came: the
+// pod's first configuration asks for it once, settleAfter later, and only then; every event still reaches the
+// observer.
+func TestSettle_EndsTheQuietStartOnceAfterTheFirstConfiguration(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	_, settle := tuneRuntime(func(string) string { return "" }, 0)
+	if settle == nil || gcPercent() != startGOGC {
+		t.Fatalf("quiet start: settle %v, GOGC %d", settle != nil, gcPercent())
+	}
+	var delays []time.Duration
+	var pending []func()
+	seen := 0
+	observe := settleWhenConfigured(settle, func(d time.Duration, f func()) { delays = append(delays, d); pending = append(pending, f) },
+		func(any) { seen++ })
+	observe(&v1.LifecycleStatus{Process: v1.ProcessState_PROCESS_STATE_RUNNING})
+	observe(&v1.SessionStatus{})
+	if len(pending) != 0 {
+		t.Fatalf("settled before the pod was configured: %v", delays)
+	}
+	for range 3 {
+		observe(&v1.LifecycleStatus{Configured: true})
+	}
+	if len(pending) != 1 || delays[0] != settleAfter || seen != 5 {
+		t.Fatalf("after three configured statuses: %d settles at %v, %d events observed (want 1 at %s, 5)", len(pending), delays, seen, settleAfter)
+	}
+	pending[0]()
+	for deadline := time.Now().Add(30 * time.Second); gcPercent() != 100; runtime.Gosched() { // the cleanup runs after the collection
+		if time.Now().After(deadline) {
+			t.Fatalf("after settle: GOGC %d, want 100 back", gcPercent())
+		}
+	}
+	var before, after debug.GCStats
+	debug.ReadGCStats(&before)
+	settle()
+	debug.ReadGCStats(&after)
+	if after.NumGC != before.NumGC {
+		t.Fatal("settle collected again after the quiet start was over")
+	}
+	if _, settle := tuneRuntime(func(name string) string {
+		if name == "GOGC" {
+			return "100"
+		}
+		return ""
+	}, 0); settle != nil {
+		t.Fatal("a settle with the operator's GOGC")
 	}
 }
 
