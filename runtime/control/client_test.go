@@ -1,12 +1,15 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
@@ -109,5 +112,63 @@ func TestClient_TalksToTheControlServer(t *testing.T) {
 	}
 	if task := <-b.task; task != v1.Task_TASK_ON {
 		t.Fatalf("task %v", task)
+	}
+}
+
+// writeCounter counts the writes of the connections it dials.
+type writeCounter struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c writeCounter) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// A small body, in parts or not, goes in the same write as the request's headers: net/http flushes the
+// headers on their own before a body it does not know to be in memory, a second write (a second TLS record,
+// a second wake-up of the pod) on every request of a phase. A large one goes out in parts, each as it is.
+func TestClient_ASmallBodyGoesInTheHeadersWrite(t *testing.T) {
+	got := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c := NewHTTPCaller()
+	t.Cleanup(c.CloseIdleConnections)
+	var writes atomic.Int64
+	tr := c.Client.Transport.(*http.Transport)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return writeCounter{Conn: conn, writes: &writes}, nil
+	}
+	large := strings.Repeat("x", 2*oneWriteBody)
+	for _, tc := range []struct {
+		name   string
+		parts  [][]byte
+		writes int64
+	}{
+		{"one part", [][]byte{[]byte(`{"pods":{}}`)}, 1},
+		{"three parts", [][]byte{[]byte(`{"pods":`), []byte(`{"a":1}`), []byte(`}`)}, 1},
+		{"as large as fits", [][]byte{[]byte(strings.Repeat("y", oneWriteBody))}, 1},
+		{"larger, in parts", [][]byte{[]byte(large[:oneWriteBody]), []byte(large[oneWriteBody:])}, 3},
+	} {
+		before := writes.Load()
+		if code, _, err := c.PostParts(context.Background(), srv.URL+"/control/check/60", tc.parts...); err != nil || code != 200 {
+			t.Fatalf("%s: %d, %v", tc.name, code, err)
+		}
+		if want := string(bytes.Join(tc.parts, nil)); <-got != want {
+			t.Fatalf("%s: the pod did not get the body", tc.name)
+		}
+		if n := writes.Load() - before; n != tc.writes {
+			t.Errorf("%s: %d writes, want %d", tc.name, n, tc.writes)
+		}
 	}
 }

@@ -24,7 +24,8 @@ func newKeepFixture(t *testing.T) *keepFixture {
 	f := &keepFixture{c: secureCaller(t, cliFiles), clock: vclock.New(), ended: make(chan error, 100), files: srvFiles}
 	f.c.keep.clock = f.clock
 	f.c.keep.ended = func(err error) { f.ended <- err }
-	f.c.keep.pace = 0 // but in TestKeep_RequestsGoAtAPace
+	f.c.keep.pace = 0  // but in TestKeep_RequestsGoAtAPace
+	f.c.keep.quiet = 0 // but in TestKeep_RequestsGoAtAPace
 	return f
 }
 
@@ -135,12 +136,20 @@ func TestKeep_TheCallersRequestsPutTheKeepRequestOff(t *testing.T) {
 
 // Keep requests go one per pace at most: a pod that comes next in line opens its connections to the whole
 // cluster at a pace, not in a burst of handshakes that would take the CPU from a phase.
+// The first comes after a quiet time: the phase whose ok made the set is over by then.
 func TestKeep_RequestsGoAtAPace(t *testing.T) {
 	f := newKeepFixture(t)
-	f.c.keep.pace = DefaultKeepPace
+	f.c.keep.pace, f.c.keep.quiet = DefaultKeepPace, DefaultKeepQuiet
 	a, b, d := f.pod(t), f.pod(t), f.pod(t)
 	f.c.Keep([]string{a.URL, b.URL, d.URL})
-	endedOne(t, f.ended) // the first at once
+	f.clock.Advance(DefaultKeepQuiet - time.Millisecond)
+	select {
+	case err := <-f.ended:
+		t.Fatalf("a keep request within the quiet time: %v", err)
+	default:
+	}
+	f.clock.Advance(time.Millisecond)
+	endedOne(t, f.ended)
 	for range 2 {
 		f.clock.Advance(DefaultKeepPace - time.Millisecond)
 		select {
