@@ -15,6 +15,7 @@ import (
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/control"
 	"github.com/ochopod/ochopod/runtime/delta"
+	"github.com/ochopod/ochopod/runtime/payload"
 	"github.com/ochopod/ochopod/runtime/sdk"
 	"github.com/ochopod/ochopod/runtime/zk"
 )
@@ -75,8 +76,9 @@ type behaviour struct {
 	pods     *cluster.PodReader  // reads don't overlap: the machine has one in flight at most
 	ctx      context.Context     // cancelled when the incarnation ends: a probe or a write not begun stays undone
 	cancel   context.CancelFunc
-	bases    *delta.Tracker // each pod's base for delta bodies (DESIGN §7); phases never overlap
-	history  *HistoryLog    // the history node as this lock's holder writes it
+	bases    *delta.Tracker  // each pod's base for delta bodies (DESIGN §7); phases never overlap
+	history  *HistoryLog     // the history node as this lock's holder writes it
+	seen     map[string]bool // the pods of the last read (nil before the first)
 }
 
 func newBehaviour(cfg Config) *behaviour {
@@ -119,9 +121,46 @@ func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
 			delete(b.phases, msg.GetGeneration())
 		}
 		b.apply(ctx, b.m.Handle(protocol.Input[*v1.ModelInput](msg)))
-	case *v1.Changed, *v1.ClusterRead, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
+	case *v1.ClusterRead:
+		b.warmNewPods(msg)
+		b.apply(ctx, b.m.Handle(protocol.Input[*v1.ModelInput](msg)))
+	case *v1.Changed, *v1.Written, *v1.TimerFired, *v1.CallbackDone:
 		b.apply(ctx, b.m.Handle(protocol.Input[*v1.ModelInput](msg)))
 	}
+}
+
+// warmNewPods has the caller, if it is a control.Warmer, open its connections to the pods that registered
+// since the last read: the phase that configures them finds them open (over HTTPS, the TLS handshake made)
+// instead of connecting on its way, unless it starts at once (damper 0). The first read's pods were warmed
+// when the leader won the lock (runtime/pod warmUp).
+func (b *behaviour) warmNewPods(read *v1.ClusterRead) {
+	if read.GetFailure() != nil {
+		return
+	}
+	w, ok := b.cfg.Caller.(control.Warmer)
+	first := b.seen == nil
+	fresh := map[string]payload.Payload{}
+	seen := make(map[string]bool, len(read.GetPods()))
+	for key, raw := range read.GetPods() {
+		seen[key] = true
+		if first || b.seen[key] || !ok {
+			continue
+		}
+		if p, err := payload.Parse(raw); err == nil && payload.Validate(p, payload.NoNode) == nil { // DESIGN §12
+			fresh[key] = p
+		}
+	}
+	b.seen = seen
+	if len(fresh) == 0 {
+		return
+	}
+	urls := make([]string, 0, len(fresh))
+	for _, p := range PhasePods(fresh) {
+		if p.URL != "" {
+			urls = append(urls, p.URL)
+		}
+	}
+	w.Warm(urls)
 }
 
 func (b *behaviour) apply(ctx host.Context, effects []Effect) {

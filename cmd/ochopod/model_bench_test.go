@@ -240,8 +240,14 @@ func benchInts(b *testing.B, env, def string) []int {
 
 // benchPod starts one pod of the benchmark: info logs (debug logs of hundreds of pods cost CPU) to a file of
 // its own, sleep.
+// benchPod starts a pod of the scale bench: damper 0, unless OCHOPOD_BENCH_DAMPER gives one (the join and
+// hand-over phases are timed without it).
 func benchPod(b *testing.B, addr string, mode scaleMode) *podProcess {
-	return mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, append([]string{"--log-level", "info"}, mode.flags...), "sleep", "3600")
+	flags := append([]string{"--log-level", "info"}, mode.flags...)
+	if d := os.Getenv("OCHOPOD_BENCH_DAMPER"); d != "" {
+		flags = append(flags, "--damper", d)
+	}
+	return mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, flags, "sleep", "3600")
 }
 
 func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scaleMode) scaleRow {
