@@ -135,30 +135,27 @@ func TestKeep_TheCallersRequestsPutTheKeepRequestOff(t *testing.T) {
 }
 
 // Keep requests go one per pace at most: a pod that comes next in line opens its connections to the whole
-// cluster at a pace, not in a burst of handshakes that would take the CPU from a phase.
-// The first comes after a quiet time: the phase whose ok made the set is over by then.
+// cluster at a pace, not in a burst of handshakes that would take the CPU from a phase. The first comes after a
+// quiet time: the phase whose ok made the set is over by then.
 func TestKeep_RequestsGoAtAPace(t *testing.T) {
 	f := newKeepFixture(t)
 	f.c.keep.pace, f.c.keep.quiet = DefaultKeepPace, DefaultKeepQuiet
 	a, b, d := f.pod(t), f.pod(t), f.pod(t)
 	f.c.Keep([]string{a.URL, b.URL, d.URL})
-	f.clock.Advance(DefaultKeepQuiet - time.Millisecond)
-	select {
-	case err := <-f.ended:
-		t.Fatalf("a keep request within the quiet time: %v", err)
-	default:
-	}
-	f.clock.Advance(time.Millisecond)
-	endedOne(t, f.ended)
-	for range 2 {
-		f.clock.Advance(DefaultKeepPace - time.Millisecond)
+	// justAfter advances the clock to 1 ms before d, where no keep request may have gone, then to d.
+	justAfter := func(d time.Duration, what string) {
+		f.clock.Advance(d - time.Millisecond)
 		select {
 		case err := <-f.ended:
-			t.Fatalf("a keep request before its turn: %v", err)
+			t.Fatalf("a keep request %s: %v", what, err)
 		default:
 		}
 		f.clock.Advance(time.Millisecond)
 		endedOne(t, f.ended)
+	}
+	justAfter(DefaultKeepQuiet, "within the quiet time")
+	for range 2 {
+		justAfter(DefaultKeepPace, "before its turn")
 	}
 	for _, srv := range []*warmServer{a, b, d} {
 		gotPath(t, srv, keepPath)
