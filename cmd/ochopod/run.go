@@ -120,6 +120,10 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	sec.warnOpen(log)
 	if sec.serverTLS != nil {
 		pl[payload.KeyScheme] = "https" // DESIGN §12: the leader talks HTTPS to this pod
+	} else {
+		// A plain pod's heap does not grow into its first collection in its first phases, and an idle one
+		// that has not collected holds less (BenchmarkIntegration_LightPod: idle RSS 14.8 MB, 15.6 settled).
+		settle = nil
 	}
 
 	// The reaper owns every exit status of this process (and of orphans, as PID 1 or as a subreaper). It must
