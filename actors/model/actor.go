@@ -134,16 +134,15 @@ func (b *behaviour) Receive(ctx host.Context, msg proto.Message) {
 // instead of connecting on its way, unless it starts at once (damper 0). The first read's pods were warmed
 // when the leader won the lock (runtime/pod warmUp).
 func (b *behaviour) warmNewPods(read *v1.ClusterRead) {
-	if read.GetFailure() != nil {
+	w, ok := b.cfg.Caller.(control.Warmer)
+	if !ok || read.GetFailure() != nil {
 		return
 	}
-	w, ok := b.cfg.Caller.(control.Warmer)
-	first := b.seen == nil
 	fresh := map[string]payload.Payload{}
 	seen := make(map[string]bool, len(read.GetPods()))
 	for key, raw := range read.GetPods() {
 		seen[key] = true
-		if first || b.seen[key] || !ok {
+		if b.seen == nil || b.seen[key] {
 			continue
 		}
 		if p, err := payload.Parse(raw); err == nil && payload.Validate(p, payload.NoNode) == nil { // DESIGN §12
@@ -151,16 +150,9 @@ func (b *behaviour) warmNewPods(read *v1.ClusterRead) {
 		}
 	}
 	b.seen = seen
-	if len(fresh) == 0 {
-		return
+	if len(fresh) > 0 {
+		w.Warm(ControlURLs(fresh))
 	}
-	urls := make([]string, 0, len(fresh))
-	for _, p := range PhasePods(fresh) {
-		if p.URL != "" {
-			urls = append(urls, p.URL)
-		}
-	}
-	w.Warm(urls)
 }
 
 func (b *behaviour) apply(ctx host.Context, effects []Effect) {

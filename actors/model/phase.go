@@ -82,6 +82,18 @@ func PhasePods(pods map[string]payload.Payload) []PhasePod {
 	return out
 }
 
+// ControlURLs are the control URLs a phase calls pods at, for those that expose their control port, in the
+// order of PhasePods.
+func ControlURLs(pods map[string]payload.Payload) []string {
+	urls := make([]string, 0, len(pods))
+	for _, p := range PhasePods(pods) {
+		if p.URL != "" {
+			urls = append(urls, p.URL)
+		}
+	}
+	return urls
+}
+
 func controlURL(p payload.Payload) string {
 	addr := p.ControlAddress()
 	if addr == "" {

@@ -197,9 +197,9 @@ func (h HTTPCaller) PostParts(ctx context.Context, url string, parts ...[]byte) 
 	}
 	if req.ContentLength <= oneWriteBody {
 		// net/http writes a body it does not know to be in memory after the headers, flushed on their own: a
-		// second write, a second TLS record and a second wake-up of the pod, on every request of a phase
-		// (over TLS, a 3-pod hand-over's phase took ~25 % longer than plain). Joined, a small body goes in
-		// the headers' write.
+		// second write, a second TLS record and a second wake-up of the pod, on every request of a phase. Joined,
+		// a small body goes in the headers' write (scale bench, 10-pod hand-over's phase: secured 13.3 → 10.6
+		// ms, plain 10.6 → 9.0, in runs minutes apart).
 		body := bytes.Join(parts, nil)
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}

@@ -42,7 +42,7 @@ func warmUp(conn zk.Conn, c zk.Cluster, w control.Warmer, root *actor.RootContex
 			}
 		}
 	}
-	w.Warm(controlURLs(pods))
+	w.Warm(model.ControlURLs(pods))
 }
 
 // validPods are the pods of b whose payloads keep DESIGN §12's rules.
@@ -54,17 +54,6 @@ func validPods(b *v1.Base) map[string]payload.Payload {
 		}
 	}
 	return pods
-}
-
-// controlURLs are the control URLs a phase calls pods at, for those that expose their control port.
-func controlURLs(pods map[string]payload.Payload) []string {
-	urls := make([]string, 0, len(pods))
-	for _, p := range model.PhasePods(pods) {
-		if p.URL != "" {
-			urls = append(urls, p.URL)
-		}
-	}
-	return urls
 }
 
 // keptURLs are the pods of b whose connections a pod keeps while it leads or is next in line (DESIGN §12
@@ -83,5 +72,5 @@ func keptURLs(b *v1.Base, own string) []string {
 	if _, in := pods[own]; len(pods) == 0 || (in && len(pods) == 1) {
 		return nil
 	}
-	return controlURLs(pods)
+	return model.ControlURLs(pods)
 }

@@ -99,7 +99,7 @@ func (s *Sim) diagnose() string {
 		return IssueOrphanProcess
 	case strings.Contains(f, "its lifecycle forgot"):
 		return IssueForgottenConfiguration
-	case liveness && strings.Contains(f, "history"):
+	case liveness && historyBehindHash(f):
 		return IssueHistoryBehindHash
 	case liveness && s.forgottenDeath():
 		return IssueForgottenDeath
@@ -123,6 +123,16 @@ func (s *Sim) diagnose() string {
 		return IssueEpochReuse
 	}
 	return ""
+}
+
+// historyBehindHash: the failure is historyConverged's about the hash's phase.
+func historyBehindHash(f string) bool {
+	for _, s := range []string{"ok phase of the history", "no ok phase in the history", "and no history"} {
+		if strings.Contains(f, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // duplicateContender: some pod's current session owns two lock nodes of its cluster.
