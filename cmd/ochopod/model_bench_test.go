@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -42,6 +43,14 @@ import (
 //   - info p50: the median of 200 POST /info to the leader, one at a time on a kept-alive connection, after
 //     the rounds.
 //
+// The pods run in the GC state they spend their lives in: GOGC=100, unless the bench's environment sets GOGC,
+// which reaches them. A pod's quiet start (GOGC 200 and no memory limit until its first collection: tuneRuntime)
+// is over a few minutes in, at the latest with the runtime's periodic collection, and the bench's pods live
+// less than a minute: without it, the plain pods of the rounds had never collected and had no memory limit,
+// while the pods with TLS, which end their quiet start once configured (settleWhenConfigured), collected under
+// theirs in the rounds' phases (GODEBUG=gctrace=1, 50 pods, 8 rounds: 0.1 collections a plain pod against 3.1
+// a secured one; with GOGC=100, 3.3 and 4.2).
+//
 // Pods start in batches of OCHOPOD_BENCH_BATCH (default 50): the next batch once the previous one registered.
 // Each count runs in each mode of OCHOPOD_BENCH_MODES (default "plain,secured"; see scaleModes): side by side,
 // what DESIGN §12's tokens and control-port TLS cost.
@@ -57,6 +66,9 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 			b.Fatalf("OCHOPOD_BENCH_IDLE=%q: %v", v, err)
 		}
 		idle = d
+	}
+	if os.Getenv("GOGC") == "" {
+		b.Setenv("GOGC", "100") // the pods' (see above); this process's runtime read it at its start
 	}
 	buildBinary(b)
 	modes := scaleModes(b)
@@ -126,17 +138,42 @@ func sideBySide(rows []scaleRow) string {
 			continue
 		}
 		if sb.Len() == 0 {
-			fmt.Fprintf(&sb, "\nside by side: each mode against plain, the medians of every round of every run (rounds)\n%6s %8s %26s %26s\n",
+			fmt.Fprintf(&sb, "\nside by side: each mode against plain, the medians of every round of every run, [90 %% interval of their ratio] (rounds)\n%6s %8s %38s %38s\n",
 				"pods", "mode", "join phase", "hand-over's phase")
 		}
 		ratio := func(of map[key][]time.Duration) string {
 			m, p := median(of[k]), median(of[plain])
-			return fmt.Sprintf("%s / %s %+.0f%% (%d)", m.Round(100*time.Microsecond), p.Round(100*time.Microsecond),
-				100*(float64(m)/float64(p)-1), min(len(of[k]), len(of[plain])))
+			lo, hi := ratioInterval(of[k], of[plain])
+			return fmt.Sprintf("%s / %s %+.0f%% [%+.0f, %+.0f] (%d)", m.Round(100*time.Microsecond), p.Round(100*time.Microsecond),
+				100*(float64(m)/float64(p)-1), 100*(lo-1), 100*(hi-1), min(len(of[k]), len(of[plain])))
 		}
-		fmt.Fprintf(&sb, "%6d %8s %26s %26s\n", k.n, k.mode, ratio(joins), ratio(handOvers))
+		fmt.Fprintf(&sb, "%6d %8s %38s %38s\n", k.n, k.mode, ratio(joins), ratio(handOvers))
 	}
 	return sb.String()
+}
+
+// ratioInterval is the 90 % bootstrap interval of median(a) / median(b): the ratio over 2 000 resamples (with
+// replacement) of each, the 5th and 95th percentiles. A phase's time varies by ~10 % from one run to the next on
+// a shared 2-core VM, as much as the cost compared: the interval tells a difference from that noise. The seed
+// is fixed, so the same rounds give the same interval.
+func ratioInterval(a, b []time.Duration) (lo, hi float64) {
+	if len(a) == 0 || len(b) == 0 {
+		return 0, 0
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	resample := func(d []time.Duration) time.Duration {
+		r := make([]time.Duration, len(d))
+		for i := range r {
+			r[i] = d[rng.IntN(len(d))]
+		}
+		return median(r)
+	}
+	ratios := make([]float64, 2000)
+	for i := range ratios {
+		ratios[i] = float64(resample(a)) / float64(resample(b))
+	}
+	slices.Sort(ratios)
+	return ratios[len(ratios)*5/100], ratios[len(ratios)*95/100]
 }
 
 const scaleSessionTimeout = 10 * time.Second

@@ -64,6 +64,7 @@ type root struct {
 	lifecycle host.Ref
 	inLine    bool // the pod leads or is next in line for the lock, and has a keeper and a lifecycle
 	keeping   bool // the keeper holds a set of ours: Keep(nil) is owed when the pod is out of line
+	kept      keptPods
 }
 
 func (r *root) Started(ctx host.Context) {
@@ -105,7 +106,7 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 		r.noteLine(msg.GetLeading() || msg.GetNext())
 	case *v1.Base: // the lifecycle's answer to the GetBase of a phase's ok, below
 		if r.inLine {
-			r.cfg.Keeper.Keep(keptURLs(msg, r.cfg.Key))
+			r.cfg.Keeper.Keep(r.kept.urls(msg, r.cfg.Key))
 			r.keeping = true
 		}
 	case *v1.ControlRequest:

@@ -2,6 +2,8 @@ package pod
 
 import (
 	"bytes"
+	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -56,21 +58,70 @@ func validPods(b *v1.Base) map[string]payload.Payload {
 	return pods
 }
 
-// keptURLs are the pods of b whose connections a pod keeps while it leads or is next in line (DESIGN §12
-// "kept connections"): its base's HTTPS pods, itself included (a phase calls it too); none when no other pod
-// is in it.
-func keptURLs(b *v1.Base, own string) []string {
-	// Only HTTPS pods are kept (control.Keeper): the others are not parsed at all, which spares a pod the
-	// garbage of its whole base after each phase (DESIGN §12: memory proportional to the body).
-	https := &v1.Base{Pods: map[string][]byte{}}
+// keptPods finds the pods of a base whose connections a pod keeps while it leads or is next in line (DESIGN
+// §12 "kept connections"): its base's HTTPS pods, itself included (a phase calls it too); none when no other
+// pod is in it. It remembers each pod's URL by the payload it read it from: the pod next in line asks after
+// every phase, at the phase's end, and parsing and checking each payload of a 50-pod base again took it ~2 ms
+// of CPU there (perf of BenchmarkIntegration_Scale's hand-over), while a payload seldom changes.
+type keptPods struct {
+	seed  maphash.Seed // of sum: random, so that no payload can be made to pass for another
+	byKey map[string]keptPod
+}
+
+// keptPod is what a pod's payload said: its control URL, "" when the pod is not kept, and the payload's sum
+// (a pod's base can hold 1 000 payloads: a sum each is all it takes to tell one changed).
+type keptPod struct {
+	sum uint64
+	url string
+}
+
+// urls are the control URLs to keep for base b of the pod own, sorted by key.
+func (k *keptPods) urls(b *v1.Base, own string) []string {
+	if k.byKey == nil {
+		k.seed = maphash.MakeSeed()
+	}
+	seen := make(map[string]keptPod, len(b.GetPods()))
 	for key, raw := range b.GetPods() {
-		if bytes.Contains(raw, []byte("https")) {
-			https.Pods[key] = raw
+		sum := maphash.Bytes(k.seed, raw)
+		if known, ok := k.byKey[key]; ok && known.sum == sum {
+			seen[key] = known
+			continue
+		}
+		seen[key] = keptPod{sum: sum, url: keptURL(raw)}
+	}
+	k.byKey = seen // pods that left are forgotten
+	keys := make([]string, 0, len(seen))
+	ownKept := false
+	for key, p := range seen {
+		if p.url != "" {
+			keys = append(keys, key)
+			ownKept = ownKept || key == own
 		}
 	}
-	pods := validPods(https)
-	if _, in := pods[own]; len(pods) == 0 || (in && len(pods) == 1) {
+	if len(keys) == 0 || (ownKept && len(keys) == 1) {
 		return nil
 	}
-	return model.ControlURLs(pods)
+	slices.Sort(keys) // as a phase calls them (model.PhasePods)
+	urls := make([]string, len(keys))
+	for i, key := range keys {
+		urls[i] = seen[key].url
+	}
+	return urls
+}
+
+// keptURL is the control URL of a pod that is kept (HTTPS, with a payload that keeps DESIGN §12's rules), ""
+// for any other.
+func keptURL(raw []byte) string {
+	if !bytes.Contains(raw, []byte("https")) { // only HTTPS pods are kept (control.Keeper): not even parsed
+		return ""
+	}
+	p, err := payload.Parse(raw)
+	if err != nil || payload.Validate(p, payload.NoNode) != nil || p.String(payload.KeyScheme) != "https" {
+		return ""
+	}
+	urls := model.ControlURLs(map[string]payload.Payload{"": p})
+	if len(urls) == 0 {
+		return ""
+	}
+	return urls[0]
 }

@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -113,11 +114,44 @@ func TestKeptURLs_ThePodsOfTheBaseWithAnotherPod(t *testing.T) {
 			for k, v := range tc.pods {
 				b.Pods[k] = []byte(v)
 			}
-			got := keptURLs(b, "own")
+			var kept keptPods
+			got := kept.urls(b, "own")
 			slices.Sort(got)
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("kept %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// keptPods remembers each pod's URL by its payload: a pod whose payload changed (another host port) is read
+// again, one that left the base is forgotten, and one whose payload turned invalid is no longer kept.
+func TestKeptPods_ReadsAChangedPayloadAgain(t *testing.T) {
+	pod := func(ip string, port int) []byte {
+		return fmt.Appendf(nil, `{"ip":"%s","port":"8080","ports":{"8080":%d},"seq":1,"scheme":"https"}`, ip, port)
+	}
+	var kept keptPods
+	steps := []struct {
+		name string
+		pods map[string][]byte
+		want []string
+	}{
+		{"first", map[string][]byte{"a": pod("10.0.1.1", 8080), "b": pod("10.0.1.2", 8080)},
+			[]string{"https://10.0.1.1:8080", "https://10.0.1.2:8080"}},
+		{"b moved", map[string][]byte{"a": pod("10.0.1.1", 8080), "b": pod("10.0.1.2", 9090)},
+			[]string{"https://10.0.1.1:8080", "https://10.0.1.2:9090"}},
+		{"b turned invalid", map[string][]byte{"a": pod("10.0.1.1", 8080), "b": pod("10.0.1.2; rm -rf /", 9090)},
+			[]string{"https://10.0.1.1:8080"}},
+		{"b left, c came", map[string][]byte{"a": pod("10.0.1.1", 8080), "c": pod("10.0.1.3", 8080)},
+			[]string{"https://10.0.1.1:8080", "https://10.0.1.3:8080"}},
+	}
+	for _, st := range steps {
+		got := kept.urls(&v1.Base{Pods: st.pods}, "own") // not in the base: any pod of it is kept
+		if !slices.Equal(got, st.want) {
+			t.Fatalf("%s: kept %q, want %q", st.name, got, st.want)
+		}
+	}
+	if _, ok := kept.byKey["b"]; ok {
+		t.Fatal("the pod that left is still remembered")
 	}
 }
