@@ -20,6 +20,12 @@ import (
 // complete pod once; nil reads them all), the snapshots of its dependencies, the hash, and the cluster list
 // (for wildcards). Nodes that do not fit the layout are skipped with a warning.
 func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint64, log *slog.Logger) *v1.ClusterRead {
+	return readCluster(c, cfg, pods, gen, log, nil)
+}
+
+// readCluster is ReadCluster, telling podsRead, when not nil, the pods as soon as they are read: before the
+// dependencies, the hash and the pause, which take the read a few round trips more.
+func readCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint64, log *slog.Logger, podsRead func(map[string][]byte)) *v1.ClusterRead {
 	out := &v1.ClusterRead{Generation: gen, Pods: map[string][]byte{}, Dependencies: map[string][]byte{}}
 	fail := func(err error) *v1.ClusterRead {
 		out.Failure = protocol.Failure(err)
@@ -63,6 +69,9 @@ func ReadCluster(c zk.Conn, cfg MachineConfig, pods *cluster.PodReader, gen uint
 			return fail(err)
 		}
 		out.Pods[p.Key] = body
+	}
+	if podsRead != nil {
+		podsRead(out.Pods)
 	}
 	for _, dep := range ResolveDependencies(cfg.Namespace, cfg.Cluster.Qualified, cfg.DependsOn, out.Clusters) {
 		data, _, err := c.Get(zk.Cluster{Qualified: dep}.Snapshot())

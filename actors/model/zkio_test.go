@@ -66,3 +66,38 @@ func TestReadCluster_DuplicateKeysAndInvalidPods(t *testing.T) {
 		}
 	}
 }
+
+// readCluster tells podsRead the pods as soon as it has them, before it reads the hash (newPodWarmer opens
+// connections to new pods meanwhile): a hash written from podsRead is the one the read returns.
+func TestReadCluster_TellsThePodsBeforeTheHash(t *testing.T) {
+	srv := zkmem.New(vclock.New())
+	conn, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	web := zk.ClusterOf("ns", "web")
+	if err := zk.EnsurePath(conn, web.Pods()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Create(web.Pods()+"/aaaa.0000000001", []byte(`{"ip":"10.0.0.1","port":"8080","seq":1}`), zk.Persistent); err != nil {
+		t.Fatal(err)
+	}
+	var told map[string][]byte
+	out := readCluster(conn, MachineConfig{Cluster: web, Namespace: "ns"}, &cluster.PodReader{}, 1, slog.New(slog.DiscardHandler),
+		func(pods map[string][]byte) {
+			told = pods
+			if _, err := conn.Create(web.Hash(), []byte("written-meanwhile"), zk.Persistent); err != nil {
+				t.Error(err)
+			}
+		})
+	if out.GetFailure() != nil {
+		t.Fatal(out.GetFailure())
+	}
+	if len(told) != 1 || told["aaaa"] == nil {
+		t.Fatalf("told %q, want aaaa", told)
+	}
+	if out.GetHash() != "written-meanwhile" {
+		t.Fatalf("hash %q: podsRead was not told before the hash was read", out.GetHash())
+	}
+}

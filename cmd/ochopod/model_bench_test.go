@@ -284,8 +284,12 @@ func benchPod(b *testing.B, addr string, mode scaleMode) *podProcess {
 	if d := os.Getenv("OCHOPOD_BENCH_DAMPER"); d != "" {
 		flags = append(flags, "--damper", d)
 	}
-	return mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, flags, "sleep", "3600")
+	p := mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, flags, "sleep", "3600")
+	tmpAll = append(tmpAll, p)
+	return p
 }
+
+var tmpAll []*podProcess
 
 func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scaleMode) scaleRow {
 	b.StopTimer()
@@ -367,6 +371,16 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	leadKB, _ := rssKB(pods[lead])
 	nextKB, _ := rssKB(pods[next])
 	r.infoP50 = infoP50(b, pods[leaderOf(b, obs, c, keys)], mode, 200)
+	if os.Getenv("TMPREQ") != "" {
+		for _, p := range tmpAll {
+			for _, l := range strings.Split(p.out.String(), "\n") {
+				if strings.HasPrefix(l, "TMPREQ") {
+					fmt.Printf("%s pod %d %s\n", mode.name, p.port, l)
+				}
+			}
+		}
+		tmpAll = nil
+	}
 	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
 		for _, p := range pods {
 			for _, l := range strings.Split(p.out.String(), "\n") {
