@@ -48,8 +48,8 @@ import (
 // is over a few minutes in, at the latest with the runtime's periodic collection, and the bench's pods live
 // less than a minute: without it, the plain pods of the rounds had never collected and had no memory limit,
 // while the pods with TLS, which end their quiet start once configured (settleWhenConfigured), collected under
-// theirs in the rounds' phases (GODEBUG=gctrace=1, 50 pods, 8 rounds: 0.1 collections a plain pod against 3.1
-// a secured one; with GOGC=100, 3.3 and 4.2).
+// theirs in the rounds' phases (GODEBUG=gctrace=1, 50 pods: 0.1 collections a plain pod against 3.1 a secured
+// one in a run of 4 rounds; with GOGC=100, 3.3 and 4.2 in 6).
 //
 // Pods start in batches of OCHOPOD_BENCH_BATCH (default 50): the next batch once the previous one registered.
 // Each count runs in each mode of OCHOPOD_BENCH_MODES (default "plain,secured"; see scaleModes): side by side,
