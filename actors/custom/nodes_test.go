@@ -3,7 +3,6 @@ package custom
 import (
 	"errors"
 	"testing"
-	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -15,11 +14,7 @@ import (
 func leading(t *testing.T) (zk.Conn, string) {
 	t.Helper()
 	srv := zkmem.New(vclock.New())
-	conn, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
+	conn := srv.Connect(t)
 	if err := zk.EnsurePath(conn, web.Coordinator()); err != nil {
 		t.Fatal(err)
 	}

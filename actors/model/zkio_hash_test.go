@@ -142,12 +142,7 @@ func retries(effects []Effect) bool {
 func TestWriteConfiguration_StaleHashFailsAndIsRetried(t *testing.T) {
 	srv := zkmem.New(vclock.New())
 	dial := func() zk.Conn {
-		c, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
+		return srv.Connect(t)
 	}
 	checkStaleHashWrite(t, dial(), dial())
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ochopod/ochopod/runtime/cluster"
 	"github.com/ochopod/ochopod/runtime/zk"
@@ -18,11 +17,7 @@ import (
 // of its own cluster and of a dependency's snapshot are left out with one WARN each, however often it reads.
 func TestReadCluster_DuplicateKeysAndInvalidPods(t *testing.T) {
 	srv := zkmem.New(vclock.New())
-	conn, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := srv.Connect(t)
 	web, db := zk.ClusterOf("ns", "web"), zk.ClusterOf("ns", "db")
 	for _, p := range []string{web.Pods(), db.Path()} {
 		if err := zk.EnsurePath(conn, p); err != nil {
@@ -71,11 +66,7 @@ func TestReadCluster_DuplicateKeysAndInvalidPods(t *testing.T) {
 // connections to new pods meanwhile): a hash written from podsRead is the one the read returns.
 func TestReadCluster_TellsThePodsBeforeTheHash(t *testing.T) {
 	srv := zkmem.New(vclock.New())
-	conn, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := srv.Connect(t)
 	web := zk.ClusterOf("ns", "web")
 	if err := zk.EnsurePath(conn, web.Pods()); err != nil {
 		t.Fatal(err)

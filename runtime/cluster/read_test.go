@@ -20,11 +20,7 @@ var web = zk.ClusterOf("prod", "web")
 func memConn(t *testing.T) zk.Conn {
 	t.Helper()
 	srv := zkmem.New(vclock.New())
-	c, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := srv.Connect(t)
 	return c
 }
 

@@ -16,12 +16,7 @@ import (
 func TestReadStatus_HolderMatchedBySessionDataOrName(t *testing.T) {
 	srv := zkmem.New(vclock.New())
 	dial := func() zk.Conn {
-		c, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
+		return srv.Connect(t)
 	}
 	admin, orig, ours := dial(), dial(), dial()
 	for _, p := range []string{stWeb.Pods(), stWeb.Coordinator()} {

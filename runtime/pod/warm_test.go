@@ -36,11 +36,7 @@ var warmRegistered = map[string]string{
 // ZooKeeper; only to those with a valid control address, HTTPS for those that say so.
 func TestWarmUp_TheNewLeadersModelWarmsThePodsConnections(t *testing.T) {
 	srv := zkmem.New(vclock.New())
-	conn, _, err := srv.Dial(zk.Ensemble{Servers: []string{zkmem.ServerName}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := srv.Connect(t)
 	web := zk.ClusterOf("ns", "web")
 	if err := zk.EnsurePath(conn, web.Pods()); err != nil {
 		t.Fatal(err)
