@@ -68,8 +68,9 @@ type keptPods struct {
 	byKey map[string]keptPod
 }
 
-// keptPod is what a pod's payload said: its control URL, "" when the pod is not kept, and the payload's sum
-// (a pod's base can hold 1 000 payloads: a sum each is all it takes to tell one changed).
+// keptPod is what an HTTPS pod's payload said: its control URL, "" when the pod is not kept (its payload breaks
+// DESIGN §12's rules), and the payload's sum (a base can hold 1 000 payloads: a sum each is all it takes to
+// tell one changed).
 type keptPod struct {
 	sum uint64
 	url string
@@ -80,8 +81,11 @@ func (k *keptPods) urls(b *v1.Base, own string) []string {
 	if k.byKey == nil {
 		k.seed = maphash.MakeSeed()
 	}
-	seen := make(map[string]keptPod, len(b.GetPods()))
+	seen := make(map[string]keptPod, len(k.byKey))
 	for key, raw := range b.GetPods() {
+		if !bytes.Contains(raw, []byte("https")) {
+			continue // only HTTPS pods are kept (control.Keeper): the others are neither parsed nor remembered
+		}
 		sum := maphash.Bytes(k.seed, raw)
 		if known, ok := k.byKey[key]; ok && known.sum == sum {
 			seen[key] = known
@@ -112,9 +116,6 @@ func (k *keptPods) urls(b *v1.Base, own string) []string {
 // keptURL is the control URL of a pod that is kept (HTTPS, with a payload that keeps DESIGN §12's rules), ""
 // for any other.
 func keptURL(raw []byte) string {
-	if !bytes.Contains(raw, []byte("https")) { // only HTTPS pods are kept (control.Keeper): not even parsed
-		return ""
-	}
 	p, err := payload.Parse(raw)
 	if err != nil || payload.Validate(p, payload.NoNode) != nil || p.String(payload.KeyScheme) != "https" {
 		return ""

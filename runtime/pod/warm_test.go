@@ -120,8 +120,9 @@ func TestKeptURLs_ThePodsOfTheBaseWithAnotherPod(t *testing.T) {
 	}
 }
 
-// keptPods remembers each pod's URL by its payload: a pod whose payload changed (another host port) is read
-// again, one that left the base is forgotten, and one whose payload turned invalid is no longer kept.
+// keptPods remembers each HTTPS pod's URL by its payload: a pod whose payload changed (another host port) is
+// read again, one that left the base is forgotten, one whose payload turned invalid is no longer kept, and a
+// plain pod is not remembered at all.
 func TestKeptPods_ReadsAChangedPayloadAgain(t *testing.T) {
 	pod := func(ip string, port int) []byte {
 		return fmt.Appendf(nil, `{"ip":"%s","port":"8080","ports":{"8080":%d},"seq":1,"scheme":"https"}`, ip, port)
@@ -138,7 +139,8 @@ func TestKeptPods_ReadsAChangedPayloadAgain(t *testing.T) {
 			[]string{"https://10.0.1.1:8080", "https://10.0.1.2:9090"}},
 		{"b turned invalid", map[string][]byte{"a": pod("10.0.1.1", 8080), "b": pod("10.0.1.2; rm -rf /", 9090)},
 			[]string{"https://10.0.1.1:8080"}},
-		{"b left, c came", map[string][]byte{"a": pod("10.0.1.1", 8080), "c": pod("10.0.1.3", 8080)},
+		{"b left, c came, a plain pod too", map[string][]byte{"a": pod("10.0.1.1", 8080), "c": pod("10.0.1.3", 8080),
+			"p": []byte(`{"ip":"10.0.1.4","port":"8080","ports":{"8080":8080},"seq":4}`)},
 			[]string{"https://10.0.1.1:8080", "https://10.0.1.3:8080"}},
 	}
 	for _, st := range steps {
@@ -149,5 +151,8 @@ func TestKeptPods_ReadsAChangedPayloadAgain(t *testing.T) {
 	}
 	if _, ok := kept.byKey["b"]; ok {
 		t.Fatal("the pod that left is still remembered")
+	}
+	if _, ok := kept.byKey["p"]; ok {
+		t.Fatal("a plain pod is remembered: a base of plain pods would cost a pod memory for nothing")
 	}
 }
