@@ -23,9 +23,10 @@ func announcing(t *testing.T) *Machine {
 }
 
 // DESIGN §4 "Custom actors": every pod's actors hear each configuration of the pod's cluster. The lifecycle
-// announces it (Configured) when it answered the phase's ok, once, with the phase; also when the user's
-// configured() failed (500), since the leader writes the configuration whatever ok answers. An ok refused
-// as stale (409), or whose body is no cluster, announces nothing; nor does a machine nobody listens to.
+// announces it (Configured) as it answers the phase's ok (just before, see finish), once, with the phase;
+// also when the user's configured() failed (500), since the leader writes the configuration whatever ok
+// answers. An ok refused as stale (409), or whose body is no cluster, announces nothing; nor does a machine
+// nobody listens to.
 func TestLifecycle_AnnouncesEachConfigurationAtItsOK(t *testing.T) {
 	m := announcing(t)
 	run(t, m, []step{
@@ -33,17 +34,17 @@ func TestLifecycle_AnnouncesEachConfigurationAtItsOK(t *testing.T) {
 		{done(4, cbCanConfigure), []string{"reply#10(200)"}},
 		{phased(11, v1.Task_TASK_ON, clusterB, "L.1", false), []string{"reply#11(200)"}},
 		{phased(12, v1.Task_TASK_OK, clusterB, "L.1", false), []string{"cb#5(configured)"}},
-		{done(5, cbConfigured), []string{"reply#12(200)", "configured(L.1)"}},
+		{done(5, cbConfigured), []string{"configured(L.1)", "reply#12(200)"}},
 		{phased(13, v1.Task_TASK_OK, clusterB, "L.0", false), []string{"reply#13(409)"}}, // a stale phase's
 		{phased(14, v1.Task_TASK_CHECK, clusterA, "L.2", false), []string{"cb#6(can_configure)"}},
 		{done(6, cbCanConfigure), []string{"reply#14(200)"}},
 		{phased(15, v1.Task_TASK_OK, clusterA, "L.2", false), []string{"cb#7(configured)"}},
-		{failed(7, cbConfigured, "boom"), []string{"reply#15(500)", "configured(L.2)"}},
+		{failed(7, cbConfigured, "boom"), []string{"configured(L.2)", "reply#15(500)"}},
 		{phased(16, v1.Task_TASK_OK, `{"pods":{}}`, "L.2", false), []string{"reply#16(500)"}}, // no cluster
 		{phased(17, v1.Task_TASK_OK, clusterA, "", true), []string{"cb#8(configured)"}},       // a custom actor's
 		{done(8, cbConfigured), []string{"reply#17(200)"}},
 		{req(18, v1.Task_TASK_OK, clusterA), []string{"cb#9(configured)"}}, // the original's leader names no phase
-		{done(9, cbConfigured), []string{"reply#18(200)", "configured()"}},
+		{done(9, cbConfigured), []string{"configured()", "reply#18(200)"}},
 	})
 	quiet := running(t, Settings{})
 	run(t, quiet, []step{

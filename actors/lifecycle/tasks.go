@@ -143,7 +143,7 @@ func (m *Machine) beginOK(r *request) []Effect {
 	if err != nil {
 		return m.badCluster(codeFailed, "ok", err)
 	}
-	r.env = env // announced once answered (finish)
+	r.env = env // announced as it is answered (finish)
 	if !m.cfg.Implements.Configured {
 		return m.finish(codeOK, nil)
 	}
@@ -317,14 +317,16 @@ func (m *Machine) finish(code int32, body []byte) []Effect {
 	if r.Task == v1.Task_TASK_ON && code == codeOK && r.env != nil {
 		m.base = r.env // the leader's base for this pod from now on (DESIGN §7)
 	}
-	effects := reply(r.Handle, code, body)
 	// The ok of a configuration ran (whatever configured() said: the leader ignores ok's replies and writes
 	// the snapshot, DESIGN §7 step 3): the pod is configured with its cluster (DESIGN §4). One ok per phase,
-	// so one event per configuration.
+	// so one event per configuration. Announced before the reply: the control server gives a large body's
+	// memory back once it replied, and the announcement's copy and hash of the cluster made after that
+	// stayed with the process (2 MB more for a 1 MiB body, one run in eight).
+	var effects []Effect
 	if r.Task == v1.Task_TASK_OK && r.env != nil && !r.Aside && m.cfg.Announce {
 		effects = append(effects, Configured{Envelope: r.env, Phase: r.Phase})
 	}
-	return effects
+	return append(effects, reply(r.Handle, code, body)...)
 }
 
 // fail answers the current request with code and an error body, and logs why. cause is an error, a

@@ -89,7 +89,8 @@ func registrationPayload(s *runSettings, env binding.Env, loc binding.Location, 
 
 // runPod is `ochopod run`: it returns when the pod is over, with the exit status the process must end with.
 func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string) error {
-	limit, settle := tuneRuntime(os.Getenv, s.memoryBytes)
+	limit, endQuietStart := tuneRuntime(os.Getenv, s.memoryBytes)
+	settle := endQuietStart
 	ring := podlog.NewRing(podlog.DefaultBytes)
 	log := newLogger(s, io.MultiWriter(os.Stderr, ring))
 	userZK := s.zk
@@ -206,7 +207,7 @@ func runPod(ctx context.Context, s *runSettings, env binding.Env, args []string)
 	defer unsubscribe()
 
 	srv := limits.Server(health.Handler(p, mx.Handler(),
-		mx.Instrument(sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace}, log), log))))
+		mx.Instrument(sec.handler(control.Handler(p, s.toolsOf(args, reaper, log), control.Settings{DefaultTimeout: s.grace, BeforeLargeBody: endQuietStart}, log), log))))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {

@@ -54,8 +54,8 @@ func afterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
 const settleAfter = 500 * time.Millisecond
 
 // settleWhenConfigured is observe, calling settle (in a timer's goroutine: after) settleAfter once the pod
-// was first configured. The first collection, and the forced one that returns the memory (quietStart), cost
-// a pod 1-2 ms of CPU on its one thread; left to the heap's growth, they came in a phase: a secured pod's
+// was first configured. The collections that end the quiet start (quietStart) cost a pod 1-2 ms of CPU on its
+// one thread; left to the heap's growth, they came in a phase: a secured pod's
 // start allocates more (certificates, the TLS prime), so its first collection came during the first phases
 // it led, and a 3-pod join's leader spent ~4 ms more (BenchmarkIntegration_Scale, secured against plain:
 // leader CPU 8-10 against 4-6 ms, 5-6 against 5 with this). A pod with TLS on its control port only (runPod):
@@ -132,22 +132,20 @@ const startGOGC = 200
 // scavenger returned it the limit had the pod collect more often (GOGC 400 until then: 557 collections over
 // 60 000 control requests against 322 without; 200 and the return: 308).
 //
-// The returned settle ends the quiet start now (a collection, then the same), unless the first collection
-// came already.
+// The returned settle ends the quiet start now, before it returns (GOGC back, then the same return), unless
+// it is over already.
 func quietStart(gogc int) (settle func()) {
 	prev := debug.SetGCPercent(gogc)
-	type sentinel struct{ _ *int } // holds a pointer: never batched with other objects by the tiny allocator
 	var over atomic.Bool
-	runtime.AddCleanup(&sentinel{}, func(prev int) {
-		over.Store(true)
-		debug.SetGCPercent(prev)
-		debug.FreeOSMemory()
-	}, prev)
-	return func() {
-		if !over.Load() {
-			runtime.GC() // the sentinel goes: its cleanup runs
+	end := func() {
+		if over.CompareAndSwap(false, true) {
+			debug.SetGCPercent(prev)
+			debug.FreeOSMemory()
 		}
 	}
+	type sentinel struct{ _ *int } // holds a pointer: never batched with other objects by the tiny allocator
+	runtime.AddCleanup(&sentinel{}, func(int) { end() }, 0)
+	return end
 }
 
 // parseSize reads a --memory-limit: bytes with an optional B, KiB, MiB or GiB suffix (GOMEMLIMIT's syntax),

@@ -59,6 +59,12 @@ type Settings struct {
 	MaxTimeout time.Duration
 	// MaxBody caps request bodies; larger ones answer 413 (1 MiB if zero).
 	MaxBody int64
+	// BeforeLargeBody, when set, runs before a request whose body holds a large cluster (over 256 KiB: ~900
+	// pods or more) is handled. The entrypoint ends its quiet start there (cmd/ochopod tuning.go): such a
+	// request allocates 5 to 20 times its body, under the start's GOGC the heap grew further, and the
+	// runtime's bookkeeping of the larger heap stayed (a spec pod's phase of a 1 MiB body left it 2.5-3.2×
+	// the body of RSS, 2.3-2.8× with this: TestIntegration_HostileMiBBodyKeepsMemoryBounded).
+	BeforeLargeBody func()
 }
 
 func (s Settings) withDefaults() Settings {
@@ -167,6 +173,9 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 	}
 	body := buf.Bytes()
 	if len(body) > keptBufferCap {
+		if s.set.BeforeLargeBody != nil {
+			s.set.BeforeLargeBody()
+		}
 		defer func() { _ = http.NewResponseController(w).Flush(); giveBack() }() // the reply first
 	}
 	if !carriesCluster(task) && !validJSON(body) {

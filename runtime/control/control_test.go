@@ -227,3 +227,21 @@ func TestBodyBuffers_KeepsFewSmallBuffers(t *testing.T) {
 		t.Fatalf("%d buffers kept, at most %d", n, keptBuffers)
 	}
 }
+
+// A large cluster's request (over keptBufferCap) runs BeforeLargeBody first, the entrypoint's end of its
+// quiet start; the requests of smaller clusters do not.
+func TestHandler_BeforeLargeBodyRunsFirst(t *testing.T) {
+	b := &fakeBackend{code: 200}
+	var calls []int // how many requests the backend had seen at each call
+	h := Handler(b, nil, Settings{BeforeLargeBody: func() { calls = append(calls, len(b.calls)) }}, nil)
+	small := `{"pods": {"a": {}}, "key": "a"}`
+	large := `{"pods": {"a": {"pad": "` + strings.Repeat("x", keptBufferCap) + `"}}, "key": "a"}`
+	for _, body := range []string{small, large, small, large} {
+		if code, _ := do(t, h, "POST", "/control/check", body); code != 200 {
+			t.Fatalf("check: %d", code)
+		}
+	}
+	if len(calls) != 2 || calls[0] != 1 || calls[1] != 3 {
+		t.Fatalf("BeforeLargeBody ran with %v requests handled, want [1 3]: before each large one", calls)
+	}
+}

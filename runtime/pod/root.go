@@ -123,8 +123,8 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 			if msg.GetTask() == v1.Task_TASK_UNSPECIFIED {
 				code = 400
 			}
+			r.announce(ctx, msg) // before the reply, as the lifecycle does (its finish)
 			ctx.Respond(&v1.ControlReply{Code: code, Body: []byte(`{}`)})
-			r.announce(ctx, msg)
 		}
 	case *v1.GetLifecycleStatus:
 		if r.lifecycle != nil {
