@@ -28,7 +28,7 @@ func (b *behaviour) run(ctx host.Context, e RunCallback) {
 			done = &v1.CallbackDone{Failure: protocol.Failure(err), BadCluster: errors.Is(err, sdk.ErrBadCluster)}
 		}
 		// The cluster is garbage before the machine hears, so that the control server, which gives a large
-		// body's memory back once it replied, does not find it still held here (DESIGN §12).
+		// body's memory back shortly after it replied, does not find it still held here (DESIGN §12).
 		e.Cluster = nil
 		done.Epoch, done.Callback = e.Epoch, e.Name
 		t.Tell(done)

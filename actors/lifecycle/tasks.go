@@ -320,8 +320,8 @@ func (m *Machine) finish(code int32, body []byte) []Effect {
 	// The ok of a configuration ran (whatever configured() said: the leader ignores ok's replies and writes
 	// the snapshot, DESIGN §7 step 3): the pod is configured with its cluster (DESIGN §4). One ok per phase,
 	// so one event per configuration. Announced before the reply: the control server gives a large body's
-	// memory back once it replied, and the announcement's copy and hash of the cluster made after that
-	// stayed with the process (2 MB more for a 1 MiB body, one run in eight).
+	// memory back shortly after its last reply, and the announcement's copy and hash of the cluster, made
+	// after the reply, ran late enough to stay with the process (2 MB more for a 1 MiB body, a run in eight).
 	var effects []Effect
 	if r.Task == v1.Task_TASK_OK && r.env != nil && !r.Aside && m.cfg.Announce {
 		effects = append(effects, Configured{Envelope: r.env, Phase: r.Phase})

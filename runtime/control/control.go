@@ -16,6 +16,7 @@ import (
 	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/runtime/clock"
 )
 
 // Backend is what the server asks.
@@ -101,19 +102,27 @@ func taskOf(name string) (v1.Task, bool) {
 
 // server holds what the handlers share.
 type server struct {
-	b       Backend
-	tools   map[string]Tool
-	set     Settings
-	log     *slog.Logger
-	buffers bodyBuffers
+	b        Backend
+	tools    map[string]Tool
+	set      Settings
+	log      *slog.Logger
+	buffers  bodyBuffers
+	giveBack *memoryReturn
 }
 
 // Handler serves the API over b, with the tools for /exec.
 func Handler(b Backend, tools map[string]Tool, set Settings, log *slog.Logger) http.Handler {
+	return newServer(b, tools, set, log, clock.Real{}).routes()
+}
+
+func newServer(b Backend, tools map[string]Tool, set Settings, log *slog.Logger, c clock.Clock) *server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, tools: tools, set: set.withDefaults(), log: log, buffers: newBodyBuffers()}
+	return &server{b: b, tools: tools, set: set.withDefaults(), log: log, buffers: newBodyBuffers(), giveBack: newMemoryReturn(c)}
+}
+
+func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /info", s.info)
 	mux.HandleFunc("POST /log", s.logLines)
@@ -176,7 +185,8 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 		if s.set.BeforeLargeBody != nil {
 			s.set.BeforeLargeBody()
 		}
-		defer func() { _ = http.NewResponseController(w).Flush(); giveBack() }() // the reply first
+		s.giveBack.hold()
+		defer s.giveBack.soon()
 	}
 	if !carriesCluster(task) && !validJSON(body) {
 		s.buffers.put(buf)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	v1 "github.com/ochopod/ochopod/messages/ochopod/v1"
+	"github.com/ochopod/ochopod/testkit/vclock"
 )
 
 type call struct {
@@ -243,5 +244,32 @@ func TestHandler_BeforeLargeBodyRunsFirst(t *testing.T) {
 	}
 	if len(calls) != 2 || calls[0] != 1 || calls[1] != 3 {
 		t.Fatalf("BeforeLargeBody ran with %v requests handled, want [1 3]: before each large one", calls)
+	}
+}
+
+// The memory of large requests goes back to the kernel once, giveBackAfter after the last of them (a phase's
+// three come milliseconds apart), and not for small ones.
+func TestHandler_GivesTheMemoryBackOnceThePodIsQuiet(t *testing.T) {
+	clk := vclock.New()
+	s := newServer(&fakeBackend{code: 200}, nil, Settings{}, nil, clk)
+	returns := 0
+	s.giveBack.free = func() { returns++ }
+	h := s.routes()
+	small := `{"pods": {"a": {}}, "key": "a"}`
+	large := `{"pods": {"a": {"pad": "` + strings.Repeat("x", keptBufferCap) + `"}}, "key": "a"}`
+	do(t, h, "POST", "/control/check", small)
+	if clk.Pending() != 0 {
+		t.Fatal("a small request asked for a return")
+	}
+	for _, task := range []string{"check", "on", "ok"} {
+		do(t, h, "POST", "/control/"+task, large)
+		clk.Advance(giveBackAfter / 2)
+	}
+	if returns != 0 {
+		t.Fatalf("%d returns while the phase's requests came", returns)
+	}
+	clk.Advance(giveBackAfter / 2)
+	if returns != 1 || clk.Pending() != 0 {
+		t.Fatalf("%d returns (%d pending) once quiet, want 1", returns, clk.Pending())
 	}
 }

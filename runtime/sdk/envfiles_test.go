@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ochopod/ochopod/runtime/payload"
 )
 
 // DESIGN §11: the cluster reaches the process as files always (JSON, 0600, in a directory private to the
@@ -54,4 +58,67 @@ func TestClusterFiles_WriteTheDocumentsAndSetOnlyWhatFits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FittedClusterEnv is ClusterEnv after Fit, whatever outgrows one environment string: the pods, one
+// dependency, or only all of them together.
+func TestFittedClusterEnv_IsClusterEnvAfterFit(t *testing.T) {
+	pods := func(prefix string, n int) []Pod {
+		out := make([]Pod, n)
+		for i := range out {
+			out[i] = Pod{Key: fmt.Sprintf("%s-%05d", prefix, i), Payload: payload.Payload{"ip": "10.0.0.1", "seq": i, "pad": strings.Repeat("x", 200)}}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		pods []Pod
+		deps map[string][]Pod
+		cut  []string
+	}{
+		{"small", pods("p", 3), map[string][]Pod{"db": pods("d", 2)}, nil},
+		{"many pods", pods("p", 1000), map[string][]Pod{"db": pods("d", 2)}, []string{"OCHOPOD_PODS"}},
+		{"a large dependency", pods("p", 3), map[string][]Pod{"db": pods("d", 2), "web": pods("w", 1000)}, []string{"OCHOPOD_DEPENDENCIES"}},
+		{"dependencies large together", pods("p", 3), map[string][]Pod{"a": pods("a", 300), "b": pods("b", 300)}, []string{"OCHOPOD_DEPENDENCIES"}},
+		{"everything", pods("p", 1000), map[string][]Pod{"db": pods("d", 1000)}, []string{"OCHOPOD_DEPENDENCIES", "OCHOPOD_PODS"}},
+	} {
+		cluster := newCluster(c.pods[1].Key, c.pods, c.deps)
+		want, err := ClusterEnv(cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDropped := Fit(want)
+		got, dropped, err := FittedClusterEnv(cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) || !slices.Equal(dropped, wantDropped) || !slices.Equal(dropped, c.cut) {
+			t.Errorf("%s: dropped %v, want %v (cut %v); same variables: %v", c.name, dropped, wantDropped, c.cut, reflect.DeepEqual(got, want))
+		}
+	}
+}
+
+// BenchmarkClusterEnv is a spec pod's variables for its hooks, at each callback, for a 1 MiB body's cluster.
+// Run: go test -run '^$' -bench ClusterEnv -benchmem ./runtime/sdk/
+func BenchmarkClusterEnv(b *testing.B) {
+	c, err := ParseCluster(wireOf(3700))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fitted", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := FittedClusterEnv(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("whole-then-fit", func(b *testing.B) {
+		for b.Loop() {
+			vars, err := ClusterEnv(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			Fit(vars)
+		}
+	})
 }

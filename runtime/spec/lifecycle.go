@@ -288,11 +288,10 @@ func timeoutOr(d Duration) time.Duration {
 // clusterEnv is what a hook of a configuration gets besides the pod's environment: DESIGN §11's OCHOPOD_*
 // variables for c, then the spec's env as rendered for c.
 func clusterEnv(c *sdk.Cluster, r *Rendered) ([]string, error) {
-	vars, err := sdk.ClusterEnv(c)
+	vars, _, err := sdk.FittedClusterEnv(c) // DESIGN §11: set only while they fit one environment string
 	if err != nil {
 		return nil, err
 	}
-	sdk.Fit(vars) // DESIGN §11: set only while they fit one environment string
 	maps.Copy(vars, r.Command.Env)
 	out := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
