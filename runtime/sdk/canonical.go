@@ -109,10 +109,7 @@ func (c *canonicalizer) object(dst []byte, i int) ([]byte, int, bool) {
 		}
 	}
 	top := len(c.members)
-	ms := c.members[base:top]
-	if !slices.IsSortedFunc(ms, byKey) || hasEqualNeighbours(ms) {
-		slices.SortFunc(ms, byKey) // then by order: equal keys stay in the order written
-	}
+	slices.SortFunc(c.members[base:top], byKey) // equal keys stay in the order written
 	dst = append(dst, '{')
 	written := false
 	for k := base; k < top; k++ {
@@ -144,15 +141,6 @@ func byKey(a, b objectMember) int {
 		return d
 	}
 	return a.order - b.order
-}
-
-func hasEqualNeighbours(ms []objectMember) bool {
-	for k := 1; k < len(ms); k++ {
-		if bytes.Equal(ms[k-1].key, ms[k].key) {
-			return true
-		}
-	}
-	return false
 }
 
 // inRange tells whether every number of the value at s fits a float64.
