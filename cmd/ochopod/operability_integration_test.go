@@ -133,7 +133,16 @@ func TestIntegration_ProbesAnswerThroughTheStart(t *testing.T) {
 	if last, ok := info["last_exit"].(map[string]any); code != http.StatusOK || info["process"] != "running" || info["restarts"] != 0.0 || !ok || len(last) != 0 {
 		t.Fatalf("GET /info: %d %v", code, info)
 	}
-	if post, _ := p.info(); post["key"] != info["key"] || post["state"] != info["state"] {
+	// Ready comes when the process runs, before the phase ends ("leader (configuring)" until the snapshot is
+	// written): compare the two once the state has settled, or they may see either side of that change.
+	for post, _ := p.info(); post["state"] != "leader"; post, _ = p.info() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the phase did not end within 30 s: %v", post)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, info = obsGet(t, p, "/info")
+	if post, _ := p.info(); post["key"] != info["key"] || post["state"] != info["state"] || post["pid"] != info["pid"] {
 		t.Fatalf("GET /info %v and POST /info %v differ", info, post)
 	}
 	if r := lcDo(t, p, http.MethodPost, "/healthz", nil, nil); r.code != http.StatusMethodNotAllowed {
