@@ -275,21 +275,16 @@ func benchInts(b *testing.B, env, def string) []int {
 	return out
 }
 
-// benchPod starts one pod of the benchmark: info logs (debug logs of hundreds of pods cost CPU) to a file of
-// its own, sleep.
-// benchPod starts a pod of the scale bench: damper 0, unless OCHOPOD_BENCH_DAMPER gives one (the join and
-// hand-over phases are timed without it).
+// benchPod starts a pod of the scale bench: info logs (debug logs of hundreds of pods cost CPU) to a file of
+// its own, sleep; damper 0, unless OCHOPOD_BENCH_DAMPER gives one (the join and hand-over phases are timed
+// without it).
 func benchPod(b *testing.B, addr string, mode scaleMode) *podProcess {
 	flags := append([]string{"--log-level", "info"}, mode.flags...)
 	if d := os.Getenv("OCHOPOD_BENCH_DAMPER"); d != "" {
 		flags = append(flags, "--damper", d)
 	}
-	p := mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, flags, "sleep", "3600")
-	tmpAll = append(tmpAll, p)
-	return p
+	return mdStartPodLogging(b, true, addr, "scale", scaleSessionTimeout, flags, "sleep", "3600")
 }
-
-var tmpAll []*podProcess
 
 func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scaleMode) scaleRow {
 	b.StopTimer()
@@ -371,16 +366,6 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 	leadKB, _ := rssKB(pods[lead])
 	nextKB, _ := rssKB(pods[next])
 	r.infoP50 = infoP50(b, pods[leaderOf(b, obs, c, keys)], mode, 200)
-	if os.Getenv("TMPREQ") != "" {
-		for _, p := range tmpAll {
-			for _, l := range strings.Split(p.out.String(), "\n") {
-				if strings.HasPrefix(l, "TMPREQ") {
-					fmt.Printf("%s pod %d %s\n", mode.name, p.port, l)
-				}
-			}
-		}
-		tmpAll = nil
-	}
 	if os.Getenv("OCHOPOD_BENCH_VERBOSE") != "" {
 		for _, p := range pods {
 			for _, l := range strings.Split(p.out.String(), "\n") {
