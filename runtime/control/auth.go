@@ -1,10 +1,12 @@
 package control
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ochopod/ochopod/runtime/security"
 )
@@ -63,8 +65,20 @@ func RequireTokens(h http.Handler, tokens Tokens, log *slog.Logger) http.Handler
 		if !found {
 			name = "-"
 		}
-		log.Info("control API audit", "token", name, "path", r.URL.Path, "code", rec.code(), "remote", r.RemoteAddr)
+		audit(r.Context(), log.Handler(), name, r.URL.Path, rec.code(), r.RemoteAddr)
 	})
+}
+
+// audit writes a request's audit line at INFO. It makes the record itself: Logger.Info would also take the
+// caller's program counter (runtime.Callers), a quarter of the line's cost on every request of a phase, for a
+// source the pod's handlers do not print.
+func audit(ctx context.Context, h slog.Handler, token, path string, code int, remote string) {
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "control API audit", 0)
+	rec.AddAttrs(slog.String("token", token), slog.String("path", path), slog.Int("code", code), slog.String("remote", remote))
+	_ = h.Handle(ctx, rec)
 }
 
 // bearer is the secret of the Authorization header, "" without one.
