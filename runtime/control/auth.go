@@ -35,8 +35,8 @@ func ScopeOf(path string) (s security.Scope, ok bool) {
 // carry `Authorization: Bearer <secret>` of a token with that scope. Without a token, or with an unknown one,
 // it gets 401 with `WWW-Authenticate: Bearer`; with a token that lacks the scope, 403; both with a JSON error.
 // Every request that needed a token is logged at INFO with the token's name (or "-"), the path and the code:
-// never the secret. The line is written once a reply of known length is sent: a log line is a write to a pipe
-// that wakes its reader, and on a busy machine the reply (the leader's phase) waited behind it.
+// never the secret. The line is written after the reply (AfterReply): a log line is a write to a pipe that
+// wakes its reader, and on a busy machine the reply (the leader's phase) waited behind it.
 func RequireTokens(h http.Handler, tokens Tokens, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -58,14 +58,12 @@ func RequireTokens(h http.Handler, tokens Tokens, log *slog.Logger) http.Handler
 		default:
 			h.ServeHTTP(rec, r)
 		}
-		if rec.Header().Get("Content-Length") != "" {
-			_ = http.NewResponseController(rec).Flush() // the reply, whole: nothing is left for the end of the handler
-		}
 		name := tok.Name
 		if !found {
 			name = "-"
 		}
-		audit(r.Context(), log.Handler(), name, r.URL.Path, rec.code(), r.RemoteAddr)
+		ctx, path, code, remote := r.Context(), r.URL.Path, rec.code(), r.RemoteAddr
+		AfterReply(r, func() { audit(ctx, log.Handler(), name, path, code, remote) })
 	})
 }
 

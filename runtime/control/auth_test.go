@@ -3,15 +3,20 @@ package control
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ochopod/ochopod/runtime/security"
+	"github.com/ochopod/ochopod/testkit/certs"
 )
 
 const (
@@ -143,38 +148,122 @@ func (h heldWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// DESIGN §12: the audit line is written once the reply is out, whole, so a reply (a phase's) never waits on the
-// log's writer: a pipe whose reader, on a busy machine, may not run for a while. Replies refused (401) too.
+// DESIGN §12: the audit line is written once the reply is out, so a reply (a phase's) never waits on the log's
+// writer: a pipe whose reader, on a busy machine, may not run for a while. Replies refused (401) too; on kept
+// connections and on closed ones, in clear and under TLS: the server a pod runs (Limits' Server on its
+// Listener).
 func TestAuth_TheReplyGoesOutBeforeTheAuditLine(t *testing.T) {
-	w := heldWriter{entered: make(chan struct{}, 8), release: make(chan struct{})}
-	h := RequireTokens(Handler(&fakeBackend{info: map[string]any{"state": "follower"}, code: 200}, nil, Settings{}, nil),
-		testTokens(t), slog.New(slog.NewTextHandler(w, nil)))
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	defer close(w.release) // before srv.Close, which waits for the handlers
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for i, secret := range []string{ctlSecret, ""} {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/control/on/5", strings.NewReader(`{}`))
+	for _, tc := range []struct {
+		name      string
+		tls, keep bool
+	}{{"kept", false, true}, {"closed", false, false}, {"tls-kept", true, true}, {"tls-closed", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := heldWriter{entered: make(chan struct{}, 8), release: make(chan struct{})}
+			h := RequireTokens(Handler(&fakeBackend{info: map[string]any{"state": "follower"}, code: 200}, nil, Settings{}, nil),
+				testTokens(t), slog.New(slog.NewTextHandler(w, nil)))
+			url, c := serveForAudit(t, h, tc.tls, tc.keep)
+			defer close(w.release) // before the server's close (a cleanup), which waits for its connections
+			for i, secret := range []string{ctlSecret, "", ctlSecret} {
+				req, err := http.NewRequest(http.MethodPost, url+"/control/on/5", strings.NewReader(`{}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if secret != "" {
+					req.Header.Set("Authorization", "Bearer "+secret)
+				}
+				res, err := c.Do(req)
+				if err != nil {
+					t.Fatalf("request %d: no reply while its audit line is held: %v", i, err)
+				}
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err != nil || res.StatusCode != map[string]int{ctlSecret: 200, "": 401}[secret] {
+					t.Fatalf("request %d: %d %q %v", i, res.StatusCode, body, err)
+				}
+				select {
+				case <-w.entered:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("request %d: no audit line", i)
+				}
+				w.release <- struct{}{}
+			}
+		})
+	}
+}
+
+// serveForAudit serves h as a pod does (Limits' Server on its Listener), under TLS or not, and returns its URL
+// and a client that keeps its connections alive or not.
+func serveForAudit(t *testing.T, h http.Handler, withTLS, keep bool) (string, *http.Client) {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lim Limits
+	ln, tr, scheme := lim.Listener(raw), &http.Transport{DisableKeepAlives: !keep}, "http"
+	if withTLS {
+		_, f, err := certs.NewFiles(t.TempDir(), "127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if secret != "" {
-			req.Header.Set("Authorization", "Bearer "+secret)
-		}
-		res, err := c.Do(req)
+		srvTLS, err := security.ServerTLS(security.TLSFiles{Cert: f.Cert, Key: f.Key}, nil)
 		if err != nil {
-			t.Fatalf("request %d: no reply while its audit line is held: %v", i, err)
+			t.Fatal(err)
 		}
-		body, err := io.ReadAll(res.Body)
+		cli, err := security.NewClientTLS(security.TLSFiles{CA: f.CA}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, tr.TLSClientConfig, scheme = tls.NewListener(ln, srvTLS), cli.Config("127.0.0.1"), "https"
+	}
+	srv := lim.Server(h)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return scheme + "://" + raw.Addr().String(), &http.Client{Timeout: 10 * time.Second, Transport: tr}
+}
+
+// AfterReply runs its function at once for a request of any other server (no queue on its connection), and
+// in order, once each, on a pod's.
+func TestAfterReply_AtOnceElsewhereInOrderOnAPodsServer(t *testing.T) {
+	ran := ""
+	AfterReply(httptest.NewRequest(http.MethodPost, "/control/on", nil), func() { ran += "now" })
+	if ran != "now" {
+		t.Fatalf("outside a pod's server: %q, want it run at once", ran)
+	}
+	var mu sync.Mutex
+	var order []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		AfterReply(r, func() { mu.Lock(); order = append(order, r.URL.Path+" a"); mu.Unlock() })
+		AfterReply(r, func() { mu.Lock(); order = append(order, r.URL.Path+" b"); mu.Unlock() })
+		mu.Lock()
+		order = append(order, r.URL.Path+" reply")
+		mu.Unlock()
+	})
+	url, c := serveForAudit(t, h, false, true)
+	for _, p := range []string{"/1", "/2"} {
+		res, err := c.Post(url+p, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		if err != nil || res.StatusCode != map[string]int{ctlSecret: 200, "": 401}[secret] {
-			t.Fatalf("request %d: %d %q %v", i, res.StatusCode, body, err)
+	}
+	want := []string{"/1 reply", "/1 a", "/1 b", "/2 reply", "/2 a", "/2 b"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := slices.Clone(order)
+		mu.Unlock()
+		// Each request's own order; the two may interleave if the client took a second connection.
+		of := func(path string) []string {
+			return slices.DeleteFunc(slices.Clone(got), func(s string) bool { return !strings.HasPrefix(s, path+" ") })
 		}
-		select {
-		case <-w.entered:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("request %d: no audit line", i)
+		if len(got) == len(want) && slices.Equal(of("/1"), want[:3]) && slices.Equal(of("/2"), want[3:]) {
+			return
 		}
-		w.release <- struct{}{}
+		if time.Now().After(deadline) {
+			t.Fatalf("ran %q, want %q", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -47,7 +47,7 @@ func positiveOr[T int | time.Duration](v, def T) T {
 
 // Server is an http.Server for h with the limits: header and idle timeouts, and a deadline on each body
 // (bodyDeadline). It sets no WriteTimeout: a control request waits for its task as long as the caller asked.
-// Serve it on Listener(ln).
+// Serve it on Listener(ln), under TLS or not: AfterReply then waits for each reply.
 func (l Limits) Server(h http.Handler) *http.Server {
 	l = l.withDefaults()
 	return &http.Server{
@@ -55,6 +55,8 @@ func (l Limits) Server(h http.Handler) *http.Server {
 		ReadHeaderTimeout: l.HeaderTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		ConnContext:       withAfterReply,
+		ConnState:         runAfterReply,
 	}
 }
 
@@ -108,11 +110,12 @@ func (c *capped) Close() error {
 	return c.Listener.Close()
 }
 
-// slotConn frees its slot once, on its first Close.
+// slotConn frees its slot once, on its first Close, and holds the connection's AfterReply queue.
 type slotConn struct {
 	net.Conn
-	once sync.Once
-	free func()
+	once  sync.Once
+	free  func()
+	after afterReply
 }
 
 func (s *slotConn) Close() error {
