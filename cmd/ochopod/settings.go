@@ -21,10 +21,10 @@ import (
 )
 
 // defaultMemoryLimit is --memory-limit's default. The limit counts ~7 MB of the runtime's own (stacks,
-// metadata, spans' unused parts; mostly never touched) beside a pod's ~3.5 MB of live heap: 12 MiB leaves ~1 MB
-// of garbage (BenchmarkIntegration_LightPod: 2.5 MB less RSS after 1 M requests, ~2 % more CPU a request).
-// GOMEMLIMIT=11MiB, with nothing left, made a request cost three times the CPU; memlimit.Decide raises a limit
-// that leaves too little room for garbage.
+// metadata, spans' unused parts; mostly never touched) beside a pod's ~3.5 MB of live heap: 12 MiB leaves 1-1.5
+// MB of garbage (BenchmarkIntegration_LightPod: 2.5 MB less RSS after 1 M requests than without a limit, ~2 %
+// more CPU a request, when a sixteenth was the least room kept). GOMEMLIMIT=11MiB, with nothing left, made a
+// request cost three times the CPU; memlimit.Decide raises a limit that leaves less than an eighth of it.
 const defaultMemoryLimit = "12MiB"
 
 // minMaxPacket is the smallest --zk-max-packet: a pod's own nodes and the cluster's children must fit.

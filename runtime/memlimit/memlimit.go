@@ -22,14 +22,17 @@ import (
 // soft while it leaves room for garbage, else a limit raised just enough to leave that room.
 //
 // The room is what the heap may grow to past the live heap: the limit less other and the headroom the runtime
-// keeps under it (headroom). It must hold a sixteenth of soft and a quarter of the live heap, so that the
-// collector's work per byte allocated stays within four times GOGC=100's however the pod grows. The rule
-// this replaces kept soft while live + other + soft/16 fitted under it, headroom forgotten, and dropped it
-// otherwise: a pod with tokens and TLS, whose heap is a little larger, could sit on its edge with no room
-// left, and collected 4 to 5 times as often as a plain pod (BenchmarkIntegration_PhaseRequestCPU/pods=3 with
+// keeps under it (headroom). It must hold an eighth of soft and a quarter of the live heap, so that the
+// collector's work per byte allocated stays within four times GOGC=100's however the pod grows. An eighth
+// (1.5 MiB of the default 12) is about what a plain pod has under soft anyway (1.0-1.5 MB, a median of 1.4, in
+// BenchmarkIntegration_Scale's 50 pods), and what the pod's settings add is not taken from its garbage: with a
+// sixteenth, the TLS state of a pod with tokens and TLS took 0.3 MB of it (a median of 1.1 MB) and it
+// collected a third more often in the same phases. Before that, the rule kept soft while live + other +
+// soft/16 fitted under it, headroom forgotten: such a pod could sit on its edge with no room left, and
+// collected 4 to 5 times as often as a plain pod (BenchmarkIntegration_PhaseRequestCPU/pods=3 with
 // GODEBUG=gctrace=1: 0.12-0.17 collections a phase against 0.03), at random from one start to the next.
 func Decide(soft, live, other uint64) int64 {
-	limit := max(soft, other+withHeadroom(live+max(soft/16, live/4)))
+	limit := max(soft, other+withHeadroom(live+max(soft/8, live/4)))
 	if limit > math.MaxInt64 {
 		return math.MaxInt64
 	}

@@ -18,11 +18,11 @@ func TestDecide_SoftWhileItLeavesRoomElseRaised(t *testing.T) {
 		soft, live, other uint64
 		want              int64
 	}{
-		// room = the limit - other - the runtime's 1 MiB headroom - live; it must hold max(soft/16, live/4)
-		{"room enough under soft", 12 * mib, 3 * mib, 7 * mib, 12 * mib},
-		{"exactly enough", 12 * mib, 3 * mib, 7*mib + mib/4, 12 * mib},
-		{"a byte short: raised by it", 12 * mib, 3 * mib, 7*mib + mib/4 + 1, 12*mib + 1},
-		{"a larger live heap: a quarter of it", 12 * mib, 4 * mib, 7 * mib, 13 * mib},
+		// room = the limit - other - the runtime's 1 MiB headroom - live; it must hold max(soft/8, live/4)
+		{"room enough under soft", 12 * mib, 3 * mib, 6 * mib, 12 * mib},
+		{"exactly enough", 12 * mib, 3 * mib, 6*mib + mib/2, 12 * mib},
+		{"a byte short: raised by it", 12 * mib, 3 * mib, 6*mib + mib/2 + 1, 12*mib + 1},
+		{"a larger live heap: a quarter of it", 12 * mib, 8 * mib, 7 * mib, 18 * mib},
 		{"a big heap: 3 % headroom", 12 * mib, 40 * mib, 7 * mib, 7*mib + 50*mib/97*100 + 100},
 		{"no limit", math.MaxUint64, 0, 0, math.MaxInt64},
 	} {
@@ -45,7 +45,7 @@ func TestDecide_LeavesTheRoomPastTheRuntimesHeadroom(t *testing.T) {
 			}
 			part := uint64(limit) - other
 			heap := part - max(part/100*3, mib) // what the runtime lets the heap reach (runtime/mgcpacer.go)
-			if heap < live+max(soft/16, live/4) {
+			if heap < live+max(soft/8, live/4) {
 				t.Fatalf("live %d, other %d: limit %d lets the heap reach %d, %d past the live heap", live, other, limit, heap, heap-min(heap, live))
 			}
 		}
