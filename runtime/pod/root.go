@@ -2,6 +2,7 @@ package pod
 
 import (
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -65,7 +66,15 @@ type root struct {
 	inLine    bool // the pod leads or is next in line for the lock, and has a keeper and a lifecycle
 	keeping   bool // the keeper holds a set of ours: Keep(nil) is owed when the pod is out of line
 	kept      keptPods
+	keepBase  *v1.Base   // the newest base of an ok, its pods not yet kept (keepAfterOK)
+	keepTimer host.Timer // until keepBase's pods are found; nil when none is pending
 }
+
+// keepAfterOK is how long after an ok's base arrives the root finds the pods to keep in it. Finding them
+// parses the payloads that changed, every payload for a pod that just came next in line (~10-20 µs each):
+// at once, that ran inside the phase, whose other pods were still answering their ok (a secured 10-pod
+// hand-over's profile). The keeper waits DefaultKeepQuiet more before its first keep request.
+const keepAfterOK = 50 * time.Millisecond
 
 func (r *root) Started(ctx host.Context) {
 	if r.cfg.Lifecycle.New != nil {
@@ -79,6 +88,7 @@ func (r *root) Started(ctx host.Context) {
 
 // Release lets the kept pods go: a new incarnation learns its place in line again from a new leader actor.
 func (r *root) Release(host.Context, bool) {
+	r.dropKeepBase()
 	if r.keeping {
 		r.cfg.Keeper.Keep(nil)
 	}
@@ -106,8 +116,19 @@ func (r *root) Receive(ctx host.Context, msg proto.Message) {
 		r.noteLine(msg.GetLeading() || msg.GetNext())
 	case *v1.Base: // the lifecycle's answer to the GetBase of a phase's ok, below
 		if r.inLine {
-			r.cfg.Keeper.Keep(r.kept.urls(msg, r.cfg.Key))
-			r.keeping = true
+			r.keepBase = msg
+			if r.keepTimer == nil {
+				r.keepTimer = ctx.After(keepAfterOK, &v1.TimerFired{Timer: v1.Timer_TIMER_KEEP})
+			}
+		}
+	case *v1.TimerFired:
+		if msg.GetTimer() == v1.Timer_TIMER_KEEP {
+			base := r.keepBase
+			r.keepTimer, r.keepBase = nil, nil
+			if r.inLine && base != nil {
+				r.cfg.Keeper.Keep(r.kept.urls(base, r.cfg.Key))
+				r.keeping = true
+			}
 		}
 	case *v1.ControlRequest:
 		if r.lifecycle != nil {
@@ -153,10 +174,21 @@ func (r *root) noteLine(keep bool) {
 		return
 	}
 	r.inLine = keep
+	if !keep {
+		r.dropKeepBase()
+	}
 	if !keep && r.keeping {
 		r.cfg.Keeper.Keep(nil)
 		r.keeping = false
 	}
+}
+
+// dropKeepBase forgets a base whose pods were not kept yet.
+func (r *root) dropKeepBase() {
+	if r.keepTimer != nil {
+		r.keepTimer.Stop()
+	}
+	r.keepTimer, r.keepBase = nil, nil
 }
 
 // announce publishes the cluster of a configuration's ok, for a pod without a lifecycle whose pod-scope

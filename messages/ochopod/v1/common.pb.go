@@ -50,6 +50,9 @@ const (
 	Timer_TIMER_RESTART Timer = 10
 	// model's configuration phase: a control request got no reply within 1.25 × grace (its epoch names it).
 	Timer_TIMER_REQUEST Timer = 11
+	// pod's root: the phase whose ok brought the pod's base is over; the pods whose connections it keeps are
+	// found in that base now, off the phase.
+	Timer_TIMER_KEEP Timer = 12
 )
 
 // Enum value maps for Timer.
@@ -67,6 +70,7 @@ var (
 		9:  "TIMER_CHECK",
 		10: "TIMER_RESTART",
 		11: "TIMER_REQUEST",
+		12: "TIMER_KEEP",
 	}
 	Timer_value = map[string]int32{
 		"TIMER_UNSPECIFIED": 0,
@@ -81,6 +85,7 @@ var (
 		"TIMER_CHECK":       9,
 		"TIMER_RESTART":     10,
 		"TIMER_REQUEST":     11,
+		"TIMER_KEEP":        12,
 	}
 )
 
@@ -347,7 +352,7 @@ const file_ochopod_v1_common_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"=\n" +
 	"\vInjectCrash\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target*\xe3\x01\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target*\xf3\x01\n" +
 	"\x05Timer\x12\x15\n" +
 	"\x11TIMER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTIMER_CONNECT\x10\x01\x12\x10\n" +
@@ -361,7 +366,9 @@ const file_ochopod_v1_common_proto_rawDesc = "" +
 	"\vTIMER_CHECK\x10\t\x12\x11\n" +
 	"\rTIMER_RESTART\x10\n" +
 	"\x12\x11\n" +
-	"\rTIMER_REQUEST\x10\v*\x89\x01\n" +
+	"\rTIMER_REQUEST\x10\v\x12\x0e\n" +
+	"\n" +
+	"TIMER_KEEP\x10\f*\x89\x01\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ERROR_KIND_FENCED\x10\x01\x12\x16\n" +
