@@ -84,6 +84,17 @@ func TestRoot_FindsThePodsToKeepAfterThePhase(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	kept := func(when string, want []string) {
+		t.Helper()
+		select {
+		case set := <-keeper.sets:
+			if !slices.Equal(set, want) || (set == nil) != (want == nil) {
+				t.Fatalf("%s: kept %q, want %q", when, set, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no Keep", when)
+		}
+	}
 	nothingKept := func(when string) {
 		t.Helper()
 		select {
@@ -101,14 +112,7 @@ func TestRoot_FindsThePodsToKeepAfterThePhase(t *testing.T) {
 	clk.Advance(keepAfterOK - time.Millisecond)
 	nothingKept("before keepAfterOK")
 	clk.Advance(time.Millisecond)
-	select {
-	case set := <-keeper.sets:
-		if !slices.Equal(set, []string{"https://10.0.1.2:8080"}) {
-			t.Fatalf("kept %q", set)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing kept keepAfterOK after the ok")
-	}
+	kept("keepAfterOK after the ok", []string{"https://10.0.1.2:8080"})
 
 	// Two oks before the timer: one Keep, of the newest base (the lifecycle's, read at each ok).
 	sys.Root.Send(pid, ok)
@@ -117,14 +121,7 @@ func TestRoot_FindsThePodsToKeepAfterThePhase(t *testing.T) {
 	sys.Root.Send(pid, ok)
 	answered()
 	clk.Advance(keepAfterOK)
-	select {
-	case set := <-keeper.sets:
-		if !slices.Equal(set, []string{"https://10.0.1.2:9090"}) {
-			t.Fatalf("kept %q, want the newest base's", set)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing kept after two oks")
-	}
+	kept("after two oks (the newest base's)", []string{"https://10.0.1.2:9090"})
 	nothingKept("after the one Keep of two oks")
 
 	// Out of line before the timer: the kept pods are let go at once, and the base is not kept later.
@@ -132,14 +129,7 @@ func TestRoot_FindsThePodsToKeepAfterThePhase(t *testing.T) {
 	answered()
 	timerSet()
 	sys.Root.Send(pid, &v1.InLine{})
-	select {
-	case set := <-keeper.sets:
-		if set != nil {
-			t.Fatalf("out of line: kept %q, want none", set)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("out of line: the kept pods were not let go")
-	}
+	kept("out of line", nil)
 	clk.Advance(keepAfterOK)
 	nothingKept("out of line, after keepAfterOK")
 }
