@@ -33,6 +33,10 @@ import (
 //     leader's process used meanwhile;
 //   - hand-over: from SIGTERM to the leader to the hash, written by another pod, covering the n pods left, with
 //     the new leader's configuration phase alone (its /metrics) and the CPU time its process used meanwhile;
+//   - pods' CPU: the CPU time every pod's process used meanwhile, the leader's included (a join: the n pods
+//     there before, not the one that starts; a hand-over: the pods that stay), in the side by side: on one
+//     machine, the pods' CPU is what a phase waits for, and it varies less from one run to the next than
+//     the phase's time;
 //   - conns: the connections the leader opened meanwhile (ochopod_control_client_connections_total of its
 //     /metrics), plain ones or TLS ones as full handshakes + resumed ones: a leader keeps its connections
 //     alive, so a join opens one (to the new pod), and a new leader one per pod (warmed while it reads);
@@ -112,9 +116,10 @@ func BenchmarkIntegration_Scale(b *testing.B) {
 	fmt.Print(sb.String())
 }
 
-// sideBySide compares each mode's phases with plain's at each pod count, over every round of every run of
-// the mode (OCHOPOD_BENCH_MODES may name a mode several times: interleaved runs, so that a slow minute of the
-// machine does not land on one mode alone): the pooled medians, their ratio, and the rounds behind them.
+// sideBySide compares each mode's phases, and the pods' CPU over the rounds, with plain's at each pod count,
+// over every round of every run of the mode (OCHOPOD_BENCH_MODES may name a mode several times: interleaved
+// runs, so that a slow minute of the machine does not land on one mode alone): the pooled medians, their
+// ratio, and the rounds behind them.
 // "" without plain rows to compare with.
 func sideBySide(rows []scaleRow) string {
 	type key struct {
@@ -122,6 +127,7 @@ func sideBySide(rows []scaleRow) string {
 		mode string
 	}
 	joins, handOvers := map[key][]time.Duration{}, map[key][]time.Duration{}
+	joinCPU, handOverCPU := map[key][]time.Duration{}, map[key][]time.Duration{}
 	var order []key
 	for _, r := range rows {
 		k := key{r.n, r.mode}
@@ -130,6 +136,8 @@ func sideBySide(rows []scaleRow) string {
 		}
 		joins[k] = append(joins[k], r.joinPhases...)
 		handOvers[k] = append(handOvers[k], r.handOverPhases...)
+		joinCPU[k] = append(joinCPU[k], r.joinPodsCPU...)
+		handOverCPU[k] = append(handOverCPU[k], r.handOverPodsCPU...)
 	}
 	var sb strings.Builder
 	for _, k := range order {
@@ -138,8 +146,8 @@ func sideBySide(rows []scaleRow) string {
 			continue
 		}
 		if sb.Len() == 0 {
-			fmt.Fprintf(&sb, "\nside by side: each mode against plain, the medians of every round of every run, [90 %% interval of their ratio] (rounds)\n%6s %8s %38s %38s\n",
-				"pods", "mode", "join phase", "hand-over's phase")
+			fmt.Fprintf(&sb, "\nside by side: each mode against plain, the medians of every round of every run, [90 %% interval of their ratio] (rounds)\n%6s %8s %38s %38s %38s %38s\n",
+				"pods", "mode", "join phase", "hand-over's phase", "pods' CPU, join", "pods' CPU, hand-over")
 		}
 		ratio := func(of map[key][]time.Duration) string {
 			m, p := median(of[k]), median(of[plain])
@@ -147,7 +155,7 @@ func sideBySide(rows []scaleRow) string {
 			return fmt.Sprintf("%s / %s %+.0f%% [%+.0f, %+.0f] (%d)", m.Round(100*time.Microsecond), p.Round(100*time.Microsecond),
 				100*(float64(m)/float64(p)-1), 100*(lo-1), 100*(hi-1), min(len(of[k]), len(of[plain])))
 		}
-		fmt.Fprintf(&sb, "%6d %8s %38s %38s\n", k.n, k.mode, ratio(joins), ratio(handOvers))
+		fmt.Fprintf(&sb, "%6d %8s %38s %38s %38s %38s\n", k.n, k.mode, ratio(joins), ratio(handOvers), ratio(joinCPU), ratio(handOverCPU))
 	}
 	return sb.String()
 }
@@ -190,6 +198,8 @@ type scaleRow struct {
 	handOverLeaderCPU     time.Duration   // CPU time the new leader's process used during the hand-over
 	joinPhases            []time.Duration // every round's, of which joinPhase is the median
 	handOverPhases        []time.Duration // every round's, of which handOverPhase is the median
+	joinPodsCPU           []time.Duration // every round's CPU time of the pods there before the join
+	handOverPodsCPU       []time.Duration // every round's CPU time of the pods that stay
 	joinConns             connCounts      // connections the leader opened during the join
 	handOverConns         connCounts      // connections the new leader opened during the hand-over
 	idleRate, pingRate    float64
@@ -325,6 +335,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 		keys[i], _ = m["key"].(string)
 	}
 	var joins, joinPhases, joinCPUs, handOvers, handOverPhases, handOverCPUs []time.Duration
+	var joinPodsCPU, handOverPodsCPU []time.Duration
 	var joinConns, handOverConns []connCounts
 	for i := range rounds {
 		var j joinRound
@@ -339,7 +350,7 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 			scr.set(pods)
 		}
 		joins, joinPhases, joinCPUs = append(joins, j.took), append(joinPhases, j.phase), append(joinCPUs, j.cpu)
-		joinConns = append(joinConns, j.conns)
+		joinConns, joinPodsCPU = append(joinConns, j.conns), append(joinPodsCPU, j.podsCPU)
 		stop(j.window)
 		var pids []int
 		for k, p := range pods {
@@ -351,12 +362,13 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 		stop = benchPerf(b, fmt.Sprintf("%d-%s-handover-%d", n, mode.name, i), pids...)
 		lead, h := handOver(b, obs, c, pods, keys, deadline, mode)
 		handOvers, handOverPhases, handOverCPUs = append(handOvers, h.took), append(handOverPhases, h.phase), append(handOverCPUs, h.cpu)
-		handOverConns = append(handOverConns, h.conns)
+		handOverConns, handOverPodsCPU = append(handOverConns, h.conns), append(handOverPodsCPU, h.podsCPU)
 		stop(h.window)
 		pods = slices.Delete(pods, lead, lead+1)
 		keys = slices.Delete(keys, lead, lead+1)
 	}
 	r.joinPhases, r.handOverPhases = slices.Clone(joinPhases), slices.Clone(handOverPhases)
+	r.joinPodsCPU, r.handOverPodsCPU = joinPodsCPU, handOverPodsCPU
 	r.join, r.joinPhase, r.joinLeaderCPU = median(joins), median(joinPhases), median(joinCPUs)
 	r.handOver, r.handOverPhase, r.handOverLeaderCPU = median(handOvers), median(handOverPhases), median(handOverCPUs)
 	r.joinConns, r.handOverConns = medianConns(joinConns), medianConns(handOverConns)
@@ -401,11 +413,11 @@ func scaleOnce(b *testing.B, n, batch, rounds int, idle time.Duration, mode scal
 }
 
 // joinRound is one join: how long until the n+1 pods were configured, the configuration phase alone (the
-// leader's /metrics), the CPU the leader spent and the connections it opened meanwhile.
+// leader's /metrics), the CPU the leader and the n pods spent and the connections the leader opened meanwhile.
 type joinRound struct {
-	took, phase, cpu time.Duration
-	conns            connCounts
-	window           [2]time.Time // the phase's
+	took, phase, cpu, podsCPU time.Duration
+	conns                     connCounts
+	window                    [2]time.Time // the phase's
 }
 
 // join starts one more pod and waits until the leader configured it with the others; it returns pods and
@@ -413,12 +425,12 @@ type joinRound struct {
 func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys []string, within time.Duration, mode scaleMode) ([]*podProcess, []string, joinRound) {
 	leader := pods[leaderOf(b, obs, c, keys)]
 	before := mode.metrics(b, leader)
-	cpu0 := processCPU(b, leader.cmd.Process.Pid)
+	cpu0, podsCPU0 := processCPU(b, leader.cmd.Process.Pid), podsCPU(b, pods, -1)
 	began := time.Now()
 	p := benchPod(b, addr, mode)
+	_, at := waitHash(b, obs, c, len(pods)+1, "", within)
+	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0, podsCPU: podsCPU(b, pods, -1) - podsCPU0}
 	pods = append(pods, p)
-	_, at := waitHash(b, obs, c, len(pods), "", within)
-	round := joinRound{took: at.Sub(began), cpu: processCPU(b, leader.cmd.Process.Pid) - cpu0}
 	done := mode.metrics(b, leader).since(before)
 	round.conns = done.conns
 	key, _ := benchInfos(b, []*podProcess{p}, within, mode)[0]["key"].(string)
@@ -432,11 +444,23 @@ func join(b *testing.B, addr string, obs zk.Conn, c zk.Cluster, pods []*podProce
 }
 
 // handOverRound is one hand-over: how long until the pods left were configured, the new leader's configuration
-// phase alone (its /metrics), the CPU the new leader spent and the connections it opened meanwhile.
+// phase alone (its /metrics), the CPU the new leader and the pods left spent and the connections the new
+// leader opened meanwhile.
 type handOverRound struct {
-	took, phase, cpu time.Duration
-	conns            connCounts
-	window           [2]time.Time // the phase's
+	took, phase, cpu, podsCPU time.Duration
+	conns                     connCounts
+	window                    [2]time.Time // the phase's
+}
+
+// podsCPU is the CPU time the processes of pods used so far, but for pods[skip]'s (-1: none skipped).
+func podsCPU(b *testing.B, pods []*podProcess, skip int) time.Duration {
+	var total time.Duration
+	for i, p := range pods {
+		if i != skip {
+			total += processCPU(b, p.cmd.Process.Pid)
+		}
+	}
+	return total
 }
 
 // handOver sends SIGTERM to the leader of pods (keys: their keys) and waits for another pod to configure the
@@ -450,8 +474,12 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 			before[i] = mode.metrics(b, p)
 		}
 	}
+	var podsCPU0 time.Duration // of the pods that stay
 	for i, p := range pods {
 		cpus[i] = processCPU(b, p.cmd.Process.Pid)
+		if i != lead {
+			podsCPU0 += cpus[i]
+		}
 	}
 	began := time.Now()
 	if err := pods[lead].cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -459,7 +487,7 @@ func handOver(b *testing.B, obs zk.Conn, c zk.Cluster, pods []*podProcess, keys 
 	}
 	_, at := waitHash(b, obs, c, len(pods)-1, keys[lead], within)
 	next := leaderOf(b, obs, c, keys)
-	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next]}
+	round := handOverRound{took: at.Sub(began), cpu: processCPU(b, pods[next].cmd.Process.Pid) - cpus[next], podsCPU: podsCPU(b, pods, lead) - podsCPU0}
 	done := mode.metrics(b, pods[next]).since(before[next])
 	round.conns = done.conns
 	mdWaitExit(b, pods[lead], within)
